@@ -1,0 +1,145 @@
+"""Load and validate ``box.toml``; every problem is reported with file, line, path, value, reason."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from box.config.locate import PathElem, locate
+from box.config.schema import BoxConfigBase, build_config_model
+from box.errors import ConfigError
+from drivers.base import DriverRegistry, default_registry
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One thing wrong with a config document."""
+
+    path: tuple[PathElem, ...]
+    value: Any
+    reason: str
+    line: int | None = None
+
+    @property
+    def dotted(self) -> str:
+        out = ""
+        for elem in self.path:
+            out += f"[{elem}]" if isinstance(elem, int) else (f".{elem}" if out else str(elem))
+        return out or "(document)"
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        value = "(missing)" if self.value is _MISSING else repr(self.value)
+        return f"{where}: {self.dotted} = {value}: {self.reason}"
+
+
+class ConfigInvalid(ConfigError):
+    """A config document failed validation; ``issues`` lists every problem found."""
+
+    def __init__(self, source: str, issues: Sequence[ConfigIssue]) -> None:
+        self.source = source
+        self.issues = list(issues)
+        lines = [issue.render(source) for issue in self.issues]
+        super().__init__(f"{source}: {len(lines)} problem(s)\n  " + "\n  ".join(lines))
+
+
+def parse_config(
+    text: str, source: str = "box.toml", registry: DriverRegistry | None = None
+) -> BoxConfigBase:
+    """Validate a TOML document; raise :class:`ConfigInvalid` listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigInvalid(source, [ConfigIssue((), _MISSING, f"not valid TOML: {exc}")]) from None
+    model = build_config_model(registry or default_registry())
+    try:
+        config = model.model_validate(data)
+    except ValidationError as exc:
+        issues = [_issue_from_pydantic(err, data, text) for err in exc.errors()]
+        raise ConfigInvalid(source, issues) from None
+    issues = [
+        ConfigIssue(i.path, i.value, i.reason, locate(text, i.path))
+        for i in cross_check(config)
+    ]
+    if issues:
+        raise ConfigInvalid(source, issues)
+    return config
+
+
+def load_config(path: Path, registry: DriverRegistry | None = None) -> BoxConfigBase:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (run 'safetybox init')") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    return parse_config(text, str(path), registry)
+
+
+def cross_check(config: BoxConfigBase) -> list[ConfigIssue]:
+    """Rules that span sections: unique ids, and every driver channel declared once."""
+    issues: list[ConfigIssue] = []
+    seen: dict[str, int] = {}
+    for i, ch in enumerate(config.channels):
+        if ch.id in seen:
+            issues.append(
+                ConfigIssue(("channels", i, "id"), ch.id, f"duplicate of channels[{seen[ch.id]}]")
+            )
+        seen.setdefault(ch.id, i)
+        lim = ch.limit
+        if lim is not None and lim.high is not None and lim.low is not None and lim.low >= lim.high:
+            issues.append(
+                ConfigIssue(("channels", i, "limit", "low"), lim.low, "must be below limit.high")
+            )
+    names: dict[str, int] = {}
+    produced: dict[str, str] = {}
+    for d, drv in enumerate(config.drivers):
+        if drv.name in names:
+            issues.append(
+                ConfigIssue(("drivers", d, "name"), drv.name, f"duplicate of drivers[{names[drv.name]}]")
+            )
+        names.setdefault(drv.name, d)
+        for channel in drv.channel_ids():
+            path: tuple[PathElem, ...] = ("drivers", d)
+            if channel not in seen:
+                issues.append(
+                    ConfigIssue(path, channel, f"channel {channel!r} is not declared in [[channels]]")
+                )
+            elif channel in produced:
+                issues.append(
+                    ConfigIssue(path, channel, f"channel {channel!r} is also produced by {produced[channel]!r}")
+                )
+            produced.setdefault(channel, drv.name)
+    return issues
+
+
+def _issue_from_pydantic(err: Any, data: Any, text: str) -> ConfigIssue:
+    path = _real_path(err["loc"], data)
+    value = err.get("input", _MISSING) if err["type"] != "missing" else _MISSING
+    reason = err["msg"]
+    if err["type"] == "extra_forbidden":
+        reason = "unknown key (check the spelling; unknown keys are not ignored)"
+    return ConfigIssue(path, value, reason, locate(text, path))
+
+
+def _real_path(loc: Sequence[PathElem], data: Any) -> tuple[PathElem, ...]:
+    """Drop pydantic's union-tag elements (e.g. the ``sim`` in ``drivers.0.sim.points``)."""
+    out: list[PathElem] = []
+    node = data
+    for elem in loc:
+        if isinstance(node, dict) and isinstance(elem, str) and elem not in node:
+            if elem in node.values() or "[" in elem:
+                continue
+        out.append(elem)
+        try:
+            node = node[elem]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return tuple(out)

@@ -1,0 +1,1 @@
+"""Device drivers. Each one only talks to hardware and emits readings; see ``drivers.base``."""

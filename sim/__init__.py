@@ -1,0 +1,1 @@
+"""Simulators of the devices SafetyBox talks to, and of the upstream platform."""
