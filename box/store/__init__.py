@@ -1,0 +1,1 @@
+"""The encrypted store: the single source of truth on the box."""

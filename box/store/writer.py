@@ -1,0 +1,313 @@
+"""The single writer thread: group commits of readings, events and state into the store.
+
+Producers never wait on disk: readings go into a bounded queue and are dropped (counted, then
+recorded as a ``gap`` event) if the disk stalls; events wait briefly for room. The writer takes
+whatever is queued and commits it in one transaction every ``commit_interval_ms`` or
+``commit_max_rows`` rows, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from box.config.schema import StoreSection
+from box.readings import Reading, now_ms
+from box.store import retention
+from box.store.database import open_store
+from box.store.events import GENESIS_HASH, Event, Level, canonical_details, event_hash
+
+log = logging.getLogger(__name__)
+
+EVENT_PUT_TIMEOUT_S = 5.0
+
+
+@dataclass
+class _Readings:
+    batch: Sequence[Reading]
+    enq_ns: int
+
+
+@dataclass
+class _State:
+    key: str
+    value: str
+
+
+@dataclass
+class _Flush:
+    done: threading.Event
+
+
+@dataclass
+class WriterStats:
+    committed_readings: int = 0
+    committed_events: int = 0
+    commits: int = 0
+    dropped_readings: int = 0
+    failed_commits: int = 0
+    last_commit_ms: float = 0.0
+
+
+CommitHook = Callable[[list[tuple[int, int]]], None]
+"""Called after each commit with (enqueue time ns, readings) per committed batch."""
+
+
+class StoreWriter:
+    def __init__(
+        self,
+        path: Path,
+        key: bytes,
+        settings: StoreSection,
+        on_commit: CommitHook | None = None,
+    ) -> None:
+        self.path = path
+        self.settings = settings
+        self.on_commit = on_commit
+        self.stats = WriterStats()
+        self.heartbeat = time.monotonic()
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_max_batches)
+        self._stop = threading.Event()
+        self._drop_lock = threading.Lock()
+        self._dropped: list[int] = [0, 0, 0]  # count, first ts, last ts since last gap event
+        self._db = open_store(path, key, synchronous=settings.synchronous)
+        self._conn = self._db.conn
+        self._channel_ids: dict[str, int] = dict(
+            (name, cid) for cid, name in self._conn.execute("SELECT id, name FROM channels")
+        )
+        row = self._conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        self._last_seq, self._last_hash = row if row else (0, GENESIS_HASH)
+        self._next_maintenance = time.monotonic() + settings.maintenance_interval_s
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+
+    # -- producer side (any thread) ---------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit_readings(self, batch: Sequence[Reading]) -> bool:
+        """Queue readings for commit; False (and counted) if the queue is full."""
+        try:
+            self._queue.put_nowait(_Readings(batch, time.perf_counter_ns()))
+            return True
+        except queue.Full:
+            with self._drop_lock:
+                d = self._dropped
+                if d[0] == 0:
+                    d[1] = min(r.ts_ms for r in batch)
+                d[0] += len(batch)
+                d[2] = max(d[2], max(r.ts_ms for r in batch))
+                self.stats.dropped_readings += len(batch)
+            return False
+
+    def submit_event(self, event: Event) -> None:
+        try:
+            self._queue.put(event, timeout=EVENT_PUT_TIMEOUT_S)
+        except queue.Full:
+            log.error("store queue full for %.0f s: event %s lost", EVENT_PUT_TIMEOUT_S, event.kind)
+
+    def set_state(self, key: str, value: str) -> None:
+        self._queue.put(_State(key, value), timeout=EVENT_PUT_TIMEOUT_S)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued before this call is committed."""
+        done = threading.Event()
+        self._queue.put(_Flush(done), timeout=timeout)
+        return done.wait(timeout)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Commit everything queued, then close the store."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("store writer did not stop within %.0f s", timeout)
+                return
+        self._conn.close()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def last_event_seq(self) -> int:
+        return self._last_seq
+
+    def reconfigure(self, settings: StoreSection) -> None:
+        """Take new retention and commit settings (the queue size stays until restart)."""
+        self.settings = settings
+
+    # -- writer thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        pending: list[Any] = []
+        while True:
+            self.heartbeat = time.monotonic()
+            stopping = self._stop.is_set()
+            pending.extend(self._collect(block=not stopping and not pending))
+            if not pending:
+                if stopping:
+                    return
+                self._maybe_maintain()
+                continue
+            if self._commit(pending):
+                pending = []
+            elif stopping:
+                log.error("store writer stopping with %d uncommitted items", len(pending))
+                return
+            else:
+                self._stop.wait(1.0)  # disk trouble: retry the same items shortly
+            self._maybe_maintain()
+
+    def _collect(self, block: bool) -> list[Any]:
+        """Gather items for one commit: up to the row limit or the commit interval."""
+        settings = self.settings
+        items: list[Any] = []
+        rows = 0
+        try:
+            first = self._queue.get(timeout=0.5) if block else self._queue.get_nowait()
+        except queue.Empty:
+            return items
+        items.append(first)
+        deadline = time.monotonic() + settings.commit_interval_ms / 1000
+        while rows < settings.commit_max_rows and not isinstance(items[-1], _Flush):
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stop.is_set():
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            items.append(item)
+            if isinstance(item, _Readings):
+                rows += len(item.batch)
+        return items
+
+    def _channel_id(self, name: str) -> int:
+        cid = self._channel_ids.get(name)
+        if cid is None:
+            self._conn.execute("INSERT OR IGNORE INTO channels(name) VALUES (?)", (name,))
+            cid = self._conn.execute("SELECT id FROM channels WHERE name = ?", (name,)).fetchone()[0]
+            self._channel_ids[name] = cid
+        return cid
+
+    def _commit(self, items: list[Any]) -> bool:
+        started = time.perf_counter()
+        gap = self._take_dropped()
+        if gap:
+            items.append(gap)
+        rows: list[tuple[int, int, float | None, int]] = []
+        events: list[Event] = []
+        states: list[_State] = []
+        flushes: list[_Flush] = []
+        batches: list[tuple[int, int]] = []
+        seq, prev_hash = self._last_seq, self._last_hash
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for item in items:
+                if isinstance(item, _Readings):
+                    cid = self._channel_id
+                    rows.extend((cid(r.channel), r.ts_ms, r.value, int(r.quality)) for r in item.batch)
+                    batches.append((item.enq_ns, len(item.batch)))
+                elif isinstance(item, Event):
+                    events.append(item)
+                elif isinstance(item, _State):
+                    states.append(item)
+                elif isinstance(item, _Flush):
+                    flushes.append(item)
+            if rows:
+                conn.executemany(
+                    "INSERT INTO readings(channel_id, ts, value, quality) VALUES (?,?,?,?)", rows
+                )
+            event_rows = []
+            for ev in events:
+                seq += 1
+                details = canonical_details(ev.details)
+                level = int(ev.level)
+                h = event_hash(prev_hash, seq, ev.ts_ms, ev.kind, level, ev.source, details)
+                event_rows.append((seq, ev.ts_ms, ev.kind, level, ev.source, details, prev_hash, h))
+                prev_hash = h
+            if event_rows:
+                conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?)", event_rows)
+            for st in states:
+                conn.execute(
+                    "INSERT INTO state(key, value, updated_ts) VALUES (?,?,?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_ts=excluded.updated_ts",
+                    (st.key, st.value, now_ms()),
+                )
+            conn.execute("COMMIT")
+        except Exception as exc:  # noqa: BLE001 - disk full, I/O error: keep items, retry later
+            self.stats.failed_commits += 1
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if gap:
+                items.remove(gap)
+                self._restore_dropped(gap)
+            log.error("store commit failed (%s); will retry", exc)
+            return False
+        self._last_seq, self._last_hash = seq, prev_hash
+        st = self.stats
+        st.committed_readings += len(rows)
+        st.committed_events += len(events)
+        st.commits += 1
+        st.last_commit_ms = (time.perf_counter() - started) * 1000
+        for f in flushes:
+            f.done.set()
+        if self.on_commit and batches:
+            self.on_commit(batches)
+        return True
+
+    def _take_dropped(self) -> Event | None:
+        with self._drop_lock:
+            count, first, last = self._dropped
+            if not count:
+                return None
+            self._dropped = [0, 0, 0]
+        return Event(
+            "gap", "store", now_ms(), Level.LEVEL_3,
+            {"stream": "readings", "reason": "queue_full", "count": count,
+             "from_ts": first, "to_ts": last},
+        )  # fmt: skip
+
+    def _restore_dropped(self, gap: Event) -> None:
+        d = gap.details
+        with self._drop_lock:
+            self._dropped[0] += d["count"]
+            self._dropped[1] = min(self._dropped[1] or d["from_ts"], d["from_ts"])
+            self._dropped[2] = max(self._dropped[2], d["to_ts"])
+
+    def _maybe_maintain(self) -> None:
+        if time.monotonic() < self._next_maintenance:
+            return
+        self._next_maintenance = time.monotonic() + self.settings.maintenance_interval_s
+        self.run_maintenance()
+
+    def run_maintenance(self) -> None:
+        """Retention by age and size; each eviction is recorded by a ``gap`` event.
+
+        Runs on the writer thread (or before it starts), so there is only ever one writer.
+        """
+        try:
+            gaps = retention.apply(self._conn, self.settings, now_ms(), self._last_hash_of)
+        except Exception as exc:  # noqa: BLE001 - maintenance must never stop ingest
+            log.error("retention failed: %s", exc)
+            return
+        if gaps:
+            self._commit([Event("gap", "retention", now_ms(), Level.INFO, g) for g in gaps])
+
+    def _last_hash_of(self, seq: int) -> str | None:
+        row = self._conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row else None
