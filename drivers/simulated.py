@@ -47,7 +47,8 @@ class SimDriver(Driver):
     def run(self, stop: threading.Event) -> None:
         cfg = self.config
         signals = [
-            (p, Signal(p.waveform, p.noise, seed=zlib.crc32(p.channel.encode()))) for p in cfg.points
+            (p, Signal(p.waveform, p.noise, seed=zlib.crc32(p.channel.encode())))
+            for p in cfg.points
         ]
         started = time.monotonic()
         next_due = started

@@ -1,4 +1,4 @@
-"""Load and validate ``box.toml``; every problem is reported with file, line, path, value, reason."""
+"""Load and validate ``box.toml``; each problem names file, line, field path, value and reason."""
 
 from __future__ import annotations
 
@@ -34,10 +34,13 @@ class ConfigIssue:
             out += f"[{elem}]" if isinstance(elem, int) else (f".{elem}" if out else str(elem))
         return out or "(document)"
 
+    @property
+    def shown_value(self) -> str:
+        return "(missing)" if self.value is _MISSING else repr(self.value)
+
     def render(self, source: str) -> str:
         where = f"{source}:{self.line}" if self.line else source
-        value = "(missing)" if self.value is _MISSING else repr(self.value)
-        return f"{where}: {self.dotted} = {value}: {self.reason}"
+        return f"{where}: {self.dotted} = {self.shown_value}: {self.reason}"
 
 
 class ConfigInvalid(ConfigError):
@@ -65,8 +68,7 @@ def parse_config(
         issues = [_issue_from_pydantic(err, data, text) for err in exc.errors()]
         raise ConfigInvalid(source, issues) from None
     issues = [
-        ConfigIssue(i.path, i.value, i.reason, locate(text, i.path))
-        for i in cross_check(config)
+        ConfigIssue(i.path, i.value, i.reason, locate(text, i.path)) for i in cross_check(config)
     ]
     if issues:
         raise ConfigInvalid(source, issues)
@@ -103,18 +105,26 @@ def cross_check(config: BoxConfigBase) -> list[ConfigIssue]:
     for d, drv in enumerate(config.drivers):
         if drv.name in names:
             issues.append(
-                ConfigIssue(("drivers", d, "name"), drv.name, f"duplicate of drivers[{names[drv.name]}]")
+                ConfigIssue(
+                    ("drivers", d, "name"), drv.name, f"duplicate of drivers[{names[drv.name]}]"
+                )
             )
         names.setdefault(drv.name, d)
         for channel in drv.channel_ids():
             path: tuple[PathElem, ...] = ("drivers", d)
             if channel not in seen:
                 issues.append(
-                    ConfigIssue(path, channel, f"channel {channel!r} is not declared in [[channels]]")
+                    ConfigIssue(
+                        path, channel, f"channel {channel!r} is not declared in [[channels]]"
+                    )
                 )
             elif channel in produced:
                 issues.append(
-                    ConfigIssue(path, channel, f"channel {channel!r} is also produced by {produced[channel]!r}")
+                    ConfigIssue(
+                        path,
+                        channel,
+                        f"channel {channel!r} is also produced by {produced[channel]!r}",
+                    )
                 )
             produced.setdefault(channel, drv.name)
     return issues

@@ -112,4 +112,3 @@ def build_config_model(registry: DriverRegistry) -> type[BoxConfigBase]:
     return create_model(
         "BoxConfig", __base__=BoxConfigBase, drivers=(list[item], Field(default_factory=list))
     )
-

@@ -89,7 +89,8 @@ interval_s = 1.0
 
 [[drivers.points]]
 channel = "tank1.lel"
-waveform = {{ shape = "step", before = 2.0, after = 38.0, at_s = 60, back_at_s = 150, period_s = 300 }}
+waveform = {{ shape = "step", before = 2.0, after = 38.0, at_s = 60, back_at_s = 150, \
+period_s = 300 }}
 noise = 0.3
 
 [[drivers.points]]

@@ -30,7 +30,7 @@ def connect(path: Path, key: bytes, *, readonly: bool = False, synchronous: str 
     if readonly:
         conn.execute("PRAGMA query_only = ON")
     else:
-        # auto_vacuum must be chosen before the first table exists; it lets eviction shrink the file.
+        # auto_vacuum is chosen before the first table exists; it lets eviction shrink the file.
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")

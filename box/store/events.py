@@ -38,7 +38,9 @@ class Event:
 
 
 def canonical_details(details: dict[str, Any]) -> str:
-    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return json.dumps(
+        details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
 
 
 def event_hash(
@@ -75,15 +77,33 @@ def verify_chain(
             first_seq = seq
             prev_hash = GENESIS_HASH if seq == 1 else (anchor or stored_prev)
         elif seq != (prev_seq or 0) + 1:
-            return ChainReport(False, checked, first_seq, prev_seq, seq,
-                               f"sequence jumps from {prev_seq} to {seq}: rows were deleted")
+            return ChainReport(
+                False,
+                checked,
+                first_seq,
+                prev_seq,
+                seq,
+                f"sequence jumps from {prev_seq} to {seq}: rows were deleted",
+            )
         if stored_prev != prev_hash:
-            return ChainReport(False, checked, first_seq, prev_seq, seq,
-                               "prev_hash does not match the previous row's hash")
+            return ChainReport(
+                False,
+                checked,
+                first_seq,
+                prev_seq,
+                seq,
+                "prev_hash does not match the previous row's hash",
+            )
         expected = event_hash(stored_prev, seq, ts, kind, level, source, details)
         if expected != stored_hash:
-            return ChainReport(False, checked, first_seq, prev_seq, seq,
-                               "row content does not match its hash: the row was altered")
+            return ChainReport(
+                False,
+                checked,
+                first_seq,
+                prev_seq,
+                seq,
+                "row content does not match its hash: the row was altered",
+            )
         prev_hash, prev_seq = stored_hash, seq
         checked += 1
     return ChainReport(True, checked, first_seq, prev_seq)

@@ -10,9 +10,7 @@ MIGRATIONS = Migrations("safetybox")
 
 @MIGRATIONS(name="0001_initial")
 def initial(db: Database) -> None:
-    db.execute(
-        "CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)"
-    )
+    db.execute("CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
     # AUTOINCREMENT: ids never go back after eviction, so sync cursors stay valid.
     db.execute(
         "CREATE TABLE readings ("
@@ -36,5 +34,6 @@ def initial(db: Database) -> None:
     )
     db.execute("CREATE INDEX events_kind_ts ON events(kind, ts)")
     db.execute(
-        "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_ts INTEGER NOT NULL)"
+        "CREATE TABLE state ("
+        " key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_ts INTEGER NOT NULL)"
     )

@@ -57,7 +57,8 @@ def _evict_readings(
         if target_bytes is not None and used_bytes(conn) <= target_bytes:
             break
         rows = conn.execute(
-            "SELECT id, ts FROM readings ORDER BY id LIMIT ?", (CHUNK // 5 if target_bytes else CHUNK,)
+            "SELECT id, ts FROM readings ORDER BY id LIMIT ?",
+            (CHUNK // 5 if target_bytes else CHUNK,),
         ).fetchall()
         if not rows:
             break
@@ -103,5 +104,7 @@ def _evict_events(
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("DELETE FROM events WHERE seq <= ?", (last_seq,))
     conn.execute("COMMIT")
-    return {"stream": "events", "reason": "age", "count": count, "first_seq": first_seq,
-            "last_seq": last_seq, "from_ts": from_ts, "to_ts": to_ts, "last_hash": last_hash}  # fmt: skip
+    return {
+        "stream": "events", "reason": "age", "count": count, "first_seq": first_seq,
+        "last_seq": last_seq, "from_ts": from_ts, "to_ts": to_ts, "last_hash": last_hash,
+    }  # fmt: skip

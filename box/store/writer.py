@@ -81,7 +81,9 @@ class StoreWriter:
         self._channel_ids: dict[str, int] = dict(
             (name, cid) for cid, name in self._conn.execute("SELECT id, name FROM channels")
         )
-        row = self._conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        row = self._conn.execute(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
         self._last_seq, self._last_hash = row if row else (0, GENESIS_HASH)
         self._next_maintenance = time.monotonic() + settings.maintenance_interval_s
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
@@ -91,10 +93,13 @@ class StoreWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def submit_readings(self, batch: Sequence[Reading]) -> bool:
-        """Queue readings for commit; False (and counted) if the queue is full."""
+    def submit_readings(self, batch: Sequence[Reading], entered_ns: int | None = None) -> bool:
+        """Queue readings for commit; False (and counted) if the queue is full.
+
+        ``entered_ns`` (``perf_counter_ns``) is when the batch entered the box, for latency.
+        """
         try:
-            self._queue.put_nowait(_Readings(batch, time.perf_counter_ns()))
+            self._queue.put_nowait(_Readings(batch, entered_ns or time.perf_counter_ns()))
             return True
         except queue.Full:
             with self._drop_lock:
@@ -199,7 +204,9 @@ class StoreWriter:
         cid = self._channel_ids.get(name)
         if cid is None:
             self._conn.execute("INSERT OR IGNORE INTO channels(name) VALUES (?)", (name,))
-            cid = self._conn.execute("SELECT id FROM channels WHERE name = ?", (name,)).fetchone()[0]
+            cid = self._conn.execute("SELECT id FROM channels WHERE name = ?", (name,)).fetchone()[
+                0
+            ]
             self._channel_ids[name] = cid
         return cid
 
@@ -220,7 +227,9 @@ class StoreWriter:
             for item in items:
                 if isinstance(item, _Readings):
                     cid = self._channel_id
-                    rows.extend((cid(r.channel), r.ts_ms, r.value, int(r.quality)) for r in item.batch)
+                    rows.extend(
+                        (cid(r.channel), r.ts_ms, r.value, int(r.quality)) for r in item.batch
+                    )
                     batches.append((item.enq_ns, len(item.batch)))
                 elif isinstance(item, Event):
                     events.append(item)
@@ -245,7 +254,8 @@ class StoreWriter:
             for st in states:
                 conn.execute(
                     "INSERT INTO state(key, value, updated_ts) VALUES (?,?,?) "
-                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_ts=excluded.updated_ts",
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                    "updated_ts = excluded.updated_ts",
                     (st.key, st.value, now_ms()),
                 )
             conn.execute("COMMIT")

@@ -1,0 +1,1 @@
+"""Benchmarks printed as JSON (``safetybox bench ...``); never timed unit tests."""

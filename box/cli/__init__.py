@@ -1,0 +1,82 @@
+"""The ``safetybox`` command: a click group over the library, for field technicians.
+
+Library errors (:class:`box.errors.SafetyBoxError`) become one-line messages, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from box import __version__
+from box.cli.common import Context
+from box.errors import SafetyBoxError
+
+SECTIONS = {
+    "Set up and run": ["init", "run", "status"],
+    "Configure": ["config", "drivers"],
+    "Data and audit": ["readings", "audit"],
+    "Measure": ["bench"],
+}
+
+
+class SafetyBoxGroup(click.Group):
+    """Lists commands grouped by task, and turns library errors into clean messages."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        for title, names in SECTIONS.items():
+            rows = []
+            for name in names:
+                cmd = self.get_command(ctx, name)
+                if cmd is not None and not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(70)))
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SafetyBoxError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=SafetyBoxGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar="SAFETYBOX_HOME",
+    help="Keep config, keys and data under this folder (default: /etc/safetybox, "
+    "/var/lib/safetybox). Also SAFETYBOX_HOME.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.version_option(__version__, prog_name="safetybox")
+@click.pass_context
+def main(ctx: click.Context, home: str | None, verbose: bool) -> None:
+    """SafetyBox: gas, temperature and pressure alarms that work with no network.
+
+    \b
+    Examples:
+      safetybox --home ./demo init --demo     # a demo box in one folder
+      safetybox --home ./demo run             # run it
+      safetybox status                        # what the running box sees
+      safetybox config check /tmp/new.toml    # validate before applying
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = Context(home)
+
+
+def _register() -> None:
+    from box.cli import bench_cmds, box_cmds, config_cmds, driver_cmds, store_cmds
+
+    for module in (box_cmds, config_cmds, driver_cmds, store_cmds, bench_cmds):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

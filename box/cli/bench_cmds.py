@@ -1,0 +1,40 @@
+"""``bench ...``: performance figures as JSON; the last line of output is one JSON object."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks (print JSON; the last line is one JSON object)."""
+
+
+@bench.command()
+@click.option("--readings", type=click.IntRange(10_000, 100_000_000), default=1_000_000,
+              show_default=True, help="Readings in the saturating phase.")  # fmt: skip
+@click.option("--channels", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@click.option("--all-cores", is_flag=True, help="Do not pin the process to one CPU.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
+def pipeline(readings: int, channels: int, all_cores: bool, as_json: bool) -> None:
+    """Readings/s through the rule stage and encrypted store, vs plain SQLite inserts.
+
+    \b
+    Example:
+      safetybox bench pipeline --json
+    """
+    from box.bench.pipeline import run
+
+    result = run(readings, channels, one_core=not all_cores)
+    if not as_json:
+        click.echo(
+            f"pipeline {result['readings_per_s']:,} readings/s; plain SQLite "
+            f"{result['baseline_readings_per_s']:,}/s; ratio {result['ratio']}; p99 commit "
+            f"{result['p99_commit_ms']} ms at {result['latency_rate_per_s']:,}/s"
+        )
+    click.echo(json.dumps(result))
+
+
+COMMANDS = [bench]

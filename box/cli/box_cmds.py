@@ -1,0 +1,121 @@
+"""``init``, ``run`` and ``status``: set up a box, run it, see what it sees."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import click
+
+from box.atomic import write_atomic
+from box.cli.common import Context, json_option, pass_box, print_json
+from box.client import BoxClient
+from box.config.template import render
+from box.keys import API_TOKEN, STORE_KEY, SYNC_KEY, FileKeyProvider
+from box.timeparse import iso_utc
+
+
+@click.command()
+@click.option("--demo", is_flag=True, help="Write a config for a simulated demo site.")
+@click.option("--name", default="SafetyBox", show_default=True, help="Display name of the box.")
+@json_option
+@pass_box
+def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
+    """Create the config, box id and keys. Never overwrites existing keys or config.
+
+    \b
+    Example:
+      safetybox --home ./site init --demo
+    """
+    home = box.home
+    home.data_dir.mkdir(parents=True, exist_ok=True)
+    keys = FileKeyProvider(home.keys_dir)
+    created = {name_: keys.create(name_) for name_ in (STORE_KEY, SYNC_KEY, API_TOKEN)}
+    if not home.box_id_file.exists():
+        write_atomic(home.box_id_file, f"sb-{secrets.token_hex(6)}\n")
+        created["box_id"] = True
+    else:
+        created["box_id"] = False
+    if not home.config_file.exists():
+        write_atomic(home.config_file, render(demo, name=name), mode=0o640)
+        created["config"] = True
+    else:
+        created["config"] = False
+    result = {
+        "box_id": home.read_box_id(),
+        "config": str(home.config_file),
+        "keys": str(home.keys_dir),
+        "data": str(home.data_dir),
+        "sync_key_id": keys.key_id(SYNC_KEY),
+        "created": created,
+    }
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"box id     {result['box_id']}")
+    for label, key in (("config", "config"), ("keys", "keys"), ("data", "data")):
+        click.echo(f"{label:<10} {result[key]}")
+    click.echo(f"sync key   id {result['sync_key_id']}")
+    made = [k for k, v in created.items() if v]
+    kept = [k for k, v in created.items() if not v]
+    click.echo("created: " + (", ".join(made) or "nothing (already initialised)"))
+    if kept:
+        click.echo("kept as they were: " + ", ".join(kept))
+
+
+@click.command()
+@pass_box
+def run(box: Context) -> None:
+    """Run the box in the foreground until SIGTERM or Ctrl-C; SIGHUP reloads the config.
+
+    \b
+    Example:
+      safetybox --home ./site run
+    """
+    from box.client import base_url
+    from box.daemon import Daemon
+
+    daemon = Daemon(box.home)
+    click.echo(f"SafetyBox starting (pid {os.getpid()}); status: {base_url(box.home)}/api/status")
+    daemon.run_forever()
+
+
+@click.command()
+@json_option
+@pass_box
+def status(box: Context, as_json: bool) -> None:
+    """Show what the running box sees: channels, drivers, queues, store.
+
+    \b
+    Example:
+      safetybox status --json
+    """
+    s = BoxClient(box.home).status()
+    if as_json:
+        print_json(s)
+        return
+    health = "healthy" if s["healthy"] else "UNHEALTHY: " + "; ".join(s["problems"])
+    click.echo(f"{s['name']} ({s['box_id']}) v{s['version']}  up {s['uptime_s']:.0f} s  {health}")
+    st = s["store"]
+    click.echo(
+        f"store: {st['committed_readings']} readings, {st['committed_events']} events, "
+        f"{st['size_bytes'] / 1e6:.1f} MB, dropped {st['dropped_readings']}; "
+        f"queues pipeline {s['queues']['pipeline']} store {s['queues']['store']}"
+    )
+    for d in s["drivers"]:
+        err = f"  last error: {d['last_error']}" if d["last_error"] else ""
+        click.echo(f"driver {d['name']} ({d['type']}): {d['state']}, {d['restarts']} restarts{err}")
+    for name, why in s["failed_driver_imports"].items():
+        click.echo(f"driver type {name}: FAILED TO IMPORT: {why}")
+    click.echo(f"{'channel':<22}{'value':>12} {'unit':<8}{'quality':<10}{'age s':>8}  limits")
+    for c in s["channels"]:
+        value = "-" if c["value"] is None else f"{c['value']:.3f}"
+        age = "-" if c["age_s"] is None else f"{c['age_s']:.1f}"
+        click.echo(
+            f"{c['id']:<22}{value:>12} {c['unit']:<8}{c['quality']:<10}{age:>8}  "
+            f"{','.join(c['limits_active']) or '-'}"
+        )
+    click.echo(f"as of {iso_utc(s['started_ms'] + int(s['uptime_s'] * 1000))}")
+
+
+COMMANDS = [init, run, status]

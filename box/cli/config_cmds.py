@@ -1,0 +1,131 @@
+"""``config check|show|apply|reload``: validate, inspect and change the box's config."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import tomli_w
+
+from box.atomic import write_atomic
+from box.cli.common import Context, json_option, pass_box, print_json
+from box.client import BoxClient
+from box.config.loader import ConfigInvalid, load_config, parse_config
+from box.errors import BoxNotRunning, ConfigError
+
+SECRET_NAME = re.compile(r"(password|secret|token|passphrase|private_key)", re.I)
+
+
+@click.group()
+def config() -> None:
+    """Validate, show and change the config (box.toml)."""
+
+
+@config.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@json_option
+@pass_box
+def check(box: Context, file: str | None, as_json: bool) -> None:
+    """Validate a config file without running it (default: the box's own).
+
+    \b
+    Example:
+      safetybox config check /tmp/new-box.toml
+    """
+    path = Path(file) if file else box.home.config_file
+    try:
+        cfg = load_config(path)
+    except ConfigInvalid as exc:
+        if as_json:
+            print_json({"valid": False, "file": str(path), "errors": [
+                {"line": i.line, "path": i.dotted, "value": i.shown_value, "reason": i.reason}
+                for i in exc.issues]})  # fmt: skip
+            sys.exit(1)
+        raise
+    summary = {"valid": True, "file": str(path), "channels": len(cfg.channels),
+               "drivers": len(cfg.drivers)}  # fmt: skip
+    if as_json:
+        print_json(summary)
+    else:
+        click.echo(f"{path}: valid ({len(cfg.channels)} channels, {len(cfg.drivers)} drivers)")
+
+
+@config.command()
+@json_option
+@pass_box
+def show(box: Context, as_json: bool) -> None:
+    """Print the effective config, defaults filled in, secrets masked."""
+    data = mask_secrets(load_config(box.home.config_file).model_dump(mode="json"))
+    if as_json:
+        print_json(data)
+    else:
+        click.echo(tomli_w.dumps(_drop_none(data)), nl=False)
+
+
+@config.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@pass_box
+def apply(box: Context, file: str) -> None:
+    """Validate FILE, install it as box.toml atomically and make the running box reload it.
+
+    \b
+    Example:
+      safetybox config apply /tmp/new-box.toml
+    """
+    path = Path(file)
+    text = path.read_text(encoding="utf-8")
+    parse_config(text, str(path))  # raises with every problem, before anything is touched
+    write_atomic(box.home.config_file, text, mode=0o640)
+    click.echo(f"installed {path} as {box.home.config_file}")
+    _reload(box, who=f"cli:{_user()}")
+
+
+@config.command()
+@pass_box
+def reload(box: Context) -> None:
+    """Make the running box re-read box.toml (same as SIGHUP)."""
+    _reload(box, who=f"cli:{_user()}")
+
+
+def _reload(box: Context, who: str) -> None:
+    try:
+        code, result = BoxClient(box.home).reload(who)
+    except BoxNotRunning:
+        click.echo("the box is not running; it will use the new config when it starts")
+        return
+    if code == 200:
+        changed = result.get("changed", [])
+        click.echo(f"applied; changed: {', '.join(changed[:10]) or 'nothing'}")
+        return
+    lines = result.get("errors") or [result.get("error", f"HTTP {code}")]
+    raise ConfigError("the box rejected the config and keeps the old one:\n  " + "\n  ".join(lines))
+
+
+def _user() -> str:
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def mask_secrets(node: Any, key: str = "") -> Any:
+    if isinstance(node, dict):
+        return {k: mask_secrets(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [mask_secrets(v, key) for v in node]
+    if node and SECRET_NAME.search(key):
+        return "********"
+    return node
+
+
+def _drop_none(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _drop_none(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_drop_none(v) for v in node]
+    return node
+
+
+COMMANDS = [config]

@@ -1,0 +1,304 @@
+"""The daemon: starts drivers, the rule pipeline, the store writer and the web server in order,
+keeps them alive, reloads config on request, and stops them in reverse order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from box import __version__
+from box.atomic import write_atomic
+from box.config.changes import archive, changed_paths, digest
+from box.config.loader import ConfigInvalid, parse_config
+from box.config.schema import BoxConfigBase
+from box.errors import ConfigError
+from box.keys import API_TOKEN, STORE_KEY, FileKeyProvider, KeyProvider
+from box.paths import BoxHome
+from box.pipeline import Pipeline
+from box.readings import now_ms
+from box.rules.limits import LimitStage
+from box.sdnotify import Notifier
+from box.store.events import Event, Level
+from box.store.writer import StoreWriter
+from box.supervisor import DriverSupervisor
+from drivers.base import DriverRegistry, default_registry
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_LIMIT_S = 10.0  # a worker silent this long is stuck: stop feeding systemd's watchdog
+STATE_CONFIG_SHA = "config.sha256"
+
+
+class Daemon:
+    def __init__(
+        self,
+        home: BoxHome,
+        keys: KeyProvider | None = None,
+        registry: DriverRegistry | None = None,
+    ) -> None:
+        self.home = home
+        self.keys = keys or FileKeyProvider(home.keys_dir)
+        self.registry = registry or default_registry()
+        self.notifier = Notifier()
+        self.started_monotonic = time.monotonic()
+        self.started_ms = now_ms()
+        self.config: BoxConfigBase
+        self.config_text = ""
+        self.config_loaded_ms = 0
+        self.supervisors: list[DriverSupervisor] = []
+        self.web: Any = None
+        self.web_error = ""
+        self._reload_lock = threading.Lock()
+        self._stop_requested = threading.Event()
+        self._reload_requested = threading.Event()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.box_id = self.home.read_box_id()
+        store_key = self.keys.get(STORE_KEY)
+        self.api_token = self.keys.get(API_TOKEN).hex()
+        config, text, fallback_reason = self._initial_config()
+        self.config, self.config_text, self.config_loaded_ms = config, text, now_ms()
+        self.writer = StoreWriter(self.home.database_file, store_key, config.store)
+        previous_sha = self.writer_state(STATE_CONFIG_SHA)
+        self.writer.start()
+        self.writer.submit_event(Event("daemon_started", "daemon", now_ms(), Level.INFO,
+                                       {"version": __version__, "pid": os.getpid()}))  # fmt: skip
+        if fallback_reason:
+            self._event("config_rejected", Level.LEVEL_3, who="startup", errors=fallback_reason,
+                        action="running the last good config from history")  # fmt: skip
+        sha = digest(text)
+        if previous_sha != sha:
+            self._record_applied(None, config, text, who="startup (file changed while stopped)")
+        self.rules = LimitStage(config.channels)
+        self.pipeline = Pipeline(self.rules, self.writer, config.store.queue_max_batches)
+        self.pipeline.start()
+        self._start_drivers(config)
+        self._start_web(config)
+        self.notifier.ready(self.status_line())
+        log.info("box %s running: %s", self.box_id, self.status_line())
+
+    def stop(self) -> None:
+        """Ordered shutdown: web, drivers, pipeline (drained), then the store is flushed."""
+        self.notifier.stopping()
+        if self.web is not None:
+            self.web.stop()
+        for sup in self.supervisors:
+            sup.stop()
+        self.pipeline.stop()
+        self.writer.submit_event(Event("daemon_stopped", "daemon", now_ms(), Level.INFO, {}))
+        self.writer.stop()
+        log.info("box stopped; store flushed")
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Feeds the systemd watchdog."""
+        signal.signal(signal.SIGTERM, lambda *_: self._stop_requested.set())
+        signal.signal(signal.SIGINT, lambda *_: self._stop_requested.set())
+        signal.signal(signal.SIGHUP, lambda *_: self._reload_requested.set())
+        self.start()
+        write_atomic(self.home.pid_file, f"{os.getpid()}\n")
+        interval = min(self.notifier.watchdog_interval_s or 5.0, 5.0)
+        try:
+            while not self._stop_requested.wait(interval):
+                if self._reload_requested.is_set():
+                    self._reload_requested.clear()
+                    self.reload(who="signal:SIGHUP")
+                problems = self.health_problems()
+                if problems:
+                    log.error("not feeding the watchdog: %s", "; ".join(problems))
+                    self.notifier.status("unhealthy: " + "; ".join(problems))
+                else:
+                    self.notifier.watchdog()
+                    self.notifier.status(self.status_line())
+        finally:
+            self.stop()
+            self.home.pid_file.unlink(missing_ok=True)
+
+    # -- config -----------------------------------------------------------------------------------
+
+    def _initial_config(self) -> tuple[BoxConfigBase, str, str]:
+        """The config file, or if it is invalid the newest valid one in history: alarms must run."""
+        path = self.home.config_file
+        try:
+            text = path.read_text(encoding="utf-8")
+            return parse_config(text, str(path), self.registry), text, ""
+        except (ConfigError, OSError, UnicodeDecodeError) as exc:
+            reason = str(exc)
+        for old in sorted(self.home.config_history_dir.glob("box-*.toml"), reverse=True):
+            try:
+                text = old.read_text(encoding="utf-8")
+                config = parse_config(text, str(old), self.registry)
+            except (ConfigError, OSError, UnicodeDecodeError):
+                continue
+            log.error("%s\nfalling back to the last good config %s", reason, old)
+            return config, text, reason
+        raise ConfigError(reason)
+
+    def reload(self, who: str) -> dict[str, Any]:
+        """Validate and apply box.toml; on failure keep the running config and store why."""
+        with self._reload_lock:
+            path = self.home.config_file
+            try:
+                text = path.read_text(encoding="utf-8")
+                new = parse_config(text, str(path), self.registry)
+            except (ConfigError, OSError, UnicodeDecodeError) as exc:
+                if isinstance(exc, ConfigInvalid):
+                    errors = [issue.render(str(path)) for issue in exc.issues]
+                else:
+                    errors = [str(exc)]
+                self._event("config_rejected", Level.LEVEL_3, who=who, errors=errors)
+                log.error("config rejected (%s), keeping the running config:\n%s", who, exc)
+                return {"accepted": False, "errors": errors, "changed": []}
+            old = self.config
+            changed = changed_paths(old, new)
+            if not changed:
+                return {"accepted": True, "errors": [], "changed": []}
+            self._record_applied(old, new, text, who)
+            self.config, self.config_text, self.config_loaded_ms = new, text, now_ms()
+            self.rules_reconfigure(new)
+            self.writer.reconfigure(new.store)
+            if old.drivers != new.drivers or old.channels != new.channels:
+                for sup in self.supervisors:
+                    sup.stop()
+                self._start_drivers(new)
+            if old.web.listen != new.web.listen:
+                log.warning("web.listen changed: takes effect at the next restart")
+            log.info("config applied (%s): %s", who, ", ".join(changed[:20]))
+            return {"accepted": True, "errors": [], "changed": changed}
+
+    def rules_reconfigure(self, config: BoxConfigBase) -> None:
+        # The pipeline thread reads rule limits; swapping dicts is atomic under the GIL.
+        self.rules.reconfigure(config.channels)
+
+    def _record_applied(self, old: BoxConfigBase | None, new: BoxConfigBase, text: str,
+                        who: str) -> None:  # fmt: skip
+        archive(self.home.config_history_dir, text)
+        self._event("config_applied", Level.INFO, who=who, sha256=digest(text),
+                    changed=changed_paths(old, new)[:200])  # fmt: skip
+        self.writer.set_state(STATE_CONFIG_SHA, digest(text))
+
+    def writer_state(self, key: str) -> str | None:
+        row = self.writer._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    # -- workers ---------------------------------------------------------------------------------
+
+    def _start_drivers(self, config: BoxConfigBase) -> None:
+        self.supervisors = []
+        for drv in config.drivers:
+            if not drv.enabled:
+                continue
+            cls = self.registry.drivers.get(drv.type)
+            if cls is None:
+                reason = self.registry.failed.get(drv.type, "not installed")
+                self._event("driver_unavailable", Level.LEVEL_3, driver=drv.name, type=drv.type,
+                            error=reason)  # fmt: skip
+                continue
+            sup = DriverSupervisor(cls(drv, self.pipeline.submit), self._driver_fault)
+            sup.start()
+            self.supervisors.append(sup)
+
+    def _driver_fault(self, name: str, error: str, restart_in_s: float) -> None:
+        self._event("fault", Level.LEVEL_3, source=f"driver:{name}", error=error,
+                    restart_in_s=restart_in_s)  # fmt: skip
+
+    def _start_web(self, config: BoxConfigBase) -> None:
+        from box.web import create_app
+        from box.web.server import WebServer
+
+        try:
+            self.web = WebServer(create_app(self), config.web.listen)
+        except OSError as exc:
+            # The web page is not a safety function: report it, keep the alarms running.
+            self.web_error = f"cannot listen on {', '.join(config.web.listen)}: {exc}"
+            log.error("%s", self.web_error)
+            self._event("fault", Level.LEVEL_3, source="web", error=self.web_error)
+            return
+        self.web.start()
+
+    def _event(self, kind: str, level: Level, source: str = "daemon", **details: Any) -> None:
+        self.writer.submit_event(Event(kind, source, now_ms(), level, details))
+
+    # -- status -----------------------------------------------------------------------------------
+
+    def health_problems(self) -> list[str]:
+        now = time.monotonic()
+        problems = []
+        if not self.writer.is_alive() or now - self.writer.heartbeat > HEARTBEAT_LIMIT_S:
+            problems.append("store writer stuck or dead")
+        if not self.pipeline.is_alive() or now - self.pipeline.heartbeat > HEARTBEAT_LIMIT_S:
+            problems.append("pipeline stuck or dead")
+        problems += [
+            f"driver {s.name} supervisor dead" for s in self.supervisors if not s.is_alive()
+        ]
+        return problems
+
+    def status_line(self) -> str:
+        live = sum(1 for s in self.supervisors if s.state == "running")
+        return (f"{len(self.config.channels)} channels, {live}/{len(self.supervisors)} drivers "
+                f"running, {self.writer.stats.committed_readings} readings stored")  # fmt: skip
+
+    def snapshot(self) -> dict[str, Any]:
+        now_mono = time.monotonic()
+        now = now_ms()
+        live = self.pipeline.live
+        channels = []
+        for ch in self.config.channels:
+            lv = live.get(ch.id)
+            active = [side for side in ("high", "low") if self.rules.active.get((ch.id, side))]
+            channels.append({
+                "id": ch.id, "name": ch.name, "kind": ch.kind, "unit": ch.unit, "zone": ch.zone,
+                "value": lv.value if lv else None,
+                "quality": lv.quality.name.lower() if lv else "stale",
+                "ts_ms": lv.ts_ms if lv else None,
+                "age_s": round((now - lv.ts_ms) / 1000, 3) if lv else None,
+                "limits_active": active,
+            })  # fmt: skip
+        ws = self.writer.stats
+        db = self.home.database_file
+        size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
+        return {
+            "box_id": self.box_id,
+            "name": self.config.box.name,
+            "site": self.config.box.site,
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime_s": round(now_mono - self.started_monotonic, 1),
+            "started_ms": self.started_ms,
+            "healthy": not self.health_problems(),
+            "problems": self.health_problems(),
+            "channels": channels,
+            "drivers": [
+                {
+                    "name": s.name,
+                    "type": s.driver.type_key,
+                    "state": s.state,
+                    "restarts": s.restarts,
+                    "last_error": s.last_error,
+                }
+                for s in self.supervisors
+            ],
+            "failed_driver_imports": self.registry.failed,
+            "queues": {
+                "pipeline": self.pipeline.queue_depth,
+                "store": self.writer.queue_depth,
+            },
+            "store": {
+                "path": str(db),
+                "size_bytes": size,
+                "committed_readings": ws.committed_readings,
+                "committed_events": ws.committed_events,
+                "last_event_seq": self.writer.last_event_seq,
+                "dropped_readings": ws.dropped_readings + self.pipeline.dropped_readings,
+                "failed_commits": ws.failed_commits,
+                "last_commit_ms": round(ws.last_commit_ms, 2),
+            },
+            "config": {"sha256": digest(self.config_text), "loaded_ms": self.config_loaded_ms},
+            "web_error": self.web_error,
+        }

@@ -1,0 +1,1 @@
+"""Rules turn readings into events; they run before the store and never wait on disk."""
