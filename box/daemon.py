@@ -20,7 +20,7 @@ from box.errors import ConfigError
 from box.keys import API_TOKEN, STORE_KEY, FileKeyProvider, KeyProvider
 from box.paths import BoxHome
 from box.pipeline import Pipeline
-from box.readings import now_ms
+from box.readings import Quality, now_ms
 from box.rules.limits import LimitStage
 from box.sdnotify import Notifier
 from box.store.events import Event, Level
@@ -251,11 +251,11 @@ class Daemon:
         channels = []
         for ch in self.config.channels:
             lv = live.get(ch.id)
-            active = [side for side in ("high", "low") if self.rules.active.get((ch.id, side))]
+            active = self.rules.active_sides(ch.id)
             channels.append({
                 "id": ch.id, "name": ch.name, "kind": ch.kind, "unit": ch.unit, "zone": ch.zone,
                 "value": lv.value if lv else None,
-                "quality": lv.quality.name.lower() if lv else "stale",
+                "quality": Quality(lv.quality).name.lower() if lv else "stale",
                 "ts_ms": lv.ts_ms if lv else None,
                 "age_s": round((now - lv.ts_ms) / 1000, 3) if lv else None,
                 "limits_active": active,

@@ -12,9 +12,8 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from box.readings import Quality, Reading
+from box.readings import Reading
 from box.rules.limits import LimitStage
 from box.store.events import Event
 from box.store.writer import StoreWriter
@@ -22,19 +21,11 @@ from box.store.writer import StoreWriter
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class LiveValue:
-    value: float | None
-    quality: Quality
-    ts_ms: int
-    received: float  # monotonic seconds
-
-
 class Pipeline:
     def __init__(self, rules: LimitStage, writer: StoreWriter, max_batches: int = 4096) -> None:
         self.rules = rules
         self.writer = writer
-        self.live: dict[str, LiveValue] = {}
+        self.live: dict[str, Reading] = {}  # last reading per channel
         self.dropped_readings = 0
         self.processed_readings = 0
         self.heartbeat = time.monotonic()
@@ -86,13 +77,11 @@ class Pipeline:
                 log.exception("pipeline failed on a batch of %d readings", len(batch))
 
     def _process(self, batch: Sequence[Reading], entered_ns: int) -> None:
-        now = time.monotonic()
-        evaluate = self.rules.evaluate
-        live = self.live
         events: list[Event] = []
+        self.rules.evaluate_batch(batch, events)
+        live = self.live
         for r in batch:
-            events.extend(evaluate(r))
-            live[r.channel] = LiveValue(r.value, r.quality, r.ts_ms, now)
+            live[r.channel] = r
         self.processed_readings += len(batch)
         for ev in events:
             self.writer.submit_event(ev)

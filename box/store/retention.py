@@ -49,7 +49,13 @@ def apply(
 def _evict_readings(
     conn: Any, too_old: Callable[[int], bool] | None, target_bytes: int | None, reason: str
 ) -> dict[str, Any] | None:
-    """Delete the oldest readings while ``too_old(ts)`` holds or until under ``target_bytes``."""
+    """Delete the oldest readings while ``too_old(ts)`` holds or until under ``target_bytes``.
+
+    The newest reading is always kept, so new ids continue after it (see the migration).
+    """
+    newest = conn.execute("SELECT max(id) FROM readings").fetchone()[0]
+    if newest is None:
+        return None
     first_id = last_id = None
     from_ts = to_ts = None
     count = 0
