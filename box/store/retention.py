@@ -19,10 +19,11 @@ SIZE_TARGET = 0.9  # evict down to 90 % of the budget, so eviction does not run 
 
 def used_bytes(conn: Any) -> int:
     """Bytes in use by the store (pages minus free pages); what the size budget measures."""
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
-    return int((pages - free) * page_size)
+    # int(): SQLCipher returns some pragma values as text.
+    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+    return (pages - free) * page_size
 
 
 def apply(
@@ -63,8 +64,8 @@ def _evict_readings(
         if target_bytes is not None and used_bytes(conn) <= target_bytes:
             break
         rows = conn.execute(
-            "SELECT id, ts FROM readings ORDER BY id LIMIT ?",
-            (CHUNK // 5 if target_bytes else CHUNK,),
+            "SELECT id, ts FROM readings WHERE id < ? ORDER BY id LIMIT ?",
+            (newest, CHUNK // 5 if target_bytes else CHUNK),
         ).fetchall()
         if not rows:
             break

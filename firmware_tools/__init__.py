@@ -1,0 +1,1 @@
+"""Field tools: sensor addressing and configuration, signed update bundles, provisioning."""

@@ -1,0 +1,146 @@
+"""Config validation: a table of bad documents and the messages a technician must see."""
+
+from __future__ import annotations
+
+import pytest
+
+from box.config import ConfigInvalid, parse_config
+from box.config.locate import locate
+from box.config.template import render
+
+GOOD = render(demo=True)
+
+CHANNEL = """
+[[channels]]
+id = "a.lel"
+kind = "gas_lel"
+unit = "%LEL"
+"""
+
+SIM = """
+[[drivers]]
+type = "sim"
+name = "s1"
+[[drivers.points]]
+channel = "a.lel"
+waveform = { shape = "constant", value = 1.0 }
+"""
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        pytest.param("config_version = 1\nbogus = 1\n", ["box.toml:2: bogus = 1: unknown key"],
+                     id="unknown-top-level-key"),
+        pytest.param("[store]\nretention_dayz = 3\n",
+                     ["box.toml:2: store.retention_dayz = 3: unknown key"], id="typo-in-section"),
+        pytest.param("[store]\nretention_days = -1\n",
+                     ["box.toml:2: store.retention_days = -1: Input should be greater than 0"],
+                     id="negative-retention"),
+        pytest.param("[store]\nmax_size_mb = \"big\"\n",
+                     ["store.max_size_mb = 'big': Input should be a valid number"], id="wrong-type"),
+        pytest.param("[store]\nsynchronous = \"off\"\n",
+                     ["store.synchronous = 'off': Input should be 'normal' or 'full'"],
+                     id="bad-enum"),
+        pytest.param("[web]\nlisten = [\"127.0.0.1\"]\n",
+                     ["box.toml:2: web.listen = ['127.0.0.1']", "is not HOST:PORT"], id="no-port"),
+        pytest.param("[web]\nlisten = [\"example.com:80\"]\n",
+                     ["'example.com' is not an IP address"], id="hostname"),
+        pytest.param("config_version = 2\n", ["config_version = 2: Input should be 1"],
+                     id="future-version"),
+        pytest.param("[[channels]]\nid = \"x\"\nkind = \"o3\"\nunit = \"%\"\n",
+                     ["box.toml:3: channels[0].kind = 'o3'", "'gas_lel'"], id="unknown-kind"),
+        pytest.param("[[channels]]\nid = \"x\"\nkind = \"o2\"\n",
+                     ["box.toml:1: channels[0].unit = (missing): Field required"],
+                     id="missing-field"),
+        pytest.param("[[channels]]\nid = \"bad id!\"\nkind = \"o2\"\nunit = \"%\"\n",
+                     ["channels[0].id = 'bad id!': String should match pattern"], id="bad-id"),
+        pytest.param(CHANNEL + CHANNEL, ["box.toml:8: channels[1].id = 'a.lel': duplicate of "
+                                         "channels[0]"], id="duplicate-channel"),
+        pytest.param(CHANNEL.replace('unit = "%LEL"', 'unit = "%LEL"\nlimit = { high = 5, low = 9 }'),
+                     ["box.toml:6: channels[0].limit.low = 9.0: must be below limit.high"],
+                     id="low-above-high"),
+        pytest.param(SIM, ["drivers[0] = 'a.lel': channel 'a.lel' is not declared"],
+                     id="undeclared-channel"),
+        pytest.param(CHANNEL + SIM.replace('"sim"', '"simm"'),
+                     ["box.toml:8: drivers[0].type = 'simm'", "'sim'"],
+                     id="unknown-driver-type"),
+        pytest.param(CHANNEL + SIM.replace("value = 1.0", "value = 1.0, volume = 3"),
+                     ["box.toml:12: drivers[0].points[0].waveform.volume = 3: unknown key"],
+                     id="unknown-key-inline-table"),
+        pytest.param(CHANNEL + SIM.replace('shape = "constant", value = 1.0', 'shape = "sine"'),
+                     ["drivers[0].points[0].waveform.mean = (missing): Field required",
+                      "drivers[0].points[0].waveform.period_s = (missing)"],
+                     id="union-variant-fields"),
+        pytest.param(CHANNEL + SIM + SIM.replace("s1", "s2"),
+                     ["drivers[1] = 'a.lel': channel 'a.lel' is also produced by 's1'"],
+                     id="channel-produced-twice"),
+        pytest.param("[store\nx=1\n", ["box.toml: (document) = (missing): not valid TOML",
+                                        "line 1"], id="toml-syntax"),
+    ],
+)  # fmt: skip
+def test_bad_documents_name_line_path_value_and_reason(document: str, expected: list[str]) -> None:
+    with pytest.raises(ConfigInvalid) as info:
+        parse_config(document)
+    message = str(info.value)
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    doc = "[store]\nretention_days = -1\nmax_size_mb = 0\nbogus = 1\n"
+    with pytest.raises(ConfigInvalid) as info:
+        parse_config(doc)
+    assert len(info.value.issues) == 3
+
+
+def test_templates_are_valid_and_demo_has_a_scripted_leak() -> None:
+    demo = parse_config(GOOD)
+    assert len(demo.channels) == 5
+    leak = demo.drivers[0].points[0]
+    assert leak.waveform.shape == "step" and leak.waveform.after > demo.channels[0].limit.high
+    plain = parse_config(render(demo=False))
+    assert plain.channels == [] and plain.web.listen == ["127.0.0.1:8080"]
+
+
+def test_defaults_are_filled_in() -> None:
+    cfg = parse_config("config_version = 1\n")
+    assert cfg.store.synchronous == "normal"
+    assert cfg.store.retention_days == 90
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        (("store", "retention_days"), 4),
+        (("channels", 1, "unit"), 12),
+        (("channels", 1), 9),
+        (("drivers", 0, "points", 1, "channel"), 20),
+        (("drivers", 0, "points", 1, "waveform", "period_s"), 21),
+        (("nothing",), None),
+    ],
+)
+def test_locate_follows_tables_and_arrays_of_tables(path: tuple, line: int | None) -> None:
+    text = """config_version = 1
+
+[store]
+retention_days = 3
+[[channels]]
+id = "a"
+unit = "x"
+
+[[channels]]
+id = "b"
+# a comment
+unit = "y"
+[[drivers]]
+type = "sim"
+[[drivers.points]]
+channel = "a"
+waveform = { shape = "sine" }
+
+[[drivers.points]]
+channel = "b"
+waveform = { shape = "sine" }
+"""
+    assert locate(text, path) == line
