@@ -94,7 +94,12 @@ class Daemon:
         self.pipeline.stop()
         self.writer.submit_event(Event("daemon_stopped", "daemon", now_ms(), Level.INFO, {}))
         self.writer.stop()
-        log.info("box stopped; store flushed")
+        st = self.writer.stats
+        log.info(
+            "box stopped; store flushed: processed=%d committed=%d dropped=%d",
+            self.pipeline.processed_readings, st.committed_readings,
+            st.dropped_readings + self.pipeline.dropped_readings,
+        )  # fmt: skip
 
     def run_forever(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Feeds the systemd watchdog."""
@@ -106,19 +111,28 @@ class Daemon:
         interval = min(self.notifier.watchdog_interval_s or 5.0, 5.0)
         try:
             while not self._stop_requested.wait(interval):
-                if self._reload_requested.is_set():
-                    self._reload_requested.clear()
-                    self.reload(who="signal:SIGHUP")
-                problems = self.health_problems()
-                if problems:
-                    log.error("not feeding the watchdog: %s", "; ".join(problems))
-                    self.notifier.status("unhealthy: " + "; ".join(problems))
-                else:
-                    self.notifier.watchdog()
-                    self.notifier.status(self.status_line())
+                self.tick()
         finally:
             self.stop()
             self.home.pid_file.unlink(missing_ok=True)
+
+    def tick(self) -> bool:
+        """One turn of the main loop: pending reload, then feed the watchdog if healthy.
+
+        Returns whether the watchdog was fed. A stuck or dead worker starves the watchdog, so
+        systemd restarts the box.
+        """
+        if self._reload_requested.is_set():
+            self._reload_requested.clear()
+            self.reload(who="signal:SIGHUP")
+        problems = self.health_problems()
+        if problems:
+            log.error("not feeding the watchdog: %s", "; ".join(problems))
+            self.notifier.status("unhealthy: " + "; ".join(problems))
+            return False
+        self.notifier.watchdog()
+        self.notifier.status(self.status_line())
+        return True
 
     # -- config -----------------------------------------------------------------------------------
 

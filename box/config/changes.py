@@ -44,7 +44,9 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 def archive(history_dir: Path, text: str) -> Path:
     """Keep a copy of an accepted config; the oldest beyond ``HISTORY_KEEP`` are removed."""
     history_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    # Microsecond stamps keep the names in acceptance order even for several changes a second.
+    now_us = time.time_ns() // 1000
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now_us / 1e6)) + f".{now_us % 10**6:06d}Z"
     path = history_dir / f"box-{stamp}-{digest(text)[:8]}.toml"
     if not path.exists():
         write_atomic(path, text, mode=0o600)

@@ -41,7 +41,7 @@ def reload_config() -> Any:
     token = header.removeprefix("Bearer ").strip()
     if not header.startswith("Bearer ") or not hmac.compare_digest(token, box.api_token):
         return jsonify(error="missing or wrong API token (Authorization: Bearer ...)"), 401
-    body = request.get_json(silent=True)
+    body = request.get_json(silent=True, force=True)  # curl users forget the header
     who = "api"
     if isinstance(body, dict) and isinstance(body.get("who"), str):
         who = f"api:{body['who'][:64]}"

@@ -1,0 +1,223 @@
+"""The daemon in-process: status API, reload, supervision, and degraded start-ups."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from box.config.changes import digest
+from box.daemon import Daemon
+from box.paths import BoxHome
+from drivers.base import DriverRegistry
+from tests.conftest import free_port, get_json, open_reader, sim_body, wait_for, write_config
+
+
+@pytest.fixture
+def started() -> Iterator[list[Daemon]]:
+    daemons: list[Daemon] = []
+    yield daemons
+    for d in daemons:
+        d.stop()
+
+
+def start(home: Path, started: list[Daemon], registry: DriverRegistry | None = None) -> Daemon:
+    d = Daemon(BoxHome.under(home), registry=registry)
+    d.start()
+    started.append(d)
+    return d
+
+
+def events(home: Path, kind: str) -> list[dict]:
+    conn = open_reader(home)
+    try:
+        rows = conn.execute("SELECT source, details FROM events WHERE kind = ? ORDER BY seq", (kind,))
+        return [{"source": s, **json.loads(d)} for s, d in rows]
+    finally:
+        conn.close()
+
+
+def post(url: str, token: str | None, body: dict | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=json.dumps(body or {}).encode(), method="POST")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - loopback
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_status_endpoint_shows_channels_queues_store_and_limit_events(
+    home: Path, started: list[Daemon]
+) -> None:
+    port = free_port()
+    write_config(home, sim_body(interval=0.02, step_at=0.3, step_back=0.8), port)
+    d = start(home, started)
+    url = f"http://127.0.0.1:{port}/api/status"
+    s = wait_for(lambda: (s := get_json(url))["store"]["committed_readings"] >= 20 and s)
+    assert s["healthy"] and s["box_id"] == d.box_id
+    lel = next(c for c in s["channels"] if c["id"] == "t1.lel")
+    assert lel["unit"] == "%LEL" and lel["quality"] == "good" and lel["age_s"] < 5
+    assert set(s["queues"]) == {"pipeline", "store"}
+    assert s["store"]["size_bytes"] > 0
+    assert s["drivers"] == [{"name": "sim1", "type": "sim", "state": "running", "restarts": 0,
+                             "last_error": ""}]  # fmt: skip
+    wait_for(lambda: len(events(home, "limit_cleared")) == 1, what="limit exceeded then cleared")
+    (exceeded,) = events(home, "limit_exceeded")
+    assert exceeded["channel"] == "t1.lel" and exceeded["value"] >= 25
+    assert get_json(f"http://127.0.0.1:{port}/api/health")["ok"] is True
+
+
+def test_reload_applies_a_valid_config_and_rejects_an_invalid_one(
+    home: Path, started: list[Daemon]
+) -> None:
+    port = free_port()
+    write_config(home, sim_body(), port)
+    d = start(home, started)
+    url = f"http://127.0.0.1:{port}/api/config/reload"
+    assert post(url, None)[0] == 401
+    assert post(url, "wrong")[0] == 401
+
+    good = (home / "box.toml").read_text().replace("high = 25.0", "high = 30.0")
+    (home / "box.toml").write_text(good)
+    code, result = post(url, d.api_token, {"who": "alice"})
+    assert code == 200 and result["changed"] == ["channels[0].limit.high"]
+    assert d.rules.limits["t1.lel"].high == 30.0
+
+    (home / "box.toml").write_text(good.replace("high = 30.0", "high = 'x'"))
+    code, result = post(url, d.api_token, {"who": "bob"})
+    assert code == 422 and not result["accepted"]
+    assert "channels[0].limit.high = 'x'" in result["errors"][0]
+    assert d.rules.limits["t1.lel"].high == 30.0, "the last good config keeps running"
+
+    d.writer.flush()
+    applied = events(home, "config_applied")
+    assert [a["who"] for a in applied] == ["startup (file changed while stopped)", "api:alice"]
+    assert applied[1]["changed"] == ["channels[0].limit.high"]
+    assert applied[1]["sha256"] == digest(good)
+    (rejected,) = events(home, "config_rejected")
+    assert rejected["who"] == "api:bob" and "Input should be a valid number" in rejected["errors"][0]
+    history = sorted((home / "data" / "config-history").glob("box-*.toml"))
+    assert len(history) == 2 and history[-1].read_text() == good
+
+
+def test_a_crashing_driver_is_restarted_and_stored_as_a_fault(
+    home: Path, started: list[Daemon], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("box.supervisor.BACKOFF_START_S", 0.05)
+    body = sim_body() + """
+[[channels]]
+id = "crashy.ch"
+kind = "other"
+unit = "x"
+
+[[drivers]]
+type = "sim"
+name = "crashy"
+interval_s = 0.01
+crash_after_s = 0.1
+[[drivers.points]]
+channel = "crashy.ch"
+waveform = { shape = "constant", value = 1.0 }
+"""
+    write_config(home, body)
+    d = start(home, started)
+    wait_for(lambda: d.supervisors[1].restarts >= 2, what="two restarts")
+    assert d.supervisors[0].restarts == 0 and d.supervisors[0].state == "running"
+    d.writer.flush()
+    faults = events(home, "fault")
+    assert faults[0]["source"] == "driver:crashy" and "simulated crash" in faults[0]["error"]
+    assert faults[1]["restart_in_s"] == 2 * faults[0]["restart_in_s"], "backoff doubles"
+    assert not d.health_problems(), "restarting drivers do not make the box unhealthy"
+
+
+def test_unavailable_driver_is_reported_while_the_others_run(
+    home: Path, started: list[Daemon]
+) -> None:
+    registry = DriverRegistry.from_entry_points()
+    registry.failed["modbus"] = "ImportError: no module named pymodbus_x"
+    body = sim_body() + '\n[[drivers]]\ntype = "modbus"\nname = "bus1"\nport = "/dev/ttyUSB0"\n'
+    write_config(home, body)
+    d = start(home, started, registry)
+    wait_for(lambda: d.pipeline.processed_readings > 0, what="readings from the sim driver")
+    d.writer.flush()
+    (ev,) = events(home, "driver_unavailable")
+    assert ev["driver"] == "bus1" and "pymodbus_x" in ev["error"]
+    assert d.snapshot()["failed_driver_imports"] == {"modbus": "ImportError: no module named pymodbus_x"}
+
+
+def test_web_port_in_use_does_not_stop_the_box(home: Path, started: list[Daemon]) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        write_config(home, sim_body(), blocker.getsockname()[1])
+        d = start(home, started)
+        wait_for(lambda: d.pipeline.processed_readings > 0, what="ingest without web")
+        assert "cannot listen on" in d.web_error
+        d.writer.flush()
+        assert events(home, "fault")[0]["source"] == "web"
+
+
+def test_invalid_config_at_startup_runs_the_last_good_one(
+    home: Path, started: list[Daemon]
+) -> None:
+    write_config(home, sim_body())
+    start(home, started).stop()
+    started.clear()
+    (home / "box.toml").write_text((home / "box.toml").read_text() + "\nbogus = 1\n")
+    d = start(home, started)
+    assert d.config.drivers[0].name == "sim1"
+    d.writer.flush()
+    (ev,) = events(home, "config_rejected")
+    assert ev["who"] == "startup" and "bogus" in ev["errors"]
+
+
+def test_invalid_config_and_no_history_refuses_to_start(home: Path) -> None:
+    from box.errors import ConfigError
+
+    (home / "box.toml").write_text("bogus = 1\n")
+    with pytest.raises(ConfigError, match="bogus = 1: unknown key"):
+        Daemon(BoxHome.under(home)).start()
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+        self.watchdog_interval_s = None
+
+    def send(self, **fields: str) -> None:
+        self.sent.append(fields)
+
+    def watchdog(self) -> None:
+        self.send(WATCHDOG="1")
+
+    def status(self, text: str) -> None:
+        self.send(STATUS=text)
+
+    def ready(self, text: str) -> None:
+        self.send(READY="1", STATUS=text)
+
+    def stopping(self) -> None:
+        self.send(STOPPING="1")
+
+
+def test_watchdog_is_fed_only_while_workers_are_alive(home: Path, started: list[Daemon]) -> None:
+    write_config(home, sim_body())
+    d = Daemon(BoxHome.under(home))
+    d.notifier = RecordingNotifier()
+    d.start()
+    started.append(d)
+    assert d.notifier.sent[0]["READY"] == "1"
+    assert d.tick() is True and {"WATCHDOG": "1"} in d.notifier.sent
+    d.notifier.sent.clear()
+    d.writer.heartbeat -= 60  # the writer looks stuck
+    assert d.tick() is False
+    assert d.notifier.sent == [{"STATUS": "unhealthy: store writer stuck or dead"}]
+    d.writer.heartbeat += 60
+    d.pipeline.stop()  # a dead worker thread
+    assert d.tick() is False and "pipeline stuck or dead" in d.health_problems()
