@@ -70,7 +70,8 @@ interval_s = {interval}
 
 [[drivers.points]]
 channel = "t1.lel"
-waveform = {{ shape = "step", before = 5.0, after = 40.0, at_s = {step_at}, back_at_s = {step_back} }}
+waveform = {{ shape = "step", before = 5.0, after = 40.0, at_s = {step_at}, \
+back_at_s = {step_back} }}
 
 [[drivers.points]]
 channel = "t1.temp"

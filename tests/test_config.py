@@ -38,7 +38,8 @@ waveform = { shape = "constant", value = 1.0 }
                      ["box.toml:2: store.retention_days = -1: Input should be greater than 0"],
                      id="negative-retention"),
         pytest.param("[store]\nmax_size_mb = \"big\"\n",
-                     ["store.max_size_mb = 'big': Input should be a valid number"], id="wrong-type"),
+                     ["store.max_size_mb = 'big': Input should be a valid number"],
+                     id="wrong-type"),
         pytest.param("[store]\nsynchronous = \"off\"\n",
                      ["store.synchronous = 'off': Input should be 'normal' or 'full'"],
                      id="bad-enum"),
@@ -57,7 +58,7 @@ waveform = { shape = "constant", value = 1.0 }
                      ["channels[0].id = 'bad id!': String should match pattern"], id="bad-id"),
         pytest.param(CHANNEL + CHANNEL, ["box.toml:8: channels[1].id = 'a.lel': duplicate of "
                                          "channels[0]"], id="duplicate-channel"),
-        pytest.param(CHANNEL.replace('unit = "%LEL"', 'unit = "%LEL"\nlimit = { high = 5, low = 9 }'),
+        pytest.param(CHANNEL.replace('"%LEL"', '"%LEL"\nlimit = { high = 5, low = 9 }'),
                      ["box.toml:6: channels[0].limit.low = 9.0: must be below limit.high"],
                      id="low-above-high"),
         pytest.param(SIM, ["drivers[0] = 'a.lel': channel 'a.lel' is not declared"],

@@ -35,7 +35,9 @@ def start(home: Path, started: list[Daemon], registry: DriverRegistry | None = N
 def events(home: Path, kind: str) -> list[dict]:
     conn = open_reader(home)
     try:
-        rows = conn.execute("SELECT source, details FROM events WHERE kind = ? ORDER BY seq", (kind,))
+        rows = conn.execute(
+            "SELECT source, details FROM events WHERE kind = ? ORDER BY seq", (kind,)
+        )
         return [{"source": s, **json.loads(d)} for s, d in rows]
     finally:
         conn.close()
@@ -101,7 +103,9 @@ def test_reload_applies_a_valid_config_and_rejects_an_invalid_one(
     assert applied[1]["changed"] == ["channels[0].limit.high"]
     assert applied[1]["sha256"] == digest(good)
     (rejected,) = events(home, "config_rejected")
-    assert rejected["who"] == "api:bob" and "Input should be a valid number" in rejected["errors"][0]
+    assert (
+        rejected["who"] == "api:bob" and "Input should be a valid number" in rejected["errors"][0]
+    )
     history = sorted((home / "data" / "config-history").glob("box-*.toml"))
     assert len(history) == 2 and history[-1].read_text() == good
 
@@ -110,7 +114,9 @@ def test_a_crashing_driver_is_restarted_and_stored_as_a_fault(
     home: Path, started: list[Daemon], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("box.supervisor.BACKOFF_START_S", 0.05)
-    body = sim_body() + """
+    body = (
+        sim_body()
+        + """
 [[channels]]
 id = "crashy.ch"
 kind = "other"
@@ -125,6 +131,7 @@ crash_after_s = 0.1
 channel = "crashy.ch"
 waveform = { shape = "constant", value = 1.0 }
 """
+    )
     write_config(home, body)
     d = start(home, started)
     wait_for(lambda: d.supervisors[1].restarts >= 2, what="two restarts")
@@ -148,7 +155,9 @@ def test_unavailable_driver_is_reported_while_the_others_run(
     d.writer.flush()
     (ev,) = events(home, "driver_unavailable")
     assert ev["driver"] == "bus1" and "pymodbus_x" in ev["error"]
-    assert d.snapshot()["failed_driver_imports"] == {"modbus": "ImportError: no module named pymodbus_x"}
+    assert d.snapshot()["failed_driver_imports"] == {
+        "modbus": "ImportError: no module named pymodbus_x"
+    }
 
 
 def test_web_port_in_use_does_not_stop_the_box(home: Path, started: list[Daemon]) -> None:

@@ -1,4 +1,4 @@
-"""``safetybox init``: box id, three keys in 0600 files, never overwritten; bad key files refused."""
+"""``safetybox init``: box id, three keys in 0600 files, never overwritten; bad keys refused."""
 
 from __future__ import annotations
 

@@ -16,7 +16,9 @@ def stage(**limit: float) -> LimitStage:
 def run(st: LimitStage, values: list[float | None], quality: Quality = Quality.GOOD) -> list[str]:
     out = []
     for i, v in enumerate(values):
-        out += [f"{i}:{e.kind}:{e.details['limit']}" for e in st.evaluate(Reading("c", i, v, quality))]
+        out += [
+            f"{i}:{e.kind}:{e.details['limit']}" for e in st.evaluate(Reading("c", i, v, quality))
+        ]
     return out
 
 

@@ -212,8 +212,12 @@ def test_full_queue_drops_readings_and_records_a_gap(tmp_path: Path) -> None:
 
 
 def test_values_and_quality_round_trip(tmp_path: Path) -> None:
-    rs = [Reading("a", 1, 1.5, Quality.GOOD), Reading("b", 2, None, Quality.BAD),
-          Reading("a", 3, -2.25, Quality.UNCERTAIN), Reading("c", 4, None, Quality.STALE)]  # fmt: skip
+    rs = [
+        Reading("a", 1, 1.5, Quality.GOOD),
+        Reading("b", 2, None, Quality.BAD),
+        Reading("a", 3, -2.25, Quality.UNCERTAIN),
+        Reading("c", 4, None, Quality.STALE),
+    ]
     write(tmp_path / "b.db", rs).stop()
     conn = connect(tmp_path / "b.db", KEY, readonly=True)
     rows = conn.execute(

@@ -1,0 +1,173 @@
+"""CLI commands as a technician runs them: messages, exit codes, output formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import click
+import pytest
+
+from box.cli import SECTIONS, main
+from box.config.schema import StoreSection
+from box.keys import FileKeyProvider
+from box.paths import BoxHome
+from box.readings import Quality, Reading
+from box.store.events import Event
+from box.store.writer import StoreWriter
+from box.timeparse import parse_time_ms
+from tests.conftest import REPO, run_cli
+
+T0 = 1_790_000_000_000
+
+
+def fill(home: Path) -> None:
+    bh = BoxHome.under(home)
+    w = StoreWriter(bh.database_file, FileKeyProvider(bh.keys_dir).get("store"), StoreSection())
+    w.start()
+    w.submit_readings([Reading("a", T0 + i * 1000, float(i), Quality.GOOD) for i in range(10)])
+    w.submit_readings([Reading("b", T0 + 500, None, Quality.BAD)])
+    w.submit_event(Event("test", "cli", T0, 0, {"x": 1}))
+    w.flush()
+    w.stop()
+
+
+def test_help_lists_commands_grouped_by_task() -> None:
+    out = run_cli(None, "--help").output
+    for title, names in SECTIONS.items():
+        assert title in out
+        assert all(f"  {n} " in out for n in names)
+    listed = {n for names in SECTIONS.values() for n in names}
+    assert listed == set(main.commands), "every command appears in a help section"
+
+
+def _leaves(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            out += _leaves(cmd, f"{prefix}{name} ")
+        else:
+            out.append((f"{prefix}{name}", cmd))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "cmd"), _leaves(main), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_every_command_has_help_and_is_in_the_readme(name: str, cmd: click.Command) -> None:
+    assert cmd.help and len(cmd.help) > 20
+    top = name.split()[0]
+    assert (
+        f"`{top}" in (REPO / "README.md").read_text()
+        or f" {top}" in (REPO / "README.md").read_text()
+    )
+
+
+def test_config_check_valid_and_invalid(home: Path, tmp_path: Path) -> None:
+    assert "valid (0 channels, 0 drivers)" in run_cli(home, "config", "check").output
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[store]\nretention_days = 0\nfoo = 1\n")
+    result = run_cli(home, "config", "check", str(bad), check=False)
+    assert result.exit_code == 1
+    assert f"{bad}:2: store.retention_days = 0: Input should be greater than 0" in result.output
+    assert f"{bad}:3: store.foo = 1: unknown key" in result.output
+    assert "Traceback" not in result.output
+    result = run_cli(home, "config", "check", str(bad), "--json", check=False)
+    data = json.loads(result.output)
+    assert result.exit_code == 1 and not data["valid"]
+    assert data["errors"][0] == {"line": 2, "path": "store.retention_days", "value": "0",
+                                 "reason": "Input should be greater than 0"}  # fmt: skip
+    missing = run_cli(home, "config", "check", str(tmp_path / "none.toml"), check=False)
+    assert missing.exit_code == 1 and "config file not found" in missing.output
+
+
+def test_config_show_fills_defaults_and_masks_secrets(home: Path) -> None:
+    out = run_cli(home, "config", "show").output
+    assert "retention_days = 90" in out and "[web]" in out
+    from box.cli.config_cmds import mask_secrets
+
+    assert mask_secrets({"mqtt": {"password": "hunter2", "user": "u"}}) == {
+        "mqtt": {"password": "********", "user": "u"}}  # fmt: skip
+    data = json.loads(run_cli(home, "config", "show", "--json").output)
+    assert data["store"]["synchronous"] == "normal"
+
+
+def test_status_when_nothing_runs_says_so(home: Path) -> None:
+    (home / "box.toml").write_text('[web]\nlisten = ["127.0.0.1:9"]\n')
+    result = run_cli(home, "status", check=False)
+    assert result.exit_code == 1
+    assert (
+        "no box answers at http://127.0.0.1:9" in result.output
+        and "is it running?" in result.output
+    )
+
+
+def test_readings_export_csv_and_jsonl_with_filters(home: Path, tmp_path: Path) -> None:
+    fill(home)
+    result = run_cli(home, "readings", "export", "--format", "csv")
+    assert "exported 11 readings" in result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 11
+    assert rows[0] == {"id": "1", "channel": "a", "ts": "2026-09-21T14:13:20.000+00:00",
+                       "ts_ms": str(T0), "value": "0.0", "quality": "good"}  # fmt: skip
+    assert rows[-1]["channel"] == "b" and rows[-1]["value"] == "" and rows[-1]["quality"] == "bad"
+
+    dest = tmp_path / "out.jsonl"
+    run_cli(home, "readings", "export", "--channel", "a", "--since", str(T0 + 2000),
+            "--until", "2026-09-21T14:13:25Z", "--format", "jsonl", "-o", str(dest))  # fmt: skip
+    lines = [json.loads(x) for x in dest.read_text().splitlines()]
+    assert [x["value"] for x in lines] == [2.0, 3.0, 4.0]
+
+    bad = run_cli(home, "readings", "export", "--since", "yesterday-ish", "--format", "csv",
+                  check=False)  # fmt: skip
+    assert bad.exit_code == 2 and "is not a time: use ISO 8601" in bad.output
+    nofmt = run_cli(home, "readings", "export", check=False)
+    assert nofmt.exit_code == 2 and "--format" in nofmt.output
+
+
+def test_audit_verify_ok_then_broken(home: Path) -> None:
+    fill(home)
+    assert "hash chain intact: 1 events" in run_cli(home, "audit", "verify").output
+    from box.store.database import connect
+    from tests.conftest import open_reader  # noqa: F401 - only to locate the db
+
+    bh = BoxHome.under(home)
+    conn = connect(bh.database_file, FileKeyProvider(bh.keys_dir).get("store"))
+    conn.execute("UPDATE events SET details = '{\"x\":2}'")
+    conn.close()
+    result = run_cli(home, "audit", "verify", check=False)
+    assert result.exit_code == 1 and "hash chain BROKEN at seq 1" in result.output
+    data = json.loads(run_cli(home, "audit", "verify", "--json", check=False).output)
+    assert data["ok"] is False and data["broken_seq"] == 1
+
+
+def test_readings_export_without_a_store(home: Path) -> None:
+    result = run_cli(home, "readings", "export", "--format", "csv", check=False)
+    assert result.exit_code == 1 and "no store at" in result.output
+
+
+def test_drivers_list(home: Path) -> None:
+    data = json.loads(run_cli(home, "drivers", "list", "--json").output)
+    assert data == {"drivers": {"sim": "drivers.simulated.SimDriver"}, "failed": {}}
+
+
+def test_bench_pipeline_prints_json_last(home: Path) -> None:
+    out = run_cli(None, "bench", "pipeline", "--readings", "20000", "--channels", "20",
+                  "--all-cores").output  # fmt: skip
+    result = json.loads(out.strip().splitlines()[-1])
+    for key in ("readings_per_s", "baseline_readings_per_s", "ratio", "p99_commit_ms",
+                "peak_rss_mb"):  # fmt: skip
+        assert result[key] > 0
+    assert result["readings"] == 20_000 and result["dropped"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2h", 1_000_000 - 7_200_000 + 10_000_000), ("30m", 11_000_000 - 1_800_000),
+     ("1790000000000", 1_790_000_000_000), ("2026-09-21T14:13:20Z", T0),
+     ("2026-09-21T16:13:20+02:00", T0)],
+)  # fmt: skip
+def test_time_parsing(text: str, expected: int) -> None:
+    assert parse_time_ms(text, 11_000_000) == expected

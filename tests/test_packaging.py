@@ -1,0 +1,40 @@
+"""The things a newcomer and CI depend on: README's two commands, .ci/run, the systemd unit."""
+
+from __future__ import annotations
+
+import configparser
+
+from tests.conftest import REPO
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    lines = [x for x in (REPO / "README.md").read_text().splitlines() if x.strip()]
+    assert lines[0] == "# SafetyBox"
+    assert lines[1] == "```sh"
+    assert lines[2].startswith("make demo ") and lines[3].startswith("make test ")
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    script = (REPO / ".ci" / "run").read_text()
+    assert "make test" in script and "set -euo pipefail" in script
+
+
+def test_systemd_unit_is_notify_with_watchdog_and_hardening() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # keep key case
+    unit.read(REPO / "systemd" / "safetybox.service")
+    svc = unit["Service"]
+    assert svc["Type"] == "notify"
+    assert int(svc["WatchdogSec"]) > 0 and svc["Restart"] == "on-failure"
+    assert svc["ProtectSystem"] == "strict" and svc["NoNewPrivileges"] == "yes"
+    assert "/var/lib/safetybox" in svc["ReadWritePaths"]
+    assert set(svc["SupplementaryGroups"].split()) == {"dialout", "gpio"}
+    assert svc["ExecReload"].endswith("-HUP $MAINPID")
+
+
+def test_the_driver_entry_point_is_declared_in_setup_cfg() -> None:
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(REPO / "setup.cfg")
+    eps = cfg["options.entry_points"]["safetybox.drivers"]
+    assert "sim = drivers.simulated:SimDriver" in eps
+    assert "safetybox = box.cli:main" in cfg["options.entry_points"]["console_scripts"]
