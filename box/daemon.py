@@ -31,7 +31,7 @@ from drivers.base import DriverRegistry, default_registry
 log = logging.getLogger(__name__)
 
 HEARTBEAT_LIMIT_S = 10.0  # a worker silent this long is stuck: stop feeding systemd's watchdog
-STATE_CONFIG_SHA = "config.sha256"
+STATE_CONFIG_TEXT = "config.text"  # the config last applied, to diff against after a restart
 
 
 class Daemon:
@@ -66,16 +66,16 @@ class Daemon:
         config, text, fallback_reason = self._initial_config()
         self.config, self.config_text, self.config_loaded_ms = config, text, now_ms()
         self.writer = StoreWriter(self.home.database_file, store_key, config.store)
-        previous_sha = self.writer_state(STATE_CONFIG_SHA)
+        previous_text = self.writer_state(STATE_CONFIG_TEXT)
         self.writer.start()
         self.writer.submit_event(Event("daemon_started", "daemon", now_ms(), Level.INFO,
                                        {"version": __version__, "pid": os.getpid()}))  # fmt: skip
         if fallback_reason:
             self._event("config_rejected", Level.LEVEL_3, who="startup", errors=fallback_reason,
                         action="running the last good config from history")  # fmt: skip
-        sha = digest(text)
-        if previous_sha != sha:
-            self._record_applied(None, config, text, who="startup (file changed while stopped)")
+        if previous_text != text:
+            self._record_applied(self._parse_quietly(previous_text), config, text,
+                                 who="startup (file changed while stopped)")  # fmt: skip
         self.rules = LimitStage(config.channels)
         self.pipeline = Pipeline(self.rules, self.writer, config.store.queue_max_batches)
         self.pipeline.start()
@@ -193,9 +193,17 @@ class Daemon:
     def _record_applied(self, old: BoxConfigBase | None, new: BoxConfigBase, text: str,
                         who: str) -> None:  # fmt: skip
         archive(self.home.config_history_dir, text)
-        self._event("config_applied", Level.INFO, who=who, sha256=digest(text),
-                    changed=changed_paths(old, new)[:200])  # fmt: skip
-        self.writer.set_state(STATE_CONFIG_SHA, digest(text))
+        changed = changed_paths(old, new)[:200] if old is not None else ["(initial config)"]
+        self._event("config_applied", Level.INFO, who=who, sha256=digest(text), changed=changed)
+        self.writer.set_state(STATE_CONFIG_TEXT, text)
+
+    def _parse_quietly(self, text: str | None) -> BoxConfigBase | None:
+        if text is None:
+            return None
+        try:
+            return parse_config(text, "previous config", self.registry)
+        except ConfigError:
+            return None
 
     def writer_state(self, key: str) -> str | None:
         row = self.writer._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()

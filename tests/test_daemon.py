@@ -230,3 +230,16 @@ def test_watchdog_is_fed_only_while_workers_are_alive(home: Path, started: list[
     d.writer.heartbeat += 60
     d.pipeline.stop()  # a dead worker thread
     assert d.tick() is False and "pipeline stuck or dead" in d.health_problems()
+
+
+def test_restart_records_only_what_changed_while_stopped(home: Path, started: list[Daemon]) -> None:
+    write_config(home, sim_body())
+    start(home, started).stop()
+    started.clear()
+    start(home, started).stop()  # unchanged: no new config event
+    started.clear()
+    cfg = home / "box.toml"
+    cfg.write_text(cfg.read_text().replace("interval_s = 0.05", "interval_s = 0.1"))
+    start(home, started).writer.flush()
+    applied = events(home, "config_applied")
+    assert [a["changed"] for a in applied] == [["(initial config)"], ["drivers[0].interval_s"]]

@@ -15,7 +15,8 @@ from box.web.api import bp as api_bp
 def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
     """``box`` is the running daemon (or a test double with the same methods)."""
     app = Flask(__name__)
-    app.config.update(JSON_SORT_KEYS=False, BOX=box)
+    app.config.update(BOX=box)
+    app.json.sort_keys = False  # type: ignore[attr-defined] - keep the documented field order
     if test_config:
         app.config.update(test_config)
     app.register_blueprint(api_bp)
