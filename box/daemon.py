@@ -9,9 +9,14 @@ import os
 import signal
 import threading
 import time
+from dataclasses import asdict
 from typing import Any
 
 from box import __version__
+from box.alarms.annunciation import Annunciation
+from box.alarms.buttons import Buttons
+from box.alarms.engine import AlarmEngine
+from box.alarms.outputs import OutputController
 from box.atomic import write_atomic
 from box.config.changes import archive, changed_paths, digest
 from box.config.loader import ConfigInvalid, parse_config
@@ -21,7 +26,6 @@ from box.keys import API_TOKEN, STORE_KEY, FileKeyProvider, KeyProvider
 from box.paths import BoxHome
 from box.pipeline import Pipeline
 from box.readings import Quality, now_ms
-from box.rules.limits import LimitStage
 from box.sdnotify import Notifier
 from box.store.events import Event, Level
 from box.store.writer import StoreWriter
@@ -67,17 +71,35 @@ class Daemon:
         self.config, self.config_text, self.config_loaded_ms = config, text, now_ms()
         self.writer = StoreWriter(self.home.database_file, store_key, config.store)
         previous_text = self.writer_state(STATE_CONFIG_TEXT)
+        saved = self.saved_alarm_state()
         self.writer.start()
-        self.writer.submit_event(Event("daemon_started", "daemon", now_ms(), Level.INFO,
-                                       {"version": __version__, "pid": os.getpid()}))  # fmt: skip
+        self.writer.submit_event(
+            Event(
+                "daemon_started",
+                "daemon",
+                now_ms(),
+                Level.INFO,
+                {"version": __version__, "pid": os.getpid()},
+            )
+        )
         if fallback_reason:
-            self._event("config_rejected", Level.LEVEL_3, who="startup", errors=fallback_reason,
-                        action="running the last good config from history")  # fmt: skip
+            self._event(
+                "config_rejected",
+                Level.LEVEL_3,
+                who="startup",
+                errors=fallback_reason,
+                action="running the last good config from history",
+            )
         if previous_text != text:
-            self._record_applied(self._parse_quietly(previous_text), config, text,
-                                 who="startup (file changed while stopped)")  # fmt: skip
-        self.rules = LimitStage(config.channels)
-        self.pipeline = Pipeline(self.rules, self.writer, config.store.queue_max_batches)
+            self._record_applied(
+                self._parse_quietly(previous_text),
+                config,
+                text,
+                who="startup (file changed while stopped)",
+            )
+        self._start_alarms(config, saved)
+        self.pipeline = Pipeline(self.engine, self.writer, config.store.queue_max_batches)
+        self._start_buttons(config)
         self.pipeline.start()
         self._start_drivers(config)
         self._start_web(config)
@@ -92,14 +114,17 @@ class Daemon:
         for sup in self.supervisors:
             sup.stop()
         self.pipeline.stop()
+        self.buttons.close()
+        self.outputs.close()  # releases the pins: fail-safe outputs de-energise
         self.writer.submit_event(Event("daemon_stopped", "daemon", now_ms(), Level.INFO, {}))
         self.writer.stop()
         st = self.writer.stats
         log.info(
             "box stopped; store flushed: processed=%d committed=%d dropped=%d",
-            self.pipeline.processed_readings, st.committed_readings,
+            self.pipeline.processed_readings,
+            st.committed_readings,
             st.dropped_readings + self.pipeline.dropped_readings,
-        )  # fmt: skip
+        )
 
     def run_forever(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Feeds the systemd watchdog."""
@@ -175,7 +200,7 @@ class Daemon:
                 return {"accepted": True, "errors": [], "changed": []}
             self._record_applied(old, new, text, who)
             self.config, self.config_text, self.config_loaded_ms = new, text, now_ms()
-            self.rules_reconfigure(new)
+            self.pipeline.call(lambda: self._reconfigure_alarms(old, new))
             self.writer.reconfigure(new.store)
             if old.drivers != new.drivers or old.channels != new.channels:
                 for sup in self.supervisors:
@@ -186,12 +211,60 @@ class Daemon:
             log.info("config applied (%s): %s", who, ", ".join(changed[:20]))
             return {"accepted": True, "errors": [], "changed": changed}
 
-    def rules_reconfigure(self, config: BoxConfigBase) -> None:
-        # The pipeline thread reads rule limits; swapping dicts is atomic under the GIL.
-        self.rules.reconfigure(config.channels)
+    # -- alarms ------------------------------------------------------------------------------
 
-    def _record_applied(self, old: BoxConfigBase | None, new: BoxConfigBase, text: str,
-                        who: str) -> None:  # fmt: skip
+    def _start_alarms(
+        self, config: BoxConfigBase, saved: dict[str, str], factory: Any = None
+    ) -> None:
+        self.outputs = OutputController(config.outputs, factory, self._output_fault)
+        self.engine = AlarmEngine(
+            config,
+            self.writer.submit_event,
+            saved_state=saved,
+            persist=self.writer.set_state,
+            outputs=self.outputs,
+        )
+
+    def _start_buttons(self, config: BoxConfigBase) -> None:
+        engine, post = self.engine, self.pipeline.post
+
+        def ack() -> None:
+            engine.silence("button")
+            engine.ack_all("button")
+
+        self.buttons = Buttons(
+            config.inputs,
+            self.outputs.factory,
+            on_ack=lambda: post(ack),
+            on_reset=lambda: post(lambda: engine.reset_all("button")),
+        )
+
+    def _reconfigure_alarms(self, old: BoxConfigBase, new: BoxConfigBase) -> None:
+        """Runs on the pipeline thread. Outputs and buttons are rebuilt only if they changed."""
+        if old.outputs != new.outputs or old.inputs != new.inputs:
+            self.buttons.close()
+            self.outputs.close()
+            same = old.outputs.pin_factory == new.outputs.pin_factory
+            self.outputs = OutputController(
+                new.outputs, self.outputs.factory if same else None, self._output_fault
+            )
+            self.engine.outputs = self.outputs
+            self.engine.annunciation = Annunciation()  # force a full re-apply
+            self._start_buttons(new)
+        self.engine.reconfigure(new)
+
+    def _output_fault(self, name: str, message: str) -> None:
+        self._event("fault", Level.LEVEL_3, source=f"output:{name}", error=message)
+
+    def saved_alarm_state(self) -> dict[str, str]:
+        rows = self.writer._conn.execute(
+            "SELECT key, value FROM state WHERE key LIKE 'alarm.%' OR key LIKE 'sustained.%'"
+        )
+        return dict(rows)
+
+    def _record_applied(
+        self, old: BoxConfigBase | None, new: BoxConfigBase, text: str, who: str
+    ) -> None:
         archive(self.home.config_history_dir, text)
         changed = changed_paths(old, new)[:200] if old is not None else ["(initial config)"]
         self._event("config_applied", Level.INFO, who=who, sha256=digest(text), changed=changed)
@@ -219,16 +292,22 @@ class Daemon:
             cls = self.registry.drivers.get(drv.type)
             if cls is None:
                 reason = self.registry.failed.get(drv.type, "not installed")
-                self._event("driver_unavailable", Level.LEVEL_3, driver=drv.name, type=drv.type,
-                            error=reason)  # fmt: skip
+                self._event(
+                    "driver_unavailable",
+                    Level.LEVEL_3,
+                    driver=drv.name,
+                    type=drv.type,
+                    error=reason,
+                )
                 continue
             sup = DriverSupervisor(cls(drv, self.pipeline.submit), self._driver_fault)
             sup.start()
             self.supervisors.append(sup)
 
     def _driver_fault(self, name: str, error: str, restart_in_s: float) -> None:
-        self._event("fault", Level.LEVEL_3, source=f"driver:{name}", error=error,
-                    restart_in_s=restart_in_s)  # fmt: skip
+        self._event(
+            "fault", Level.LEVEL_3, source=f"driver:{name}", error=error, restart_in_s=restart_in_s
+        )
 
     def _start_web(self, config: BoxConfigBase) -> None:
         from box.web import create_app
@@ -263,25 +342,36 @@ class Daemon:
 
     def status_line(self) -> str:
         live = sum(1 for s in self.supervisors if s.state == "running")
-        return (f"{len(self.config.channels)} channels, {live}/{len(self.supervisors)} drivers "
-                f"running, {self.writer.stats.committed_readings} readings stored")  # fmt: skip
+        return (
+            f"{len(self.config.channels)} channels, {live}/{len(self.supervisors)} drivers "
+            f"running, {self.writer.stats.committed_readings} readings stored"
+        )
 
     def snapshot(self) -> dict[str, Any]:
         now_mono = time.monotonic()
         now = now_ms()
         live = self.pipeline.live
+        alarm_views = self.engine.views
         channels = []
         for ch in self.config.channels:
             lv = live.get(ch.id)
-            active = self.rules.active_sides(ch.id)
-            channels.append({
-                "id": ch.id, "name": ch.name, "kind": ch.kind, "unit": ch.unit, "zone": ch.zone,
-                "value": lv.value if lv else None,
-                "quality": Quality(lv.quality).name.lower() if lv else "stale",
-                "ts_ms": lv.ts_ms if lv else None,
-                "age_s": round((now - lv.ts_ms) / 1000, 3) if lv else None,
-                "limits_active": active,
-            })  # fmt: skip
+            active = [
+                v["name"] for v in alarm_views if v["source"] == ch.id and v["state"] != "normal"
+            ]
+            channels.append(
+                {
+                    "id": ch.id,
+                    "name": ch.name,
+                    "kind": ch.kind,
+                    "unit": ch.unit,
+                    "zone": ch.zone,
+                    "value": lv.value if lv else None,
+                    "quality": Quality(lv.quality).name.lower() if lv else "stale",
+                    "ts_ms": lv.ts_ms if lv else None,
+                    "age_s": round((now - lv.ts_ms) / 1000, 3) if lv else None,
+                    "alarms_active": active,
+                }
+            )
         ws = self.writer.stats
         db = self.home.database_file
         size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
@@ -322,5 +412,11 @@ class Daemon:
                 "last_commit_ms": round(ws.last_commit_ms, 2),
             },
             "config": {"sha256": digest(self.config_text), "loaded_ms": self.config_loaded_ms},
+            "alarms": alarm_views,
+            "annunciation": asdict(self.engine.annunciation),
+            "silenced_until": self.engine.silenced_until,
+            "first_out": self.engine.first_out_id,
+            "profile": self.engine.profile,
+            "outputs": self.outputs.states(),
             "web_error": self.web_error,
         }

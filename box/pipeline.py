@@ -1,8 +1,9 @@
-"""The core thread: readings from drivers -> rule stage -> live state and store writer.
+"""The core thread: readings from drivers -> alarm engine -> live state and store writer.
 
-Drivers hand over whole batches through one bounded queue; the core thread is the only one that
-touches rule state, so rules need no locks. Nothing here waits on disk: the writer's queue is
-non-blocking for readings.
+Drivers hand over whole batches through one bounded queue; the core thread is the only one
+that touches alarm state, so the engine needs no locks. Commands from other threads (buttons,
+web API, CLI) travel through the same queue and run here, in order. Nothing here waits on disk:
+the writer's queues never block this thread.
 """
 
 from __future__ import annotations
@@ -11,27 +12,36 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+from box.alarms.engine import AlarmEngine
 from box.readings import Reading
-from box.rules.limits import LimitStage
-from box.store.events import Event
 from box.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
+TICK_S = 0.1  # timer resolution of the engine (delays, offline detection, expiries)
+T = TypeVar("T")
+
+
+@dataclass
+class _Command:
+    fn: Callable[[], Any]
+    future: Future[Any] = field(default_factory=Future)
+
 
 class Pipeline:
-    def __init__(self, rules: LimitStage, writer: StoreWriter, max_batches: int = 4096) -> None:
-        self.rules = rules
+    def __init__(self, engine: AlarmEngine, writer: StoreWriter, max_batches: int = 4096) -> None:
+        self.engine = engine
         self.writer = writer
         self.live: dict[str, Reading] = {}  # last reading per channel
         self.dropped_readings = 0
         self.processed_readings = 0
         self.heartbeat = time.monotonic()
-        self._queue: queue.Queue[tuple[Sequence[Reading], int] | None] = queue.Queue(
-            maxsize=max_batches
-        )
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_batches)
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
 
     def start(self) -> None:
@@ -45,6 +55,21 @@ class Pipeline:
             self._queue.put_nowait((batch, time.perf_counter_ns()))
         except queue.Full:
             self.dropped_readings += len(batch)
+
+    def call(self, fn: Callable[[], T], timeout: float = 5.0) -> T:
+        """Run ``fn`` on the pipeline thread and return its result (or raise its exception)."""
+        if threading.current_thread() is self._thread or not self._thread.is_alive():
+            return fn()
+        cmd = _Command(fn)
+        self._queue.put(cmd, timeout=timeout)
+        return cmd.future.result(timeout)
+
+    def post(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the pipeline thread later (for gpiozero button callbacks)."""
+        try:
+            self._queue.put(_Command(fn), timeout=1.0)
+        except queue.Full:
+            log.error("pipeline queue full: a button press was not handled")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Process everything already queued, then stop."""
@@ -61,28 +86,39 @@ class Pipeline:
 
     def _run(self) -> None:
         q = self._queue
+        next_tick = time.monotonic()
         while True:
-            self.heartbeat = time.monotonic()
+            now = time.monotonic()
+            self.heartbeat = now
+            if now >= next_tick:
+                next_tick = now + TICK_S
+                self._guard(self.engine.tick)
             try:
-                item = q.get(timeout=0.5)
+                item = q.get(timeout=max(0.0, next_tick - time.monotonic()))
             except queue.Empty:
                 continue
             if item is None:
                 return
+            if isinstance(item, _Command):
+                try:
+                    item.future.set_result(item.fn())
+                except Exception as exc:  # noqa: BLE001 - handed back to the caller
+                    item.future.set_exception(exc)
+                continue
             batch, entered_ns = item
-            try:
-                self._process(batch, entered_ns)
-            except Exception:
-                # A bad reading must not stop the alarm path; log it with the traceback.
-                log.exception("pipeline failed on a batch of %d readings", len(batch))
+            self._guard(self._process, batch, entered_ns)
+
+    def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            # A bad reading or rule must not stop the alarm path; log it with the traceback.
+            log.exception("pipeline step %s failed", getattr(fn, "__name__", fn))
 
     def _process(self, batch: Sequence[Reading], entered_ns: int) -> None:
-        events: list[Event] = []
-        self.rules.evaluate_batch(batch, events)
+        self.engine.process(batch)
         live = self.live
         for r in batch:
             live[r.channel] = r
         self.processed_readings += len(batch)
-        for ev in events:
-            self.writer.submit_event(ev)
         self.writer.submit_readings(batch, entered_ns)

@@ -52,16 +52,30 @@ SIM_BODY = """
 commit_interval_ms = 5
 maintenance_interval_s = 3600
 
+[outputs]
+pin_factory = "mock"
+buzzer = {{ pin = 17 }}
+tower = {{ red = {{ pin = 22 }}, yellow = {{ pin = 23 }}, green = {{ pin = 24 }} }}
+
+[[outputs.relays]]
+name = "valve"
+pin = 5
+fail_safe = true
+max_level = 1
+
 [[channels]]
 id = "t1.lel"
 kind = "gas_lel"
 unit = "%LEL"
-limit = {{ high = 25.0, deadband = 2.0 }}
+[channels.alarms.thresholds]
+levels = [{{ name = "A1", at = 25.0, level = 2 }}, {{ name = "A2", at = 50.0, level = 1 }}]
+deadband = 2.0
 
 [[channels]]
 id = "t1.temp"
 kind = "temperature"
 unit = "°C"
+safety = false
 
 [[drivers]]
 type = "sim"

@@ -77,8 +77,12 @@ def test_config_check_valid_and_invalid(home: Path, tmp_path: Path) -> None:
     result = run_cli(home, "config", "check", str(bad), "--json", check=False)
     data = json.loads(result.output)
     assert result.exit_code == 1 and not data["valid"]
-    assert data["errors"][0] == {"line": 2, "path": "store.retention_days", "value": "0",
-                                 "reason": "Input should be greater than 0"}  # fmt: skip
+    assert data["errors"][0] == {
+        "line": 2,
+        "path": "store.retention_days",
+        "value": "0",
+        "reason": "Input should be greater than 0",
+    }
     missing = run_cli(home, "config", "check", str(tmp_path / "none.toml"), check=False)
     assert missing.exit_code == 1 and "config file not found" in missing.output
 
@@ -89,7 +93,8 @@ def test_config_show_fills_defaults_and_masks_secrets(home: Path) -> None:
     from box.cli.config_cmds import mask_secrets
 
     assert mask_secrets({"mqtt": {"password": "hunter2", "user": "u"}}) == {
-        "mqtt": {"password": "********", "user": "u"}}  # fmt: skip
+        "mqtt": {"password": "********", "user": "u"}
+    }
     data = json.loads(run_cli(home, "config", "show", "--json").output)
     assert data["store"]["synchronous"] == "normal"
 
@@ -110,18 +115,38 @@ def test_readings_export_csv_and_jsonl_with_filters(home: Path, tmp_path: Path) 
     assert "exported 11 readings" in result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == 11
-    assert rows[0] == {"id": "1", "channel": "a", "ts": "2026-09-21T14:13:20.000+00:00",
-                       "ts_ms": str(T0), "value": "0.0", "quality": "good"}  # fmt: skip
+    assert rows[0] == {
+        "id": "1",
+        "channel": "a",
+        "ts": "2026-09-21T14:13:20.000+00:00",
+        "ts_ms": str(T0),
+        "value": "0.0",
+        "quality": "good",
+    }
     assert rows[-1]["channel"] == "b" and rows[-1]["value"] == "" and rows[-1]["quality"] == "bad"
 
     dest = tmp_path / "out.jsonl"
-    run_cli(home, "readings", "export", "--channel", "a", "--since", str(T0 + 2000),
-            "--until", "2026-09-21T14:13:25Z", "--format", "jsonl", "-o", str(dest))  # fmt: skip
+    run_cli(
+        home,
+        "readings",
+        "export",
+        "--channel",
+        "a",
+        "--since",
+        str(T0 + 2000),
+        "--until",
+        "2026-09-21T14:13:25Z",
+        "--format",
+        "jsonl",
+        "-o",
+        str(dest),
+    )
     lines = [json.loads(x) for x in dest.read_text().splitlines()]
     assert [x["value"] for x in lines] == [2.0, 3.0, 4.0]
 
-    bad = run_cli(home, "readings", "export", "--since", "yesterday-ish", "--format", "csv",
-                  check=False)  # fmt: skip
+    bad = run_cli(
+        home, "readings", "export", "--since", "yesterday-ish", "--format", "csv", check=False
+    )
     assert bad.exit_code == 2 and "is not a time: use ISO 8601" in bad.output
     nofmt = run_cli(home, "readings", "export", check=False)
     assert nofmt.exit_code == 2 and "--format" in nofmt.output
@@ -154,20 +179,30 @@ def test_drivers_list(home: Path) -> None:
 
 
 def test_bench_pipeline_prints_json_last(home: Path) -> None:
-    out = run_cli(None, "bench", "pipeline", "--readings", "20000", "--channels", "20",
-                  "--all-cores").output  # fmt: skip
+    out = run_cli(
+        None, "bench", "pipeline", "--readings", "20000", "--channels", "20", "--all-cores"
+    ).output
     result = json.loads(out.strip().splitlines()[-1])
-    for key in ("readings_per_s", "baseline_readings_per_s", "ratio", "p99_commit_ms",
-                "peak_rss_mb"):  # fmt: skip
+    for key in (
+        "readings_per_s",
+        "baseline_readings_per_s",
+        "ratio",
+        "p99_commit_ms",
+        "peak_rss_mb",
+    ):
         assert result[key] > 0
     assert result["readings"] == 20_000 and result["dropped"] == 0
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2h", 1_000_000 - 7_200_000 + 10_000_000), ("30m", 11_000_000 - 1_800_000),
-     ("1790000000000", 1_790_000_000_000), ("2026-09-21T14:13:20Z", T0),
-     ("2026-09-21T16:13:20+02:00", T0)],
-)  # fmt: skip
+    [
+        ("2h", 1_000_000 - 7_200_000 + 10_000_000),
+        ("30m", 11_000_000 - 1_800_000),
+        ("1790000000000", 1_790_000_000_000),
+        ("2026-09-21T14:13:20Z", T0),
+        ("2026-09-21T16:13:20+02:00", T0),
+    ],
+)
 def test_time_parsing(text: str, expected: int) -> None:
     assert parse_time_ms(text, 11_000_000) == expected

@@ -30,56 +30,105 @@ waveform = { shape = "constant", value = 1.0 }
 @pytest.mark.parametrize(
     ("document", "expected"),
     [
-        pytest.param("config_version = 1\nbogus = 1\n", ["box.toml:2: bogus = 1: unknown key"],
-                     id="unknown-top-level-key"),
-        pytest.param("[store]\nretention_dayz = 3\n",
-                     ["box.toml:2: store.retention_dayz = 3: unknown key"], id="typo-in-section"),
-        pytest.param("[store]\nretention_days = -1\n",
-                     ["box.toml:2: store.retention_days = -1: Input should be greater than 0"],
-                     id="negative-retention"),
-        pytest.param("[store]\nmax_size_mb = \"big\"\n",
-                     ["store.max_size_mb = 'big': Input should be a valid number"],
-                     id="wrong-type"),
-        pytest.param("[store]\nsynchronous = \"off\"\n",
-                     ["store.synchronous = 'off': Input should be 'normal' or 'full'"],
-                     id="bad-enum"),
-        pytest.param("[web]\nlisten = [\"127.0.0.1\"]\n",
-                     ["box.toml:2: web.listen = ['127.0.0.1']", "is not HOST:PORT"], id="no-port"),
-        pytest.param("[web]\nlisten = [\"example.com:80\"]\n",
-                     ["'example.com' is not an IP address"], id="hostname"),
-        pytest.param("config_version = 2\n", ["config_version = 2: Input should be 1"],
-                     id="future-version"),
-        pytest.param("[[channels]]\nid = \"x\"\nkind = \"o3\"\nunit = \"%\"\n",
-                     ["box.toml:3: channels[0].kind = 'o3'", "'gas_lel'"], id="unknown-kind"),
-        pytest.param("[[channels]]\nid = \"x\"\nkind = \"o2\"\n",
-                     ["box.toml:1: channels[0].unit = (missing): Field required"],
-                     id="missing-field"),
-        pytest.param("[[channels]]\nid = \"bad id!\"\nkind = \"o2\"\nunit = \"%\"\n",
-                     ["channels[0].id = 'bad id!': String should match pattern"], id="bad-id"),
-        pytest.param(CHANNEL + CHANNEL, ["box.toml:8: channels[1].id = 'a.lel': duplicate of "
-                                         "channels[0]"], id="duplicate-channel"),
-        pytest.param(CHANNEL.replace('"%LEL"', '"%LEL"\nlimit = { high = 5, low = 9 }'),
-                     ["box.toml:6: channels[0].limit.low = 9.0: must be below limit.high"],
-                     id="low-above-high"),
-        pytest.param(SIM, ["drivers[0] = 'a.lel': channel 'a.lel' is not declared"],
-                     id="undeclared-channel"),
-        pytest.param(CHANNEL + SIM.replace('"sim"', '"simm"'),
-                     ["box.toml:8: drivers[0].type = 'simm'", "'sim'"],
-                     id="unknown-driver-type"),
-        pytest.param(CHANNEL + SIM.replace("value = 1.0", "value = 1.0, volume = 3"),
-                     ["box.toml:12: drivers[0].points[0].waveform.volume = 3: unknown key"],
-                     id="unknown-key-inline-table"),
-        pytest.param(CHANNEL + SIM.replace('shape = "constant", value = 1.0', 'shape = "sine"'),
-                     ["drivers[0].points[0].waveform.mean = (missing): Field required",
-                      "drivers[0].points[0].waveform.period_s = (missing)"],
-                     id="union-variant-fields"),
-        pytest.param(CHANNEL + SIM + SIM.replace("s1", "s2"),
-                     ["drivers[1] = 'a.lel': channel 'a.lel' is also produced by 's1'"],
-                     id="channel-produced-twice"),
-        pytest.param("[store\nx=1\n", ["box.toml: (document) = (missing): not valid TOML",
-                                        "line 1"], id="toml-syntax"),
+        pytest.param(
+            "config_version = 1\nbogus = 1\n",
+            ["box.toml:2: bogus = 1: unknown key"],
+            id="unknown-top-level-key",
+        ),
+        pytest.param(
+            "[store]\nretention_dayz = 3\n",
+            ["box.toml:2: store.retention_dayz = 3: unknown key"],
+            id="typo-in-section",
+        ),
+        pytest.param(
+            "[store]\nretention_days = -1\n",
+            ["box.toml:2: store.retention_days = -1: Input should be greater than 0"],
+            id="negative-retention",
+        ),
+        pytest.param(
+            '[store]\nmax_size_mb = "big"\n',
+            ["store.max_size_mb = 'big': Input should be a valid number"],
+            id="wrong-type",
+        ),
+        pytest.param(
+            '[store]\nsynchronous = "off"\n',
+            ["store.synchronous = 'off': Input should be 'normal' or 'full'"],
+            id="bad-enum",
+        ),
+        pytest.param(
+            '[web]\nlisten = ["127.0.0.1"]\n',
+            ["box.toml:2: web.listen = ['127.0.0.1']", "is not HOST:PORT"],
+            id="no-port",
+        ),
+        pytest.param(
+            '[web]\nlisten = ["example.com:80"]\n',
+            ["'example.com' is not an IP address"],
+            id="hostname",
+        ),
+        pytest.param(
+            "config_version = 2\n", ["config_version = 2: Input should be 1"], id="future-version"
+        ),
+        pytest.param(
+            '[[channels]]\nid = "x"\nkind = "o3"\nunit = "%"\n',
+            ["box.toml:3: channels[0].kind = 'o3'", "'gas_lel'"],
+            id="unknown-kind",
+        ),
+        pytest.param(
+            '[[channels]]\nid = "x"\nkind = "o2"\n',
+            ["box.toml:1: channels[0].unit = (missing): Field required"],
+            id="missing-field",
+        ),
+        pytest.param(
+            '[[channels]]\nid = "bad id!"\nkind = "o2"\nunit = "%"\n',
+            ["channels[0].id = 'bad id!': String should match pattern"],
+            id="bad-id",
+        ),
+        pytest.param(
+            CHANNEL + CHANNEL,
+            ["box.toml:8: channels[1].id = 'a.lel': duplicate of channels[0]"],
+            id="duplicate-channel",
+        ),
+        pytest.param(
+            CHANNEL.replace(
+                '"%LEL"',
+                '"%LEL"\nalarms.thresholds.levels = [{name="A1", at=9}, {name="A2", at=5}]',
+            ),
+            ["box.toml:6: channels[0].alarms.thresholds", "strictly increasing 'at': [9.0, 5.0]"],
+            id="low-above-high",
+        ),
+        pytest.param(
+            SIM, ["drivers[0] = 'a.lel': channel 'a.lel' is not declared"], id="undeclared-channel"
+        ),
+        pytest.param(
+            CHANNEL + SIM.replace('"sim"', '"simm"'),
+            ["box.toml:8: drivers[0].type = 'simm'", "'sim'"],
+            id="unknown-driver-type",
+        ),
+        pytest.param(
+            CHANNEL + SIM.replace("value = 1.0", "value = 1.0, volume = 3"),
+            ["box.toml:12: drivers[0].points[0].waveform.volume = 3: unknown key"],
+            id="unknown-key-inline-table",
+        ),
+        pytest.param(
+            CHANNEL + SIM.replace('shape = "constant", value = 1.0', 'shape = "sine"'),
+            [
+                "drivers[0].points[0].waveform.mean = (missing): Field required",
+                "drivers[0].points[0].waveform.period_s = (missing)",
+            ],
+            id="union-variant-fields",
+        ),
+        pytest.param(
+            CHANNEL + SIM + SIM.replace("s1", "s2"),
+            ["drivers[1] = 'a.lel': channel 'a.lel' is also produced by 's1'"],
+            id="channel-produced-twice",
+        ),
+        pytest.param(
+            "[store\nx=1\n",
+            ["box.toml: (document) = (missing): not valid TOML", "line 1"],
+            id="toml-syntax",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_documents_name_line_path_value_and_reason(document: str, expected: list[str]) -> None:
     with pytest.raises(ConfigInvalid) as info:
         parse_config(document)
@@ -99,7 +148,10 @@ def test_templates_are_valid_and_demo_has_a_scripted_leak() -> None:
     demo = parse_config(GOOD)
     assert len(demo.channels) == 5
     leak = demo.drivers[0].points[0]
-    assert leak.waveform.shape == "step" and leak.waveform.after > demo.channels[0].limit.high
+    assert (
+        leak.waveform.shape == "step"
+        and leak.waveform.after > demo.channels[0].alarms.thresholds.levels[0].at
+    )
     plain = parse_config(render(demo=False))
     assert plain.channels == [] and plain.web.listen == ["127.0.0.1:8080"]
 

@@ -67,11 +67,12 @@ def test_status_endpoint_shows_channels_queues_store_and_limit_events(
     assert lel["unit"] == "%LEL" and lel["quality"] == "good" and lel["age_s"] < 5
     assert set(s["queues"]) == {"pipeline", "store"}
     assert s["store"]["size_bytes"] > 0
-    assert s["drivers"] == [{"name": "sim1", "type": "sim", "state": "running", "restarts": 0,
-                             "last_error": ""}]  # fmt: skip
-    wait_for(lambda: len(events(home, "limit_cleared")) == 1, what="limit exceeded then cleared")
-    (exceeded,) = events(home, "limit_exceeded")
-    assert exceeded["channel"] == "t1.lel" and exceeded["value"] >= 25
+    assert s["drivers"] == [
+        {"name": "sim1", "type": "sim", "state": "running", "restarts": 0, "last_error": ""}
+    ]
+    wait_for(lambda: len(events(home, "alarm_cleared")) == 1, what="A1 raised then cleared")
+    (raised,) = events(home, "alarm_raised")
+    assert raised["alarm"] == "t1.lel:A1" and raised["value"] >= 25 and raised["first_out"]
     assert get_json(f"http://127.0.0.1:{port}/api/health")["ok"] is True
 
 
@@ -85,22 +86,24 @@ def test_reload_applies_a_valid_config_and_rejects_an_invalid_one(
     assert post(url, None)[0] == 401
     assert post(url, "wrong")[0] == 401
 
-    good = (home / "box.toml").read_text().replace("high = 25.0", "high = 30.0")
+    good = (home / "box.toml").read_text().replace("at = 25.0, level = 2", "at = 30.0, level = 2")
     (home / "box.toml").write_text(good)
     code, result = post(url, d.api_token, {"who": "alice"})
-    assert code == 200 and result["changed"] == ["channels[0].limit.high"]
-    assert d.rules.limits["t1.lel"].high == 30.0
+    assert code == 200 and result["changed"] == ["channels[0].alarms.thresholds.levels[0].at"]
+    assert d.engine.rules["t1.lel"].thresholds.at["A1"] == 30.0
 
-    (home / "box.toml").write_text(good.replace("high = 30.0", "high = 'x'"))
+    (home / "box.toml").write_text(good.replace("at = 30.0", "at = 'x'"))
     code, result = post(url, d.api_token, {"who": "bob"})
     assert code == 422 and not result["accepted"]
-    assert "channels[0].limit.high = 'x'" in result["errors"][0]
-    assert d.rules.limits["t1.lel"].high == 30.0, "the last good config keeps running"
+    assert "channels[0].alarms.thresholds.levels[0].at = 'x'" in result["errors"][0]
+    assert d.engine.rules["t1.lel"].thresholds.at["A1"] == 30.0, (
+        "the last good config keeps running"
+    )
 
     d.writer.flush()
     applied = events(home, "config_applied")
     assert [a["who"] for a in applied] == ["startup (file changed while stopped)", "api:alice"]
-    assert applied[1]["changed"] == ["channels[0].limit.high"]
+    assert applied[1]["changed"] == ["channels[0].alarms.thresholds.levels[0].at"]
     assert applied[1]["sha256"] == digest(good)
     (rejected,) = events(home, "config_rejected")
     assert (

@@ -82,7 +82,7 @@ def test_sighup_reloads_and_a_bad_edit_is_rejected(home: Path, daemon_factory) -
     d = daemon_factory(home)
     d.wait_ready()
     cfg = home / "box.toml"
-    cfg.write_text(cfg.read_text().replace("high = 25.0", "high = 33.0"))
+    cfg.write_text(cfg.read_text().replace("at = 25.0,", "at = 33.0,"))
     d.signal(signal.SIGHUP)
 
     def kinds() -> list[tuple[str, dict]]:
@@ -95,7 +95,7 @@ def test_sighup_reloads_and_a_bad_edit_is_rejected(home: Path, daemon_factory) -
 
     wait_for(lambda: len(kinds()) == 2, what="config_applied after SIGHUP")
     assert kinds()[1][1]["who"] == "signal:SIGHUP"
-    assert kinds()[1][1]["changed"] == ["channels[0].limit.high"]
+    assert kinds()[1][1]["changed"] == ["channels[0].alarms.thresholds.levels[0].at"]
     cfg.write_text(cfg.read_text().replace('kind = "gas_lel"', 'kind = "gas_lol"'))
     d.signal(signal.SIGHUP)
     wait_for(lambda: len(kinds()) == 3, what="config_rejected after SIGHUP")
@@ -133,11 +133,11 @@ def test_cli_status_against_a_running_box(home: Path, daemon_factory) -> None:
     assert data["drivers"][0]["name"] == "sim1"
     # config apply validates, installs atomically and makes the running box reload
     new = home.parent / "new.toml"
-    new.write_text((home / "box.toml").read_text().replace("high = 25.0", "high = 26.0"))
+    new.write_text((home / "box.toml").read_text().replace("at = 25.0,", "at = 26.0,"))
     out = run_cli(home, "config", "apply", str(new)).output
-    assert "changed: channels[0].limit.high" in out
+    assert "changed: channels[0].alarms.thresholds.levels[0].at" in out
     bad = home.parent / "bad.toml"
     bad.write_text("bogus = 1\n")
     result = run_cli(home, "config", "apply", str(bad), check=False)
     assert result.exit_code == 1 and "bad.toml:1: bogus = 1: unknown key" in result.output
-    assert "high = 26.0" in (home / "box.toml").read_text(), "a bad file is never installed"
+    assert "at = 26.0," in (home / "box.toml").read_text(), "a bad file is never installed"

@@ -60,16 +60,32 @@ def test_waveforms(waveform: object, t: float, value: float) -> None:
 def test_dropout_window() -> None:
     d = Dropout(every_s=10, for_s=2, offset_s=5)
     assert [d.active(t) for t in (0, 4.9, 5, 6.9, 7, 15.5, 17.5)] == [
-        False, False, True, True, False, True, False]  # fmt: skip
+        False,
+        False,
+        True,
+        True,
+        False,
+        True,
+        False,
+    ]
 
 
 def test_sim_driver_emits_stamped_batches_and_bad_quality_during_dropout() -> None:
-    cfg = SimDriverConfig.model_validate({
-        "type": "sim", "name": "s", "interval_s": 0.01,
-        "points": [{"channel": "a", "waveform": {"shape": "constant", "value": 3.0}},
-                   {"channel": "b", "waveform": {"shape": "constant", "value": 1.0},
-                    "dropout": {"every_s": 100, "for_s": 100}}],
-    })  # fmt: skip
+    cfg = SimDriverConfig.model_validate(
+        {
+            "type": "sim",
+            "name": "s",
+            "interval_s": 0.01,
+            "points": [
+                {"channel": "a", "waveform": {"shape": "constant", "value": 3.0}},
+                {
+                    "channel": "b",
+                    "waveform": {"shape": "constant", "value": 1.0},
+                    "dropout": {"every_s": 100, "for_s": 100},
+                },
+            ],
+        }
+    )
     batches: list = []
     stop = threading.Event()
     driver = SimDriver(cfg, lambda b: (batches.append(b), len(batches) >= 5 and stop.set()))
@@ -86,9 +102,14 @@ def test_sim_driver_emits_stamped_batches_and_bad_quality_during_dropout() -> No
 
 
 def test_crash_injection_raises() -> None:
-    cfg = SimDriverConfig.model_validate({
-        "type": "sim", "name": "s", "interval_s": 0.01, "crash_after_s": 0.05,
-        "points": [{"channel": "a", "waveform": {"shape": "constant", "value": 3.0}}],
-    })  # fmt: skip
+    cfg = SimDriverConfig.model_validate(
+        {
+            "type": "sim",
+            "name": "s",
+            "interval_s": 0.01,
+            "crash_after_s": 0.05,
+            "points": [{"channel": "a", "waveform": {"shape": "constant", "value": 3.0}}],
+        }
+    )
     with pytest.raises(RuntimeError, match="simulated crash"):
         SimDriver(cfg, lambda b: None).run(threading.Event())

@@ -33,12 +33,14 @@ def test_init_creates_config_id_and_private_keys(tmp_path: Path) -> None:
 def test_reinit_never_overwrites(tmp_path: Path) -> None:
     home = tmp_path / "h"
     run_cli(home, "init", "--demo")
-    before = {p.name: p.read_bytes() for p in [*home.glob("keys/*"), home / "box_id",
-                                                home / "box.toml"]}  # fmt: skip
+    before = {
+        p.name: p.read_bytes() for p in [*home.glob("keys/*"), home / "box_id", home / "box.toml"]
+    }
     result = run_cli(home, "init", "--json")
     assert not any(json.loads(result.output)["created"].values())
-    after = {p.name: p.read_bytes() for p in [*home.glob("keys/*"), home / "box_id",
-                                               home / "box.toml"]}  # fmt: skip
+    after = {
+        p.name: p.read_bytes() for p in [*home.glob("keys/*"), home / "box_id", home / "box.toml"]
+    }
     assert before == after
 
 

@@ -49,8 +49,12 @@ def test_file_is_encrypted_and_opens_only_with_the_key(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.DatabaseError, match="not a database"):
         plain.execute("SELECT count(*) FROM sqlite_master").fetchall()
     plain.close()
-    cli = subprocess.run(["sqlite3", str(db), "SELECT count(*) FROM readings;"],
-                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    cli = subprocess.run(
+        ["sqlite3", str(db), "SELECT count(*) FROM readings;"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert cli.returncode != 0
     assert "not a database" in cli.stderr
     with pytest.raises(StoreError, match="wrong key"):
@@ -114,7 +118,8 @@ def test_recomputed_hash_still_breaks_the_next_link(tmp_path: Path) -> None:
     write(db, [], events(4)).stop()
     conn = connect(db, KEY)
     seq, ts, kind, level, source, _, prev, _ = conn.execute(
-        "SELECT * FROM events WHERE seq = 2").fetchone()  # fmt: skip
+        "SELECT * FROM events WHERE seq = 2"
+    ).fetchone()
     forged = '{"i":1,"text":"forged"}'
     new_hash = event_hash(prev, seq, ts, kind, level, source, forged)
     conn.execute("UPDATE events SET details = ?, hash = ? WHERE seq = 2", (forged, new_hash))
@@ -137,8 +142,16 @@ def test_age_retention_evicts_old_readings_with_a_gap_event(tmp_path: Path) -> N
     import json
 
     gap = json.loads(details)
-    assert gap == {**gap, "stream": "readings", "reason": "age", "count": 300, "first_id": 1,
-                   "last_id": 300, "from_ts": old[0].ts_ms, "to_ts": old[-1].ts_ms}  # fmt: skip
+    assert gap == {
+        **gap,
+        "stream": "readings",
+        "reason": "age",
+        "count": 300,
+        "first_id": 1,
+        "last_id": 300,
+        "from_ts": old[0].ts_ms,
+        "to_ts": old[-1].ts_ms,
+    }
 
 
 def test_size_budget_evicts_readings_oldest_first_never_events(tmp_path: Path) -> None:
@@ -150,7 +163,8 @@ def test_size_budget_evicts_readings_oldest_first_never_events(tmp_path: Path) -
     conn = connect(db, KEY, readonly=True)
     assert used_bytes(conn) <= 1024 * 1024
     first_id, last_id, count = conn.execute(
-        "SELECT min(id), max(id), count(*) FROM readings").fetchone()  # fmt: skip
+        "SELECT min(id), max(id), count(*) FROM readings"
+    ).fetchone()
     assert last_id == 60_000, "the newest readings stay"
     assert count == last_id - first_id + 1, "evicted oldest first, no holes"
     assert conn.execute("SELECT count(*) FROM events WHERE kind = 'test'").fetchone()[0] == 50
@@ -222,7 +236,8 @@ def test_values_and_quality_round_trip(tmp_path: Path) -> None:
     conn = connect(tmp_path / "b.db", KEY, readonly=True)
     rows = conn.execute(
         "SELECT c.name, ts, value, quality FROM readings r JOIN channels c ON c.id = r.channel_id "
-        "ORDER BY r.id").fetchall()  # fmt: skip
+        "ORDER BY r.id"
+    ).fetchall()
     conn.close()
     assert rows == [(r.channel, r.ts_ms, r.value, int(r.quality)) for r in rs]
 

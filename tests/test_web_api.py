@@ -67,14 +67,20 @@ def test_reload_refuses_without_the_token(
 
 @pytest.mark.parametrize(
     ("data", "who"),
-    [(b'{"who": "alice"}', "api:alice"), (b"not json{", "api"), (b'["x"]', "api"),
-     (b'{"who": 5}', "api"), (b'{"who": "' + b"x" * 500 + b'"}', "api:" + "x" * 64)],
-)  # fmt: skip
+    [
+        (b'{"who": "alice"}', "api:alice"),
+        (b"not json{", "api"),
+        (b'["x"]', "api"),
+        (b'{"who": 5}', "api"),
+        (b'{"who": "' + b"x" * 500 + b'"}', "api:" + "x" * 64),
+    ],
+)
 def test_reload_with_token_survives_any_body(
     client: FlaskClient, box: FakeBox, data: bytes, who: str
 ) -> None:
-    resp = client.post("/api/config/reload", headers={"Authorization": f"Bearer {box.api_token}"},
-                       data=data)  # fmt: skip
+    resp = client.post(
+        "/api/config/reload", headers={"Authorization": f"Bearer {box.api_token}"}, data=data
+    )
     assert resp.status_code == 200 and box.reloads == [who]
 
 

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from box.alarms.engine import AlarmEngine
 from box.bench.stats import median, peak_rss_mb, percentile, pin_to_one_core
-from box.config.schema import ChannelConfig, LimitRule, StoreSection
+from box.config.schema import BoxConfigBase, ChannelConfig, StoreSection
 from box.pipeline import Pipeline
 from box.readings import Quality, Reading, now_ms
-from box.rules.limits import LimitStage
 from box.store.writer import StoreWriter
 
 BATCH = 500
@@ -28,24 +28,34 @@ BATCH = 500
 def _channels(n: int) -> list[ChannelConfig]:
     return [
         ChannelConfig(
-            id=f"bench.ch{i}", kind="gas_lel", unit="%LEL", limit=LimitRule(high=50.0, deadband=2.0)
-        )  # fmt: skip
+            id=f"bench.ch{i}",
+            kind="gas_lel",
+            unit="%LEL",
+            range=(0, 100),
+            alarms={"thresholds": {"levels": [{"name": "A1", "at": 50.0}], "deadband": 2.0}},
+        )
         for i in range(n)
     ]
 
 
 def _batches(channels: int, count: int) -> list[list[Reading]]:
-    """A pool of batches reused round-robin. Values stay below the limit except in the last
-    batch of the pool, so every channel in it raises and clears a limit once per cycle."""
+    """A pool of batches reused round-robin. Values stay below A1 except in the last batch of
+    the pool, so every channel in it raises and clears an alarm once per cycle."""
     ts = now_ms()
     pool = []
     for b in range(count):
         high = b == count - 1
-        pool.append([
-            Reading(f"bench.ch{(b * BATCH + i) % channels}", ts + b,
-                    60.0 if high else float(i % 40), Quality.GOOD)
-            for i in range(BATCH)
-        ])  # fmt: skip
+        pool.append(
+            [
+                Reading(
+                    f"bench.ch{(b * BATCH + i) % channels}",
+                    ts + b,
+                    60.0 if high else float(i % 40),
+                    Quality.GOOD,
+                )
+                for i in range(BATCH)
+            ]
+        )
     return pool
 
 
@@ -61,7 +71,9 @@ def _pipeline_run(workdir: Path, total: int, channels: int, rate: float | None) 
     settings = StoreSection(queue_max_batches=4096)
     db = workdir / f"pipeline-{'paced' if rate else 'max'}.db"
     writer = StoreWriter(db, os.urandom(32), settings, on_commit=on_commit)
-    pipeline = Pipeline(LimitStage(_channels(channels)), writer, settings.queue_max_batches)
+    config = BoxConfigBase(channels=_channels(channels))
+    engine = AlarmEngine(config, writer.submit_event, persist=writer.set_state)
+    pipeline = Pipeline(engine, writer, settings.queue_max_batches)
     writer.start()
     pipeline.start()
     pool = _batches(channels, 64)
@@ -112,8 +124,9 @@ def _baseline(workdir: Path, total: int, channels: int, commit_rows: int) -> flo
     done = 0
     while done < total:
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO readings(channel_id, ts, value, quality) VALUES (?,?,?,?)",
-                         rows)  # fmt: skip
+        conn.executemany(
+            "INSERT INTO readings(channel_id, ts, value, quality) VALUES (?,?,?,?)", rows
+        )
         conn.execute("COMMIT")
         done += len(rows)
     elapsed = time.perf_counter() - started

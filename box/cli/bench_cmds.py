@@ -13,8 +13,13 @@ def bench() -> None:
 
 
 @bench.command()
-@click.option("--readings", type=click.IntRange(10_000, 100_000_000), default=1_000_000,
-              show_default=True, help="Readings in the saturating phase.")  # fmt: skip
+@click.option(
+    "--readings",
+    type=click.IntRange(10_000, 100_000_000),
+    default=1_000_000,
+    show_default=True,
+    help="Readings in the saturating phase.",
+)
 @click.option("--channels", type=click.IntRange(1, 100_000), default=200, show_default=True)
 @click.option("--all-cores", is_flag=True, help="Do not pin the process to one CPU.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")

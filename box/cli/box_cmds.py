@@ -107,13 +107,13 @@ def status(box: Context, as_json: bool) -> None:
         click.echo(f"driver {d['name']} ({d['type']}): {d['state']}, {d['restarts']} restarts{err}")
     for name, why in s["failed_driver_imports"].items():
         click.echo(f"driver type {name}: FAILED TO IMPORT: {why}")
-    click.echo(f"{'channel':<22}{'value':>12} {'unit':<8}{'quality':<10}{'age s':>8}  limits")
+    click.echo(f"{'channel':<22}{'value':>12} {'unit':<8}{'quality':<10}{'age s':>8}  alarms")
     for c in s["channels"]:
         value = "-" if c["value"] is None else f"{c['value']:.3f}"
         age = "-" if c["age_s"] is None else f"{c['age_s']:.1f}"
         click.echo(
             f"{c['id']:<22}{value:>12} {c['unit']:<8}{c['quality']:<10}{age:>8}  "
-            f"{','.join(c['limits_active']) or '-'}"
+            f"{','.join(c['alarms_active']) or '-'}"
         )
     click.echo(f"as of {iso_utc(s['started_ms'] + int(s['uptime_s'] * 1000))}")
 

@@ -42,13 +42,29 @@ def check(box: Context, file: str | None, as_json: bool) -> None:
         cfg = load_config(path)
     except ConfigInvalid as exc:
         if as_json:
-            print_json({"valid": False, "file": str(path), "errors": [
-                {"line": i.line, "path": i.dotted, "value": i.shown_value, "reason": i.reason}
-                for i in exc.issues]})  # fmt: skip
+            print_json(
+                {
+                    "valid": False,
+                    "file": str(path),
+                    "errors": [
+                        {
+                            "line": i.line,
+                            "path": i.dotted,
+                            "value": i.shown_value,
+                            "reason": i.reason,
+                        }
+                        for i in exc.issues
+                    ],
+                }
+            )
             sys.exit(1)
         raise
-    summary = {"valid": True, "file": str(path), "channels": len(cfg.channels),
-               "drivers": len(cfg.drivers)}  # fmt: skip
+    summary = {
+        "valid": True,
+        "file": str(path),
+        "channels": len(cfg.channels),
+        "drivers": len(cfg.drivers),
+    }
     if as_json:
         print_json(summary)
     else:

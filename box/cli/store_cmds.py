@@ -45,8 +45,14 @@ def readings() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default: stdout).")
 @pass_box
-def export(box: Context, channel: str | None, since: int | None, until: int | None, fmt: str,
-           output: str | None) -> None:  # fmt: skip
+def export(
+    box: Context,
+    channel: str | None,
+    since: int | None,
+    until: int | None,
+    fmt: str,
+    output: str | None,
+) -> None:
     """Export readings as CSV or JSON lines, oldest first.
 
     \b
@@ -90,11 +96,16 @@ def verify(box: Context, as_json: bool) -> None:
     if as_json:
         print_json(report.__dict__)
     elif report.ok:
-        click.echo(f"hash chain intact: {report.checked} events, seq {report.first_seq} to "
-                   f"{report.last_seq}")  # fmt: skip
+        click.echo(
+            f"hash chain intact: {report.checked} events, seq {report.first_seq} to "
+            f"{report.last_seq}"
+        )
     else:
-        click.echo(f"hash chain BROKEN at seq {report.broken_seq}: {report.reason} "
-                   f"({report.checked} events before it are intact)", err=True)  # fmt: skip
+        click.echo(
+            f"hash chain BROKEN at seq {report.broken_seq}: {report.reason} "
+            f"({report.checked} events before it are intact)",
+            err=True,
+        )
     if not report.ok:
         sys.exit(1)
 

@@ -95,11 +95,6 @@ def cross_check(config: BoxConfigBase) -> list[ConfigIssue]:
                 ConfigIssue(("channels", i, "id"), ch.id, f"duplicate of channels[{seen[ch.id]}]")
             )
         seen.setdefault(ch.id, i)
-        lim = ch.limit
-        if lim is not None and lim.high is not None and lim.low is not None and lim.low >= lim.high:
-            issues.append(
-                ConfigIssue(("channels", i, "limit", "low"), lim.low, "must be below limit.high")
-            )
     names: dict[str, int] = {}
     produced: dict[str, str] = {}
     for d, drv in enumerate(config.drivers):
@@ -127,13 +122,55 @@ def cross_check(config: BoxConfigBase) -> list[ConfigIssue]:
                     )
                 )
             produced.setdefault(channel, drv.name)
+    issues += _check_alarm_refs(config, seen)
+    return issues
+
+
+def _check_alarm_refs(config: BoxConfigBase, seen: dict[str, int]) -> list[ConfigIssue]:
+    """Votes, profiles and relays refer to channels and threshold levels that exist."""
+    issues: list[ConfigIssue] = []
+    levels = {
+        ch.id: {lv.name: lv.at for lv in ch.alarms.thresholds.levels}
+        for ch in config.channels
+        if ch.alarms.thresholds is not None
+    }
+    for v, vote in enumerate(config.votes):
+        for c, channel in enumerate(vote.channels):
+            path: tuple[PathElem, ...] = ("votes", v, "channels", c)
+            if channel not in seen:
+                issues.append(ConfigIssue(path, channel, "not a declared channel"))
+            elif vote.threshold not in levels.get(channel, {}):
+                issues.append(
+                    ConfigIssue(
+                        path, channel, f"has no threshold level {vote.threshold!r} to vote on"
+                    )
+                )
+    for p, profile in enumerate(config.profiles):
+        for channel, points in profile.setpoints.items():
+            path = ("profiles", p, "setpoints", channel)
+            if channel not in levels:
+                issues.append(ConfigIssue(path, channel, "not a channel with thresholds"))
+                continue
+            unknown = set(points) - set(levels[channel])
+            if unknown:
+                issues.append(ConfigIssue(path, points, f"unknown level(s) {sorted(unknown)}"))
+    for r, relay in enumerate(config.outputs.relays):
+        for c, channel in enumerate(relay.channels):
+            if channel not in seen and not channel.startswith("vote:"):
+                issues.append(
+                    ConfigIssue(
+                        ("outputs", "relays", r, "channels", c),
+                        channel,
+                        "not a declared channel (or vote:ID)",
+                    )
+                )
     return issues
 
 
 def _issue_from_pydantic(err: Any, data: Any, text: str) -> ConfigIssue:
     path = _real_path(err["loc"], data)
     value = err.get("input", _MISSING) if err["type"] != "missing" else _MISSING
-    reason = err["msg"]
+    reason = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         reason = "unknown key (check the spelling; unknown keys are not ignored)"
     return ConfigIssue(path, value, reason, locate(text, path))

@@ -28,7 +28,8 @@ def split_dotted(key: str) -> tuple[str, ...] | None:
 
 
 def locate(text: str, path: Sequence[PathElem]) -> int | None:
-    """1-based line whose table or key is the longest prefix of ``path``; None if none is."""
+    """1-based line whose table or key best matches ``path`` (the longest prefix of it, or the
+    first line inside it); None if no line does."""
     target = tuple(path)
     arrays: dict[tuple[PathElem, ...], int] = {}  # array-of-tables path -> last index seen
     current: tuple[PathElem, ...] = ()
@@ -62,7 +63,15 @@ def locate(text: str, path: Sequence[PathElem]) -> int | None:
             if keys is None:
                 continue
             found = current + keys
-        if found is not None and target[: len(found)] == found:
-            if best is None or len(found) > best[0]:
-                best = (len(found), lineno)
+        if found is None:
+            continue
+        # The line defines a prefix of the path, or (a dotted key) something inside it.
+        if target[: len(found)] == found:
+            score = len(found)
+        elif found[: len(target)] == target:
+            score = len(target)
+        else:
+            continue
+        if best is None or score > best[0]:
+            best = (score, lineno)
     return best[1] if best else None

@@ -5,17 +5,27 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, create_model, field_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
+from box.alarms.config import AlarmSettings, ChannelAlarms, Inputs, Outputs, Profile, Vote
 from box.config.base import Identifier, StrictModel
 from drivers.base import DriverConfig, DriverRegistry
 
 CONFIG_VERSION = 1
 
 ChannelKind = Literal[
-    "gas_lel", "gas_ppm", "gas_vol", "o2", "temperature", "pressure", "humidity", "flow",
-    "level", "position", "other",
-]  # fmt: skip
+    "gas_lel",
+    "gas_ppm",
+    "gas_vol",
+    "o2",
+    "temperature",
+    "pressure",
+    "humidity",
+    "flow",
+    "level",
+    "position",
+    "other",
+]
 
 
 class BoxSection(StrictModel):
@@ -56,21 +66,29 @@ class WebSection(StrictModel):
         return values
 
 
-class LimitRule(StrictModel):
-    """The minimal rule stage: an event when a value crosses a limit and when it clears."""
-
-    high: float | None = None
-    low: float | None = None
-    deadband: float = Field(default=0.0, ge=0, description="clear only this far inside the limit")
-
-
 class ChannelConfig(StrictModel):
     id: Identifier
     kind: ChannelKind
     unit: str = Field(max_length=16)
     name: str = Field(default="", max_length=80)
     zone: str = Field(default="", max_length=64)
-    limit: LimitRule | None = None
+    range: tuple[float, float] | None = Field(default=None, description="full scale [min, max]")
+    safety: bool = Field(default=True, description="a safety channel: offline fault within 100 s")
+    ne43: bool = Field(default=False, description="value is a 4-20 mA loop: NAMUR NE43 faults")
+    alarms: ChannelAlarms = Field(default_factory=ChannelAlarms)
+
+    @model_validator(mode="after")
+    def _checks(self) -> ChannelConfig:
+        if self.range is not None and self.range[0] >= self.range[1]:
+            raise ValueError(f"range {list(self.range)} must be [min, max] with min < max")
+        if self.safety and self.alarms.stale_after_s > 100:
+            raise ValueError(
+                f"alarms.stale_after_s = {self.alarms.stale_after_s} exceeds 100 s, the GB 50166 "
+                "limit for a safety channel's fault (set safety = false for a process channel)"
+            )
+        if self.alarms.thresholds and self.alarms.thresholds.deadband_pct and not self.range:
+            raise ValueError("alarms.thresholds.deadband_pct needs the channel's range")
+        return self
 
 
 class BoxConfigBase(StrictModel):
@@ -80,6 +98,11 @@ class BoxConfigBase(StrictModel):
     web: WebSection = Field(default_factory=WebSection)
     channels: list[ChannelConfig] = Field(default_factory=list)
     drivers: list[DriverConfig] = Field(default_factory=list)
+    alarms: AlarmSettings = Field(default_factory=AlarmSettings)
+    votes: list[Vote] = Field(default_factory=list)
+    profiles: list[Profile] = Field(default_factory=list)
+    outputs: Outputs = Field(default_factory=Outputs)
+    inputs: Inputs = Field(default_factory=Inputs)
 
     def channel(self, channel_id: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.id == channel_id), None)

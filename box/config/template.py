@@ -27,9 +27,17 @@ PLAIN_BODY = """
 # id = "tank1.lel"
 # kind = "gas_lel"             # gas_lel gas_ppm gas_vol o2 temperature pressure humidity ...
 # unit = "%LEL"
+# range = [0, 100]             # full scale: over-range alarm, deadband_pct
 # name = "Tank 1 combustible gas"
 # zone = "tank-farm"
-# limit = {{ high = 25.0, deadband = 2.0 }}
+# [channels.alarms]
+# stale_after_s = 60           # no good reading this long: fault (at most 100 s, GB 50166)
+# [channels.alarms.thresholds] # GB/T 50493: A1 <= 25 %LEL, A2 <= 50 %LEL
+# levels = [
+#   {{ name = "A1", at = 25, level = 2 }},
+#   {{ name = "A2", at = 50, level = 1, latching = true }},
+# ]
+# deadband = 2.0
 
 # [[drivers]]
 # type = "sim"                 # installed drivers: safetybox drivers list
@@ -38,49 +46,107 @@ PLAIN_BODY = """
 # [[drivers.points]]
 # channel = "tank1.lel"
 # waveform = {{ shape = "sine", mean = 5.0, amplitude = 2.0, period_s = 60 }}
+
+[outputs]
+pin_factory = "auto"           # real GPIO on a Raspberry Pi, mock pins elsewhere
+# buzzer = {{ pin = 17 }}
+# tower = {{ red = {{ pin = 22 }}, yellow = {{ pin = 23 }}, green = {{ pin = 24 }} }}
+# fault_relay = {{ pin = 6, fail_safe = true }}
+# [[outputs.relays]]
+# name = "valve"
+# pin = 5
+# fail_safe = true             # energised while healthy: de-energises on alarm or if the box dies
+# max_level = 1
 """
 
 DEMO_BODY = """
-# Demo site: simulated detectors.  The tank-farm detector has a scripted leak every 5 minutes.
+# Demo site: simulated detectors on mock GPIO pins.
+# tank1.lel has a scripted leak every 5 minutes: 38 %LEL (A1) from 60 s to 150 s.
+# line3.pressure goes silent for 80 s every 10 minutes: an offline fault after 60 s.
+[alarms]
+silence_s = 60
+
 [[channels]]
 id = "tank1.lel"
 kind = "gas_lel"
 unit = "%LEL"
+range = [0, 100]
 name = "Tank 1 combustible gas"
 zone = "tank-farm"
-limit = {{ high = 25.0, deadband = 2.0 }}   # GB/T 50493 first-level alarm
+[channels.alarms.thresholds]   # GB/T 50493 first / second level
+levels = [
+  {{ name = "A1", at = 25, level = 2 }},
+  {{ name = "A2", at = 50, level = 1, latching = true }},
+]
+deadband = 2.0
 
 [[channels]]
 id = "tank1.h2s"
 kind = "gas_ppm"
 unit = "ppm"
+range = [0, 100]
 name = "Tank 1 H2S"
 zone = "tank-farm"
-limit = {{ high = 7.2, deadband = 0.5 }}
+[channels.alarms.thresholds]
+levels = [{{ name = "A1", at = 7.2, level = 2 }}, {{ name = "A2", at = 14.3, level = 1 }}]
+deadband = 0.5
+[channels.alarms.exposure]
+stel = 10.0
+twa = 7.2
 
 [[channels]]
 id = "pump2.o2"
 kind = "o2"
 unit = "%VOL"
+range = [0, 25]
 name = "Pump house O2"
 zone = "pump-house"
-limit = {{ low = 19.5, high = 23.5, deadband = 0.2 }}
+[channels.alarms.thresholds]   # O2 deficiency: falling
+direction = "falling"
+levels = [{{ name = "LO", at = 19.5, level = 2 }}, {{ name = "LOLO", at = 18.0, level = 1 }}]
+deadband = 0.2
 
 [[channels]]
 id = "pump2.temp"
 kind = "temperature"
 unit = "°C"
+range = [0, 150]
 name = "Pump 2 motor temperature"
 zone = "pump-house"
-limit = {{ high = 80.0, deadband = 2.0 }}
+safety = false
+[[channels.alarms.sustained]]  # the seeds: motor above 80 °C for 3 hours
+name = "hot_3h"
+above = 80.0
+for_s = 10800
+level = 3
 
 [[channels]]
 id = "line3.pressure"
 kind = "pressure"
 unit = "MPa"
+range = [0, 2.5]
 name = "Line 3 pressure"
 zone = "pipe-rack"
-limit = {{ high = 1.6, deadband = 0.05 }}
+[channels.alarms.thresholds]
+levels = [{{ name = "H", at = 1.6, level = 2 }}]
+deadband = 0.05
+
+[outputs]
+pin_factory = "mock"
+buzzer = {{ pin = 17 }}
+tower = {{ red = {{ pin = 22 }}, yellow = {{ pin = 23 }}, green = {{ pin = 24 }} }}
+fault_relay = {{ pin = 6, fail_safe = true }}
+
+[[outputs.relays]]
+name = "tank-farm-valve"
+pin = 5
+fail_safe = true
+max_level = 1
+zones = ["tank-farm"]
+
+[inputs]
+ack_button = {{ pin = 20 }}
+reset_button = {{ pin = 21 }}
 
 [[drivers]]
 type = "sim"
@@ -111,7 +177,7 @@ noise = 0.2
 [[drivers.points]]
 channel = "line3.pressure"
 waveform = {{ shape = "sine", mean = 1.2, amplitude = 0.1, period_s = 120 }}
-dropout = {{ every_s = 600, for_s = 20, offset_s = 400 }}
+dropout = {{ every_s = 600, for_s = 80, offset_s = 400 }}
 """
 
 

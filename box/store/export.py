@@ -53,8 +53,14 @@ def write_readings(rows: Iterator[tuple[Any, ...]], out: IO[str], fmt: str) -> i
         if writer:
             writer.writerow([rid, channel, iso_utc(ts), ts, "" if value is None else value, q])
         else:
-            record = {"id": rid, "channel": channel, "ts": iso_utc(ts), "ts_ms": ts,
-                      "value": value, "quality": q}  # fmt: skip
+            record = {
+                "id": rid,
+                "channel": channel,
+                "ts": iso_utc(ts),
+                "ts_ms": ts,
+                "value": value,
+                "quality": q,
+            }
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         count += 1
     return count

@@ -87,8 +87,15 @@ def _evict_readings(
             break
     if not count:
         return None
-    return {"stream": "readings", "reason": reason, "count": count, "first_id": first_id,
-            "last_id": last_id, "from_ts": from_ts, "to_ts": to_ts}  # fmt: skip
+    return {
+        "stream": "readings",
+        "reason": reason,
+        "count": count,
+        "first_id": first_id,
+        "last_id": last_id,
+        "from_ts": from_ts,
+        "to_ts": to_ts,
+    }
 
 
 def _evict_events(
@@ -112,6 +119,12 @@ def _evict_events(
     conn.execute("DELETE FROM events WHERE seq <= ?", (last_seq,))
     conn.execute("COMMIT")
     return {
-        "stream": "events", "reason": "age", "count": count, "first_seq": first_seq,
-        "last_seq": last_seq, "from_ts": from_ts, "to_ts": to_ts, "last_hash": last_hash,
-    }  # fmt: skip
+        "stream": "events",
+        "reason": "age",
+        "count": count,
+        "first_seq": first_seq,
+        "last_seq": last_seq,
+        "from_ts": from_ts,
+        "to_ts": to_ts,
+        "last_hash": last_hash,
+    }

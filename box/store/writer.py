@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,6 @@ from box.store.events import GENESIS_HASH, Event, Level, canonical_details, even
 
 log = logging.getLogger(__name__)
 
-EVENT_PUT_TIMEOUT_S = 5.0
 _PLAIN_QUALITY = tuple(int(q) for q in Quality)
 
 
@@ -38,7 +38,7 @@ class _Readings:
 @dataclass
 class _State:
     key: str
-    value: str
+    value: str | None  # None deletes the key
 
 
 @dataclass
@@ -74,6 +74,9 @@ class StoreWriter:
         self.stats = WriterStats()
         self.heartbeat = time.monotonic()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_max_batches)
+        # Events and state never wait and are never dropped: if the queue is full they wait
+        # here (they are few: alarms, config changes), and go into the next commit.
+        self._overflow: deque[Any] = deque()
         self._stop = threading.Event()
         self._drop_lock = threading.Lock()
         self._dropped: list[int] = [0, 0, 0]  # count, first ts, last ts since last gap event
@@ -113,13 +116,18 @@ class StoreWriter:
             return False
 
     def submit_event(self, event: Event) -> None:
-        try:
-            self._queue.put(event, timeout=EVENT_PUT_TIMEOUT_S)
-        except queue.Full:
-            log.error("store queue full for %.0f s: event %s lost", EVENT_PUT_TIMEOUT_S, event.kind)
+        """Queue an event; never blocks (the alarm path calls this)."""
+        self._put_nowait(event)
 
-    def set_state(self, key: str, value: str) -> None:
-        self._queue.put(_State(key, value), timeout=EVENT_PUT_TIMEOUT_S)
+    def set_state(self, key: str, value: str | None) -> None:
+        """Set (or with None, delete) a key/value state entry; never blocks."""
+        self._put_nowait(_State(key, value))
+
+    def _put_nowait(self, item: Any) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self._overflow.append(item)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued before this call is committed."""
@@ -160,6 +168,8 @@ class StoreWriter:
             self.heartbeat = time.monotonic()
             stopping = self._stop.is_set()
             pending.extend(self._collect(block=not stopping and not pending))
+            while self._overflow:
+                pending.append(self._overflow.popleft())
             if not pending:
                 if stopping:
                     return
@@ -260,6 +270,9 @@ class StoreWriter:
             if event_rows:
                 conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?)", event_rows)
             for st in states:
+                if st.value is None:
+                    conn.execute("DELETE FROM state WHERE key = ?", (st.key,))
+                    continue
                 conn.execute(
                     "INSERT INTO state(key, value, updated_ts) VALUES (?,?,?) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
@@ -295,10 +308,18 @@ class StoreWriter:
                 return None
             self._dropped = [0, 0, 0]
         return Event(
-            "gap", "store", now_ms(), Level.LEVEL_3,
-            {"stream": "readings", "reason": "queue_full", "count": count,
-             "from_ts": first, "to_ts": last},
-        )  # fmt: skip
+            "gap",
+            "store",
+            now_ms(),
+            Level.LEVEL_3,
+            {
+                "stream": "readings",
+                "reason": "queue_full",
+                "count": count,
+                "from_ts": first,
+                "to_ts": last,
+            },
+        )
 
     def _restore_dropped(self, gap: Event) -> None:
         d = gap.details

@@ -25,7 +25,8 @@ def bind(listen: list[str]) -> list[socket.socket]:
             host, _, port = entry.rpartition(":")
             host = host.strip("[]")
             family, kind, proto, _, addr = socket.getaddrinfo(
-                host, int(port), type=socket.SOCK_STREAM)[0]  # fmt: skip
+                host, int(port), type=socket.SOCK_STREAM
+            )[0]
             sock = socket.socket(family, kind, proto)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,0 +1,1 @@
+"""Alarms: rules turn readings into conditions; alarms own the lifecycle; outputs annunciate."""

@@ -1,0 +1,192 @@
+"""Config models of the alarm engine: per-channel rules, votes, profiles, outputs and inputs."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from box.alarms.levels import AlarmLevel
+from box.config.base import Identifier, StrictModel
+
+Delay = float  # seconds; bounds are set per field
+
+
+class ThresholdLevel(StrictModel):
+    name: Identifier = Field(description="e.g. A1, A2")
+    at: float
+    level: AlarmLevel = 2
+    latching: bool = False
+
+
+class Thresholds(StrictModel):
+    """Two or more levels; rising (gas, temperature, pressure) or falling (O2 deficiency)."""
+
+    direction: Literal["rising", "falling"] = "rising"
+    levels: list[ThresholdLevel] = Field(min_length=1, max_length=4)
+    deadband: float = Field(default=0.0, ge=0, description="absolute hysteresis")
+    deadband_pct: float | None = Field(default=None, ge=0, le=50, description="% of full scale")
+    on_delay_s: float = Field(default=0, ge=0, le=3600)
+    off_delay_s: float = Field(default=0, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        names = [lv.name for lv in self.levels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"level names must be unique, got {names}")
+        ats = [lv.at for lv in self.levels]
+        want = sorted(ats) if self.direction == "rising" else sorted(ats, reverse=True)
+        if ats != want or len(set(ats)) != len(ats):
+            order = "increasing" if self.direction == "rising" else "decreasing"
+            raise ValueError(f"{self.direction} thresholds need strictly {order} 'at': {ats}")
+        if self.deadband and self.deadband_pct is not None:
+            raise ValueError("give deadband or deadband_pct, not both")
+        return self
+
+
+class Sustained(StrictModel):
+    """'above X for D' (or below): e.g. motor temperature above 80 °C for 3 hours."""
+
+    name: Identifier = "sustained"
+    above: float | None = None
+    below: float | None = None
+    for_s: float = Field(gt=0, le=30 * 86400)
+    level: AlarmLevel = 3
+    latching: bool = False
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Sustained:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of 'above' or 'below'")
+        return self
+
+
+class RateOfChange(StrictModel):
+    name: Identifier = "rate"
+    rise: float = Field(gt=0, description="alarm when the value rises this much ...")
+    within_s: float = Field(gt=0, le=3600, description="... within this many seconds")
+    level: AlarmLevel = 2
+    latching: bool = False
+
+
+class Exposure(StrictModel):
+    """Rolling time-weighted averages for toxic gases (missing time counts as zero exposure)."""
+
+    stel: float | None = Field(default=None, gt=0, description="15-min average limit")
+    twa: float | None = Field(default=None, gt=0, description="8-h average limit")
+    stel_window_s: float = Field(default=900, gt=0, le=86400)
+    twa_window_s: float = Field(default=28800, gt=0, le=86400)
+    level: AlarmLevel = 2
+    latching: bool = False
+
+
+class ChannelAlarms(StrictModel):
+    """Everything that can raise an alarm on one channel."""
+
+    thresholds: Thresholds | None = None
+    over_range: bool = Field(default=True, description="alarm (level 1) beyond the range")
+    sustained: list[Sustained] = Field(default_factory=list)
+    rate: list[RateOfChange] = Field(default_factory=list)
+    exposure: Exposure | None = None
+    stale_after_s: float = Field(default=60, ge=1, le=86400)
+    escalate_after_s: float = Field(default=3600, ge=60, le=7 * 86400)
+    fault_level: AlarmLevel = 3
+
+
+class Vote(StrictModel):
+    """k-out-of-n: alarm when at least k of the channels have threshold level ``threshold``."""
+
+    id: Identifier
+    name: str = ""
+    channels: list[str] = Field(min_length=2)
+    k: int = Field(ge=1)
+    threshold: Identifier = Field(description="level name counted on each channel, e.g. A1")
+    level: AlarmLevel = 1
+    latching: bool = True
+
+    @model_validator(mode="after")
+    def _k_le_n(self) -> Vote:
+        if self.k > len(self.channels):
+            raise ValueError(f"k = {self.k} is more than the {len(self.channels)} channels")
+        return self
+
+
+_MMDD = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Profile(StrictModel):
+    """Setpoints active by date range (MM-DD, inclusive, may wrap the year) and/or time of day."""
+
+    name: Identifier
+    dates: tuple[str, str] | None = None
+    hours: tuple[str, str] | None = None
+    setpoints: dict[str, dict[str, float]] = Field(
+        description='channel -> {level name -> at}, e.g. "tank1.lel" = { A1 = 20, A2 = 40 }'
+    )
+
+    @field_validator("dates")
+    @classmethod
+    def _dates(cls, v: tuple[str, str] | None) -> tuple[str, str] | None:
+        if v is not None and not all(_MMDD.match(d) for d in v):
+            raise ValueError(f"dates must be two MM-DD values, got {list(v)}")
+        return v
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: tuple[str, str] | None) -> tuple[str, str] | None:
+        if v is not None and not all(_HHMM.match(h) for h in v):
+            raise ValueError(f"hours must be two HH:MM values, got {list(v)}")
+        return v
+
+
+class PinOutput(StrictModel):
+    pin: int | str
+    active_high: bool = True
+
+
+class SwitchOutput(PinOutput):
+    fail_safe: bool = Field(
+        default=False,
+        description="normally energised; de-energised on alarm and when the daemon dies",
+    )
+
+
+class TowerLight(StrictModel):
+    red: PinOutput | None = None
+    yellow: PinOutput | None = None
+    green: PinOutput | None = None
+
+
+class Relay(SwitchOutput):
+    name: Identifier
+    max_level: AlarmLevel = Field(default=1, description="driven by alarms of this level or worse")
+    channels: list[str] = Field(default_factory=list, description="only these (all if empty)")
+    zones: list[str] = Field(default_factory=list)
+
+
+class Outputs(StrictModel):
+    pin_factory: Literal["auto", "mock", "lgpio", "rpigpio", "pigpio", "native"] = "auto"
+    buzzer: PinOutput | None = None
+    tower: TowerLight = Field(default_factory=TowerLight)
+    relays: list[Relay] = Field(default_factory=list)
+    fault_relay: SwitchOutput | None = None
+
+
+class Button(StrictModel):
+    pin: int | str
+    pull_up: bool = True
+    bounce_s: float = Field(default=0.05, ge=0, le=1)
+
+
+class Inputs(StrictModel):
+    ack_button: Button | None = Field(default=None, description="silence and acknowledge all")
+    reset_button: Button | None = Field(default=None, description="reset cleared latched alarms")
+
+
+class AlarmSettings(StrictModel):
+    silence_s: float = Field(default=60, gt=0, le=3600, description="default mute duration")
+    max_shelve_s: float = Field(default=86400, gt=0, le=7 * 86400)
+    flood_count: int = Field(default=10, ge=2, description="this many raised alarms ...")
+    flood_window_s: float = Field(default=60, gt=0, le=3600, description="... in this window")

@@ -1,0 +1,358 @@
+"""The alarm engine: rules -> alarms -> events and annunciation.
+
+It runs on the pipeline thread only (commands from buttons, the API and the CLI are queued onto
+that thread), so it needs no locks. Time comes from an injected clock, so tests can cover hours
+in milliseconds. Other threads read ``views`` and ``annunciation``, which are replaced whole.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from box.alarms.alarm import Alarm, AlarmCommandError, AlarmSpec, State, Transition
+from box.alarms.annunciation import LAMP_TEST, Annunciation, annunciate
+from box.alarms.config import Vote
+from box.alarms.levels import COLOURS
+from box.alarms.rules import ChannelRules
+from box.alarms.schedule import active_profile
+from box.config.schema import BoxConfigBase
+from box.readings import Reading
+from box.store.events import Event, Level
+
+log = logging.getLogger(__name__)
+
+PROFILE_CHECK_S = 1.0
+
+
+class OutputSink(Protocol):
+    def apply(self, annunciation: Annunciation) -> None: ...
+
+
+class AlarmEngine:
+    def __init__(
+        self,
+        config: BoxConfigBase,
+        emit: Callable[[Event], None],
+        clock: Callable[[], float] = time.time,
+        saved_state: dict[str, str] | None = None,
+        persist: Callable[[str, str | None], None] | None = None,
+        outputs: OutputSink | None = None,
+    ) -> None:
+        self.emit = emit
+        self.clock = clock
+        self.persist = persist or (lambda key, value: None)
+        self.outputs = outputs
+        self.silenced_until: float | None = None
+        self.lamp_test_until: float | None = None
+        self.first_out_id: str | None = None
+        self.profile: str | None = None
+        self._next_profile_check = 0.0
+        self._raised: deque[float] = deque()
+        self._flood_total = 0
+        self.externals: dict[str, Alarm] = {}
+        self.annunciation = Annunciation()
+        self.views: list[dict[str, Any]] = []
+        self._build(config, saved_state or {})
+        self._refresh()
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def _build(self, config: BoxConfigBase, saved: dict[str, str]) -> None:
+        now = self.clock()
+        self.config = config
+        self.rules = {c.id: ChannelRules(c, now, self.persist, saved) for c in config.channels}
+        self.votes: list[tuple[Vote, Alarm, list[Alarm]]] = []
+        by_id = {a.spec.id: a for r in self.rules.values() for a in r.alarms()}
+        for v in config.votes:
+            alarm = Alarm(
+                AlarmSpec(
+                    f"vote:{v.id}", f"vote:{v.id}", v.name or v.id, v.level, v.latching, "alarm"
+                )
+            )
+            members = [
+                by_id[f"{c}:{v.threshold}"] for c in v.channels if f"{c}:{v.threshold}" in by_id
+            ]
+            self.votes.append((v, alarm, members))
+        self.alarms: dict[str, Alarm] = {
+            a.spec.id: a for r in self.rules.values() for a in r.alarms()
+        }
+        self.alarms.update({alarm.spec.id: alarm for _, alarm, _ in self.votes})
+        self.alarms.update(self.externals)
+        for alarm_id, alarm in self.alarms.items():
+            text = saved.get(f"alarm.{alarm_id}")
+            if text:
+                try:
+                    alarm.restore(json.loads(text), now)
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.error("cannot restore alarm %s (%s): starting it as normal", alarm_id, exc)
+        self.profile = None
+        self._next_profile_check = 0.0
+
+    def reconfigure(self, config: BoxConfigBase) -> None:
+        """New rules; alarms that still exist keep their state (an alarm never clears by edit)."""
+        saved = {f"alarm.{i}": json.dumps(a.persisted()) for i, a in self.alarms.items()}
+        saved.update(
+            {
+                f"sustained.{c}:{s.cfg.name}": repr(s.since)
+                for c, r in self.rules.items()
+                for s in r.sustained
+                if s.since is not None
+            }
+        )
+        self._build(config, saved)
+        self.tick()
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    def process(self, batch: Sequence[Reading]) -> None:
+        now = self.clock()
+        rules = self.rules
+        out: list[Transition] = []
+        for r in batch:
+            ch = rules.get(r.channel)
+            if ch is not None:
+                out += ch.on_reading(r, now)
+        if out:
+            self._handle(out, now)
+
+    def external(
+        self,
+        key: str,
+        active: bool,
+        level: int,
+        name: str = "",
+        latching: bool = True,
+        source: str = "",
+        **detail: Any,
+    ) -> None:
+        """A condition from outside the readings (SOS, geofence, vision) entering the engine."""
+        alarm_id = f"ext:{key}"
+        alarm = self.externals.get(alarm_id)
+        if alarm is None:
+            alarm = Alarm(AlarmSpec(alarm_id, source or alarm_id, name or key, level, latching))
+            self.externals[alarm_id] = self.alarms[alarm_id] = alarm
+        now = self.clock()
+        self._handle(alarm.observe(active, now, **detail), now)
+
+    def tick(self) -> None:
+        """Timers: delays, offline channels, sustained durations, expiries, profiles, floods."""
+        now = self.clock()
+        out: list[Transition] = []
+        for ch in self.rules.values():
+            out += ch.tick(now)
+            if ch.fault is not None and ch.fault.escalation_due(now):
+                self._event(
+                    "maintenance_escalation",
+                    ch.channel.id,
+                    now,
+                    Level.LEVEL_3,
+                    channel=ch.channel.id,
+                    offline_s=round(now - ch.fault.last_good, 1),
+                    upstream=True,
+                )
+        for _, alarm, _ in self.votes:
+            out += alarm.tick(now)
+        for alarm in self.externals.values():
+            out += alarm.tick(now)
+        changed = self._expire(now)
+        if now >= self._next_profile_check:
+            self._next_profile_check = now + PROFILE_CHECK_S
+            self._check_profile(now)
+        if out:
+            self._handle(out, now)
+        elif changed:
+            self._refresh()
+
+    # -- operator commands (all on the pipeline thread) --------------------------------------
+
+    def _alarm(self, alarm_id: str) -> Alarm:
+        alarm = self.alarms.get(alarm_id)
+        if alarm is None:
+            raise AlarmCommandError(f"no alarm {alarm_id!r} (see: safetybox alarms list)")
+        return alarm
+
+    def ack(self, alarm_id: str, who: str, note: str = "") -> dict[str, Any]:
+        now = self.clock()
+        self._handle(self._alarm(alarm_id).ack(who, now, note), now)
+        return self._alarm(alarm_id).view()
+
+    def ack_all(self, who: str) -> int:
+        now = self.clock()
+        out = [
+            t
+            for a in self.alarms.values()
+            if a.state in (State.ACTIVE_UNACK, State.CLEARED_UNACK)
+            for t in a.ack(who, now)
+        ]
+        self._handle(out, now)
+        return len(out)
+
+    def reset(self, alarm_id: str, who: str) -> dict[str, Any]:
+        now = self.clock()
+        self._handle(self._alarm(alarm_id).reset(who, now), now)
+        return self._alarm(alarm_id).view()
+
+    def reset_all(self, who: str) -> int:
+        now = self.clock()
+        out = [
+            t
+            for a in self.alarms.values()
+            if a.state in (State.CLEARED_UNACK, State.LATCHED) and not a.effective
+            for t in a.reset(who, now)
+        ]
+        self._handle(out, now)
+        return len(out)
+
+    def shelve(self, alarm_id: str, who: str, duration_s: float, reason: str) -> dict[str, Any]:
+        limit = self.config.alarms.max_shelve_s
+        if duration_s > limit:
+            raise AlarmCommandError(
+                f"shelving for {duration_s:.0f} s exceeds the {limit:.0f} s limit"
+            )
+        now = self.clock()
+        self._handle(self._alarm(alarm_id).shelve(who, now, duration_s, reason), now)
+        return self._alarm(alarm_id).view()
+
+    def unshelve(self, alarm_id: str, who: str) -> dict[str, Any]:
+        now = self.clock()
+        self._handle(self._alarm(alarm_id).unshelve(who, now), now)
+        return self._alarm(alarm_id).view()
+
+    def silence(self, who: str, seconds: float | None = None) -> float:
+        """Mute the buzzer for N s; it sounds again after that, or at once on a new alarm."""
+        now = self.clock()
+        seconds = seconds or self.config.alarms.silence_s
+        self.silenced_until = now + seconds
+        self._event("alarm_silenced", "operator", now, Level.INFO, who=who, seconds=seconds)
+        self._refresh()
+        return self.silenced_until
+
+    def lamp_test(self, who: str, seconds: float = 5.0) -> None:
+        now = self.clock()
+        self.lamp_test_until = now + seconds
+        self._event("lamp_test", "operator", now, Level.INFO, who=who, seconds=seconds)
+        self._refresh()
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _expire(self, now: float) -> bool:
+        changed = False
+        if self.silenced_until is not None and now >= self.silenced_until:
+            self.silenced_until, changed = None, True
+        if self.lamp_test_until is not None and now >= self.lamp_test_until:
+            self.lamp_test_until, changed = None, True
+        if self._flood_total and not self._recent_raises(now):
+            self._event("alarm_flood_end", "engine", now, Level.INFO, total=self._flood_total)
+            self._flood_total = 0
+        return changed
+
+    def _recent_raises(self, now: float) -> int:
+        window = self.config.alarms.flood_window_s
+        while self._raised and self._raised[0] < now - window:
+            self._raised.popleft()
+        return len(self._raised)
+
+    def _check_profile(self, now: float) -> None:
+        if not self.config.profiles and self.profile is None:
+            return
+        profile = active_profile(self.config.profiles, datetime.fromtimestamp(now))
+        name = profile.name if profile else None
+        if name == self.profile:
+            return
+        for channel_id, ch in self.rules.items():
+            if ch.thresholds:
+                ch.thresholds.set_points(profile.setpoints.get(channel_id) if profile else None)
+        self._event(
+            "profile_changed", "engine", now, Level.INFO, previous=self.profile, profile=name
+        )
+        self.profile = name
+
+    def _votes(self, now: float) -> list[Transition]:
+        out: list[Transition] = []
+        for vote, alarm, members in self.votes:
+            voting = [m.spec.source for m in members if m.effective and m.shelved is None]
+            out += alarm.observe(len(voting) >= vote.k, now, voting=voting, k=vote.k)
+        return out
+
+    def _handle(self, transitions: list[Transition], now: float) -> None:
+        if self.votes:
+            transitions = transitions + self._votes(now)
+        for t in transitions:
+            self._record(t, now)
+        for alarm_id in {t.alarm.spec.id for t in transitions}:
+            self.persist(f"alarm.{alarm_id}", json.dumps(self.alarms[alarm_id].persisted()))
+        self._refresh()
+
+    def _record(self, t: Transition, now: float) -> None:
+        alarm = t.alarm
+        if t.kind == "alarm_raised":
+            self.silenced_until = None  # silence re-arms when a new alarm arrives (GB 16808)
+            others = [a for a in self.alarms.values() if a is not alarm and a.state != State.NORMAL]
+            alarm.first_out = not others
+            if alarm.first_out:
+                self.first_out_id = alarm.spec.id
+            self._raised.append(now)
+            count = self._recent_raises(now)
+            if self._flood_total:
+                self._flood_total += 1
+            elif count >= self.config.alarms.flood_count:
+                self._flood_total = count
+                self._event(
+                    "alarm_flood",
+                    "engine",
+                    now,
+                    Level.LEVEL_2,
+                    count=count,
+                    window_s=self.config.alarms.flood_window_s,
+                    first_out=self.first_out_id,
+                )
+        s = alarm.spec
+        self._event(
+            t.kind,
+            s.source,
+            now,
+            s.level if t.kind == "alarm_raised" else Level.INFO,
+            alarm=s.id,
+            name=s.name,
+            kind=s.kind,
+            level=s.level,
+            colour=COLOURS[s.level],
+            state_from=str(t.from_state),
+            state=str(alarm.state),
+            value=alarm.value,
+            first_out=alarm.first_out,
+            first_out_id=self.first_out_id,
+            **t.details,
+            **({"detail": alarm.detail} if alarm.detail else {}),
+        )
+        if all(a.state == State.NORMAL for a in self.alarms.values()):
+            self.first_out_id = None
+
+    def _event(self, kind: str, source: str, now: float, level: int, /, **details: Any) -> None:
+        self.emit(Event(kind, source, int(now * 1000), level, details))
+
+    def _refresh(self) -> None:
+        now = self.clock()
+        if self.lamp_test_until is not None and now < self.lamp_test_until:
+            ann = LAMP_TEST
+        else:
+            silenced = self.silenced_until is not None and now < self.silenced_until
+            ann = annunciate(self.alarms.values(), self.config.outputs.relays, silenced)
+        if ann != self.annunciation:
+            self.annunciation = ann
+            if self.outputs is not None:
+                self.outputs.apply(ann)
+        self.views = [
+            a.view()
+            for a in self.alarms.values()
+            if a.state != State.NORMAL or a.shelved is not None or a.pending
+        ]
+
+    def all_alarms(self) -> Iterable[Alarm]:
+        return self.alarms.values()

@@ -1,1 +1,0 @@
-"""Rules turn readings into events; they run before the store and never wait on disk."""
