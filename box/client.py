@@ -57,6 +57,13 @@ class BoxClient:
     def status(self) -> dict[str, Any]:
         return self._request("/api/status")[1]
 
-    def reload(self, who: str) -> tuple[int, dict[str, Any]]:
+    def get(self, path: str) -> dict[str, Any]:
+        return self._request(path)[1]
+
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """An authenticated write, with the token from the box's ``api.key`` file."""
         token = FileKeyProvider(self.home.keys_dir).get(API_TOKEN).hex()
-        return self._request("/api/config/reload", {"who": who}, token=token)
+        return self._request(path, body, token=token)
+
+    def reload(self, who: str) -> tuple[int, dict[str, Any]]:
+        return self.post("/api/config/reload", {"who": who})

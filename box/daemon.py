@@ -249,9 +249,24 @@ class Daemon:
                 new.outputs, self.outputs.factory if same else None, self._output_fault
             )
             self.engine.outputs = self.outputs
-            self.engine.annunciation = Annunciation()  # force a full re-apply
+            self.engine.annunciation = None  # drive the new outputs on the next refresh
             self._start_buttons(new)
         self.engine.reconfigure(new)
+
+    def alarm_command(self, fn: Any) -> Any:
+        """Run ``fn(engine)`` on the pipeline thread (the only one that touches alarms)."""
+        return self.pipeline.call(lambda: fn(self.engine))
+
+    def alarm_summary(self) -> dict[str, Any]:
+        e = self.engine
+        return {
+            "alarms": e.views,
+            "first_out": e.first_out_id,
+            "silenced_until": e.silenced_until,
+            "profile": e.profile,
+            "annunciation": asdict(e.annunciation or Annunciation()),
+            "outputs": self.outputs.states(),
+        }
 
     def _output_fault(self, name: str, message: str) -> None:
         self._event("fault", Level.LEVEL_3, source=f"output:{name}", error=message)
@@ -413,7 +428,7 @@ class Daemon:
             },
             "config": {"sha256": digest(self.config_text), "loaded_ms": self.config_loaded_ms},
             "alarms": alarm_views,
-            "annunciation": asdict(self.engine.annunciation),
+            "annunciation": asdict(self.engine.annunciation or Annunciation()),
             "silenced_until": self.engine.silenced_until,
             "first_out": self.engine.first_out_id,
             "profile": self.engine.profile,

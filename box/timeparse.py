@@ -32,5 +32,16 @@ def parse_time_ms(text: str, now_ms: int) -> int:
     return int(dt.timestamp() * 1000)
 
 
+def parse_duration_s(text: str) -> float:
+    """Seconds from '90', '90s', '30m', '2h' or '1d'; raises ValueError naming the forms."""
+    text = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    m = _AGO.match(text)
+    if not m or m.group(2) == "w":
+        raise ValueError(f"{text!r} is not a duration: use e.g. 90s, 30m, 2h or 1d")
+    return float(m.group(1)) * _UNIT_S[m.group(2)]
+
+
 def iso_utc(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")

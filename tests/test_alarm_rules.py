@@ -353,6 +353,8 @@ def test_latched_alarm_survives_a_restart(boxes: list[Box]) -> None:
     assert b2.state_of("g:A2") == "cleared_unack"
     assert b2.modes()["red"] == "blink_fast"
     assert b2.level("relay:valve") == 0, "a latched level-1 alarm keeps the valve closed"
+    history = [s.state for s in b2.factory.pin(5).states]
+    assert True not in history, f"the valve relay blipped on during start-up: {history}"
 
 
 PROFILE = (

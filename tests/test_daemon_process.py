@@ -141,3 +141,62 @@ def test_cli_status_against_a_running_box(home: Path, daemon_factory) -> None:
     result = run_cli(home, "config", "apply", str(bad), check=False)
     assert result.exit_code == 1 and "bad.toml:1: bogus = 1: unknown key" in result.output
     assert "at = 26.0," in (home / "box.toml").read_text(), "a bad file is never installed"
+
+
+def test_alarm_cli_against_a_running_box(home: Path, daemon_factory) -> None:
+    write_config(home, sim_body(interval=0.05, step_at=0.3, step_back=3600))
+    d = daemon_factory(home)
+    d.wait_ready()
+    wait_for(lambda: any(a["id"] == "t1.lel:A1" for a in d.status()["alarms"]), what="A1")
+    out = run_cli(home, "alarms", "list").output
+    assert "* t1.lel:A1" in out and "active_unack" in out and "orange" in out
+    assert d.status()["outputs"]["red"]["mode"] == "blink_fast"
+    assert "t1.lel:A1: active_ack" in run_cli(home, "alarms", "ack", "t1.lel:A1").output
+    wait_for(lambda: d.status()["outputs"]["red"]["mode"] == "on", what="steady red after ack")
+    out = run_cli(home, "alarms", "shelve", "t1.lel:A1", "--for", "30m", "--reason", "cal").output
+    assert "shelved until" in out
+    listed = json.loads(run_cli(home, "alarms", "list", "--json").output)
+    assert listed["alarms"][0]["shelved"]["reason"] == "cal"
+    assert "lamp and horn test" in run_cli(home, "alarms", "test", "--seconds", "1").output
+    bad = run_cli(home, "alarms", "reset", "t1.lel:A1", check=False)
+    assert bad.exit_code == 1 and "condition is still present" in bad.output
+    bad = run_cli(
+        home, "alarms", "shelve", "t1.lel:A1", "--for", "soon", "--reason", "x", check=False
+    )
+    assert bad.exit_code == 2 and "'soon' is not a duration" in bad.output
+    conn = open_reader(home)
+    kinds = [
+        k
+        for (k,) in conn.execute(
+            "SELECT kind FROM events WHERE kind LIKE 'alarm_%' OR kind = 'lamp_test' ORDER BY seq"
+        )
+    ]
+    conn.close()
+    assert kinds[:4] == ["alarm_raised", "alarm_acked", "alarm_shelved", "lamp_test"]
+
+
+def test_killed_with_a_fail_safe_output_active_restarts_safe(home: Path, daemon_factory) -> None:
+    """Level 1 active (valve relay de-energised), kill -9, restart: the relay must not be
+    energised again by the restart itself, even before the first new reading."""
+    body = (
+        sim_body(interval=0.05, step_at=0.2, step_back=3600)
+        .replace("after = 40.0", "after = 60.0")
+        .replace(
+            '{ name = "A2", at = 50.0, level = 1 }',
+            '{ name = "A2", at = 50.0, level = 1, latching = true }',
+        )
+    )
+    write_config(home, body)
+    d = daemon_factory(home)
+    d.wait_ready()
+    wait_for(lambda: d.status()["outputs"]["relay:valve"]["level"] == 0, what="valve dropped")
+    d.signal(signal.SIGKILL)
+    d.proc.wait(10)
+    # Restart with the gas reading gone quiet: the sim now starts below any threshold for 1 h.
+    cfg = home / "box.toml"
+    cfg.write_text(cfg.read_text().replace("at_s = 0.2", "at_s = 3000"))
+    d2 = daemon_factory(home)
+    first = d2.wait_ready()
+    assert first["outputs"]["relay:valve"]["level"] == 0, "restored alarm keeps the valve safe"
+    a2 = next(a for a in first["alarms"] if a["id"] == "t1.lel:A2")
+    assert a2["state"] in ("active_unack", "cleared_unack"), "latched until someone resets it"

@@ -56,7 +56,7 @@ class AlarmEngine:
         self._raised: deque[float] = deque()
         self._flood_total = 0
         self.externals: dict[str, Alarm] = {}
-        self.annunciation = Annunciation()
+        self.annunciation: Annunciation | None = None  # the first refresh always drives outputs
         self.views: list[dict[str, Any]] = []
         self._build(config, saved_state or {})
         self._refresh()
@@ -344,7 +344,7 @@ class AlarmEngine:
         else:
             silenced = self.silenced_until is not None and now < self.silenced_until
             ann = annunciate(self.alarms.values(), self.config.outputs.relays, silenced)
-        if ann != self.annunciation:
+        if ann != self.annunciation or self.annunciation is None:
             self.annunciation = ann
             if self.outputs is not None:
                 self.outputs.apply(ann)

@@ -81,10 +81,11 @@ class OutputController:
             relays.append(("fault_relay", cfg.fault_relay))
         for name, sw in relays:
             self.switches[name] = sw
+            # Everything starts de-energised: a fail-safe relay is energised only once the
+            # engine, with any alarm restored from before a restart, says all is well.
             self.devices[name] = OutputDevice(
-                sw.pin, active_high=sw.active_high, initial_value=sw.fail_safe, pin_factory=f
+                sw.pin, active_high=sw.active_high, initial_value=False, pin_factory=f
             )
-        self.apply(A.Annunciation())
 
     def apply(self, ann: A.Annunciation) -> None:
         wanted = {"buzzer": ann.buzzer, "red": ann.red, "yellow": ann.yellow, "green": ann.green}

@@ -16,6 +16,7 @@ from box.errors import SafetyBoxError
 
 SECTIONS = {
     "Set up and run": ["init", "run", "status"],
+    "Alarms": ["alarms"],
     "Configure": ["config", "drivers"],
     "Data and audit": ["readings", "audit"],
     "Measure": ["bench"],
@@ -72,9 +73,9 @@ def main(ctx: click.Context, home: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from box.cli import bench_cmds, box_cmds, config_cmds, driver_cmds, store_cmds
+    from box.cli import alarm_cmds, bench_cmds, box_cmds, config_cmds, driver_cmds, store_cmds
 
-    for module in (box_cmds, config_cmds, driver_cmds, store_cmds, bench_cmds):
+    for module in (box_cmds, alarm_cmds, config_cmds, driver_cmds, store_cmds, bench_cmds):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 
+from box.web.alarms_api import bp as alarms_bp
 from box.web.api import bp as api_bp
 
 
@@ -20,6 +21,7 @@ def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.register_blueprint(api_bp)
+    app.register_blueprint(alarms_bp)
 
     @app.errorhandler(404)
     def not_found(exc: Any) -> Any:

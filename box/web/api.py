@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, request
+from flask import Blueprint, current_app, jsonify, redirect
+
+from box.web.auth import body, require_token, who
 
 bp = Blueprint("api", __name__)
 
@@ -31,19 +32,8 @@ def health() -> Any:
 
 
 @bp.post("/api/config/reload")
+@require_token
 def reload_config() -> Any:
-    """Re-read box.toml; a config that fails validation is rejected and the old one keeps running.
-
-    Needs ``Authorization: Bearer <token>`` with the token from the box's ``api.key`` file.
-    """
-    box = _box()
-    header = request.headers.get("Authorization", "")
-    token = header.removeprefix("Bearer ").strip()
-    if not header.startswith("Bearer ") or not hmac.compare_digest(token, box.api_token):
-        return jsonify(error="missing or wrong API token (Authorization: Bearer ...)"), 401
-    body = request.get_json(silent=True, force=True)  # curl users forget the header
-    who = "api"
-    if isinstance(body, dict) and isinstance(body.get("who"), str):
-        who = f"api:{body['who'][:64]}"
-    result = box.reload(who=who)
+    """Re-read box.toml; an invalid config is rejected and the running one stays."""
+    result = _box().reload(who=who(body()))
     return jsonify(result), (200 if result["accepted"] else 422)

@@ -1,0 +1,158 @@
+"""``alarms ...``: what a technician does at the box: list, acknowledge, shelve, reset, test."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+import click
+
+from box.cli.common import Context, json_option, pass_box, print_json
+from box.client import BoxClient
+from box.errors import SafetyBoxError
+from box.timeparse import iso_utc, parse_duration_s
+
+
+class Duration(click.ParamType):
+    name = "DURATION"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_duration_s(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _who() -> str:
+    return f"cli:{os.environ.get('SUDO_USER') or getpass.getuser()}"
+
+
+def _post(box: Context, path: str, data: dict[str, Any]) -> dict[str, Any]:
+    code, result = BoxClient(box.home).post(path, {"who": _who(), **data})
+    if code != 200:
+        raise SafetyBoxError(result.get("error", f"HTTP {code}"))
+    return result
+
+
+@click.group()
+def alarms() -> None:
+    """See and handle alarms on the running box."""
+
+
+@alarms.command(name="list")
+@json_option
+@pass_box
+def list_alarms(box: Context, as_json: bool) -> None:
+    """Alarms that are not normal (active, latched, shelved or pending), first-out marked.
+
+    \b
+    Example:
+      safetybox alarms list
+    """
+    s = BoxClient(box.home).get("/api/alarms")
+    if as_json:
+        print_json(s)
+        return
+    if not s["alarms"]:
+        click.echo("no alarms")
+    for a in s["alarms"]:
+        mark = "*" if a["id"] == s["first_out"] else " "
+        shelved = (
+            f"  SHELVED until {iso_utc(int(a['shelved']['until'] * 1000))}: "
+            f"{a['shelved']['reason']}"
+            if a["shelved"]
+            else ""
+        )
+        value = "" if a["value"] is None else f" value {a['value']:.3f}"
+        click.echo(
+            f"{mark} {a['id']:<28} L{a['level']} {a['colour']:<7} {a['state']:<14}{value}{shelved}"
+        )
+    if s["silenced_until"]:
+        click.echo(f"buzzer silenced until {iso_utc(int(s['silenced_until'] * 1000))}")
+    if s["alarms"] and s["first_out"]:
+        click.echo("* first out")
+
+
+@alarms.command()
+@click.argument("alarm_id")
+@click.option("--note", default="", help="What you found or did.")
+@pass_box
+def ack(box: Context, alarm_id: str, note: str) -> None:
+    """Acknowledge an alarm.
+
+    \b
+    Example:
+      safetybox alarms ack tank1.lel:A1 --note "checked, valve closed"
+    """
+    a = _post(box, f"/api/alarms/{alarm_id}/ack", {"note": note})
+    click.echo(f"{a['id']}: {a['state']}")
+
+
+@alarms.command()
+@click.argument("alarm_id")
+@pass_box
+def reset(box: Context, alarm_id: str) -> None:
+    """Reset a latched alarm whose condition has gone.
+
+    \b
+    Example:
+      safetybox alarms reset tank1.lel:A2
+    """
+    a = _post(box, f"/api/alarms/{alarm_id}/reset", {})
+    click.echo(f"{a['id']}: {a['state']}")
+
+
+@alarms.command()
+@click.argument("alarm_id")
+@click.option("--for", "duration", type=Duration(), required=True, help="e.g. 30m, 2h.")
+@click.option("--reason", required=True, help="Why (shown everywhere while shelved).")
+@pass_box
+def shelve(box: Context, alarm_id: str, duration: float, reason: str) -> None:
+    """Shelve an alarm for maintenance; it always expires.
+
+    \b
+    Example:
+      safetybox alarms shelve tank1.lel:A1 --for 30m --reason "sensor calibration"
+    """
+    a = _post(box, f"/api/alarms/{alarm_id}/shelve", {"duration_s": duration, "reason": reason})
+    click.echo(f"{a['id']}: shelved until {iso_utc(int(a['shelved']['until'] * 1000))}")
+
+
+@alarms.command()
+@click.argument("alarm_id")
+@pass_box
+def unshelve(box: Context, alarm_id: str) -> None:
+    """End a shelve early."""
+    a = _post(box, f"/api/alarms/{alarm_id}/unshelve", {})
+    click.echo(f"{a['id']}: {a['state']}")
+
+
+@alarms.command()
+@click.option("--for", "duration", type=Duration(), default=None, help="Default: alarms.silence_s.")
+@pass_box
+def silence(box: Context, duration: float | None) -> None:
+    """Mute the buzzer; it sounds again after the time, or at once on a new alarm."""
+    r = _post(box, "/api/alarms/silence", {"seconds": duration or 0})
+    click.echo(f"silenced until {iso_utc(int(r['silenced_until'] * 1000))}")
+
+
+@alarms.command(name="test")
+@click.option("--seconds", type=click.FloatRange(0.5, 60), default=5.0, show_default=True)
+@pass_box
+def lamp_test(box: Context, seconds: float) -> None:
+    """Lamp and horn test: every lamp and the buzzer on (relays untouched).
+
+    \b
+    Example:
+      safetybox alarms test --seconds 5
+    """
+    _post(box, "/api/alarms/test", {"seconds": seconds})
+    click.echo(f"lamp and horn test for {seconds:g} s")
+
+
+COMMANDS = [alarms]
