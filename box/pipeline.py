@@ -9,6 +9,7 @@ the writer's queues never block this thread.
 from __future__ import annotations
 
 import logging
+import operator
 import queue
 import threading
 import time
@@ -23,6 +24,7 @@ from box.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
+_channel_of = operator.attrgetter("channel")
 TICK_S = 0.1  # timer resolution of the engine (delays, offline detection, expiries)
 T = TypeVar("T")
 
@@ -117,8 +119,6 @@ class Pipeline:
 
     def _process(self, batch: Sequence[Reading], entered_ns: int) -> None:
         self.engine.process(batch)
-        live = self.live
-        for r in batch:
-            live[r.channel] = r
+        self.live.update(zip(map(_channel_of, batch), batch, strict=True))
         self.processed_readings += len(batch)
         self.writer.submit_readings(batch, entered_ns)

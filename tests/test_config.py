@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from box.config import ConfigInvalid, parse_config
+from box.config.loader import ConfigInvalid, parse_config
 from box.config.locate import locate
 from box.config.template import render
 

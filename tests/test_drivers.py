@@ -7,7 +7,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from box.config import parse_config
+from box.config.loader import parse_config
 from drivers import base
 from drivers.base import DriverRegistry
 from drivers.simulated import SimDriver, SimDriverConfig

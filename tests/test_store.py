@@ -246,3 +246,20 @@ def test_readonly_open_of_missing_store_is_a_clear_error(tmp_path: Path) -> None
     with pytest.raises(StoreError, match="no store at"):
         connect(tmp_path / "nope.db", KEY, readonly=True)
     assert not os.path.exists(tmp_path / "nope.db")
+
+
+def test_multi_row_inserts_keep_order_and_values(tmp_path: Path) -> None:
+    """1,234 rows: four full 250-row statements plus a 234-row remainder, in one commit."""
+    rs = [Reading(f"c{i % 7}", 1_700_000_000_000 + i, i * 0.5, Quality(i % 4)) for i in range(1234)]
+    w = StoreWriter(tmp_path / "b.db", KEY, StoreSection(commit_max_rows=5000))
+    assert w.submit_readings(rs)
+    w.start()
+    assert w.flush()
+    w.stop()
+    conn = connect(tmp_path / "b.db", KEY, readonly=True)
+    rows = conn.execute(
+        "SELECT r.id, c.name, ts, value, quality FROM readings r "
+        "JOIN channels c ON c.id = r.channel_id ORDER BY r.id"
+    ).fetchall()
+    conn.close()
+    assert rows == [(i + 1, r.channel, r.ts_ms, r.value, int(r.quality)) for i, r in enumerate(rs)]

@@ -91,6 +91,10 @@ class AlarmEngine:
                     alarm.restore(json.loads(text), now)
                 except (ValueError, KeyError, TypeError) as exc:
                     log.error("cannot restore alarm %s (%s): starting it as normal", alarm_id, exc)
+        self._notable: dict[str, Alarm] = {}
+        for alarm in self.alarms.values():
+            self._track(alarm)
+        self._delayed = [a for a in self.alarms.values() if a.spec.on_delay_s > 0]
         self.profile = None
         self._next_profile_check = 0.0
 
@@ -117,7 +121,7 @@ class AlarmEngine:
         for r in batch:
             ch = rules.get(r.channel)
             if ch is not None:
-                out += ch.on_reading(r, now)
+                ch.on_reading(r, now, out)
         if out:
             self._handle(out, now)
 
@@ -293,8 +297,9 @@ class AlarmEngine:
         alarm = t.alarm
         if t.kind == "alarm_raised":
             self.silenced_until = None  # silence re-arms when a new alarm arrives (GB 16808)
-            others = [a for a in self.alarms.values() if a is not alarm and a.state != State.NORMAL]
-            alarm.first_out = not others
+            alarm.first_out = not any(
+                a is not alarm and a.state != State.NORMAL for a in self._notable.values()
+            )
             if alarm.first_out:
                 self.first_out_id = alarm.spec.id
             self._raised.append(now)
@@ -331,8 +336,17 @@ class AlarmEngine:
             **t.details,
             **({"detail": alarm.detail} if alarm.detail else {}),
         )
-        if all(a.state == State.NORMAL for a in self.alarms.values()):
+        self._track(alarm)
+        if all(a.state == State.NORMAL for a in self._notable.values()):
             self.first_out_id = None
+
+    def _track(self, alarm: Alarm) -> None:
+        """Keep the (usually small) set of alarms that are not normal or are shelved, so that
+        first-out, views and annunciation never scan every configured alarm."""
+        if alarm.state != State.NORMAL or alarm.shelved is not None:
+            self._notable[alarm.spec.id] = alarm
+        else:
+            self._notable.pop(alarm.spec.id, None)
 
     def _event(self, kind: str, source: str, now: float, level: int, /, **details: Any) -> None:
         self.emit(Event(kind, source, int(now * 1000), level, details))
@@ -343,16 +357,13 @@ class AlarmEngine:
             ann = LAMP_TEST
         else:
             silenced = self.silenced_until is not None and now < self.silenced_until
-            ann = annunciate(self.alarms.values(), self.config.outputs.relays, silenced)
+            ann = annunciate(self._notable.values(), self.config.outputs.relays, silenced)
         if ann != self.annunciation or self.annunciation is None:
             self.annunciation = ann
             if self.outputs is not None:
                 self.outputs.apply(ann)
-        self.views = [
-            a.view()
-            for a in self.alarms.values()
-            if a.state != State.NORMAL or a.shelved is not None or a.pending
-        ]
+        pending = [a for a in self._delayed if a.pending and a.spec.id not in self._notable]
+        self.views = [a.view() for a in (*self._notable.values(), *pending)]
 
     def all_alarms(self) -> Iterable[Alarm]:
         return self.alarms.values()

@@ -7,7 +7,7 @@ transitions, so delays, latching and shelving work the same for every kind of ru
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from box.alarms.alarm import Alarm, AlarmSpec, Transition
 from box.alarms.config import Exposure, RateOfChange, Sustained, Thresholds
@@ -33,6 +33,7 @@ class ThresholdRule:
         self.names = [lv.name for lv in cfg.levels]
         self.base = {lv.name: lv.at for lv in cfg.levels}
         self.at = dict(self.base)
+        self._ats = [self.at[n] for n in self.names]
         self.alarms = [
             Alarm(
                 AlarmSpec(
@@ -54,21 +55,26 @@ class ThresholdRule:
     def set_points(self, points: dict[str, float] | None) -> None:
         """Apply a profile's setpoints (None restores the configured ones)."""
         self.at = {**self.base, **(points or {})}
+        self._ats = [self.at[n] for n in self.names]
 
     def evaluate(self, v: float, now: float) -> list[Transition]:
         db = self.deadband
         beyond = self._beyond
-        for i, name in enumerate(self.names):
-            at = self.at[name]
-            if self.rising:
+        if self.rising:
+            for i, at in enumerate(self._ats):
                 beyond[i] = v >= (at - db if beyond[i] else at)
-            else:
+        else:
+            for i, at in enumerate(self._ats):
                 beyond[i] = v <= (at + db if beyond[i] else at)
         out: list[Transition] = []
         implied = False
         for i in range(len(beyond) - 1, -1, -1):  # most severe first
             implied = implied or beyond[i]
-            out += self.alarms[i].observe(implied, now, v, threshold=self.at[self.names[i]])
+            alarm = self.alarms[i]
+            if implied == alarm.raw == alarm.effective:
+                alarm.value = v  # steady state: nothing to decide (the hot path)
+                continue
+            out += alarm.observe(implied, now, v, threshold=self.at[self.names[i]])
         return out
 
 
@@ -88,8 +94,13 @@ class OverRangeRule:
             )
         )
 
-    def evaluate(self, v: float, now: float) -> list[Transition]:
-        return self.alarm.observe(v > self.high, now, v, range_max=self.high)
+    def evaluate(self, v: float, now: float) -> Sequence[Transition]:
+        cond = v > self.high
+        alarm = self.alarm
+        if cond == alarm.raw == alarm.effective:
+            alarm.value = v
+            return ()
+        return alarm.observe(cond, now, v, range_max=self.high)
 
 
 class FaultRule:
@@ -119,7 +130,16 @@ class FaultRule:
             )
         )
 
-    def on_reading(self, r: Reading, now: float) -> list[Transition]:
+    def on_reading(self, r: Reading, now: float) -> Sequence[Transition]:
+        if (
+            not self.ne43
+            and r.value is not None
+            and r.quality < Quality.BAD
+            and not (self.alarm.raw or self.alarm.effective or self.bad_quality)
+        ):
+            self.last_good = now  # healthy and was healthy: the hot path
+            self.escalated = False
+            return ()
         self.bad_quality = r.quality >= Quality.BAD or r.value is None
         self.loop_fault = ""
         if not self.bad_quality and self.ne43:
@@ -274,6 +294,7 @@ class ChannelRules:
         ]
         self.rate = [RateRule(channel, r) for r in a.rate]
         self.exposure = ExposureRule(channel, a.exposure) if a.exposure else None
+        self._timed = bool(self.sustained or self.rate or self.exposure)
 
     def alarms(self) -> list[Alarm]:
         out: list[Alarm] = []
@@ -288,27 +309,28 @@ class ChannelRules:
             out += self.exposure.alarms
         return out
 
-    def on_reading(self, r: Reading, now: float) -> list[Transition]:
-        out = self.fault.on_reading(r, now) if self.fault else []
+    def on_reading(self, r: Reading, now: float, out: list[Transition]) -> None:
+        """Append the transitions that reading ``r`` causes to ``out`` (the hot path)."""
+        fault = self.fault
+        if fault is not None:
+            out += fault.on_reading(r, now)
+            if fault.loop_fault:
+                return
         v = r.value
-        good = (
-            v is not None and r.quality < Quality.BAD and not (self.fault and self.fault.loop_fault)
-        )
-        if not good:
-            return out  # bad data never clears (or raises) a process alarm
-        assert v is not None  # noqa: S101 - for the type checker
-        ts = r.ts_ms / 1000
-        if self.thresholds:
+        if v is None or r.quality >= Quality.BAD:
+            return  # bad data never clears (or raises) a process alarm
+        if self.thresholds is not None:
             out += self.thresholds.evaluate(v, now)
-        if self.over_range:
+        if self.over_range is not None:
             out += self.over_range.evaluate(v, now)
-        for s in self.sustained:
-            out += s.evaluate(v, ts, now)
-        for rate in self.rate:
-            out += rate.evaluate(v, ts, now)
-        if self.exposure:
-            out += self.exposure.evaluate(v, ts, now)
-        return out
+        if self._timed:
+            ts = r.ts_ms / 1000
+            for s in self.sustained:
+                out += s.evaluate(v, ts, now)
+            for rate in self.rate:
+                out += rate.evaluate(v, ts, now)
+            if self.exposure:
+                out += self.exposure.evaluate(v, ts, now)
 
     def tick(self, now: float) -> list[Transition]:
         out: list[Transition] = []

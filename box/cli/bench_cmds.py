@@ -42,4 +42,32 @@ def pipeline(readings: int, channels: int, all_cores: bool, as_json: bool) -> No
     click.echo(json.dumps(result))
 
 
+@bench.command(name="alarm-latency")
+@click.option("--probes", type=click.IntRange(10, 100_000), default=500, show_default=True)
+@click.option(
+    "--background",
+    type=click.FloatRange(0, 1_000_000),
+    default=10_000,
+    show_default=True,
+    help="Background readings per second.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
+def alarm_latency(probes: int, background: float, as_json: bool) -> None:
+    """Reading-in to output-pin-changed latency under background load (p50/p99).
+
+    \b
+    Example:
+      safetybox bench alarm-latency --json
+    """
+    from box.bench.alarm_latency import run
+
+    result = run(probes, background)
+    if not as_json:
+        click.echo(
+            f"reading -> pin: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
+            f"max {result['max_ms']} ms with {result['background_readings_per_s']:,} readings/s"
+        )
+    click.echo(json.dumps(result))
+
+
 COMMANDS = [bench]

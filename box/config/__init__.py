@@ -1,6 +1,5 @@
-"""The box's one validated config document."""
+"""The box's one validated config document: ``schema`` (models), ``loader`` (parse, errors).
 
-from box.config.loader import ConfigInvalid, ConfigIssue, load_config, parse_config
-from box.config.schema import BoxConfigBase
-
-__all__ = ["BoxConfigBase", "ConfigInvalid", "ConfigIssue", "load_config", "parse_config"]
+Nothing is imported here, so ``box.alarms.config`` can build on ``box.config.base`` without
+an import cycle.
+"""

@@ -8,6 +8,7 @@ whatever is queued and commits it in one transaction every ``commit_interval_ms`
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -27,6 +28,9 @@ from box.store.events import GENESIS_HASH, Event, Level, canonical_details, even
 log = logging.getLogger(__name__)
 
 _PLAIN_QUALITY = tuple(int(q) for q in Quality)
+MULTI_ROWS = 250  # 1,000 bound parameters per statement, well under SQLite's limit
+_SINGLE_INSERT = "INSERT INTO readings(channel_id, ts, value, quality) VALUES (?,?,?,?)"
+_MULTI_INSERT = _SINGLE_INSERT.replace("(?,?,?,?)", ",".join(["(?,?,?,?)"] * MULTI_ROWS))
 
 
 @dataclass
@@ -256,9 +260,7 @@ class StoreWriter:
                 elif isinstance(item, _Flush):
                     flushes.append(item)
             if rows:
-                conn.executemany(
-                    "INSERT INTO readings(channel_id, ts, value, quality) VALUES (?,?,?,?)", rows
-                )
+                self._insert_readings(rows)
             event_rows = []
             for ev in events:
                 seq += 1
@@ -300,6 +302,19 @@ class StoreWriter:
         if self.on_commit and batches:
             self.on_commit(batches)
         return True
+
+    def _insert_readings(self, rows: list[tuple[int, int, float | None, int]]) -> None:
+        """Multi-row INSERTs of ``MULTI_ROWS`` rows: one statement step per chunk instead of one
+        per row (Python's sqlite3 also releases the GIL at every step), about twice as fast."""
+        full = len(rows) - len(rows) % MULTI_ROWS
+        if full:
+            flat = [
+                list(itertools.chain.from_iterable(rows[i : i + MULTI_ROWS]))
+                for i in range(0, full, MULTI_ROWS)
+            ]
+            self._conn.executemany(_MULTI_INSERT, flat)
+        if full < len(rows):
+            self._conn.executemany(_SINGLE_INSERT, rows[full:])
 
     def _take_dropped(self) -> Event | None:
         with self._drop_lock:
