@@ -20,10 +20,16 @@ demo: $(STAMP)
 	@test -f $(DEMO)/box.toml || $(BIN)/safetybox --home $(DEMO) init --demo
 	@echo
 	@echo "  SafetyBox demo: open http://127.0.0.1:8080/api/status  (no login needed yet)"
-	@echo "  CLI in another terminal:  $(BIN)/safetybox --home $(DEMO) status"
+	@echo "  Alarms: http://127.0.0.1:8080/api/alarms   CLI in another terminal:"
+	@echo "    $(BIN)/safetybox --home $(DEMO) status"
+	@echo "    $(BIN)/safetybox --home $(DEMO) alarms list"
+	@echo "  A scripted leak on tank1.lel raises A1 about 60 s after start (then every 5 min);"
+	@echo "  a simulated operator acknowledges it 20 s later; it clears at 150 s."
 	@echo "  Stop with Ctrl-C."
 	@echo
-	$(BIN)/safetybox --home $(DEMO) run
+	@$(BIN)/safetybox --home $(DEMO) sim operator --ack-after 20 & op=$$!; \
+	  trap 'kill $$op 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/safetybox --home $(DEMO) run
 
 test: $(STAMP)
 	@scripts/ensure-apt $(TEST_APT)

@@ -123,6 +123,30 @@ waveform = { shape = "constant", value = 1.0 }
             id="channel-produced-twice",
         ),
         pytest.param(
+            CHANNEL + 'alarms.thresholds.levels = [{name="A1", at=10}, {name="A2", at=20}]\n'
+            '[[profiles]]\nname = "summer"\nsetpoints = { "a.lel" = { A1 = 25 } }\n',
+            ["profiles[0].setpoints.a.lel", "no longer strictly ordered: [25.0, 20.0]"],
+            id="profile-breaks-order",
+        ),
+        pytest.param(
+            CHANNEL + '[[votes]]\nid = "v"\nchannels = ["a.lel", "b"]\nk = 3\nthreshold = "A1"\n',
+            ["votes[0]", "k = 3 is more than the 2 channels"],
+            id="vote-k-too-big",
+        ),
+        pytest.param(
+            CHANNEL + '[[votes]]\nid = "v"\nchannels = ["a.lel", "b"]\nk = 2\nthreshold = "A1"\n',
+            [
+                "votes[0].channels[0] = 'a.lel': has no threshold level 'A1'",
+                "votes[0].channels[1] = 'b': not a declared channel",
+            ],
+            id="vote-refs",
+        ),
+        pytest.param(
+            CHANNEL.replace('"%LEL"', '"%LEL"\nalarms.stale_after_s = 300'),
+            ["exceeds 100 s, the GB 50166 limit for a safety channel"],
+            id="safety-stale-limit",
+        ),
+        pytest.param(
             "[store\nx=1\n",
             ["box.toml: (document) = (missing): not valid TOML", "line 1"],
             id="toml-syntax",

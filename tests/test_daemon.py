@@ -246,3 +246,32 @@ def test_restart_records_only_what_changed_while_stopped(home: Path, started: li
     start(home, started).writer.flush()
     applied = events(home, "config_applied")
     assert [a["changed"] for a in applied] == [["(initial config)"], ["drivers[0].interval_s"]]
+
+
+def test_physical_ack_and_reset_buttons(home: Path, started: list[Daemon]) -> None:
+    body = (
+        sim_body(interval=0.02, step_at=0.1, step_back=0.6).replace(
+            '{ name = "A2", at = 50.0, level = 1 }',
+            '{ name = "A2", at = 30.0, level = 1, latching = true }',
+        )
+        + "\n[inputs]\nack_button = { pin = 20 }\nreset_button = { pin = 21 }\n"
+    )
+    write_config(home, body)
+    d = start(home, started)
+    state = lambda: {a["id"]: a["state"] for a in d.engine.views}  # noqa: E731
+    wait_for(lambda: state().get("t1.lel:A2") == "active_unack", what="A2 raised")
+    assert d.outputs.states()["buzzer"]["mode"] == "continuous"
+    pin = d.outputs.factory.pin(20)
+    pin.drive_low()  # press: silence and acknowledge all
+    pin.drive_high()
+    wait_for(lambda: state().get("t1.lel:A2") in ("active_ack", "latched"), what="acked by button")
+    assert d.outputs.states()["buzzer"]["mode"] == "off"
+    wait_for(lambda: state().get("t1.lel:A2") == "latched", what="gas gone, A2 latched")
+    reset = d.outputs.factory.pin(21)
+    reset.drive_low()
+    reset.drive_high()
+    wait_for(lambda: "t1.lel:A2" not in state(), what="reset by button")
+    d.writer.flush()
+    acked = events(home, "alarm_acked")
+    assert acked and all(a["who"] == "button" for a in acked)
+    assert events(home, "alarm_reset")[0]["who"] == "button"

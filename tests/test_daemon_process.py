@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from box.paths import BoxHome
 from tests.conftest import open_reader, run_cli, sim_body, wait_for, write_config
 
 pytestmark = pytest.mark.slow
@@ -164,15 +165,17 @@ def test_alarm_cli_against_a_running_box(home: Path, daemon_factory) -> None:
         home, "alarms", "shelve", "t1.lel:A1", "--for", "soon", "--reason", "x", check=False
     )
     assert bad.exit_code == 2 and "'soon' is not a duration" in bad.output
-    conn = open_reader(home)
-    kinds = [
-        k
-        for (k,) in conn.execute(
-            "SELECT kind FROM events WHERE kind LIKE 'alarm_%' OR kind = 'lamp_test' ORDER BY seq"
-        )
-    ]
-    conn.close()
-    assert kinds[:4] == ["alarm_raised", "alarm_acked", "alarm_shelved", "lamp_test"]
+
+    def kinds() -> list[str]:
+        conn = open_reader(home)
+        try:
+            sql = "SELECT kind FROM events WHERE kind LIKE 'alarm_%' OR kind = 'lamp_test'"
+            return [k for (k,) in conn.execute(sql + " ORDER BY seq")]
+        finally:
+            conn.close()
+
+    wait_for(lambda: len(kinds()) >= 4, what="four events committed")
+    assert kinds()[:4] == ["alarm_raised", "alarm_acked", "alarm_shelved", "lamp_test"]
 
 
 def test_killed_with_a_fail_safe_output_active_restarts_safe(home: Path, daemon_factory) -> None:
@@ -200,3 +203,21 @@ def test_killed_with_a_fail_safe_output_active_restarts_safe(home: Path, daemon_
     assert first["outputs"]["relay:valve"]["level"] == 0, "restored alarm keeps the valve safe"
     a2 = next(a for a in first["alarms"] if a["id"] == "t1.lel:A2")
     assert a2["state"] in ("active_unack", "cleared_unack"), "latched until someone resets it"
+
+
+def test_demo_operator_acknowledges_through_the_api(home: Path, daemon_factory) -> None:
+    from box.client import BoxClient
+    from sim.operator import DemoOperator
+
+    write_config(home, sim_body(interval=0.05, step_at=0.2, step_back=3600))
+    d = daemon_factory(home)
+    d.wait_ready()
+    wait_for(lambda: any(a["id"] == "t1.lel:A1" for a in d.status()["alarms"]), what="A1")
+    said: list[str] = []
+    op = DemoOperator(BoxClient(BoxHome.under(home)), ack_after_s=5, say=said.append)
+    op.step(100.0)
+    assert said == []
+    op.step(105.0)
+    assert "demo-operator: acknowledged t1.lel:A1" in said
+    a1 = next(a for a in d.status()["alarms"] if a["id"] == "t1.lel:A1")
+    assert a1["state"] == "active_ack" and a1["acked"]["who"] == "api:demo-operator"

@@ -19,7 +19,7 @@ SECTIONS = {
     "Alarms": ["alarms"],
     "Configure": ["config", "drivers"],
     "Data and audit": ["readings", "audit"],
-    "Measure": ["bench"],
+    "Measure and simulate": ["bench", "sim"],
 }
 
 
@@ -73,9 +73,25 @@ def main(ctx: click.Context, home: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from box.cli import alarm_cmds, bench_cmds, box_cmds, config_cmds, driver_cmds, store_cmds
+    from box.cli import (
+        alarm_cmds,
+        bench_cmds,
+        box_cmds,
+        config_cmds,
+        driver_cmds,
+        sim_cmds,
+        store_cmds,
+    )
 
-    for module in (box_cmds, alarm_cmds, config_cmds, driver_cmds, store_cmds, bench_cmds):
+    for module in (
+        box_cmds,
+        alarm_cmds,
+        config_cmds,
+        driver_cmds,
+        store_cmds,
+        bench_cmds,
+        sim_cmds,
+    ):
         for command in module.COMMANDS:
             main.add_command(command)
 

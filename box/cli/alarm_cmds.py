@@ -127,7 +127,12 @@ def shelve(box: Context, alarm_id: str, duration: float, reason: str) -> None:
 @click.argument("alarm_id")
 @pass_box
 def unshelve(box: Context, alarm_id: str) -> None:
-    """End a shelve early."""
+    """End a shelve early; the alarm is announced again if its condition is present.
+
+    \b
+    Example:
+      safetybox alarms unshelve tank1.lel:A1
+    """
     a = _post(box, f"/api/alarms/{alarm_id}/unshelve", {})
     click.echo(f"{a['id']}: {a['state']}")
 

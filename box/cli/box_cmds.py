@@ -115,6 +115,20 @@ def status(box: Context, as_json: bool) -> None:
             f"{c['id']:<22}{value:>12} {c['unit']:<8}{c['quality']:<10}{age:>8}  "
             f"{','.join(c['alarms_active']) or '-'}"
         )
+    if s["alarms"]:
+        click.echo(f"alarms ({len(s['alarms'])}, first out {s['first_out'] or '-'}):")
+        for a in s["alarms"]:
+            shelved = "  SHELVED" if a["shelved"] else ""
+            click.echo(f"  {a['id']:<28} L{a['level']} {a['colour']:<7} {a['state']}{shelved}")
+    else:
+        click.echo("alarms: none")
+    outs = "  ".join(
+        f"{n}={o['mode']}" + (f" (fail-safe, pin {o['level']})" if o["fail_safe"] else "")
+        for n, o in s["outputs"].items()
+    )
+    click.echo(f"outputs: {outs or 'none configured'}")
+    if s["silenced_until"]:
+        click.echo(f"buzzer silenced until {iso_utc(int(s['silenced_until'] * 1000))}")
     click.echo(f"as of {iso_utc(s['started_ms'] + int(s['uptime_s'] * 1000))}")
 
 

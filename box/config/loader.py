@@ -134,6 +134,11 @@ def _check_alarm_refs(config: BoxConfigBase, seen: dict[str, int]) -> list[Confi
         for ch in config.channels
         if ch.alarms.thresholds is not None
     }
+    directions = {
+        ch.id: ch.alarms.thresholds.direction
+        for ch in config.channels
+        if ch.alarms.thresholds is not None
+    }
     for v, vote in enumerate(config.votes):
         for c, channel in enumerate(vote.channels):
             path: tuple[PathElem, ...] = ("votes", v, "channels", c)
@@ -154,6 +159,18 @@ def _check_alarm_refs(config: BoxConfigBase, seen: dict[str, int]) -> list[Confi
             unknown = set(points) - set(levels[channel])
             if unknown:
                 issues.append(ConfigIssue(path, points, f"unknown level(s) {sorted(unknown)}"))
+                continue
+            merged = [points.get(name, at) for name, at in levels[channel].items()]
+            rising = directions[channel] == "rising"
+            ordered = sorted(merged) if rising else sorted(merged, reverse=True)
+            if merged != ordered or len(set(merged)) != len(merged):
+                issues.append(
+                    ConfigIssue(
+                        path,
+                        points,
+                        f"with these setpoints the levels are no longer strictly ordered: {merged}",
+                    )
+                )
     for r, relay in enumerate(config.outputs.relays):
         for c, channel in enumerate(relay.channels):
             if channel not in seen and not channel.startswith("vote:"):
