@@ -250,7 +250,7 @@ def test_restart_records_only_what_changed_while_stopped(home: Path, started: li
 
 def test_physical_ack_and_reset_buttons(home: Path, started: list[Daemon]) -> None:
     body = (
-        sim_body(interval=0.02, step_at=0.1, step_back=0.6).replace(
+        sim_body(interval=0.02, step_at=0.1, step_back=2.0).replace(
             '{ name = "A2", at = 50.0, level = 1 }',
             '{ name = "A2", at = 30.0, level = 1, latching = true }',
         )

@@ -193,6 +193,16 @@ def test_killed_with_a_fail_safe_output_active_restarts_safe(home: Path, daemon_
     d = daemon_factory(home)
     d.wait_ready()
     wait_for(lambda: d.status()["outputs"]["relay:valve"]["level"] == 0, what="valve dropped")
+
+    def persisted() -> bool:  # alarm state is durable one group commit after the transition
+        conn = open_reader(home)
+        try:
+            row = conn.execute("SELECT value FROM state WHERE key = 'alarm.t1.lel:A2'").fetchone()
+            return row is not None and '"active_unack"' in row[0]
+        finally:
+            conn.close()
+
+    wait_for(persisted, what="A2 state committed")
     d.signal(signal.SIGKILL)
     d.proc.wait(10)
     # Restart with the gas reading gone quiet: the sim now starts below any threshold for 1 h.
