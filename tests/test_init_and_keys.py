@@ -20,13 +20,14 @@ def test_init_creates_config_id_and_private_keys(tmp_path: Path) -> None:
     info = json.loads(result.output)
     assert info["box_id"].startswith("sb-")
     assert all(info["created"].values())
-    for name in ("store", "sync", "api"):
+    for name in ("store", "sync", "downlink", "api"):
         path = home / "keys" / f"{name}.key"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert len(bytes.fromhex(path.read_text().strip())) == 32
     assert stat.S_IMODE((home / "keys").stat().st_mode) == 0o700
-    keys = {n: (home / "keys" / f"{n}.key").read_text() for n in ("store", "sync", "api")}
-    assert len(set(keys.values())) == 3, "each key must be independent"
+    names = ("store", "sync", "downlink", "api")
+    keys = {n: (home / "keys" / f"{n}.key").read_text() for n in names}
+    assert len(set(keys.values())) == 4, "each key must be independent"
     run_cli(None, "--home", str(home), "config", "check")
 
 

@@ -12,6 +12,7 @@ from box.cli.common import Context, json_option, pass_box, print_json
 from box.client import BoxClient
 from box.config.template import render
 from box.keys import API_TOKEN, STORE_KEY, SYNC_KEY, FileKeyProvider
+from box.sync.keyring import DOWNLINK_KEY
 from box.timeparse import iso_utc
 
 
@@ -30,7 +31,8 @@ def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
     home = box.home
     home.data_dir.mkdir(parents=True, exist_ok=True)
     keys = FileKeyProvider(home.keys_dir)
-    created = {name_: keys.create(name_) for name_ in (STORE_KEY, SYNC_KEY, API_TOKEN)}
+    names = (STORE_KEY, SYNC_KEY, DOWNLINK_KEY, API_TOKEN)
+    created = {name_: keys.create(name_) for name_ in names}
     if not home.box_id_file.exists():
         write_atomic(home.box_id_file, f"sb-{secrets.token_hex(6)}\n")
         created["box_id"] = True

@@ -1,0 +1,1 @@
+"""Upstream sync: sealed batches of stored rows over MQTT, and sealed downlink commands."""
