@@ -9,6 +9,7 @@ from pydantic import Field, create_model, field_validator, model_validator
 
 from box.alarms.config import AlarmSettings, ChannelAlarms, Inputs, Outputs, Profile, Vote
 from box.config.base import Identifier, StrictModel
+from box.sync.config import SyncSection
 from drivers.base import DriverConfig, DriverRegistry
 
 CONFIG_VERSION = 1
@@ -76,6 +77,15 @@ class ChannelConfig(StrictModel):
     safety: bool = Field(default=True, description="a safety channel: offline fault within 100 s")
     ne43: bool = Field(default=False, description="value is a 4-20 mA loop: NAMUR NE43 faults")
     alarms: ChannelAlarms = Field(default_factory=ChannelAlarms)
+    upstream: Literal["raw", "aggregate", "events_only", "none"] = Field(
+        default="raw",
+        description="what leaves the box: every reading, min/max/mean/last per interval, "
+        "alarms and events only, or nothing (process secrets stay on site)",
+    )
+    codes: dict[str, str] = Field(
+        default_factory=dict,
+        description="platform identifiers, e.g. monitoring_point_code, hazard_code, cas",
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> ChannelConfig:
@@ -103,6 +113,7 @@ class BoxConfigBase(StrictModel):
     profiles: list[Profile] = Field(default_factory=list)
     outputs: Outputs = Field(default_factory=Outputs)
     inputs: Inputs = Field(default_factory=Inputs)
+    sync: SyncSection = Field(default_factory=SyncSection)
 
     def channel(self, channel_id: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.id == channel_id), None)

@@ -1,0 +1,51 @@
+"""Config of the upstream sync (``[sync]``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from box.config.base import StrictModel
+
+
+class SyncTls(StrictModel):
+    ca_file: Path = Field(description="CA certificate(s) that signed the broker's certificate")
+    cert_file: Path | None = Field(default=None, description="client certificate (mutual TLS)")
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> SyncTls:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give both cert_file and key_file, or neither")
+        return self
+
+
+class SyncSection(StrictModel):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: SyncTls | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    topic_prefix: str = Field(default="safetybox", pattern=r"^[A-Za-z0-9_\-/]{1,64}$")
+    cipher: Literal["aes-256-gcm", "sm4-gcm"] = "aes-256-gcm"
+    batch_max_rows: int = Field(default=5000, ge=1, le=50_000)
+    batch_max_age_s: float = Field(default=30, gt=0, le=3600, description="readings wait at most")
+    bandwidth_kbps: float | None = Field(default=None, gt=0, description="upload cap")
+    reconnect_min_s: float = Field(default=0.5, gt=0, le=60)
+    reconnect_max_s: float = Field(default=5.0, gt=0, le=600)
+    ack_timeout_s: float = Field(default=10, gt=0, le=300)
+    aggregate_interval_s: float = Field(default=60, ge=1, le=86400)
+    codes: dict[str, str] = Field(
+        default_factory=dict, description="platform identifiers of the box, e.g. enterprise_code"
+    )
+
+    @model_validator(mode="after")
+    def _backoff(self) -> SyncSection:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        return self
