@@ -56,6 +56,7 @@ class Daemon:
         self.config_loaded_ms = 0
         self.supervisors: list[DriverSupervisor] = []
         self.web: Any = None
+        self.sync: Any = None
         self.web_error = ""
         self._reload_lock = threading.Lock()
         self._stop_requested = threading.Event()
@@ -102,6 +103,7 @@ class Daemon:
         self._start_buttons(config)
         self.pipeline.start()
         self._start_drivers(config)
+        self._start_sync(config)
         self._start_web(config)
         self.notifier.ready(self.status_line())
         log.info("box %s running: %s", self.box_id, self.status_line())
@@ -111,6 +113,7 @@ class Daemon:
         self.notifier.stopping()
         if self.web is not None:
             self.web.stop()
+        self._stop_sync()
         for sup in self.supervisors:
             sup.stop()
         self.pipeline.stop()
@@ -206,6 +209,9 @@ class Daemon:
                 for sup in self.supervisors:
                     sup.stop()
                 self._start_drivers(new)
+            if old.sync != new.sync or old.channels != new.channels:
+                self._stop_sync()
+                self._start_sync(new)
             if old.web.listen != new.web.listen:
                 log.warning("web.listen changed: takes effect at the next restart")
             log.info("config applied (%s): %s", who, ", ".join(changed[:20]))
@@ -273,7 +279,8 @@ class Daemon:
 
     def saved_alarm_state(self) -> dict[str, str]:
         rows = self.writer._conn.execute(
-            "SELECT key, value FROM state WHERE key LIKE 'alarm.%' OR key LIKE 'sustained.%'"
+            "SELECT key, value FROM state WHERE key LIKE 'alarm.%' OR key LIKE 'sustained.%' "
+            "OR key LIKE 'threshold.%'"
         )
         return dict(rows)
 
@@ -319,6 +326,34 @@ class Daemon:
             sup.start()
             self.supervisors.append(sup)
 
+    def _start_sync(self, config: BoxConfigBase) -> None:
+        """Upstream sync, if enabled. Optional by design: the box is complete without it."""
+        self.sync = None
+        if not config.sync.enabled:
+            return
+        from box.sync.downlink import Downlink
+        from box.sync.keyring import SyncKeyring
+        from box.sync.service import SyncService
+
+        keyring = SyncKeyring(FileKeyProvider(self.home.keys_dir))
+        downlink = Downlink(self, keyring)
+        self.sync = SyncService(
+            config,
+            self.box_id,
+            self.home.database_file,
+            self.keys.get(STORE_KEY),
+            keyring,
+            self.writer,
+            on_command=downlink.handle,
+        )
+        downlink.service = self.sync
+        self.sync.start()
+
+    def _stop_sync(self) -> None:
+        if self.sync is not None:
+            self.sync.stop()
+            self.sync = None
+
     def _driver_fault(self, name: str, error: str, restart_in_s: float) -> None:
         self._event(
             "fault", Level.LEVEL_3, source=f"driver:{name}", error=error, restart_in_s=restart_in_s
@@ -353,6 +388,8 @@ class Daemon:
         problems += [
             f"driver {s.name} supervisor dead" for s in self.supervisors if not s.is_alive()
         ]
+        if self.sync is not None and not self.sync.is_alive():
+            problems.append("sync worker dead")
         return problems
 
     def status_line(self) -> str:
@@ -433,5 +470,6 @@ class Daemon:
             "first_out": self.engine.first_out_id,
             "profile": self.engine.profile,
             "outputs": self.outputs.states(),
+            "sync": self.sync.status() if self.sync is not None else {"enabled": False},
             "web_error": self.web_error,
         }

@@ -216,3 +216,37 @@ class MqttConsumer:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def seal_command(
+    provisioning: dict[str, Any],
+    seq: int,
+    cmd: str,
+    args: dict[str, Any],
+    who: str = "platform",
+    ts_ms: int | None = None,
+) -> bytes:
+    """What an upstream platform sends: a command sealed with the box's downlink key."""
+    import os
+
+    from box.sync.envelope import CIPHER_NAMES, Header, key_id_bytes, seal
+
+    key = bytes.fromhex(provisioning["downlink_key"])
+    body = {
+        "seq": seq,
+        "ts": ts_ms if ts_ms is not None else int(time.time() * 1000),
+        "cmd": cmd,
+        "args": args,
+        "who": who,
+    }
+    header = Header(
+        CIPHER_NAMES[provisioning["cipher"]],
+        0,
+        Stream.COMMAND,
+        provisioning["box_id"],
+        key_id_bytes(key),
+        seq,
+        seq,
+        os.urandom(12),
+    )
+    return seal(header, json.dumps(body).encode(), key)

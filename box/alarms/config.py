@@ -161,6 +161,7 @@ class TowerLight(StrictModel):
 
 class Relay(SwitchOutput):
     name: Identifier
+    remote: bool = Field(default=False, description="upstream may switch it by command")
     max_level: AlarmLevel = Field(default=1, description="driven by alarms of this level or worse")
     channels: list[str] = Field(default_factory=list, description="only these (all if empty)")
     zones: list[str] = Field(default_factory=list)

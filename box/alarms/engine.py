@@ -67,6 +67,13 @@ class AlarmEngine:
         now = self.clock()
         self.config = config
         self.rules = {c.id: ChannelRules(c, now, self.persist, saved) for c in config.channels}
+        self.overrides = {k: v for k, v in saved.items() if k.startswith("threshold.")}
+        for key, value in self.overrides.items():  # thresholds changed by command
+            channel, _, level = key.removeprefix("threshold.").rpartition(":")
+            th = self.rules[channel].thresholds if channel in self.rules else None
+            if th is not None and level in th.base:
+                th.base[level] = float(value)
+                th.set_points(None)
         self.votes: list[tuple[Vote, Alarm, list[Alarm]]] = []
         by_id = {a.spec.id: a for r in self.rules.values() for a in r.alarms()}
         for v in config.votes:
@@ -101,6 +108,7 @@ class AlarmEngine:
     def reconfigure(self, config: BoxConfigBase) -> None:
         """New rules; alarms that still exist keep their state (an alarm never clears by edit)."""
         saved = {f"alarm.{i}": json.dumps(a.persisted()) for i, a in self.alarms.items()}
+        saved.update(self.overrides)
         saved.update(
             {
                 f"sustained.{c}:{s.cfg.name}": repr(s.since)
@@ -227,6 +235,30 @@ class AlarmEngine:
         now = self.clock()
         self._handle(self._alarm(alarm_id).unshelve(who, now), now)
         return self._alarm(alarm_id).view()
+
+    def set_threshold(self, channel: str, level: str, at: float, who: str) -> dict[str, Any]:
+        """Change one threshold level (kept in the store across restarts) and audit it."""
+        rules = self.rules.get(channel)
+        th = rules.thresholds if rules else None
+        if th is None or level not in th.base:
+            raise AlarmCommandError(f"channel {channel!r} has no threshold level {level!r}")
+        trial = [at if n == level else th.base[n] for n in th.names]
+        want = sorted(trial) if th.rising else sorted(trial, reverse=True)
+        if trial != want or len(set(trial)) != len(trial):
+            raise AlarmCommandError(f"levels would no longer be strictly ordered: {trial}")
+        previous = th.base[level]
+        th.base[level] = at
+        th.set_points(None if self.profile is None else self._profile_points(channel))
+        self.persist(f"threshold.{channel}:{level}", repr(at))
+        self.overrides[f"threshold.{channel}:{level}"] = repr(at)
+        now = self.clock()
+        self._event("threshold_changed", channel, now, Level.INFO, channel=channel, level=level,
+                    previous=previous, at=at, who=who)  # fmt: skip
+        return {"channel": channel, "level": level, "previous": previous, "at": at}
+
+    def _profile_points(self, channel: str) -> dict[str, float] | None:
+        p = next((p for p in self.config.profiles if p.name == self.profile), None)
+        return p.setpoints.get(channel) if p else None
 
     def silence(self, who: str, seconds: float | None = None) -> float:
         """Mute the buzzer for N s; it sounds again after that, or at once on a new alarm."""

@@ -64,6 +64,8 @@ class OutputController:
         self.factory = factory if factory is not None else make_pin_factory(cfg.pin_factory)
         self.on_fault = on_fault or (lambda name, msg: None)
         self.readback_failures = 0
+        self.forced: dict[str, bool] = {}
+        self.last: A.Annunciation | None = None
         f = self.factory
         self.devices: dict[str, Any] = {}
         self.modes: dict[str, str] = {}
@@ -87,9 +89,20 @@ class OutputController:
                 sw.pin, active_high=sw.active_high, initial_value=False, pin_factory=f
             )
 
+    def force(self, relay: str, active: bool | None) -> None:
+        """Hold a relay's alarm action on or off by remote command (None gives it back)."""
+        if active is None:
+            self.forced.pop(relay, None)
+        else:
+            self.forced[relay] = active
+        if self.last is not None:
+            self.apply(self.last)
+
     def apply(self, ann: A.Annunciation) -> None:
+        self.last = ann
         wanted = {"buzzer": ann.buzzer, "red": ann.red, "yellow": ann.yellow, "green": ann.green}
-        wanted.update({f"relay:{k}": A.ON if v else A.OFF for k, v in ann.relays.items()})
+        relays = {**ann.relays, **self.forced}
+        wanted.update({f"relay:{k}": A.ON if v else A.OFF for k, v in relays.items()})
         wanted["fault_relay"] = A.ON if ann.fault else A.OFF
         for name, mode in wanted.items():
             dev = self.devices.get(name)

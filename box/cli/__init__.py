@@ -17,7 +17,8 @@ from box.errors import SafetyBoxError
 SECTIONS = {
     "Set up and run": ["init", "run", "status"],
     "Alarms": ["alarms"],
-    "Configure": ["config", "drivers"],
+    "Configure": ["config", "drivers", "keys"],
+    "Upstream": ["consume"],
     "Data and audit": ["readings", "audit"],
     "Measure and simulate": ["bench", "sim"],
 }
@@ -81,6 +82,7 @@ def _register() -> None:
         driver_cmds,
         sim_cmds,
         store_cmds,
+        sync_cmds,
     )
 
     for module in (
@@ -91,6 +93,7 @@ def _register() -> None:
         store_cmds,
         bench_cmds,
         sim_cmds,
+        sync_cmds,
     ):
         for command in module.COMMANDS:
             main.add_command(command)

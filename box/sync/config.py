@@ -43,6 +43,12 @@ class SyncSection(StrictModel):
     codes: dict[str, str] = Field(
         default_factory=dict, description="platform identifiers of the box, e.g. enterprise_code"
     )
+    downlink: bool = Field(default=True, description="accept sealed commands from upstream")
+    command_max_skew_s: float = Field(default=300, gt=0, le=86400)
+    threshold_bounds: dict[str, dict[str, tuple[float, float]]] = Field(
+        default_factory=dict,
+        description='thresholds upstream may change: "tank1.lel" = { A1 = [10, 25] }',
+    )
 
     @model_validator(mode="after")
     def _backoff(self) -> SyncSection:

@@ -64,6 +64,8 @@ class SyncService:
         self.sent_bytes = 0
         self.heartbeat = time.monotonic()
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._resend: list[tuple[str, int, int]] = []
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
 
     def start(self) -> None:
@@ -146,11 +148,33 @@ class SyncService:
         )
         return seal(header, body, key)
 
+    def request_resend(self, stream: str, first: int, last: int) -> None:
+        """Send a range again (downlink ``resend``); applied on the sync thread."""
+        with self._lock:
+            self._resend.append((stream, first, last))
+
+    def _apply_resends(self) -> None:
+        with self._lock:
+            pending, self._resend = self._resend, []
+        c = self.outbox.cursors
+        for stream, first, last in pending:
+            if stream == "events":
+                c.events = min(c.events, first - 1)
+            elif first <= c.readings:
+                # Readings go again as a historical range; the live cursor stays where it is.
+                end = min(last, c.readings)
+                c.backfill = [
+                    min(first, c.backfill[0]) if c.backfill else first,
+                    max(end, c.backfill[1]) if c.backfill else end,
+                ]
+
     def _run(self) -> None:
         cfg = self.config.sync
         up = self.transport.topics["up"]
         while not self._stop.is_set():
             self.heartbeat = time.monotonic()
+            if self._resend:
+                self._apply_resends()
             if not self.transport.connected.wait(IDLE_WAIT_S):
                 continue
             try:

@@ -1,0 +1,122 @@
+"""``keys rotate|export`` and ``consume``: key management and the reference consumer."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from box.cli.common import Context, json_option, pass_box, print_json
+from box.keys import FileKeyProvider
+from box.sync.keyring import SyncKeyring, write_export
+
+
+@click.group()
+def keys() -> None:
+    """Sync key rotation and provisioning export."""
+
+
+@keys.command()
+@json_option
+@pass_box
+def rotate(box: Context, as_json: bool) -> None:
+    """Retire the sync key and create a new one (restart or reload the box to use it).
+
+    The retired key stays in the provisioning export, so consumers accept it for their grace
+    period. Example:
+      safetybox keys rotate
+    """
+    old, new = SyncKeyring(FileKeyProvider(box.home.keys_dir)).rotate()
+    if as_json:
+        print_json({"retired": old, "current": new})
+    else:
+        click.echo(f"sync key {old} retired; new sync key {new}. Re-export for the platform:")
+        click.echo("  safetybox keys export -o box-keys.json")
+
+
+@keys.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (mode 0600).")
+@pass_box
+def export(box: Context, output: str | None) -> None:
+    """Export box id, cipher and keys as JSON for an upstream platform to import.
+
+    The file holds secrets: it is written with mode 0600. Example:
+      safetybox keys export -o box-keys.json
+    """
+    from box.config.loader import load_config
+
+    cipher = load_config(box.home.config_file).sync.cipher
+    data = SyncKeyring(FileKeyProvider(box.home.keys_dir)).export(box.home.read_box_id(), cipher)
+    if output:
+        write_export(Path(output), data)
+        click.echo(f"wrote {output} (mode 0600)")
+    else:
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+
+
+@click.command()
+@click.option(
+    "--provisioning",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="The box's export (safetybox keys export).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=1883, show_default=True)
+@click.option("--prefix", default="safetybox", show_default=True)
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="Broker CA (TLS).")
+@click.option(
+    "--grace-days",
+    type=click.FloatRange(0, 365),
+    default=7.0,
+    show_default=True,
+    help="Accept retired keys this long after rotation.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="JSONL file (default stdout)."
+)
+@click.option("--for", "duration", type=click.FloatRange(0.1, None), help="Stop after N seconds.")
+def consume(
+    provisioning: str,
+    host: str,
+    port: int,
+    prefix: str,
+    ca_file: str | None,
+    grace_days: float,
+    output: str | None,
+    duration: float | None,
+) -> None:
+    """Reference consumer: verify, decrypt, de-duplicate and write a box's feed as JSONL.
+
+    Example:
+      safetybox consume --provisioning box-keys.json --host broker.local -o feed.jsonl
+    """
+    from sim.upstream import Consumer, MqttConsumer
+
+    prov = json.loads(Path(provisioning).read_text())
+    out = Path(output).open("a", encoding="utf-8") if output else sys.stdout
+    consumer = Consumer(prov, grace_days, out)
+    client = MqttConsumer(consumer, host, port, prefix, Path(ca_file) if ca_file else None).start()
+    started = time.monotonic()
+    try:
+        while duration is None or time.monotonic() - started < duration:
+            time.sleep(0.2)
+            out.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.stop()
+        out.flush()
+        holes = consumer.holes()
+        click.echo(
+            f"records {consumer.records}, duplicates {consumer.duplicates}, rejected "
+            f"{len(consumer.rejected)}, holes {holes or 'none'}",
+            err=True,
+        )
+
+
+COMMANDS = [keys, consume]
