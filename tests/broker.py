@@ -21,7 +21,9 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 class Broker:
-    def __init__(self, workdir: Path, tls: dict[str, Path] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, tls: dict[str, Path] | None = None, users: dict[str, str] | None = None
+    ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.tls = tls
@@ -29,7 +31,7 @@ class Broker:
         workdir.mkdir(parents=True, exist_ok=True)
         conf = [
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            f"allow_anonymous {'false' if users else 'true'}",
             "persistence true",
             f"persistence_location {workdir}/",
             "autosave_interval 1",
@@ -37,6 +39,17 @@ class Broker:
             "log_dest stderr",
             "log_type error",
         ]
+        if users:
+            pwfile = workdir / "passwords"
+            for i, (user, password) in enumerate(users.items()):
+                flags = ["-c"] if i == 0 else []
+                subprocess.run(
+                    ["mosquitto_passwd", *flags, "-b", str(pwfile), user, password],
+                    check=True,
+                    capture_output=True,
+                    timeout=30,
+                )
+            conf.append(f"password_file {pwfile}")
         if os.geteuid() == 0:
             conf.append("user root")  # else mosquitto drops to 'mosquitto' and cannot read tmp
         if tls:

@@ -142,8 +142,10 @@ def test_kill_9_during_sending_then_every_row_exactly_once(
             timeout=30,
             what="sending",
         )
+        assert consumer.status["state"] == "online" and consumer.status["key_id"]
         d.signal(signal.SIGKILL)
         d.proc.wait(10)
+        wait_for(lambda: consumer.status["state"] == "offline", what="Last Will published")
         d2 = daemon_factory(home)
         d2.wait_ready()
         wait_for(lambda: d2.status()["store"]["committed_readings"] > 500, what="more ingest")
