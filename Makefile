@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := .demo
-# Debian packages the tests use: the sqlite3 CLI (proves the store cannot be opened without the key).
-TEST_APT := sqlite3
+# Debian packages the tests use: the sqlite3 CLI (proves the store cannot be opened without the
+# key) and mosquitto (a real MQTT broker; the tests start their own on free loopback ports).
+TEST_APT := sqlite3 mosquitto
 
 .PHONY: demo test lint bench clean
 

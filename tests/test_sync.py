@@ -353,3 +353,65 @@ def test_rows_evicted_before_sending_are_reported_as_a_gap(
     assert [r["seq"] for r in got if r.get("stream") == "readings" and "seq" in r] == list(
         range(401, 1001)
     )
+
+
+def test_a_long_backlog_interleaves_live_and_historical_batches(tmp_path: Path) -> None:
+    from box.store.database import connect
+    from box.sync.outbox import Cursors, Outbox
+
+    home = tmp_path / "box"
+    run_cli(home, "init")
+    bh = BoxHome.under(home)
+    key = FileKeyProvider(bh.keys_dir).get("store")
+    config = parse_config("[sync]\nbatch_max_rows = 100\nbatch_max_age_s = 0.01\n" + CHANNELS)
+    w = StoreWriter(bh.database_file, key, config.store)
+    w.start()
+    w.submit_readings([Reading("a", now_ms() - 10_000 + i, float(i)) for i in range(2000)])
+    w.flush()
+    w.stop()
+    conn = connect(bh.database_file, key, readonly=True)
+    outbox = Outbox(conn, config, "sb-x", Cursors())
+    kinds = []
+    for _ in range(6):
+        b = outbox.next_batch(time.time())
+        kinds.append(("historical" if b.historical else "live", b.first, b.last))
+        outbox.acknowledged(b)
+    conn.close()
+    assert kinds[0] == ("live", 1901, 2000), "live data first, not after 1,900 old rows"
+    assert kinds[1] == ("historical", 1, 100)
+    assert [k[0] for k in kinds[2:]] == ["historical"] * 4, "live is caught up: backfill continues"
+    assert outbox.cursors.backfill == [501, 1900]
+
+
+def test_consume_cli_and_provisioning_tool(
+    tmp_path: Path, broker: Broker, sites: list[Site]
+) -> None:
+    import json
+
+    from firmware_tools.provision import run
+
+    s = site(sites, tmp_path, broker)
+    prov = tmp_path / "prov.json"
+    with pytest.raises(SystemExit) as exited:  # a command-line tool: exits when done
+        run(["--home", str(s.home), "-o", str(prov)])
+    assert exited.value.code == 0
+    assert json.loads(prov.read_text())["box_id"] == s.box_id
+    assert oct(prov.stat().st_mode & 0o777) == "0o600"
+    s.ingest(50)
+    s.start_sync()
+    out = tmp_path / "feed.jsonl"
+    result = run_cli(
+        None,
+        "consume",
+        "--provisioning",
+        str(prov),
+        "--port",
+        str(broker.port),
+        "-o",
+        str(out),
+        "--for",
+        "3",
+    )
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["seq"] for r in lines if r["stream"] == "readings"] == list(range(1, 51))
+    assert "records 50, duplicates 0, rejected 0, holes none" in result.output

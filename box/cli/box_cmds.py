@@ -131,6 +131,13 @@ def status(box: Context, as_json: bool) -> None:
     click.echo(f"outputs: {outs or 'none configured'}")
     if s["silenced_until"]:
         click.echo(f"buzzer silenced until {iso_utc(int(s['silenced_until'] * 1000))}")
+    sync = s.get("sync", {})
+    if sync.get("enabled") is False:
+        click.echo("sync: off")
+    elif sync:
+        state = "connected" if sync["connected"] else f"NOT connected ({sync['last_error']})"
+        b = sync["backlog"]
+        click.echo(f"sync: {state}; backlog {b['events']} events, {b['readings']} readings")
     click.echo(f"as of {iso_utc(s['started_ms'] + int(s['uptime_s'] * 1000))}")
 
 

@@ -65,6 +65,7 @@ class SyncService:
         self.heartbeat = time.monotonic()
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._db_lock = threading.Lock()
         self._resend: list[tuple[str, int, int]] = []
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
 
@@ -117,8 +118,9 @@ class SyncService:
 
     def status(self) -> dict[str, Any]:
         c = self.outbox.cursors
-        head = self.conn.execute("SELECT coalesce(max(id), 0) FROM readings").fetchone()[0]
-        last_event = self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        with self._db_lock:  # the reader connection is shared with the sync thread
+            head = self.conn.execute("SELECT coalesce(max(id), 0) FROM readings").fetchone()[0]
+            last_event = self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         backfill = (c.backfill[1] - c.backfill[0] + 1) if c.backfill else 0
         return {
             "connected": self.transport.connected.is_set(),
@@ -178,7 +180,8 @@ class SyncService:
             if not self.transport.connected.wait(IDLE_WAIT_S):
                 continue
             try:
-                batch = self.outbox.next_batch(time.time())
+                with self._db_lock:
+                    batch = self.outbox.next_batch(time.time())
             except Exception:
                 log.exception("sync: cannot read the outbox")
                 self._stop.wait(1.0)
