@@ -111,6 +111,8 @@ def consume(
     finally:
         client.stop()
         out.flush()
+        if output:
+            out.close()
         holes = consumer.holes()
         click.echo(
             f"records {consumer.records}, duplicates {consumer.duplicates}, rejected "
