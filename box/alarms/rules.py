@@ -21,6 +21,30 @@ NE43_HIGH_MA = 21.0
 Persist = Callable[[str, str | None], None]
 
 
+def _channel_alarm(
+    channel: ChannelConfig,
+    name: str,
+    level: int,
+    latching: bool,
+    kind: str = "alarm",
+    on_delay_s: float = 0.0,
+    off_delay_s: float = 0.0,
+) -> Alarm:
+    """An alarm of one channel, with the id ``CHANNEL:NAME`` used everywhere."""
+    spec = AlarmSpec(
+        f"{channel.id}:{name}",
+        channel.id,
+        name,
+        level,
+        latching,
+        kind,
+        on_delay_s,
+        off_delay_s,
+        channel.zone,
+    )
+    return Alarm(spec)
+
+
 class ThresholdRule:
     """Two or more levels with hysteresis; a more severe level implies the less severe ones."""
 
@@ -35,18 +59,13 @@ class ThresholdRule:
         self.at = dict(self.base)
         self._ats = [self.at[n] for n in self.names]
         self.alarms = [
-            Alarm(
-                AlarmSpec(
-                    f"{channel.id}:{lv.name}",
-                    channel.id,
-                    lv.name,
-                    lv.level,
-                    lv.latching,
-                    "alarm",
-                    cfg.on_delay_s,
-                    cfg.off_delay_s,
-                    channel.zone,
-                )
+            _channel_alarm(
+                channel,
+                lv.name,
+                lv.level,
+                lv.latching,
+                on_delay_s=cfg.on_delay_s,
+                off_delay_s=cfg.off_delay_s,
             )
             for lv in cfg.levels
         ]
@@ -82,17 +101,7 @@ class OverRangeRule:
     def __init__(self, channel: ChannelConfig) -> None:
         assert channel.range is not None  # noqa: S101 - built only for channels with a range
         self.high = channel.range[1]
-        self.alarm = Alarm(
-            AlarmSpec(
-                f"{channel.id}:over_range",
-                channel.id,
-                "over_range",
-                1,
-                True,
-                "alarm",
-                zone=channel.zone,
-            )
-        )
+        self.alarm = _channel_alarm(channel, "over_range", 1, True)
 
     def evaluate(self, v: float, now: float) -> Sequence[Transition]:
         cond = v > self.high
@@ -118,17 +127,7 @@ class FaultRule:
         self.bad_quality = False
         self.loop_fault = ""
         self.escalated = False
-        self.alarm = Alarm(
-            AlarmSpec(
-                f"{channel.id}:fault",
-                channel.id,
-                "fault",
-                a.fault_level,
-                False,
-                "fault",
-                zone=channel.zone,
-            )
-        )
+        self.alarm = _channel_alarm(channel, "fault", a.fault_level, False, kind="fault")
 
     def on_reading(self, r: Reading, now: float) -> Sequence[Transition]:
         if (
@@ -181,17 +180,7 @@ class SustainedRule:
         self.persist = persist
         self.key = f"sustained.{channel.id}:{cfg.name}"
         self.since = float(saved) if saved else None
-        self.alarm = Alarm(
-            AlarmSpec(
-                f"{channel.id}:{cfg.name}",
-                channel.id,
-                cfg.name,
-                cfg.level,
-                cfg.latching,
-                "alarm",
-                zone=channel.zone,
-            )
-        )
+        self.alarm = _channel_alarm(channel, cfg.name, cfg.level, cfg.latching)
 
     def evaluate(self, v: float, ts: float, now: float) -> list[Transition]:
         c = self.cfg
@@ -218,17 +207,7 @@ class RateRule:
     def __init__(self, channel: ChannelConfig, cfg: RateOfChange) -> None:
         self.cfg = cfg
         self.window: deque[tuple[float, float]] = deque()  # increasing values: candidate minima
-        self.alarm = Alarm(
-            AlarmSpec(
-                f"{channel.id}:{cfg.name}",
-                channel.id,
-                cfg.name,
-                cfg.level,
-                cfg.latching,
-                "alarm",
-                zone=channel.zone,
-            )
-        )
+        self.alarm = _channel_alarm(channel, cfg.name, cfg.level, cfg.latching)
 
     def evaluate(self, v: float, ts: float, now: float) -> list[Transition]:
         w = self.window
@@ -250,17 +229,7 @@ class ExposureRule:
             ("twa", cfg.twa, cfg.twa_window_s),
         ):
             if limit is not None:
-                alarm = Alarm(
-                    AlarmSpec(
-                        f"{channel.id}:{name}",
-                        channel.id,
-                        name,
-                        cfg.level,
-                        cfg.latching,
-                        "alarm",
-                        zone=channel.zone,
-                    )
-                )
+                alarm = _channel_alarm(channel, name, cfg.level, cfg.latching)
                 self.limits.append((RollingAverage(window, hold), limit, alarm))
 
     @property

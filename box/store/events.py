@@ -72,38 +72,21 @@ def verify_chain(
     prev_seq: int | None = None
     first_seq: int | None = None
     checked = 0
+
+    def broken(reason: str) -> ChainReport:
+        return ChainReport(False, checked, first_seq, prev_seq, seq, reason)
+
     for seq, ts, kind, level, source, details, stored_prev, stored_hash in rows:
         if first_seq is None:
             first_seq = seq
             prev_hash = GENESIS_HASH if seq == 1 else (anchor or stored_prev)
         elif seq != (prev_seq or 0) + 1:
-            return ChainReport(
-                False,
-                checked,
-                first_seq,
-                prev_seq,
-                seq,
-                f"sequence jumps from {prev_seq} to {seq}: rows were deleted",
-            )
+            return broken(f"sequence jumps from {prev_seq} to {seq}: rows were deleted")
         if stored_prev != prev_hash:
-            return ChainReport(
-                False,
-                checked,
-                first_seq,
-                prev_seq,
-                seq,
-                "prev_hash does not match the previous row's hash",
-            )
+            return broken("prev_hash does not match the previous row's hash")
         expected = event_hash(stored_prev, seq, ts, kind, level, source, details)
         if expected != stored_hash:
-            return ChainReport(
-                False,
-                checked,
-                first_seq,
-                prev_seq,
-                seq,
-                "row content does not match its hash: the row was altered",
-            )
+            return broken("row content does not match its hash: the row was altered")
         prev_hash, prev_seq = stored_hash, seq
         checked += 1
     return ChainReport(True, checked, first_seq, prev_seq)
