@@ -175,7 +175,13 @@ def test_readings_export_without_a_store(home: Path) -> None:
 
 def test_drivers_list(home: Path) -> None:
     data = json.loads(run_cli(home, "drivers", "list", "--json").output)
-    assert data == {"drivers": {"sim": "drivers.simulated.SimDriver"}, "failed": {}}
+    assert data == {
+        "drivers": {
+            "modbus": "drivers.modbus.driver.ModbusDriver",
+            "sim": "drivers.simulated.SimDriver",
+        },
+        "failed": {},
+    }
 
 
 def test_bench_pipeline_prints_json_last(home: Path) -> None:

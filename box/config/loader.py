@@ -188,6 +188,13 @@ def _issue_from_pydantic(err: Any, data: Any, text: str) -> ConfigIssue:
     path = _real_path(err["loc"], data)
     value = err.get("input", _MISSING) if err["type"] != "missing" else _MISSING
     reason = err["msg"].removeprefix("Value error, ")
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        # Point at the discriminator field itself (e.g. drivers[0].type), not the section.
+        tag = err.get("ctx", {}).get("discriminator", "'type'").strip("'")
+        path = (*path, tag)
+        value = value.get(tag, _MISSING) if isinstance(value, dict) else value
+        if err["type"] == "union_tag_not_found":
+            reason = f"missing: this table needs '{tag}' (for drivers: safetybox drivers list)"
     if err["type"] == "extra_forbidden":
         reason = "unknown key (check the spelling; unknown keys are not ignored)"
     return ConfigIssue(path, value, reason, locate(text, path))

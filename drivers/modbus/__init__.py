@@ -1,0 +1,1 @@
+"""Modbus RTU/TCP field devices: profiles (register maps as data), decoding, the bus driver."""

@@ -1,0 +1,332 @@
+"""The ``modbus`` driver: one bus (RTU over a serial port, or TCP), several devices on it.
+
+One thread owns the bus and serialises every transaction, keeping the inter-frame gap.
+Each device is polled on its own interval; a poll that is due while another is still running
+is skipped and counted, never queued. Readings are stamped at the time of the read. A failed,
+implausible or fault-flagged read gives bad quality and no value; the port is reopened when
+it comes back. The last raw frames stay in a ring buffer for diagnostics.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pymodbus.client import ModbusSerialClient, ModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from box.config.base import StrictModel
+from box.readings import Quality, Reading, now_ms
+from drivers.base import Driver, DriverConfig
+from drivers.modbus.datatypes import DataType, decode
+from drivers.modbus.profiles import NOT_MEASURING, Point, Profile, load_profiles
+
+log = logging.getLogger(__name__)
+
+NE43_FAULT_LOW, NE43_FAULT_HIGH = 3.6, 21.0
+NE43_SAT_LOW, NE43_SAT_HIGH = 3.8, 20.5
+RECONNECT_S = 0.5
+MAX_BLOCK = 125
+
+
+@cache
+def _profiles() -> dict[str, Profile]:
+    return load_profiles()
+
+
+class DeviceConfig(StrictModel):
+    unit: int = Field(ge=1, le=247)
+    profile: str
+    interval_s: float = Field(default=1.0, ge=0.1, le=3600)
+    channels: dict[str, str] = Field(min_length=1, description="profile point -> channel id")
+    ma_ranges: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="point -> engineering range of its 4-20 mA loop"
+    )
+
+
+class ModbusDriverConfig(DriverConfig):
+    type: Literal["modbus"]
+    port: str | None = Field(default=None, description="serial device, e.g. /dev/ttyUSB0")
+    baudrate: int = Field(default=9600, ge=300, le=921600)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    host: str | None = Field(default=None, description="Modbus TCP device or gateway")
+    tcp_port: int = Field(default=502, ge=1, le=65535)
+    timeout_s: float = Field(default=0.5, gt=0, le=30)
+    retries: int = Field(default=1, ge=0, le=5)
+    devices: list[DeviceConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _checks(self) -> ModbusDriverConfig:
+        if (self.port is None) == (self.host is None):
+            raise ValueError("give exactly one of port (RTU) or host (TCP)")
+        known = _profiles()
+        for d in self.devices:
+            p = known.get(d.profile)
+            if p is None:
+                raise ValueError(
+                    f"unit {d.unit}: unknown profile {d.profile!r}; "
+                    f"shipped: {', '.join(sorted(known))}"
+                )
+            points = {pt.name for pt in p.points}
+            unknown = set(d.channels) - points
+            if unknown:
+                raise ValueError(
+                    f"unit {d.unit}: profile {p.name} has no point(s) {sorted(unknown)}"
+                )
+        units = [d.unit for d in self.devices]
+        if len(set(units)) != len(units):
+            raise ValueError(f"unit ids must be unique on a bus, got {units}")
+        return self
+
+    def channel_ids(self) -> list[str]:
+        return [c for d in self.devices for c in d.channels.values()]
+
+
+def frame_gap_s(baudrate: int) -> float:
+    """3.5 character times (11 bits each), at least 1.75 ms above 19200 baud (Modbus spec)."""
+    return 0.00175 if baudrate > 19200 else 3.5 * 11 / baudrate
+
+
+class DeviceState:
+    def __init__(self, cfg: DeviceConfig, profile: Profile) -> None:
+        self.cfg = cfg
+        self.profile = profile
+        self.blocks = _blocks(profile)
+        self.polls = 0
+        self.skipped = 0
+        self.errors: dict[str, int] = {"timeout": 0, "exception": 0, "decode": 0}
+        self.last_error = ""
+        self.heartbeat: tuple[int, float] | None = None  # (bit value, when it last changed)
+
+
+def _blocks(profile: Profile) -> list[tuple[int, int, int]]:
+    """Contiguous reads (function, start, count) covering every register the profile needs."""
+    need: dict[int, set[int]] = {}
+    for p in profile.points:
+        regs = need.setdefault(p.function, set())
+        regs.update(range(p.address, p.address + p.registers()))
+        for extra in (p.decimals_register, p.unit_code_register):
+            if extra is not None:
+                regs.add(extra)
+    if profile.status:
+        need.setdefault(profile.status.function, set()).add(profile.status.address)
+    blocks = []
+    for fc, regs in sorted(need.items()):
+        ordered = sorted(regs)
+        start = prev = ordered[0]
+        for r in ordered[1:]:
+            if r - start >= MAX_BLOCK:  # a read may cover at most 125 registers
+                blocks.append((fc, start, prev - start + 1))
+                start = r
+            prev = r
+        blocks.append((fc, start, prev - start + 1))
+    return blocks
+
+
+class ModbusDriver(Driver):
+    type_key = "modbus"
+    config_model = ModbusDriverConfig
+    config: ModbusDriverConfig
+
+    def start(self) -> None:
+        cfg = self.config
+        profiles = _profiles()
+        self.devices = [DeviceState(d, profiles[d.profile]) for d in cfg.devices]
+        self.frames: deque[tuple[float, str, str]] = deque(maxlen=64)
+        self.connected = False
+        self.gap_s = frame_gap_s(cfg.baudrate) if cfg.port else 0.0
+        self._last_io = 0.0
+        self.client = self._make_client()
+
+    def _trace(self, sending: bool, data: bytes) -> bytes:
+        self.frames.append((time.time(), "tx" if sending else "rx", data.hex(" ")))
+        return data
+
+    def _make_client(self) -> Any:
+        cfg = self.config
+        if cfg.port:
+            return ModbusSerialClient(
+                cfg.port,
+                baudrate=cfg.baudrate,
+                parity=cfg.parity,
+                stopbits=cfg.stopbits,
+                timeout=cfg.timeout_s,
+                retries=0,
+                reconnect_delay=0,
+                trace_packet=self._trace,
+            )
+        return ModbusTcpClient(
+            cfg.host or "",
+            port=cfg.tcp_port,
+            timeout=cfg.timeout_s,
+            retries=0,
+            reconnect_delay=0,
+            trace_packet=self._trace,
+        )
+
+    def stop(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {
+            "connected": self.connected,
+            "devices": {
+                d.cfg.unit: {
+                    "polls": d.polls,
+                    "skipped": d.skipped,
+                    "errors": d.errors,
+                    "last_error": d.last_error,
+                }
+                for d in self.devices
+            },
+            "last_frames": list(self.frames)[-10:],
+        }
+
+    def run(self, stop: threading.Event) -> None:
+        spread = min(d.cfg.interval_s for d in self.devices) / max(1, len(self.devices))
+        start = time.monotonic()
+        due = {id(d): start + i * spread for i, d in enumerate(self.devices)}
+        while not stop.is_set():
+            if not self.connected and not self._connect(stop):
+                continue
+            dev = min(self.devices, key=lambda d: due[id(d)])
+            wait = due[id(dev)] - time.monotonic()
+            if wait > 0 and stop.wait(wait):
+                return
+            now = time.monotonic()
+            late = now - due[id(dev)]
+            if late >= dev.cfg.interval_s:  # slots passed while the bus was busy: skip them
+                dev.skipped += int(late // dev.cfg.interval_s)
+            self._poll(dev)
+            due[id(dev)] += dev.cfg.interval_s * (1 + int(max(0.0, late) // dev.cfg.interval_s))
+
+    def _connect(self, stop: threading.Event) -> bool:
+        try:
+            self.connected = bool(self.client.connect())
+        except Exception as exc:  # noqa: BLE001 - any open failure: report, retry
+            self.connected = False
+            log.debug("modbus %s: open failed: %s", self.config.name, exc)
+        if not self.connected:
+            for d in self.devices:
+                d.last_error = "port or host unavailable"
+                self._emit_bad(d)
+            stop.wait(RECONNECT_S)
+        return self.connected
+
+    def _pace(self) -> None:
+        """Keep the RS-485 inter-frame gap between the end of one exchange and the next."""
+        wait = self._last_io + self.gap_s - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
+    def _read(self, dev: DeviceState, fc: int, start: int, count: int) -> list[int] | None:
+        fn = self.client.read_holding_registers if fc == 3 else self.client.read_input_registers
+        for _attempt in range(self.config.retries + 1):
+            self._pace()
+            try:
+                result = fn(start, count=count, device_id=dev.cfg.unit)
+            except ModbusException as exc:
+                dev.errors["timeout"] += 1
+                dev.last_error = f"no valid answer: {exc}"
+                if not self.client.connected:
+                    self.connected = False
+                    return None
+                continue
+            finally:
+                self._last_io = time.monotonic()
+            if result.isError():
+                dev.errors["exception"] += 1
+                dev.last_error = f"exception response {getattr(result, 'exception_code', '?')}"
+                return None  # a device's refusal is not retried
+            return list(result.registers)
+        return None
+
+    def _poll(self, dev: DeviceState) -> None:
+        dev.polls += 1
+        regs: dict[tuple[int, int], int] = {}
+        for fc, start, count in dev.blocks:
+            words = self._read(dev, fc, start, count)
+            if words is None or len(words) != count:
+                self._emit_bad(dev)
+                return
+            regs.update({(fc, start + i): w for i, w in enumerate(words)})
+        ts = now_ms()  # the time of the read, not of later processing
+        measuring = self._status_ok(dev, regs)
+        batch = []
+        for point in dev.profile.points:
+            channel = dev.cfg.channels.get(point.name)
+            if channel is None:
+                continue
+            value, quality = (None, Quality.BAD)
+            if measuring:
+                value, quality = self._value(dev, point, regs)
+            batch.append(Reading(channel, ts, value, quality))
+        self.sink(batch)
+
+    def _status_ok(self, dev: DeviceState, regs: dict[tuple[int, int], int]) -> bool:
+        st = dev.profile.status
+        if st is None:
+            return True
+        word = regs.get((st.function, st.address), 0)
+        flags = {name for name, bit in st.bits.items() if word >> bit & 1}
+        if word & st.fault_mask:
+            flags.add("fault")
+        if "heartbeat" in st.bits:
+            bit = word >> st.bits["heartbeat"] & 1
+            now = time.monotonic()
+            if dev.heartbeat is None or dev.heartbeat[0] != bit:
+                dev.heartbeat = (bit, now)
+            elif now - dev.heartbeat[1] > dev.profile.heartbeat_timeout_s:
+                flags.add("fault")
+                dev.last_error = "heartbeat bit stopped toggling"
+        bad = flags & set(NOT_MEASURING)
+        if bad:
+            dev.last_error = f"device reports {', '.join(sorted(bad))}"
+        return not bad
+
+    def _value(
+        self, dev: DeviceState, p: Point, regs: dict[tuple[int, int], int]
+    ) -> tuple[float | None, Quality]:
+        words = [regs[(p.function, p.address + i)] for i in range(p.registers())]
+        try:
+            if p.type == DataType.SCALED:
+                decimals = regs[(p.function, p.decimals_register or 0)]
+                if decimals > 4:
+                    raise ValueError(f"decimals register reads {decimals} (0..4 expected)")
+                raw = decode(words, DataType.INT16)
+                value = None if raw is None else raw / 10**decimals
+            else:
+                value = decode(words, p.type, p.word_order or "big", p.byte_order)
+        except (ValueError, KeyError) as exc:
+            dev.errors["decode"] += 1
+            dev.last_error = f"{p.name}: {exc}"
+            return None, Quality.BAD
+        if value is None:
+            return None, Quality.BAD
+        value = value * p.scale + p.offset
+        quality = Quality.GOOD
+        ma_range = dev.cfg.ma_ranges.get(p.name)
+        if ma_range is not None:
+            if not NE43_FAULT_LOW <= value <= NE43_FAULT_HIGH:
+                dev.last_error = f"{p.name}: loop current {value:.2f} mA (NAMUR NE43 fault band)"
+                return None, Quality.BAD
+            if not NE43_SAT_LOW <= value <= NE43_SAT_HIGH:
+                quality = Quality.UNCERTAIN
+            lo, hi = ma_range
+            value = lo + (min(max(value, 4.0), 20.0) - 4.0) / 16.0 * (hi - lo)
+        if p.valid is not None and not p.valid[0] <= value <= p.valid[1]:
+            dev.last_error = f"{p.name}: implausible value {value}"
+            return None, Quality.BAD
+        return value, quality
+
+    def _emit_bad(self, dev: DeviceState) -> None:
+        ts = now_ms()
+        self.sink([Reading(ch, ts, None, Quality.BAD) for ch in dev.cfg.channels.values()])

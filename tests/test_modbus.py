@@ -1,0 +1,350 @@
+"""Modbus: decoding tables, profile validation, RTU framing, the driver over a real
+pseudo-terminal and TCP against the simulator, with fault injection."""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from box.errors import DriverError
+from box.readings import Quality
+from drivers.modbus.datatypes import DataType, decode, encode
+from drivers.modbus.driver import ModbusDriver, ModbusDriverConfig, _blocks
+from drivers.modbus.profiles import _load, shipped
+from sim.modbus_slave import DeviceSim, Faults, PtySlave, Slave, TcpSlave, parse_rtu, with_crc
+
+
+@pytest.mark.parametrize(
+    ("words", "dtype", "word_order", "byte_order", "value"),
+    [
+        ([0x0064], DataType.UINT16, "big", "big", 100),
+        ([0xFFFF], DataType.UINT16, "big", "big", 65535),
+        ([0xFFFE], DataType.INT16, "big", "big", -2),
+        ([0x6400], DataType.UINT16, "big", "little", 100),
+        ([0x0001, 0x0000], DataType.UINT32, "big", "big", 65536),
+        ([0x0000, 0x0001], DataType.UINT32, "little", "big", 65536),
+        ([0xFFFF, 0xFFFE], DataType.INT32, "big", "big", -2),
+        ([0xFEFF, 0xFFFF], DataType.INT32, "little", "little", -2),
+        ([0x3F80, 0x0000], DataType.FLOAT32, "big", "big", 1.0),
+        ([0x0000, 0x3F80], DataType.FLOAT32, "little", "big", 1.0),
+        ([0x803F, 0x0000], DataType.FLOAT32, "big", "little", 1.0),
+        ([0x0000, 0x803F], DataType.FLOAT32, "little", "little", 1.0),
+        ([0x41A7, 0x3333], DataType.FLOAT32, "big", "big", 20.9),
+        ([0x7FC0, 0x0000], DataType.FLOAT32, "big", "big", None),  # NaN: no invented value
+        ([0x7F80, 0x0000], DataType.FLOAT32, "big", "big", None),  # +inf
+    ],
+)
+def test_decode_every_type_and_order(words, dtype, word_order, byte_order, value) -> None:  # noqa: ANN001
+    got = decode(words, dtype, word_order, byte_order)
+    assert got == (pytest.approx(value, rel=1e-6) if value is not None else None)
+    if value is not None:
+        assert decode(
+            encode(value, dtype, word_order, byte_order), dtype, word_order, byte_order
+        ) == pytest.approx(value, rel=1e-6)
+
+
+def test_decode_refuses_wrong_register_counts() -> None:
+    with pytest.raises(ValueError, match="float32 needs 2 registers, got 1"):
+        decode([1], DataType.FLOAT32)
+    with pytest.raises(ValueError, match="0..65535"):
+        decode([70000], DataType.UINT16)
+
+
+BASE = 'name = "p"\n[[points]]\nname = "x"\naddress = 7\n'
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            'type = "int16"\nword_order = "little"\n',
+            "profile t.toml: register 7 (x): word_order is illegal with type int16",
+        ),
+        (
+            'type = "float32"\ndecimals_register = 4\n',
+            "register 7 (x): decimals_register is only legal with type scaled",
+        ),
+        ('type = "scaled"\n', "register 7 (x): type scaled demands decimals_register"),
+        ('type = "int64"\n', "points.0.type: Input should be 'int16'"),
+        ('type = "int16"\nbogus = 1\n', "points.0.bogus: Extra inputs are not permitted"),
+        (
+            'type = "int16"\n[status]\naddress = 1\nbits = { smoke = 3 }\n',
+            "status register 1: unknown flags ['smoke']",
+        ),
+        (
+            'type = "int16"\n[[points]]\nname = "x"\naddress = 8\ntype = "int16"\n',
+            "register 8 (x): duplicate point name",
+        ),
+    ],
+)
+def test_profile_validation_names_profile_register_and_field(extra: str, message: str) -> None:
+    with pytest.raises(DriverError) as info:
+        _load(BASE + extra, "t.toml")
+    assert message in str(info.value)
+
+
+def test_shipped_profiles_and_their_read_blocks() -> None:
+    profiles = shipped()
+    assert set(profiles) == {
+        "generic-gas-probe",
+        "midas-float",
+        "ai4-4-20ma",
+        "temperature-transmitter",
+    }
+    assert _blocks(profiles["generic-gas-probe"]) == [(3, 0, 5)]
+    assert _blocks(profiles["midas-float"]) == [(3, 0, 4)]
+    assert _blocks(profiles["ai4-4-20ma"]) == [(4, 0, 4)]
+
+
+REQUEST = with_crc(bytes([3, 3, 0, 0, 0, 5]))
+
+
+@pytest.mark.parametrize("junk", [b"", b"\x00", b"\xff\x13\x37", REQUEST[:5]])
+def test_rtu_framing_split_at_every_byte_and_after_junk(junk: bytes) -> None:
+    stream = junk + REQUEST + with_crc(bytes([7, 6, 0, 5, 0, 0xFA]))
+    for cut in range(len(stream) + 1):
+        buf = bytearray()
+        got = []
+        for part in (stream[:cut], stream[cut:]):
+            buf += part
+            got += parse_rtu(buf)
+        assert got == [(3, bytes([3, 0, 0, 0, 5])), (7, bytes([6, 0, 5, 0, 0xFA]))], cut
+
+
+def test_known_frame_from_the_domain_notes() -> None:
+    """DOMAIN.md 5A: read '01 03 00 00 00 01 84 0A'; set low alarm '04 06 00 05 00 FA 19 DD'."""
+    assert with_crc(bytes.fromhex("010300000001")).hex() == "010300000001840a"
+    assert with_crc(bytes.fromhex("0406000500fa")).hex() == "0406000500fa19dd"
+
+
+class Harness:
+    def __init__(self, cfg: dict) -> None:
+        self.batches: list = []
+        self.driver = ModbusDriver(ModbusDriverConfig.model_validate(cfg), self.batches.append)
+        self.stop = threading.Event()
+        self.driver.start()
+        self.thread = threading.Thread(target=self.driver.run, args=(self.stop,))
+        self.thread.start()
+
+    def wait(self, n: int) -> list:
+        from tests.conftest import wait_for
+
+        wait_for(lambda: len(self.batches) >= n, timeout=15, what=f"{n} batches")
+        return self.batches
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.driver.stop()
+
+
+@pytest.fixture
+def harnesses() -> Iterator[list]:
+    made: list = []
+    yield made
+    for h in made:
+        h.close()
+
+
+def rtu(slave: Slave, harnesses: list, devices: list[dict], **kw) -> tuple[PtySlave, Harness]:  # noqa: ANN003
+    pty = PtySlave(slave).start()
+    harnesses.append(type("S", (), {"close": pty.stop})())
+    h = Harness(
+        {
+            "type": "modbus",
+            "name": "bus",
+            "port": pty.path,
+            "baudrate": 115200,
+            "timeout_s": 0.2,
+            "retries": 0,
+            "devices": devices,
+            **kw,
+        }
+    )
+    harnesses.append(h)
+    return pty, h
+
+
+def test_rtu_over_a_pty_reads_several_units(harnesses: list) -> None:
+    profiles = shipped()
+    slave = Slave(
+        [
+            DeviceSim(profiles["generic-gas-probe"], 3, base=12.5),
+            DeviceSim(profiles["temperature-transmitter"], 7, base=55.0),
+        ]
+    )
+    _, h = rtu(
+        slave,
+        harnesses,
+        [
+            {
+                "unit": 3,
+                "profile": "generic-gas-probe",
+                "interval_s": 0.1,
+                "channels": {"concentration": "t.lel"},
+            },
+            {
+                "unit": 7,
+                "profile": "temperature-transmitter",
+                "interval_s": 0.1,
+                "channels": {"temperature": "p.temp"},
+            },
+        ],
+    )
+    batches = h.wait(6)
+    by_channel = {r.channel: r for b in batches for r in b}
+    assert by_channel["t.lel"].value == pytest.approx(12.5, abs=0.2)
+    assert by_channel["p.temp"].value == pytest.approx(55.0, abs=0.5)
+    assert all(r.quality == Quality.GOOD for b in batches for r in b)
+    diag = h.driver.diagnostics()
+    assert diag["devices"][3]["polls"] >= 3 and diag["last_frames"]
+
+
+def test_tcp_float_pair_device_and_fault_bits(harnesses: list) -> None:
+    profiles = shipped()
+    ok = DeviceSim(profiles["midas-float"], 1, base=20.9)
+    broken = DeviceSim(profiles["midas-float"], 2, scenario="fault", base=5.0)
+    tcp = TcpSlave(Slave([ok, broken])).start()
+    harnesses.append(type("S", (), {"close": tcp.stop})())
+    h = Harness(
+        {
+            "type": "modbus",
+            "name": "tcp",
+            "host": "127.0.0.1",
+            "tcp_port": tcp.port,
+            "devices": [
+                {
+                    "unit": 1,
+                    "profile": "midas-float",
+                    "interval_s": 0.1,
+                    "channels": {"concentration": "a"},
+                },
+                {
+                    "unit": 2,
+                    "profile": "midas-float",
+                    "interval_s": 0.1,
+                    "channels": {"concentration": "b"},
+                },
+            ],
+        }
+    )
+    harnesses.append(h)
+    batches = h.wait(6)
+    a = [r for b in batches for r in b if r.channel == "a"]
+    b = [r for b in batches for r in b if r.channel == "b"]
+    assert a[-1].value == pytest.approx(20.9, rel=0.02) and a[-1].quality == Quality.GOOD
+    assert b[-1].value is None and b[-1].quality == Quality.BAD, "fault bits: no value"
+    assert "device reports fault" in h.driver.diagnostics()["devices"][2]["last_error"]
+
+
+@pytest.mark.parametrize(
+    ("faults", "counter"),
+    [
+        (Faults(exception=2), "exception"),
+        (Faults(no_answer=1.0), "timeout"),
+        (Faults(crc_error=1.0), "timeout"),
+    ],
+)
+def test_fault_injection_gives_bad_quality_and_counts(
+    harnesses: list, faults: Faults, counter: str
+) -> None:
+    slave = Slave([DeviceSim(shipped()["generic-gas-probe"], 3)], faults)
+    _, h = rtu(
+        slave,
+        harnesses,
+        [
+            {
+                "unit": 3,
+                "profile": "generic-gas-probe",
+                "interval_s": 0.1,
+                "channels": {"concentration": "c"},
+            }
+        ],
+    )
+    batches = h.wait(3)
+    assert all(r.value is None and r.quality == Quality.BAD for b in batches for r in b)
+    assert h.driver.diagnostics()["devices"][3]["errors"][counter] >= 2
+
+
+def test_stray_bytes_on_the_line_are_survived(harnesses: list) -> None:
+    slave = Slave([DeviceSim(shipped()["generic-gas-probe"], 3, base=7.0)], Faults(stray_bytes=0.5))
+    _, h = rtu(
+        slave,
+        harnesses,
+        [
+            {
+                "unit": 3,
+                "profile": "generic-gas-probe",
+                "interval_s": 0.1,
+                "channels": {"concentration": "c"},
+            }
+        ],
+    )
+    batches = h.wait(10)
+    good = [r for b in batches for r in b if r.quality == Quality.GOOD]
+    assert good and all(r.value == pytest.approx(7.0, abs=0.2) for r in good)
+
+
+def test_4_20_ma_scaling_and_namur_ne43_bands(harnesses: list) -> None:
+    dev = DeviceSim(shipped()["ai4-4-20ma"], 5)
+    slave = Slave([dev])
+    _, h = rtu(
+        slave,
+        harnesses,
+        [
+            {
+                "unit": 5,
+                "profile": "ai4-4-20ma",
+                "interval_s": 0.1,
+                "channels": {"ch1": "p1", "ch2": "p2", "ch3": "p3"},
+                "ma_ranges": {"ch1": [0, 2.5], "ch2": [0, 2.5], "ch3": [0, 2.5]},
+            }
+        ],
+    )
+    orig = dev.update
+
+    def fixed() -> None:
+        orig()
+        dev.registers.update({0: 12000, 1: 3000, 2: 20700})  # 12 mA, 3.0 mA, 20.7 mA
+
+    dev.update = fixed  # type: ignore[method-assign]
+    batches = h.wait(5)
+    last = {r.channel: r for r in batches[-1]}
+    assert last["p1"].value == pytest.approx(1.25) and last["p1"].quality == Quality.GOOD
+    assert last["p2"].value is None and last["p2"].quality == Quality.BAD, "< 3.6 mA: fault"
+    assert last["p3"].quality == Quality.UNCERTAIN and last["p3"].value == pytest.approx(2.5)
+
+
+def test_config_errors_name_unit_and_profile() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unit 3: unknown profile 'nope'"):
+        ModbusDriverConfig.model_validate(
+            {
+                "type": "modbus",
+                "name": "b",
+                "port": "/dev/x",
+                "devices": [{"unit": 3, "profile": "nope", "channels": {"a": "b"}}],
+            }
+        )
+    with pytest.raises(ValidationError, match="exactly one of port"):
+        ModbusDriverConfig.model_validate(
+            {
+                "type": "modbus",
+                "name": "b",
+                "devices": [
+                    {"unit": 3, "profile": "generic-gas-probe", "channels": {"concentration": "b"}}
+                ],
+            }
+        )
+
+
+def test_request_pdu_layout_matches_the_simulator() -> None:
+    dev = DeviceSim(shipped()["generic-gas-probe"], 1, base=10.0)
+    dev.value_override = 10.0  # no noise: an exact register value
+    slave = Slave([dev])
+    reply = slave.answer(1, bytes([3]) + struct.pack(">HH", 0, 5))
+    assert reply[:2] == bytes([3, 10]) and struct.unpack(">H", reply[2:4])[0] == 100
