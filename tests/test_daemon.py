@@ -150,16 +150,16 @@ def test_unavailable_driver_is_reported_while_the_others_run(
     home: Path, started: list[Daemon]
 ) -> None:
     registry = DriverRegistry.from_entry_points()
-    registry.failed["modbus"] = "ImportError: no module named pymodbus_x"
-    body = sim_body() + '\n[[drivers]]\ntype = "modbus"\nname = "bus1"\nport = "/dev/ttyUSB0"\n'
+    registry.failed["uwb"] = "ImportError: no module named uwb_x"
+    body = sim_body() + '\n[[drivers]]\ntype = "uwb"\nname = "bus1"\nport = "/dev/ttyUSB0"\n'
     write_config(home, body)
     d = start(home, started, registry)
     wait_for(lambda: d.pipeline.processed_readings > 0, what="readings from the sim driver")
     d.writer.flush()
     (ev,) = events(home, "driver_unavailable")
-    assert ev["driver"] == "bus1" and "pymodbus_x" in ev["error"]
+    assert ev["driver"] == "bus1" and "uwb_x" in ev["error"]
     assert d.snapshot()["failed_driver_imports"] == {
-        "modbus": "ImportError: no module named pymodbus_x"
+        "uwb": "ImportError: no module named uwb_x"
     }
 
 
