@@ -47,6 +47,31 @@ class Faults:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
 
+def _address_spaces(p: Profile) -> dict[int, set[int]]:
+    """Registers that exist on this device, per function code (3 holding, 4 input). A read of
+    any other address gets exception 2, as on a real device."""
+    spaces: dict[int, set[int]] = {3: set(), 4: set()}
+    for pt in p.points:
+        spaces[pt.function].update(range(pt.address, pt.address + pt.registers()))
+        for extra in (pt.decimals_register, pt.unit_code_register):
+            if extra is not None:
+                spaces[pt.function].add(extra)
+    if p.status:
+        spaces[p.status.function].add(p.status.address)
+    for s in p.setpoints:
+        spaces[3].update(
+            range(s.address, s.address + (2 if s.type in ("int32", "uint32", "float32") else 1))
+        )
+    for c in p.commands:
+        spaces[3].update(range(c.address, c.address + len(c.values)))
+    if p.identify:
+        spaces[p.identify.function].add(p.identify.address)
+    # Real devices expose a contiguous map: everything between the first and last register.
+    return {
+        fc: set(range(min(regs), max(regs) + 1)) if regs else set() for fc, regs in spaces.items()
+    }
+
+
 class DeviceSim:
     """One unit: a register space filled from its profile and a scenario."""
 
@@ -66,6 +91,7 @@ class DeviceSim:
         self.registers: dict[int, int] = {}
         self.started = time.monotonic()
         self.value_override: float | None = None
+        self.spaces = _address_spaces(profile)
         self.update()
 
     def value_at(self, t: float) -> float:
@@ -147,6 +173,8 @@ class Slave:
             address, count = struct.unpack(">HH", pdu[1:5])
             if not 1 <= count <= 125:
                 return bytes([fc | 0x80, 3])
+            if not set(range(address, address + count)) <= dev.spaces[fc]:
+                return bytes([fc | 0x80, 2])  # illegal data address
             words = dev.read(address, count)
             return bytes([fc, 2 * count]) + b"".join(struct.pack(">H", w) for w in words or [])
         if fc == 6 and len(pdu) == 5:

@@ -158,9 +158,7 @@ def test_unavailable_driver_is_reported_while_the_others_run(
     d.writer.flush()
     (ev,) = events(home, "driver_unavailable")
     assert ev["driver"] == "bus1" and "uwb_x" in ev["error"]
-    assert d.snapshot()["failed_driver_imports"] == {
-        "uwb": "ImportError: no module named uwb_x"
-    }
+    assert d.snapshot()["failed_driver_imports"] == {"uwb": "ImportError: no module named uwb_x"}
 
 
 def test_web_port_in_use_does_not_stop_the_box(home: Path, started: list[Daemon]) -> None:

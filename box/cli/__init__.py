@@ -18,6 +18,7 @@ SECTIONS = {
     "Set up and run": ["init", "run", "status"],
     "Alarms": ["alarms"],
     "Configure": ["config", "drivers", "keys"],
+    "Field devices": ["sensors"],
     "Upstream": ["consume"],
     "Data and audit": ["readings", "audit"],
     "Measure and simulate": ["bench", "sim"],
@@ -80,6 +81,7 @@ def _register() -> None:
         box_cmds,
         config_cmds,
         driver_cmds,
+        sensor_cmds,
         sim_cmds,
         store_cmds,
         sync_cmds,
@@ -94,6 +96,7 @@ def _register() -> None:
         bench_cmds,
         sim_cmds,
         sync_cmds,
+        sensor_cmds,
     ):
         for command in module.COMMANDS:
             main.add_command(command)

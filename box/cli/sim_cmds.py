@@ -41,4 +41,116 @@ def operator(box: Context, ack_after: float, stop_after: float | None) -> None:
     DemoOperator(BoxClient(box.home), ack_after, click.echo).run(stop_after)
 
 
+def _units(text: str) -> list[int]:
+    try:
+        units = [int(u) for u in text.split(",") if u.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give unit ids like 3,7,12") from None
+    if not units or any(not 1 <= u <= 247 for u in units):
+        raise click.BadParameter(f"{text!r}: unit ids are 1..247")
+    return units
+
+
+@sim.command()
+@click.option(
+    "--profile",
+    "profile_names",
+    required=True,
+    multiple=True,
+    help="Device profile (repeat to give one per unit, else all units share it).",
+)
+@click.option("--units", required=True, help="Unit ids, e.g. 3,7,12.")
+@click.option("--pty", "use_pty", is_flag=True, help="Serve RTU on a new pseudo-terminal.")
+@click.option("--tcp", "tcp_port", type=click.IntRange(0, 65535), help="Serve Modbus TCP here.")
+@click.option("--link", type=click.Path(dir_okay=False), help="With --pty: a symlink to it.")
+@click.option(
+    "--scenario",
+    type=click.Choice(["steady", "drift", "leak", "release", "fault", "warmup", "calibration"]),
+    default="steady",
+    show_default=True,
+)
+@click.option("--base", type=float, default=10.0, show_default=True, help="Base value.")
+@click.option("--baud", type=click.IntRange(300, 921600), help="Delay frames by their wire time.")
+@click.option("--no-answer", type=click.FloatRange(0, 1), default=0.0, help="Probability.")
+@click.option("--crc-errors", type=click.FloatRange(0, 1), default=0.0, help="Probability.")
+@click.option("--exception", "exception_code", type=click.IntRange(0, 11), default=0)
+@click.option("--stray-bytes", type=click.FloatRange(0, 1), default=0.0, help="Probability.")
+@click.option("--late", type=click.FloatRange(0, 10), default=0.0, help="Answer delay, s.")
+def modbus(
+    profile_names: tuple[str, ...],
+    units: str,
+    use_pty: bool,
+    tcp_port: int | None,
+    link: str | None,
+    scenario: str,
+    base: float,
+    baud: int | None,
+    no_answer: float,
+    crc_errors: float,
+    exception_code: int,
+    stray_bytes: float,
+    late: float,
+) -> None:
+    """A Modbus slave serving device profiles, until stopped. The first line of output names
+    the pseudo-terminal (``pty PATH``) or the port (``tcp 127.0.0.1:PORT``).
+
+    \b
+    Example:
+      safetybox sim modbus --profile generic-gas-probe --units 3,7,12 --pty
+    """
+    import os
+    import signal
+    import threading
+    from pathlib import Path
+
+    from drivers.modbus.profiles import load_profiles
+    from sim.modbus_slave import DeviceSim, Faults, PtySlave, Slave, TcpSlave
+
+    if use_pty == (tcp_port is not None):
+        raise click.UsageError("give exactly one of --pty or --tcp PORT")
+    ids = _units(units)
+    profiles = load_profiles()
+    names = list(profile_names) * len(ids) if len(profile_names) == 1 else list(profile_names)
+    if len(names) != len(ids):
+        raise click.UsageError("give one --profile, or one per unit")
+    for n in names:
+        if n not in profiles:
+            raise click.BadParameter(
+                f"unknown profile {n!r}; shipped: {', '.join(sorted(profiles))}"
+            )
+    devices = [DeviceSim(profiles[n], u, scenario, base) for n, u in zip(names, ids, strict=True)]
+    faults = Faults(
+        no_answer=no_answer,
+        late_s=late,
+        crc_error=crc_errors,
+        exception=exception_code,
+        stray_bytes=stray_bytes,
+    )
+    slave = Slave(devices, faults, baud)
+    server: PtySlave | TcpSlave
+    if use_pty:
+        server = PtySlave(slave).start()
+        where = f"pty {server.path}"
+        if link:
+            Path(link).unlink(missing_ok=True)
+            os.symlink(server.path, link)
+            where += f" (link {link})"
+    else:
+        server = TcpSlave(slave, tcp_port or 0).start()
+        where = f"tcp 127.0.0.1:{server.port}"
+    click.echo(where, nl=True)
+    import sys
+
+    sys.stdout.flush()
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    try:
+        done.wait()
+    finally:
+        server.stop()
+        if use_pty and link:
+            Path(link).unlink(missing_ok=True)
+
+
 COMMANDS = [sim]

@@ -27,6 +27,9 @@ from drivers.modbus.datatypes import DataType, decode
 from drivers.modbus.profiles import NOT_MEASURING, Point, Profile, load_profiles
 
 log = logging.getLogger(__name__)
+# pymodbus logs every timeout at ERROR: on a flaky bus that floods the SD card. The driver
+# counts errors per device and logs entering and leaving an error state once (below).
+logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 NE43_FAULT_LOW, NE43_FAULT_HIGH = 3.6, 21.0
 NE43_SAT_LOW, NE43_SAT_HIGH = 3.8, 20.5
@@ -103,6 +106,7 @@ class DeviceState:
         self.errors: dict[str, int] = {"timeout": 0, "exception": 0, "decode": 0}
         self.last_error = ""
         self.heartbeat: tuple[int, float] | None = None  # (bit value, when it last changed)
+        self.in_error = False
 
 
 def _blocks(profile: Profile) -> list[tuple[int, int, int]]:
@@ -259,6 +263,9 @@ class ModbusDriver(Driver):
                 return
             regs.update({(fc, start + i): w for i, w in enumerate(words)})
         ts = now_ms()  # the time of the read, not of later processing
+        if dev.in_error:
+            dev.in_error = False
+            log.info("modbus %s unit %d: answering again", self.config.name, dev.cfg.unit)
         measuring = self._status_ok(dev, regs)
         batch = []
         for point in dev.profile.points:
@@ -328,5 +335,8 @@ class ModbusDriver(Driver):
         return value, quality
 
     def _emit_bad(self, dev: DeviceState) -> None:
+        if not dev.in_error:
+            dev.in_error = True
+            log.error("modbus %s unit %d: %s", self.config.name, dev.cfg.unit, dev.last_error)
         ts = now_ms()
         self.sink([Reading(ch, ts, None, Quality.BAD) for ch in dev.cfg.channels.values()])

@@ -1,0 +1,234 @@
+"""``sensors scan|read``: find and read field devices, for a technician at the cabinet."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from box.cli.common import Context, json_option, pass_box, print_json
+
+
+def _range(text: str) -> list[int]:
+    units: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            units += list(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give units like 1-247 or 3,7,10-20") from None
+    if not units or any(not 1 <= u <= 247 for u in units):
+        raise click.BadParameter(f"{text!r}: unit ids are 1..247")
+    return units
+
+
+def bus_options(fn: Any) -> Any:
+    for opt in reversed(
+        [
+            click.option("--port", help="Serial port (RTU), e.g. /dev/ttyUSB0."),
+            click.option("--host", help="Modbus TCP host."),
+            click.option(
+                "--tcp-port", type=click.IntRange(1, 65535), default=502, show_default=True
+            ),
+            click.option(
+                "--baud", type=click.IntRange(300, 921600), default=9600, show_default=True
+            ),
+            click.option(
+                "--parity", type=click.Choice(["N", "E", "O"]), default="N", show_default=True
+            ),
+            click.option(
+                "--stopbits", type=click.Choice(["1", "2"]), default="1", show_default=True
+            ),
+            click.option(
+                "--timeout", type=click.FloatRange(0.01, 10), default=0.2, show_default=True
+            ),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def _client(
+    port: str | None,
+    host: str | None,
+    tcp_port: int,
+    baud: int,
+    parity: str,
+    stopbits: str,
+    timeout: float,
+) -> tuple[Any, dict[str, Any]]:
+    from pymodbus.client import ModbusSerialClient, ModbusTcpClient
+
+    if (port is None) == (host is None):
+        raise click.UsageError("give exactly one of --port or --host")
+    if port:
+        client = ModbusSerialClient(
+            port,
+            baudrate=baud,
+            parity=parity,
+            stopbits=int(stopbits),
+            timeout=timeout,
+            retries=0,
+            reconnect_delay=0,
+        )
+        bus = {"port": port, "baudrate": baud, "parity": parity, "stopbits": int(stopbits)}
+    else:
+        client = ModbusTcpClient(
+            host or "", port=tcp_port, timeout=timeout, retries=0, reconnect_delay=0
+        )
+        bus = {"host": host, "tcp_port": tcp_port}
+    if not client.connect():
+        raise click.ClickException(f"cannot open {port or f'{host}:{tcp_port}'}")
+    return client, bus
+
+
+@click.group()
+def sensors() -> None:
+    """Find and read Modbus field devices."""
+
+
+@sensors.command()
+@bus_options
+@click.option("--units", default="1-247", show_default=True, help="e.g. 1-247 or 3,7,10-20.")
+@json_option
+def scan(
+    port: str | None,
+    host: str | None,
+    tcp_port: int,
+    baud: int,
+    parity: str,
+    stopbits: str,
+    timeout: float,
+    units: str,
+    as_json: bool,
+) -> None:
+    """Find responding unit ids, identify their profile, print a config snippet.
+
+    \\b
+    Example:
+      safetybox sensors scan --port /dev/ttyUSB0 --baud 9600 --units 1-32
+    """
+    from drivers.modbus.profiles import load_profiles
+    from drivers.modbus.scan import scan as do_scan
+    from drivers.modbus.scan import snippet
+
+    ids = _range(units)
+    client, bus = _client(port, host, tcp_port, baud, parity, stopbits, timeout)
+    profiles = load_profiles()
+    try:
+        if sys.stderr.isatty() and not as_json:
+            with click.progressbar(length=len(ids), label="scanning", file=sys.stderr) as bar:
+                found = do_scan(client, ids, profiles, lambda u: bar.update(1))
+        else:
+            found = do_scan(client, ids, profiles)
+    finally:
+        client.close()
+    if as_json:
+        print_json({"devices": found})
+        return
+    for d in found:
+        click.echo(f"unit {d['unit']:>3}: {d['profile'] or 'answers, profile unknown'}")
+    click.echo(f"{len(found)} device(s) found\n")
+    click.echo(snippet(found, bus, profiles), nl=False)
+
+
+@sensors.command()
+@click.argument("channel", required=False)
+@bus_options
+@click.option("--unit", type=click.IntRange(1, 247))
+@click.option("--profile")
+@click.option("--count", type=click.IntRange(1, 100000), default=5, show_default=True)
+@click.option("--interval", type=click.FloatRange(0.1, 60), default=1.0, show_default=True)
+@pass_box
+def read(
+    box: Context,
+    channel: str | None,
+    port: str | None,
+    host: str | None,
+    tcp_port: int,
+    baud: int,
+    parity: str,
+    stopbits: str,
+    timeout: float,
+    unit: int | None,
+    profile: str | None,
+    count: int,
+    interval: float,
+) -> None:
+    """Live values: of a CHANNEL of the running box, or straight from a device.
+
+    \\b
+    Examples:
+      safetybox sensors read tank1.lel
+      safetybox sensors read --port /dev/ttyUSB0 --unit 3 --profile generic-gas-probe
+    """
+    if channel:
+        from box.client import BoxClient
+
+        for _ in range(count):
+            s = BoxClient(box.home).status()
+            c = next((c for c in s["channels"] if c["id"] == channel), None)
+            if c is None:
+                raise click.ClickException(f"no channel {channel!r} on this box")
+            click.echo(f"{c['id']}: {c['value']} {c['unit']} ({c['quality']}, age {c['age_s']} s)")
+            time.sleep(interval)
+        return
+    if unit is None or profile is None:
+        raise click.UsageError("give a CHANNEL, or --unit and --profile with --port/--host")
+    import threading
+
+    from drivers.modbus.driver import ModbusDriver, ModbusDriverConfig
+
+    bus = {"port": port} if port else {"host": host, "tcp_port": tcp_port}
+    cfg = ModbusDriverConfig.model_validate(
+        {
+            "type": "modbus",
+            "name": "read",
+            **bus,
+            "baudrate": baud,
+            "parity": parity,
+            "stopbits": int(stopbits),
+            "timeout_s": timeout,
+            "retries": 0,
+            "devices": [
+                {
+                    "unit": unit,
+                    "profile": profile,
+                    "interval_s": interval,
+                    "channels": {p: p for p in _points(profile)},
+                }
+            ],
+        }
+    )
+    stop = threading.Event()
+    seen = [0]
+
+    def show(batch: list[Any]) -> None:
+        seen[0] += 1
+        click.echo("  ".join(f"{r.channel}={r.value} ({r.quality.name.lower()})" for r in batch))
+        if seen[0] >= count:
+            stop.set()
+
+    driver = ModbusDriver(cfg, show)
+    driver.start()
+    try:
+        driver.run(stop)
+    finally:
+        driver.stop()
+    errors = driver.diagnostics()["devices"][unit]
+    if errors["last_error"]:
+        click.echo(f"last error: {errors['last_error']}", err=True)
+
+
+def _points(profile: str) -> list[str]:
+    from drivers.modbus.profiles import load_profiles
+
+    p = load_profiles().get(profile)
+    if p is None:
+        raise click.BadParameter(f"unknown profile {profile!r}")
+    return [pt.name for pt in p.points]
+
+
+COMMANDS = [sensors]
