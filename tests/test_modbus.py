@@ -348,3 +348,234 @@ def test_request_pdu_layout_matches_the_simulator() -> None:
     slave = Slave([dev])
     reply = slave.answer(1, bytes([3]) + struct.pack(">HH", 0, 5))
     assert reply[:2] == bytes([3, 10]) and struct.unpack(">H", reply[2:4])[0] == 100
+
+
+def _start_sim(tmp_path, *args: str):  # noqa: ANN001, ANN202
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "box", "sim", "modbus", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    first = proc.stdout.readline().strip()
+    return proc, first
+
+
+def test_sim_cli_scan_and_read(tmp_path, harnesses: list) -> None:  # noqa: ANN001
+    import json
+    import signal
+
+    from tests.conftest import run_cli
+
+    link = tmp_path / "ttyRS485"
+    proc, first = _start_sim(
+        tmp_path,
+        "--profile",
+        "generic-gas-probe",
+        "--profile",
+        "midas-float",
+        "--units",
+        "3,7",
+        "--pty",
+        "--link",
+        str(link),
+    )
+    try:
+        assert first.startswith("pty /dev/pts/") and str(link) in first
+        out = run_cli(
+            None,
+            "sensors",
+            "scan",
+            "--port",
+            str(link),
+            "--baud",
+            "115200",
+            "--units",
+            "1-8",
+            "--timeout",
+            "0.05",
+            "--json",
+        ).output
+        assert json.loads(out) == {
+            "devices": [
+                {"unit": 3, "profile": "generic-gas-probe"},
+                {"unit": 7, "profile": "midas-float"},
+            ]
+        }
+        text = run_cli(
+            None,
+            "sensors",
+            "scan",
+            "--port",
+            str(link),
+            "--baud",
+            "115200",
+            "--units",
+            "3,7",
+            "--timeout",
+            "0.05",
+        ).output
+        assert 'profile = "midas-float"' in text and "[[drivers.devices]]" in text
+        read = run_cli(
+            None,
+            "sensors",
+            "read",
+            "--port",
+            str(link),
+            "--baud",
+            "115200",
+            "--unit",
+            "3",
+            "--profile",
+            "generic-gas-probe",
+            "--count",
+            "2",
+            "--interval",
+            "0.1",
+        ).output
+        assert read.count("concentration=") == 2 and "(good)" in read
+        bad = run_cli(None, "sensors", "scan", "--port", str(link), "--units", "0-300", check=False)
+        assert bad.exit_code == 2 and "unit ids are 1..247" in bad.output
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        proc.stdout.close()
+    assert not link.exists(), "the simulator removes its link when stopped"
+
+
+def test_unplugged_adapter_faults_then_reopens_when_it_returns(tmp_path, harnesses: list) -> None:  # noqa: ANN001
+    """A USB-RS485 adapter pulled out: its device node vanishes. Emulated with a symlink
+    to a pseudo-terminal that is removed, then recreated to a new one."""
+    import os
+    import time
+
+    from tests.conftest import wait_for
+
+    link = tmp_path / "ttyUSB0"
+    profile = shipped()["generic-gas-probe"]
+    first = PtySlave(Slave([DeviceSim(profile, 3, base=5.0)])).start()
+    os.symlink(first.path, link)
+    h = Harness(
+        {
+            "type": "modbus",
+            "name": "usb",
+            "port": str(link),
+            "baudrate": 115200,
+            "timeout_s": 0.1,
+            "retries": 0,
+            "devices": [
+                {
+                    "unit": 3,
+                    "profile": "generic-gas-probe",
+                    "interval_s": 0.1,
+                    "channels": {"concentration": "c"},
+                }
+            ],
+        }
+    )
+    harnesses.append(h)
+    wait_for(lambda: any(r.quality == Quality.GOOD for b in h.batches for r in b), what="good")
+    link.unlink()
+    first.stop()  # unplugged
+    wait_for(lambda: h.batches[-1][0].quality == Quality.BAD, what="fault while unplugged")
+    second = PtySlave(Slave([DeviceSim(profile, 3, base=6.0)])).start()
+    harnesses.append(type("S", (), {"close": second.stop})())
+    back = time.monotonic()
+    os.symlink(second.path, link)  # plugged back in
+    wait_for(lambda: h.batches[-1][0].quality == Quality.GOOD, what="reading again")
+    assert time.monotonic() - back < 5.0, "reopened within 5 s of the port returning"
+    assert h.batches[-1][0].value == pytest.approx(6.0, abs=0.2)
+
+
+@pytest.fixture
+def tcp_probe() -> Iterator[tuple[Slave, int]]:
+    slave = Slave(
+        [DeviceSim(shipped()["generic-gas-probe"], 4), DeviceSim(shipped()["midas-float"], 9)]
+    )
+    server = TcpSlave(slave).start()
+    yield slave, server.port
+    server.stop()
+
+
+def test_tool_writes_with_read_back_and_refuses_out_of_range(tcp_probe) -> None:  # noqa: ANN001
+    from pymodbus.client import ModbusTcpClient
+
+    from firmware_tools.modbus_tool import ToolError, run_command, set_setpoint
+
+    slave, port = tcp_probe
+    client = ModbusTcpClient("127.0.0.1", port=port, timeout=1)
+    assert client.connect()
+    try:
+        probe = shipped()["generic-gas-probe"]
+        assert set_setpoint(client, 4, probe, "A1", 250) == 250
+        assert slave.devices[4].registers[5] == 250
+        assert set_setpoint(client, 9, shipped()["midas-float"], "A2", 12.5) == 12.5
+        before = slave.requests
+        with pytest.raises(ToolError, match=r"outside A1's range \[0.0, 10000.0\].*nothing was"):
+            set_setpoint(client, 4, probe, "A1", 20000)
+        assert slave.requests == before, "refused before anything was sent"
+        with pytest.raises(ToolError, match="has no setpoint 'A3' \\(it has: A1, A2\\)"):
+            set_setpoint(client, 4, probe, "A3", 1)
+        run_command(client, 4, probe, "zero")
+        with pytest.raises(ToolError, match="has no command 'span'"):
+            run_command(client, 4, probe, "span")
+    finally:
+        client.close()
+
+
+def test_tool_cli_confirms_and_refuses(tcp_probe) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from box.cli import main
+
+    slave, port = tcp_probe
+    args = [
+        "sensors",
+        "set",
+        "--host",
+        "127.0.0.1",
+        "--tcp-port",
+        str(port),
+        "--unit",
+        "4",
+        "--profile",
+        "generic-gas-probe",
+        "--setpoint",
+        "A1",
+    ]
+    r = CliRunner().invoke(main, [*args, "--value", "300"], input="n\n")
+    assert r.exit_code == 1 and "nothing written" in r.output
+    assert slave.devices[4].registers.get(5, 0) != 300
+    r = CliRunner().invoke(main, [*args, "--value", "300", "--yes"])
+    assert r.exit_code == 0 and "A1 = 300.0 (verified by read-back)" in r.output
+    r = CliRunner().invoke(main, [*args, "--value", "-5", "--yes"])
+    assert r.exit_code == 1 and "outside A1's range" in r.output
+
+
+def test_bus_load_estimate_flags_rates_the_line_cannot_carry() -> None:
+    from drivers.modbus.driver import DeviceState, bus_load, exchange_s
+
+    profile = shipped()["generic-gas-probe"]
+    cfg = ModbusDriverConfig.model_validate(
+        {
+            "type": "modbus",
+            "name": "b",
+            "port": "/dev/x",
+            "baudrate": 1200,
+            "devices": [
+                {
+                    "unit": u,
+                    "profile": "generic-gas-probe",
+                    "interval_s": 0.1,
+                    "channels": {"concentration": f"c{u}"},
+                }
+                for u in range(1, 11)
+            ],
+        }
+    )
+    devices = [DeviceState(d, profile) for d in cfg.devices]
+    assert exchange_s(9600, 5) == pytest.approx(30 * 11 / 9600)
+    assert bus_load(cfg, devices) > 1.0, "10 probes at 10 Hz do not fit on a 1200 baud line"

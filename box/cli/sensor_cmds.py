@@ -232,3 +232,109 @@ def _points(profile: str) -> list[str]:
 
 
 COMMANDS = [sensors]
+
+
+def _tool_target(
+    port: str | None,
+    host: str | None,
+    tcp_port: int,
+    baud: int,
+    parity: str,
+    stopbits: str,
+    timeout: float,
+    profile: str,
+) -> tuple[Any, Any]:
+    from drivers.modbus.profiles import load_profiles
+
+    p = load_profiles().get(profile)
+    if p is None:
+        raise click.BadParameter(f"unknown profile {profile!r}")
+    client, _ = _client(port, host, tcp_port, baud, parity, stopbits, timeout)
+    return client, p
+
+
+def _confirm(yes: bool, what: str) -> None:
+    if not yes and not click.confirm(f"{what}?", default=False):
+        raise click.ClickException("nothing written")
+
+
+@sensors.command(name="set")
+@bus_options
+@click.option("--unit", type=click.IntRange(1, 247), required=True)
+@click.option("--profile", required=True)
+@click.option("--setpoint", "name", required=True, help="e.g. A1")
+@click.option("--value", type=float, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def set_cmd(
+    port: str | None,
+    host: str | None,
+    tcp_port: int,
+    baud: int,
+    parity: str,
+    stopbits: str,
+    timeout: float,
+    unit: int,
+    profile: str,
+    name: str,
+    value: float,
+    yes: bool,
+) -> None:
+    """Write a detector's alarm setpoint (checked against the profile), then read it back.
+
+    \\b
+    Example:
+      safetybox sensors set --port /dev/ttyUSB0 --unit 4 --profile generic-gas-probe \\
+          --setpoint A1 --value 250
+    """
+    from firmware_tools.modbus_tool import ToolError, plan_setpoint, set_setpoint
+
+    client, p = _tool_target(port, host, tcp_port, baud, parity, stopbits, timeout, profile)
+    try:
+        plan_setpoint(p, name, value)  # refuse before asking
+        _confirm(yes, f"write {name} = {value} to unit {unit}")
+        got = set_setpoint(client, unit, p, name, value)
+    except ToolError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
+    click.echo(f"unit {unit}: {name} = {got} (verified by read-back)")
+
+
+@sensors.command(name="command")
+@bus_options
+@click.option("--unit", type=click.IntRange(1, 247), required=True)
+@click.option("--profile", required=True)
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def command_cmd(
+    port: str | None,
+    host: str | None,
+    tcp_port: int,
+    baud: int,
+    parity: str,
+    stopbits: str,
+    timeout: float,
+    unit: int,
+    profile: str,
+    name: str,
+    yes: bool,
+) -> None:
+    """Send a profile command (zero, span, reset...) to a detector.
+
+    \\b
+    Example:
+      safetybox sensors command --port /dev/ttyUSB0 --unit 4 --profile generic-gas-probe zero
+    """
+    from firmware_tools.modbus_tool import ToolError, run_command
+
+    client, p = _tool_target(port, host, tcp_port, baud, parity, stopbits, timeout, profile)
+    try:
+        if not any(c.name == name for c in p.commands):
+            run_command(client, unit, p, name)  # raises with the list of commands
+        _confirm(yes, f"send {name} to unit {unit}")
+        run_command(client, unit, p, name)
+    except ToolError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
+    click.echo(f"unit {unit}: {name} accepted")

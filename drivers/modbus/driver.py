@@ -96,6 +96,22 @@ def frame_gap_s(baudrate: int) -> float:
     return 0.00175 if baudrate > 19200 else 3.5 * 11 / baudrate
 
 
+def exchange_s(baudrate: int, count: int) -> float:
+    """Wire time of one read of ``count`` registers: request (8 bytes), response (5 + 2n),
+    11 bits a character, plus two 3.5-character gaps."""
+    return (8 + 5 + 2 * count + 7) * 11 / baudrate
+
+
+def bus_load(cfg: ModbusDriverConfig, devices: list[DeviceState]) -> float:
+    """Fraction of an RS-485 line's time the configured polls need (0 for TCP)."""
+    if not cfg.port:
+        return 0.0
+    return sum(
+        sum(exchange_s(cfg.baudrate, count) for _, _, count in d.blocks) / d.cfg.interval_s
+        for d in devices
+    )
+
+
 class DeviceState:
     def __init__(self, cfg: DeviceConfig, profile: Profile) -> None:
         self.cfg = cfg
@@ -146,6 +162,15 @@ class ModbusDriver(Driver):
         self.connected = False
         self.gap_s = frame_gap_s(cfg.baudrate) if cfg.port else 0.0
         self._last_io = 0.0
+        self.bus_load = bus_load(cfg, self.devices)
+        if self.bus_load > 0.9:
+            log.warning(
+                "modbus %s: the configured polls need %.0f %% of the line at %d baud; "
+                "polls will be skipped (raise intervals or baud rate)",
+                cfg.name,
+                self.bus_load * 100,
+                cfg.baudrate,
+            )
         self.client = self._make_client()
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
@@ -182,6 +207,7 @@ class ModbusDriver(Driver):
     def diagnostics(self) -> dict[str, Any]:
         return {
             "connected": self.connected,
+            "bus_load": round(self.bus_load, 3),
             "devices": {
                 d.cfg.unit: {
                     "polls": d.polls,

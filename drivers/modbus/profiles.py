@@ -105,6 +105,9 @@ class Identify(StrictModel):
 
 class Profile(StrictModel):
     name: Identifier
+    address_register: int | None = Field(
+        default=None, ge=0, le=65535, description="writing here changes the unit id"
+    )
     description: str = ""
     points: list[Point] = Field(min_length=1)
     status: StatusWord | None = None
