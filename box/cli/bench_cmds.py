@@ -94,4 +94,28 @@ def sync_bench(readings: int, broker: str | None, as_json: bool) -> None:
     click.echo(json.dumps(result))
 
 
+@bench.command(name="modbus")
+@click.option("--seconds", type=click.FloatRange(1, 600), default=10.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
+def modbus_bench(seconds: float, as_json: bool) -> None:
+    """RTU wire efficiency at 9600 baud (32 devices) and TCP datapoints/s (32 x 8 registers).
+
+    \b
+    Example:
+      safetybox bench modbus --json
+    """
+    from box.bench.modbus_bench import run
+
+    result = run(seconds)
+    if not as_json:
+        click.echo(
+            f"RTU {result['rtu_transactions_per_s']} transactions/s of "
+            f"{result['rtu_wire_limit_per_s']} the wire allows "
+            f"({result['rtu_wire_efficiency']:.0%}); TCP "
+            f"{result['tcp_datapoints_per_s']:,} datapoints/s stored at "
+            f"{result['tcp_cpu_percent']} % CPU"
+        )
+    click.echo(json.dumps(result))
+
+
 COMMANDS = [bench]
