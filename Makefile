@@ -24,13 +24,12 @@ demo: $(STAMP)
 	@echo "  Alarms: http://127.0.0.1:8080/api/alarms   CLI in another terminal:"
 	@echo "    $(BIN)/safetybox --home $(DEMO) status"
 	@echo "    $(BIN)/safetybox --home $(DEMO) alarms list"
+	@echo "  Field devices: Modbus simulators on a pseudo-terminal RS-485 line and on TCP 15020."
 	@echo "  A scripted leak on tank1.lel raises A1 about 60 s after start (then every 5 min);"
 	@echo "  a simulated operator acknowledges it 20 s later; it clears at 150 s."
 	@echo "  Stop with Ctrl-C."
 	@echo
-	@$(BIN)/safetybox --home $(DEMO) sim operator --ack-after 20 & op=$$!; \
-	  trap 'kill $$op 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/safetybox --home $(DEMO) run
+	@BIN=$(BIN) DEMO=$(DEMO) scripts/demo
 
 test: $(STAMP)
 	@scripts/ensure-apt $(TEST_APT)

@@ -170,8 +170,9 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_templates_are_valid_and_demo_has_a_scripted_leak() -> None:
     demo = parse_config(GOOD)
-    assert len(demo.channels) == 5
-    leak = demo.drivers[0].points[0]
+    assert len(demo.channels) == 10
+    assert [d.type for d in demo.drivers] == ["modbus", "modbus", "sim"]
+    leak = demo.drivers[2].points[0]
     assert (
         leak.waveform.shape == "step"
         and leak.waveform.after > demo.channels[0].alarms.thresholds.levels[0].at

@@ -579,3 +579,41 @@ def test_bus_load_estimate_flags_rates_the_line_cannot_carry() -> None:
     devices = [DeviceState(d, profile) for d in cfg.devices]
     assert exchange_s(9600, 5) == pytest.approx(30 * 11 / 9600)
     assert bus_load(cfg, devices) > 1.0, "10 probes at 10 Hz do not fit on a 1200 baud line"
+
+
+def test_user_profiles_beside_box_toml_are_loaded(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from drivers.modbus.driver import _profiles
+
+    home = tmp_path / "box"
+    (home / "profiles").mkdir(parents=True)
+    (home / "profiles" / "mine.toml").write_text(
+        'name = "my-o2"\n[[points]]\nname = "o2"\naddress = 1\ntype = "uint16"\nscale = 0.1\n'
+    )
+    monkeypatch.setenv("SAFETYBOX_HOME", str(home))
+    assert "my-o2" in _profiles() and "midas-float" in _profiles()
+    (home / "profiles" / "broken.toml").write_text('name = "x"\n[[points]]\nname = "y"\n')
+    from drivers.modbus.driver import _profiles_in
+
+    _profiles_in.cache_clear()
+    with pytest.raises(DriverError, match="broken.toml: points.0.address: Field required"):
+        _profiles()
+    _profiles_in.cache_clear()
+
+
+def test_a_late_answer_beyond_the_timeout_counts_as_a_timeout(harnesses: list) -> None:
+    slave = Slave([DeviceSim(shipped()["generic-gas-probe"], 3)], Faults(late_s=0.4))
+    _, h = rtu(
+        slave,
+        harnesses,
+        [
+            {
+                "unit": 3,
+                "profile": "generic-gas-probe",
+                "interval_s": 0.1,
+                "channels": {"concentration": "c"},
+            }
+        ],
+    )
+    batches = h.wait(2)
+    assert batches[0][0].quality == Quality.BAD
+    assert h.driver.diagnostics()["devices"][3]["errors"]["timeout"] >= 1

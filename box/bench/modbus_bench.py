@@ -93,7 +93,7 @@ def rtu(seconds: float, baud: int = 9600, units: int = 32) -> dict[str, Any]:
 
 
 def tcp(seconds: float, units: int = 32) -> dict[str, Any]:
-    modbus_driver._profiles()[BENCH_PROFILE.name] = BENCH_PROFILE
+    modbus_driver._profiles()[BENCH_PROFILE.name] = BENCH_PROFILE  # the cached dict
     slave = Slave([DeviceSim(BENCH_PROFILE, u) for u in range(1, units + 1)])
     server = TcpSlave(slave).start()
     devices = [

@@ -6,6 +6,7 @@ Library errors (:class:`box.errors.SafetyBoxError`) become one-line messages, ne
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import click
@@ -71,6 +72,9 @@ def main(ctx: click.Context, home: str | None, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if home:
+        # Library code that locates box files (e.g. user Modbus profiles) sees the same home.
+        os.environ["SAFETYBOX_HOME"] = home
     ctx.obj = Context(home)
 
 

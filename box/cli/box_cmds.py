@@ -39,7 +39,8 @@ def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
     else:
         created["box_id"] = False
     if not home.config_file.exists():
-        write_atomic(home.config_file, render(demo, name=name), mode=0o640)
+        text = render(demo, name=name, home=str(home.config_file.parent))
+        write_atomic(home.config_file, text, mode=0o640)
         created["config"] = True
     else:
         created["config"] = False

@@ -148,6 +148,92 @@ zones = ["tank-farm"]
 ack_button = {{ pin = 20 }}
 reset_button = {{ pin = 21 }}
 
+# Field devices on simulated buses (scripts/demo starts the simulators):
+# an RS-485 line with two gas probes, a temperature transmitter and a 4-20 mA input module,
+# and a Modbus TCP transmitter.
+[[channels]]
+id = "shed.lel"
+kind = "gas_lel"
+unit = "%LEL"
+range = [0, 100]
+name = "Compressor shed gas"
+zone = "compressor-shed"
+[channels.alarms.thresholds]
+levels = [{{ name = "A1", at = 25, level = 2 }}, {{ name = "A2", at = 50, level = 1 }}]
+deadband = 2.0
+
+[[channels]]
+id = "shed.lel2"
+kind = "gas_lel"
+unit = "%LEL"
+range = [0, 100]
+name = "Compressor shed gas, second detector"
+zone = "compressor-shed"
+[channels.alarms.thresholds]
+levels = [{{ name = "A1", at = 25, level = 2 }}, {{ name = "A2", at = 50, level = 1 }}]
+deadband = 2.0
+
+[[channels]]
+id = "boiler.temp"
+kind = "temperature"
+unit = "°C"
+name = "Boiler room temperature"
+zone = "boiler"
+safety = false
+
+[[channels]]
+id = "line1.pressure"
+kind = "pressure"
+unit = "MPa"
+range = [0, 2.5]
+name = "Line 1 pressure (4-20 mA)"
+zone = "pipe-rack"
+[channels.alarms.thresholds]
+levels = [{{ name = "H", at = 1.6, level = 2 }}]
+
+[[channels]]
+id = "lab.h2s"
+kind = "gas_ppm"
+unit = "ppm"
+name = "Lab H2S (Modbus TCP)"
+zone = "lab"
+[channels.alarms.thresholds]
+levels = [{{ name = "A1", at = 7.2, level = 2 }}, {{ name = "A2", at = 14.3, level = 1 }}]
+
+[[drivers]]
+type = "modbus"
+name = "rs485-1"
+port = "{home}/ttyRS485"
+baudrate = 9600
+[[drivers.devices]]
+unit = 1
+profile = "generic-gas-probe"
+channels = {{ concentration = "shed.lel" }}
+[[drivers.devices]]
+unit = 2
+profile = "generic-gas-probe"
+channels = {{ concentration = "shed.lel2" }}
+[[drivers.devices]]
+unit = 3
+profile = "temperature-transmitter"
+channels = {{ temperature = "boiler.temp" }}
+[[drivers.devices]]
+unit = 4
+profile = "ai4-4-20ma"
+channels = {{ ch1 = "line1.pressure" }}
+ma_ranges = {{ ch1 = [0, 2.5] }}
+
+[[drivers]]
+type = "modbus"
+name = "tcp-lab"
+host = "127.0.0.1"
+tcp_port = 15020
+[[drivers.devices]]
+unit = 1
+profile = "midas-float"
+interval_s = 0.5
+channels = {{ concentration = "lab.h2s" }}
+
 [[drivers]]
 type = "sim"
 name = "demo-detectors"
@@ -181,8 +267,8 @@ dropout = {{ every_s = 600, for_s = 80, offset_s = 400 }}
 """
 
 
-def render(demo: bool, name: str = "SafetyBox", site: str = "") -> str:
+def render(demo: bool, name: str = "SafetyBox", site: str = "", home: str = ".") -> str:
     body = DEMO_BODY if demo else PLAIN_BODY
     if demo:
         name, site = name if name != "SafetyBox" else "Demo SafetyBox", site or "Simulated site"
-    return (HEADER + body).format(name=name, site=site)
+    return (HEADER + body).format(name=name, site=site, home=home)

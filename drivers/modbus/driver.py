@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -37,9 +38,16 @@ RECONNECT_S = 0.5
 MAX_BLOCK = 125
 
 
-@cache
 def _profiles() -> dict[str, Profile]:
-    return load_profiles()
+    """Shipped profiles plus the box's own (``profiles/`` beside box.toml), by name."""
+    from box.paths import BoxHome
+
+    return _profiles_in(BoxHome.resolve().config_file.parent / "profiles")
+
+
+@cache
+def _profiles_in(extra: Path) -> dict[str, Profile]:
+    return load_profiles(extra)
 
 
 class DeviceConfig(StrictModel):
