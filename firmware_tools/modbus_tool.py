@@ -79,4 +79,32 @@ def set_unit_id(client: Any, unit: int, profile: Profile, new_unit: int) -> None
         raise ToolError(f"the device does not answer as unit {new_unit} after the change")
 
 
-__all__ = ["ToolError", "plan_setpoint", "run_command", "set_setpoint", "set_unit_id"]
+def set_baud(client: Any, unit: int, profile: Profile, baud: int) -> int:
+    """Write the baud-rate code; the device answers at the new rate afterwards, so the
+    read-back happens on a client opened at that rate (:func:`verify_baud`). Returns the code."""
+    if profile.baud_register is None or not profile.baud_codes:
+        raise ToolError(f"profile {profile.name} does not say where the baud rate is stored")
+    code = profile.baud_codes.get(baud)
+    if code is None:
+        known = ", ".join(str(b) for b in sorted(profile.baud_codes))
+        raise ToolError(f"profile {profile.name} knows no code for {baud} baud (it knows: {known})")
+    _write(client, unit, profile.baud_register, [code])
+    return code
+
+
+def verify_baud(client_at_new_rate: Any, unit: int, profile: Profile, code: int) -> None:
+    assert profile.baud_register is not None  # noqa: S101 - set_baud checked it
+    back = client_at_new_rate.read_holding_registers(profile.baud_register, count=1, device_id=unit)
+    if back.isError() or back.registers[0] != code:
+        raise ToolError(f"unit {unit} does not answer at the new baud rate")
+
+
+__all__ = [
+    "ToolError",
+    "plan_setpoint",
+    "run_command",
+    "set_baud",
+    "set_setpoint",
+    "set_unit_id",
+    "verify_baud",
+]

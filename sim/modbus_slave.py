@@ -44,6 +44,7 @@ class Faults:
     crc_error: float = 0.0
     exception: int = 0  # answer every request with this exception code
     stray_bytes: float = 0.0  # probability of junk before an answer
+    split: bool = False  # send answers a byte at a time (a slow USB adapter, a busy line)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
 
@@ -268,7 +269,12 @@ class PtySlave:
                 if f.late_s:
                     time.sleep(f.late_s)
                 self.slave.wire_delay(len(frame))
-                os.write(self.master, frame)
+                if f.split:
+                    for i in range(len(frame)):
+                        os.write(self.master, frame[i : i + 1])
+                        time.sleep(0.0005)
+                else:
+                    os.write(self.master, frame)
 
 
 class TcpSlave:

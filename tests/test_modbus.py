@@ -617,3 +617,78 @@ def test_a_late_answer_beyond_the_timeout_counts_as_a_timeout(harnesses: list) -
     batches = h.wait(2)
     assert batches[0][0].quality == Quality.BAD
     assert h.driver.diagnostics()["devices"][3]["errors"]["timeout"] >= 1
+
+
+def test_answers_arriving_a_byte_at_a_time_and_the_reported_unit(harnesses: list) -> None:
+    slave = Slave([DeviceSim(shipped()["generic-gas-probe"], 3, base=8.0)], Faults(split=True))
+    _, h = rtu(
+        slave,
+        harnesses,
+        [
+            {
+                "unit": 3,
+                "profile": "generic-gas-probe",
+                "interval_s": 0.1,
+                "channels": {"concentration": "c"},
+            }
+        ],
+        timeout_s=0.5,
+    )
+    batches = h.wait(3)
+    assert batches[-1][0].quality == Quality.GOOD
+    assert batches[-1][0].value == pytest.approx(8.0, abs=0.2)
+    assert h.driver.diagnostics()["devices"][3]["units"] == {"concentration": "%LEL"}
+
+
+def test_polls_that_do_not_fit_are_skipped_and_counted(harnesses: list) -> None:
+    probe = shipped()["generic-gas-probe"]
+    slave = Slave([DeviceSim(probe, u) for u in (1, 2, 3)], baud=1200)  # ~0.27 s an exchange
+    _, h = rtu(
+        slave,
+        harnesses,
+        [
+            {
+                "unit": u,
+                "profile": "generic-gas-probe",
+                "interval_s": 0.1,
+                "channels": {"concentration": f"c{u}"},
+            }
+            for u in (1, 2, 3)
+        ],
+        timeout_s=1.0,
+        baudrate=1200,
+    )
+    h.wait(6)
+    d = h.driver.diagnostics()
+    assert d["bus_load"] > 1.0
+    assert sum(x["skipped"] for x in d["devices"].values()) > 0, "skipped, not queued"
+    assert all(x["errors"]["timeout"] == 0 for x in d["devices"].values())
+
+
+def test_baud_rate_change_needs_a_profile_that_knows_the_register(tcp_probe) -> None:  # noqa: ANN001
+    from pymodbus.client import ModbusTcpClient
+
+    from drivers.modbus.profiles import Profile
+    from firmware_tools.modbus_tool import ToolError, set_baud, verify_baud
+
+    slave, port = tcp_probe
+    client = ModbusTcpClient("127.0.0.1", port=port, timeout=1)
+    assert client.connect()
+    try:
+        with pytest.raises(ToolError, match="does not say where the baud rate is stored"):
+            set_baud(client, 4, shipped()["generic-gas-probe"], 9600)
+        custom = Profile.model_validate(
+            {
+                **shipped()["generic-gas-probe"].model_dump(),
+                "name": "probe-baud",
+                "baud_register": 6,
+                "baud_codes": {1200: 0, 9600: 3},
+            }
+        )
+        with pytest.raises(ToolError, match="knows no code for 4800 baud"):
+            set_baud(client, 4, custom, 4800)
+        code = set_baud(client, 4, custom, 9600)
+        verify_baud(client, 4, custom, code)  # TCP: the same client stands in for the new rate
+        assert slave.devices[4].registers[6] == 3
+    finally:
+        client.close()

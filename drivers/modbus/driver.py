@@ -25,7 +25,7 @@ from box.config.base import StrictModel
 from box.readings import Quality, Reading, now_ms
 from drivers.base import Driver, DriverConfig
 from drivers.modbus.datatypes import DataType, decode
-from drivers.modbus.profiles import NOT_MEASURING, Point, Profile, load_profiles
+from drivers.modbus.profiles import NOT_MEASURING, UNIT_CODES, Point, Profile, load_profiles
 
 log = logging.getLogger(__name__)
 # pymodbus logs every timeout at ERROR: on a flaky bus that floods the SD card. The driver
@@ -126,6 +126,7 @@ class DeviceState:
         self.last_error = ""
         self.heartbeat: tuple[int, float] | None = None  # (bit value, when it last changed)
         self.in_error = False
+        self.units: dict[str, str] = {}  # point -> unit the device reports (unit-code register)
 
 
 def _blocks(profile: Profile) -> list[tuple[int, int, int]]:
@@ -215,6 +216,7 @@ class ModbusDriver(Driver):
                     "skipped": d.skipped,
                     "errors": d.errors,
                     "last_error": d.last_error,
+                    "units": d.units,
                 }
                 for d in self.devices
             },
@@ -257,7 +259,9 @@ class ModbusDriver(Driver):
         # The inter-frame gap: pymodbus's serial client ends each response only after about four
         # character times of silence, which is already the >= 3.5 characters the next request
         # must wait; the one bus thread never starts a frame before the last one ended.
-        for _attempt in range(self.config.retries + 1):
+        for attempt in range(self.config.retries + 1):
+            if attempt:
+                time.sleep(min(0.05 * 2**attempt, 0.4))  # back off before retrying
             try:
                 result = fn(start, count=count, device_id=dev.cfg.unit)
             except ModbusException as exc:
@@ -283,6 +287,10 @@ class ModbusDriver(Driver):
                 self._emit_bad(dev)
                 return
             regs.update({(fc, start + i): w for i, w in enumerate(words)})
+        for p in dev.profile.points:  # the unit the device says it measures in (DOMAIN 5A)
+            if p.unit_code_register is not None:
+                code = regs.get((p.function, p.unit_code_register), 0)
+                dev.units[p.name] = UNIT_CODES[code] if code < len(UNIT_CODES) else f"code {code}"
         ts = now_ms()  # the time of the read, not of later processing
         if dev.in_error:
             dev.in_error = False

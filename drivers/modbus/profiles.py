@@ -108,6 +108,8 @@ class Profile(StrictModel):
     address_register: int | None = Field(
         default=None, ge=0, le=65535, description="writing here changes the unit id"
     )
+    baud_register: int | None = Field(default=None, ge=0, le=65535)
+    baud_codes: dict[int, int] = Field(default_factory=dict, description="baud rate -> code")
     description: str = ""
     points: list[Point] = Field(min_length=1)
     status: StatusWord | None = None
