@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from typing import Any
@@ -24,7 +25,17 @@ def _range(text: str) -> list[int]:
     return units
 
 
+BUS_KEYS = ("port", "host", "tcp_port", "baud", "parity", "stopbits", "timeout")
+
+
 def bus_options(fn: Any) -> Any:
+    """The options that name a bus, handed to the command as one ``bus`` dict."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        bus = {k: kwargs.pop(k) for k in BUS_KEYS}
+        return fn(*args, bus=bus, **kwargs)
+
     for opt in reversed(
         [
             click.option("--port", help="Serial port (RTU), e.g. /dev/ttyUSB0."),
@@ -46,8 +57,8 @@ def bus_options(fn: Any) -> Any:
             ),
         ]
     ):
-        fn = opt(fn)
-    return fn
+        wrapper = opt(wrapper)
+    return wrapper
 
 
 def _client(
@@ -94,13 +105,7 @@ def sensors() -> None:
 @click.option("--units", default="1-247", show_default=True, help="e.g. 1-247 or 3,7,10-20.")
 @json_option
 def scan(
-    port: str | None,
-    host: str | None,
-    tcp_port: int,
-    baud: int,
-    parity: str,
-    stopbits: str,
-    timeout: float,
+    bus: dict[str, Any],
     units: str,
     as_json: bool,
 ) -> None:
@@ -115,7 +120,7 @@ def scan(
     from drivers.modbus.scan import snippet
 
     ids = _range(units)
-    client, bus = _client(port, host, tcp_port, baud, parity, stopbits, timeout)
+    client, bus = _client(**bus)
     profiles = load_profiles()
     try:
         if sys.stderr.isatty() and not as_json:
@@ -145,13 +150,7 @@ def scan(
 def read(
     box: Context,
     channel: str | None,
-    port: str | None,
-    host: str | None,
-    tcp_port: int,
-    baud: int,
-    parity: str,
-    stopbits: str,
-    timeout: float,
+    bus: dict[str, Any],
     unit: int | None,
     profile: str | None,
     count: int,
@@ -181,16 +180,18 @@ def read(
 
     from drivers.modbus.driver import ModbusDriver, ModbusDriverConfig
 
-    bus = {"port": port} if port else {"host": host, "tcp_port": tcp_port}
+    where = (
+        {"port": bus["port"]} if bus["port"] else {"host": bus["host"], "tcp_port": bus["tcp_port"]}
+    )
     cfg = ModbusDriverConfig.model_validate(
         {
             "type": "modbus",
             "name": "read",
-            **bus,
-            "baudrate": baud,
-            "parity": parity,
-            "stopbits": int(stopbits),
-            "timeout_s": timeout,
+            **where,
+            "baudrate": bus["baud"],
+            "parity": bus["parity"],
+            "stopbits": int(bus["stopbits"]),
+            "timeout_s": bus["timeout"],
             "retries": 0,
             "devices": [
                 {
@@ -235,13 +236,7 @@ COMMANDS = [sensors]
 
 
 def _tool_target(
-    port: str | None,
-    host: str | None,
-    tcp_port: int,
-    baud: int,
-    parity: str,
-    stopbits: str,
-    timeout: float,
+    bus: dict[str, Any],
     profile: str,
 ) -> tuple[Any, Any]:
     from drivers.modbus.profiles import load_profiles
@@ -249,7 +244,7 @@ def _tool_target(
     p = load_profiles().get(profile)
     if p is None:
         raise click.BadParameter(f"unknown profile {profile!r}")
-    client, _ = _client(port, host, tcp_port, baud, parity, stopbits, timeout)
+    client, _ = _client(**bus)
     return client, p
 
 
@@ -266,13 +261,7 @@ def _confirm(yes: bool, what: str) -> None:
 @click.option("--value", type=float, required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def set_cmd(
-    port: str | None,
-    host: str | None,
-    tcp_port: int,
-    baud: int,
-    parity: str,
-    stopbits: str,
-    timeout: float,
+    bus: dict[str, Any],
     unit: int,
     profile: str,
     name: str,
@@ -288,7 +277,7 @@ def set_cmd(
     """
     from firmware_tools.modbus_tool import ToolError, plan_setpoint, set_setpoint
 
-    client, p = _tool_target(port, host, tcp_port, baud, parity, stopbits, timeout, profile)
+    client, p = _tool_target(bus, profile)
     try:
         plan_setpoint(p, name, value)  # refuse before asking
         _confirm(yes, f"write {name} = {value} to unit {unit}")
@@ -307,13 +296,7 @@ def set_cmd(
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def command_cmd(
-    port: str | None,
-    host: str | None,
-    tcp_port: int,
-    baud: int,
-    parity: str,
-    stopbits: str,
-    timeout: float,
+    bus: dict[str, Any],
     unit: int,
     profile: str,
     name: str,
@@ -327,7 +310,7 @@ def command_cmd(
     """
     from firmware_tools.modbus_tool import ToolError, run_command
 
-    client, p = _tool_target(port, host, tcp_port, baud, parity, stopbits, timeout, profile)
+    client, p = _tool_target(bus, profile)
     try:
         if not any(c.name == name for c in p.commands):
             run_command(client, unit, p, name)  # raises with the list of commands
