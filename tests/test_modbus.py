@@ -692,3 +692,73 @@ def test_baud_rate_change_needs_a_profile_that_knows_the_register(tcp_probe) -> 
         assert slave.devices[4].registers[6] == 3
     finally:
         client.close()
+
+
+def test_simulator_replug_is_survived_by_the_driver(tmp_path, harnesses: list) -> None:  # noqa: ANN001
+    import signal
+
+    from tests.conftest import wait_for
+
+    link = tmp_path / "ttyUSB0"
+    proc, first = _start_sim(
+        tmp_path,
+        "--profile",
+        "generic-gas-probe",
+        "--units",
+        "3",
+        "--pty",
+        "--link",
+        str(link),
+        "--replug-every",
+        "1",
+    )
+    try:
+        h = Harness(
+            {
+                "type": "modbus",
+                "name": "usb",
+                "port": str(link),
+                "baudrate": 115200,
+                "timeout_s": 0.1,
+                "retries": 0,
+                "devices": [
+                    {
+                        "unit": 3,
+                        "profile": "generic-gas-probe",
+                        "interval_s": 0.1,
+                        "channels": {"concentration": "c"},
+                    }
+                ],
+            }
+        )
+        harnesses.append(h)
+        wait_for(lambda: h.batches and h.batches[-1][0].quality == Quality.GOOD, what="good")
+        wait_for(lambda: h.batches[-1][0].quality == Quality.BAD, what="unplugged")
+        wait_for(lambda: h.batches[-1][0].quality == Quality.GOOD, what="plugged back")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        proc.stdout.close()
+
+
+def test_set_unit_and_set_baud_cli_explain_what_a_profile_lacks(tcp_probe) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from box.cli import main
+
+    _, port = tcp_probe
+    base = [
+        "--host",
+        "127.0.0.1",
+        "--tcp-port",
+        str(port),
+        "--unit",
+        "4",
+        "--profile",
+        "generic-gas-probe",
+        "--yes",
+    ]
+    r = CliRunner().invoke(main, ["sensors", "set-unit", *base, "--new-unit", "9"])
+    assert r.exit_code == 1 and "does not say where the unit id is stored" in r.output
+    r = CliRunner().invoke(main, ["sensors", "set-baud", *base, "--new-baud", "9600"])
+    assert r.exit_code == 1 and "does not say where the baud rate is stored" in r.output

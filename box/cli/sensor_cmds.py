@@ -321,3 +321,71 @@ def command_cmd(
     finally:
         client.close()
     click.echo(f"unit {unit}: {name} accepted")
+
+
+@sensors.command(name="set-unit")
+@bus_options
+@click.option("--unit", type=click.IntRange(1, 247), required=True)
+@click.option("--profile", required=True)
+@click.option("--new-unit", type=click.IntRange(1, 247), required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def set_unit_cmd(bus: dict[str, Any], unit: int, profile: str, new_unit: int, yes: bool) -> None:
+    """Change a detector's unit id (where its profile says where it is stored), then check it
+    answers at the new id.
+
+    \\b
+    Example:
+      safetybox sensors set-unit --port /dev/ttyUSB0 --unit 1 --profile P --new-unit 7
+    """
+    from firmware_tools.modbus_tool import ToolError, set_unit_id
+
+    client, p = _tool_target(bus, profile)
+    try:
+        if p.address_register is None:
+            set_unit_id(client, unit, p, new_unit)  # raises the explanation
+        _confirm(yes, f"change unit {unit} to unit {new_unit}")
+        set_unit_id(client, unit, p, new_unit)
+    except ToolError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
+    click.echo(f"unit {unit} now answers as unit {new_unit}")
+
+
+@sensors.command(name="set-baud")
+@bus_options
+@click.option("--unit", type=click.IntRange(1, 247), required=True)
+@click.option("--profile", required=True)
+@click.option("--new-baud", type=click.IntRange(300, 921600), required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def set_baud_cmd(bus: dict[str, Any], unit: int, profile: str, new_baud: int, yes: bool) -> None:
+    """Change a detector's baud rate (where its profile gives the register and codes), then
+    reopen the port at the new rate and read it back.
+
+    \\b
+    Example:
+      safetybox sensors set-baud --port /dev/ttyUSB0 --unit 3 --profile P --new-baud 9600
+    """
+    from firmware_tools.modbus_tool import ToolError, set_baud, verify_baud
+
+    client, p = _tool_target(bus, profile)
+    try:
+        if p.baud_register is None or new_baud not in p.baud_codes:
+            set_baud(client, unit, p, new_baud)  # raises the explanation
+        _confirm(yes, f"change unit {unit} to {new_baud} baud")
+        code = set_baud(client, unit, p, new_baud)
+    except ToolError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
+    if bus["port"]:
+        client, _ = _client(**{**bus, "baud": new_baud})
+    else:
+        client, _ = _client(**bus)
+    try:
+        verify_baud(client, unit, p, code)
+    except ToolError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
+    click.echo(f"unit {unit} now answers at {new_baud} baud")

@@ -76,6 +76,13 @@ def _units(text: str) -> list[int]:
 @click.option("--exception", "exception_code", type=click.IntRange(0, 11), default=0)
 @click.option("--stray-bytes", type=click.FloatRange(0, 1), default=0.0, help="Probability.")
 @click.option("--late", type=click.FloatRange(0, 10), default=0.0, help="Answer delay, s.")
+@click.option(
+    "--replug-every",
+    type=click.FloatRange(1, 3600),
+    default=None,
+    help="With --pty --link: close the port every N s and reopen it 2 s later "
+    "(a USB adapter pulled out and plugged back).",
+)
 def modbus(
     profile_names: tuple[str, ...],
     units: str,
@@ -90,6 +97,7 @@ def modbus(
     exception_code: int,
     stray_bytes: float,
     late: float,
+    replug_every: float | None,
 ) -> None:
     """A Modbus slave serving device profiles, until stopped. The first line of output names
     the pseudo-terminal (``pty PATH``) or the port (``tcp 127.0.0.1:PORT``).
@@ -145,10 +153,24 @@ def modbus(
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    if replug_every and not (use_pty and link):
+        raise click.UsageError("--replug-every needs --pty and --link")
+    running = True
     try:
-        done.wait()
+        while not done.wait(replug_every or 3600):
+            if not (replug_every and isinstance(server, PtySlave) and link):
+                continue
+            Path(link).unlink(missing_ok=True)
+            server.stop()  # unplugged
+            running = False
+            if done.wait(2.0):
+                return
+            server = PtySlave(slave).start()
+            running = True
+            os.symlink(server.path, link)  # plugged back in, as a new device node
     finally:
-        server.stop()
+        if running:
+            server.stop()
         if use_pty and link:
             Path(link).unlink(missing_ok=True)
 
