@@ -20,8 +20,9 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	@test -f $(DEMO)/box.toml || $(BIN)/safetybox --home $(DEMO) init --demo
 	@echo
-	@echo "  SafetyBox demo: open http://127.0.0.1:8080/api/status  (no login needed yet)"
-	@echo "  Alarms: http://127.0.0.1:8080/api/alarms   CLI in another terminal:"
+	@echo "  SafetyBox demo: open http://127.0.0.1:8080/ and log in as admin with the password"
+	@echo "  printed when .demo was created (forgot it? $(BIN)/safetybox --home $(DEMO) users reset admin)"
+	@echo "  JSON: http://127.0.0.1:8080/api/status and /api/alarms.   CLI in another terminal:"
 	@echo "    $(BIN)/safetybox --home $(DEMO) status"
 	@echo "    $(BIN)/safetybox --home $(DEMO) alarms list"
 	@echo "  Field devices: Modbus simulators on a pseudo-terminal RS-485 line and on TCP 15020."

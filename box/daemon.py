@@ -113,6 +113,8 @@ class Daemon:
         self.notifier.stopping()
         if self.web is not None:
             self.web.stop()
+        if getattr(self, "_web_reader", None) is not None:
+            self._web_reader.close()
         self._stop_sync()
         for sup in self.supervisors:
             sup.stop()
@@ -360,8 +362,13 @@ class Daemon:
         )
 
     def _start_web(self, config: BoxConfigBase) -> None:
+        from box.store.database import connect
         from box.web import create_app
+        from box.web.accounts import Accounts
         from box.web.server import WebServer
+
+        self._web_reader = connect(self.home.database_file, self.keys.get(STORE_KEY), readonly=True)
+        self.accounts = Accounts(self.writer, self._web_reader)
 
         try:
             self.web = WebServer(create_app(self), config.web.listen)

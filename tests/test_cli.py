@@ -169,6 +169,8 @@ def test_audit_verify_ok_then_broken(home: Path) -> None:
 
 
 def test_readings_export_without_a_store(home: Path) -> None:
+    for f in (home / "data").glob("box.db*"):
+        f.unlink()
     result = run_cli(home, "readings", "export", "--format", "csv", check=False)
     assert result.exit_code == 1 and "no store at" in result.output
 
@@ -212,3 +214,16 @@ def test_bench_pipeline_prints_json_last(home: Path) -> None:
 )
 def test_time_parsing(text: str, expected: int) -> None:
     assert parse_time_ms(text, 11_000_000) == expected
+
+
+def test_users_add_list_reset(home: Path) -> None:
+    out = run_cli(home, "users", "add", "li_wei", "--role", "operator").output
+    assert "li_wei (operator): temporary password" in out
+    listed = json.loads(run_cli(home, "users", "list", "--json").output)
+    assert {"name": "li_wei", "role": "operator", "must_change": True} in listed
+    assert any(u["name"] == "admin" for u in listed), "init created the admin account"
+    assert "temporary password" in run_cli(home, "users", "reset", "admin").output
+    dup = run_cli(home, "users", "add", "li_wei", "--role", "viewer", check=False)
+    assert dup.exit_code == 1 and "exists already" in dup.output
+    missing = run_cli(home, "users", "reset", "nobody", check=False)
+    assert missing.exit_code == 1 and "no account 'nobody'" in missing.output

@@ -41,7 +41,7 @@ def client(box: FakeBox) -> FlaskClient:
 
 def test_status_health_and_index(client: FlaskClient, box: FakeBox) -> None:
     assert client.get("/api/status").json == {"box_id": "sb-x", "channels": []}
-    assert client.get("/").headers["Location"] == "/api/status"
+    assert client.get("/").headers["Location"] == "/login"
     assert client.get("/api/health").json == {"ok": True, "problems": []}
     box.problems = ["pipeline stuck or dead"]
     resp = client.get("/api/health")

@@ -18,7 +18,7 @@ from box.errors import SafetyBoxError
 SECTIONS = {
     "Set up and run": ["init", "run", "status"],
     "Alarms": ["alarms"],
-    "Configure": ["config", "drivers", "keys"],
+    "Configure": ["config", "drivers", "keys", "users"],
     "Field devices": ["sensors"],
     "Upstream": ["consume"],
     "Data and audit": ["readings", "audit"],
@@ -89,6 +89,7 @@ def _register() -> None:
         sim_cmds,
         store_cmds,
         sync_cmds,
+        user_cmds,
     )
 
     for module in (
@@ -101,6 +102,7 @@ def _register() -> None:
         sim_cmds,
         sync_cmds,
         sensor_cmds,
+        user_cmds,
     ):
         for command in module.COMMANDS:
             main.add_command(command)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from typing import Any
 
 import click
 
@@ -44,6 +45,7 @@ def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
         created["config"] = True
     else:
         created["config"] = False
+    login = _ensure_admin(home, keys)
     result = {
         "box_id": home.read_box_id(),
         "config": str(home.config_file),
@@ -51,6 +53,7 @@ def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
         "data": str(home.data_dir),
         "sync_key_id": keys.key_id(SYNC_KEY),
         "created": created,
+        "web_login": {"user": "admin", "password": login} if login else None,
     }
     if as_json:
         print_json(result)
@@ -64,6 +67,28 @@ def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
     click.echo("created: " + (", ".join(made) or "nothing (already initialised)"))
     if kept:
         click.echo("kept as they were: " + ", ".join(kept))
+    if login:
+        click.echo(
+            f"web page login: admin / {login}  (you must change it at first login;"
+            " it is not shown again)"
+        )
+
+
+def _ensure_admin(home: Any, keys: FileKeyProvider) -> str | None:
+    """Create the first web account (admin, random password) if the store has no user."""
+    from box.config.schema import StoreSection
+    from box.store.database import connect
+    from box.store.writer import StoreWriter
+    from box.web.accounts import Accounts
+
+    writer = StoreWriter(home.database_file, keys.get(STORE_KEY), StoreSection())
+    writer.start()
+    reader = connect(home.database_file, keys.get(STORE_KEY), readonly=True)
+    try:
+        return Accounts(writer, reader).ensure_admin()
+    finally:
+        reader.close()
+        writer.stop()
 
 
 @click.command()

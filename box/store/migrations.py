@@ -41,3 +41,17 @@ def initial(db: Database) -> None:
         "CREATE TABLE state ("
         " key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_ts INTEGER NOT NULL)"
     )
+
+
+@MIGRATIONS(name="0002_users")
+def users(db: Database) -> None:
+    db.execute(
+        "CREATE TABLE users ("
+        " name TEXT PRIMARY KEY,"
+        " password_hash TEXT NOT NULL,"
+        " role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),"
+        " must_change INTEGER NOT NULL DEFAULT 1,"
+        " failed INTEGER NOT NULL DEFAULT 0,"
+        " locked_until INTEGER NOT NULL DEFAULT 0,"
+        " created_ts INTEGER NOT NULL)"
+    )

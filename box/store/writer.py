@@ -15,7 +15,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,14 @@ class _State:
 @dataclass
 class _Flush:
     done: threading.Event
+
+
+@dataclass
+class _Call:
+    """A function run inside the writer's transaction (rare writes such as user accounts)."""
+
+    fn: Callable[[Any], Any]
+    future: Future[Any] = field(default_factory=Future)
 
 
 @dataclass
@@ -132,6 +141,13 @@ class StoreWriter:
             self._queue.put_nowait(item)
         except queue.Full:
             self._overflow.append(item)
+
+    def call(self, fn: Callable[[Any], Any], timeout: float = 10.0) -> Any:
+        """Run ``fn(connection)`` in the writer's next transaction; return its result once
+        committed (or raise what it raised). Keeps a single writer for every table."""
+        item = _Call(fn)
+        self._queue.put(item, timeout=timeout)
+        return item.future.result(timeout)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued before this call is committed."""
@@ -244,6 +260,7 @@ class StoreWriter:
         events: list[Event] = []
         states: list[_State] = []
         flushes: list[_Flush] = []
+        calls: list[tuple[_Call, Any, BaseException | None]] = []
         batches: list[tuple[int, int]] = []
         seq, prev_hash = self._last_seq, self._last_hash
         conn = self._conn
@@ -259,6 +276,15 @@ class StoreWriter:
                     states.append(item)
                 elif isinstance(item, _Flush):
                     flushes.append(item)
+                elif isinstance(item, _Call):
+                    conn.execute("SAVEPOINT call")
+                    try:
+                        calls.append((item, item.fn(conn), None))
+                        conn.execute("RELEASE call")
+                    except Exception as exc:  # noqa: BLE001 - handed back to the caller
+                        conn.execute("ROLLBACK TO call")
+                        conn.execute("RELEASE call")
+                        calls.append((item, None, exc))
             if rows:
                 self._insert_readings(rows)
             event_rows = []
@@ -299,6 +325,11 @@ class StoreWriter:
         st.last_commit_ms = (time.perf_counter() - started) * 1000
         for f in flushes:
             f.done.set()
+        for call, result, error in calls:
+            if error is not None:
+                call.future.set_exception(error)
+            else:
+                call.future.set_result(result)
         if self.on_commit and batches:
             self.on_commit(batches)
         return True

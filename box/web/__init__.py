@@ -5,21 +5,43 @@ For now it serves the JSON status and the config-reload API; the web page builds
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import Flask, jsonify
 
 from box.web.alarms_api import bp as alarms_bp
 from box.web.api import bp as api_bp
+from box.web.auth import csrf_token, current_user
+from box.web.i18n import lang, t
+from box.web.pages import bp as pages_bp
 
 
 def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
     """``box`` is the running daemon (or a test double with the same methods)."""
     app = Flask(__name__)
-    app.config.update(BOX=box)
+    secret = (
+        getattr(box, "web_secret", None)
+        or hashlib.sha256(
+            b"safetybox web session\n" + str(getattr(box, "api_token", "")).encode()
+        ).digest()
+    )
+    app.config.update(
+        BOX=box,
+        SECRET_KEY=secret,
+        SESSION_COOKIE_NAME="safetybox_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=bool(getattr(box, "https", False)),
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        SESSION_IDLE_S=30 * 60,
+        MAX_CONTENT_LENGTH=1 << 20,
+    )
+    app.jinja_env.globals.update(t=t, lang=lang, csrf_token=csrf_token, user=current_user)
     app.json.sort_keys = False  # type: ignore[attr-defined] - keep the documented field order
     if test_config:
         app.config.update(test_config)
+    app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(alarms_bp)
 

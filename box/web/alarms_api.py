@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 
 from box.alarms.alarm import AlarmCommandError
-from box.web.auth import body, require_token, who
+from box.web.auth import body, require_role, who
 
 bp = Blueprint("alarms", __name__)
 
@@ -46,66 +46,71 @@ def list_alarms() -> Any:
 
 
 @bp.post("/api/alarms/<alarm_id>/ack")
-@require_token
+@require_role("operator")
 def ack(alarm_id: str) -> Any:
     data = body()
+    actor = who(data)  # in the request thread: the command runs on the pipeline thread
     note = str(data.get("note", ""))[:500]
-    return _run(lambda e: e.ack(alarm_id, who(data), note))
+    return _run(lambda e: e.ack(alarm_id, actor, note))
 
 
 @bp.post("/api/alarms/<alarm_id>/reset")
-@require_token
+@require_role("operator")
 def reset(alarm_id: str) -> Any:
     data = body()
-    return _run(lambda e: e.reset(alarm_id, who(data)))
+    actor = who(data)  # in the request thread: the command runs on the pipeline thread
+    return _run(lambda e: e.reset(alarm_id, actor))
 
 
 @bp.post("/api/alarms/<alarm_id>/shelve")
-@require_token
+@require_role("operator")
 def shelve(alarm_id: str) -> Any:
     data = body()
+    actor = who(data)  # in the request thread: the command runs on the pipeline thread
 
     def cmd(e: Any) -> Any:
         return e.shelve(
-            alarm_id, who(data), _number(data, "duration_s"), str(data.get("reason", ""))[:500]
+            alarm_id, actor, _number(data, "duration_s"), str(data.get("reason", ""))[:500]
         )
 
     return _run(cmd)
 
 
 @bp.post("/api/alarms/<alarm_id>/unshelve")
-@require_token
+@require_role("operator")
 def unshelve(alarm_id: str) -> Any:
     data = body()
-    return _run(lambda e: e.unshelve(alarm_id, who(data)))
+    actor = who(data)  # in the request thread: the command runs on the pipeline thread
+    return _run(lambda e: e.unshelve(alarm_id, actor))
 
 
 @bp.post("/api/alarms/ack-all")
-@require_token
+@require_role("operator")
 def ack_all() -> Any:
     data = body()
-    return _run(lambda e: {"acknowledged": e.ack_all(who(data))})
+    actor = who(data)  # in the request thread: the command runs on the pipeline thread
+    return _run(lambda e: {"acknowledged": e.ack_all(actor)})
 
 
 @bp.post("/api/alarms/silence")
-@require_token
+@require_role("operator")
 def silence() -> Any:
     data = body()
-    return _run(
-        lambda e: {"silenced_until": e.silence(who(data), _number(data, "seconds", 0) or None)}
-    )
+    actor = who(data)  # in the request thread: the command runs on the pipeline thread
+    return _run(lambda e: {"silenced_until": e.silence(actor, _number(data, "seconds", 0) or None)})
 
 
 @bp.post("/api/alarms/test")
-@require_token
+@require_role("operator")
 def lamp_test() -> Any:
     data = body()
+    actor = who(data)  # in the request thread: the command runs on the pipeline thread
 
     def cmd(e: Any) -> Any:
         seconds = _number(data, "seconds", 5.0)
         if not 0 < seconds <= 60:
             raise BadRequest(f"'seconds' must be between 0 and 60, got {seconds}")
-        e.lamp_test(who(data), seconds)
+        e.lamp_test(actor, seconds)
         return {"lamp_test_s": seconds}
 
     return _run(cmd)

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect
+from flask import Blueprint, current_app, jsonify
 
-from box.web.auth import body, require_token, who
+from box.web.auth import body, require_role, who
 
 bp = Blueprint("api", __name__)
 
 
 def _box() -> Any:
     return current_app.config["BOX"]
-
-
-@bp.get("/")
-def index() -> Any:
-    return redirect("/api/status")
 
 
 @bp.get("/api/status")
@@ -32,7 +27,7 @@ def health() -> Any:
 
 
 @bp.post("/api/config/reload")
-@require_token
+@require_role("admin")
 def reload_config() -> Any:
     """Re-read box.toml; an invalid config is rejected and the running one stays."""
     result = _box().reload(who=who(body()))

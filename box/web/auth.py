@@ -1,28 +1,97 @@
-"""The local API token (until user accounts exist): required on every write."""
+"""Who may do what: the local API token (CLI, tools) or a logged-in user with a role.
+
+A write needs either ``Authorization: Bearer <keys/api.key>`` (browsers never send it, so it
+cannot be forged cross-site) or the session cookie of a user whose role allows it *and* that
+session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``). Sessions end after
+``web.session_idle_min`` without a request; roles are re-read from the store on every request.
+"""
 
 from __future__ import annotations
 
 import functools
 import hmac
+import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify, request, session
+
+from box.web.accounts import User
+
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def require_token(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuse the request unless it carries ``Authorization: Bearer <keys/api.key>``."""
+def _box() -> Any:
+    return current_app.config["BOX"]
 
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        box = current_app.config["BOX"]
-        header = request.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ").strip()
-        if not header.startswith("Bearer ") or not hmac.compare_digest(token, box.api_token):
-            return jsonify(error="missing or wrong API token (Authorization: Bearer ...)"), 401
-        return view(*args, **kwargs)
 
-    return wrapped
+def bearer_ok() -> bool:
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").strip()
+    return header.startswith("Bearer ") and hmac.compare_digest(token, _box().api_token)
+
+
+def current_user() -> User | None:
+    """The logged-in user, or None (no session, idle too long, or the account is gone)."""
+    if "user" in g:
+        return g.user
+    g.user = None
+    name = session.get("user")
+    accounts = getattr(_box(), "accounts", None)
+    if name is None or accounts is None:
+        return None
+    idle_s = current_app.config.get("SESSION_IDLE_S", 1800)
+    if time.time() - session.get("seen", 0) > idle_s:
+        session.clear()
+        return None
+    session["seen"] = time.time()
+    g.user = accounts.get(name)
+    return g.user
+
+
+def login_session(user: User) -> None:
+    session.clear()  # a fresh session (and CSRF token) at every login: no fixation
+    session.update(user=user.name, seen=time.time(), csrf=secrets.token_urlsafe(24))
+    session.permanent = True
+    g.user = user
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def csrf_ok() -> bool:
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    return bool(session.get("csrf")) and hmac.compare_digest(sent, session["csrf"])
+
+
+def require_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For JSON writes: the API token, or a user with ``role`` and a valid CSRF token."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if bearer_ok():
+                g.actor = None
+                return view(*args, **kwargs)
+            user = current_user()
+            if user is None:
+                return jsonify(error="log in, or send the API token (Authorization: Bearer)"), 401
+            if request.method in UNSAFE and not csrf_ok():
+                return jsonify(error="missing or wrong CSRF token (X-CSRF-Token)"), 400
+            if user.must_change:
+                return jsonify(error="change your initial password first"), 403
+            if not user.can(role):
+                return jsonify(error=f"your role ({user.role}) may not do this; needs {role}"), 403
+            g.actor = user
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
 
 
 def body() -> dict[str, Any]:
@@ -32,5 +101,9 @@ def body() -> dict[str, Any]:
 
 
 def who(data: dict[str, Any]) -> str:
+    """Who did it, for the audit trail: the logged-in user, or the API caller's name."""
+    actor = g.get("actor")
+    if actor is not None:
+        return f"web:{actor.name}"
     name = data.get("who")
     return f"api:{name[:64]}" if isinstance(name, str) and name.strip() else "api"

@@ -1,0 +1,89 @@
+"""``users list|add|reset``: web accounts, for the admin at the box (root or the service user)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from box.cli.common import Context, json_option, pass_box, print_json
+from box.web.accounts import ROLES, AccountError, Accounts
+
+
+@contextmanager
+def _accounts(box: Context) -> Iterator[Accounts]:
+    from box.config.schema import StoreSection
+    from box.keys import STORE_KEY, FileKeyProvider
+    from box.store.database import connect
+    from box.store.writer import StoreWriter
+
+    key = FileKeyProvider(box.home.keys_dir).get(STORE_KEY)
+    writer = StoreWriter(box.home.database_file, key, StoreSection())
+    writer.start()
+    reader = connect(box.home.database_file, key, readonly=True)
+    try:
+        yield Accounts(writer, reader)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        reader.close()
+        writer.stop()
+
+
+@click.group()
+def users() -> None:
+    """Web page accounts (viewer, operator, admin)."""
+
+
+@users.command(name="list")
+@json_option
+@pass_box
+def list_users(box: Context, as_json: bool) -> None:
+    """List accounts and their roles."""
+    with _accounts(box) as acc:
+        rows = acc.list()
+    if as_json:
+        print_json([{"name": u.name, "role": u.role, "must_change": u.must_change} for u in rows])
+        return
+    for u in rows:
+        click.echo(f"{u.name:<20} {u.role:<9}{'  (must change password)' if u.must_change else ''}")
+
+
+@users.command()
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@pass_box
+def add(box: Context, name: str, role: str) -> None:
+    """Create an account with a temporary password (changed at first login).
+
+    \\b
+    Example:
+      safetybox users add li_wei --role operator
+    """
+    password = secrets.token_urlsafe(12)
+    with _accounts(box) as acc:
+        acc.create(name, password, role, must_change=True)
+    click.echo(f"{name} ({role}): temporary password {password}")
+
+
+@users.command()
+@click.argument("name")
+@pass_box
+def reset(box: Context, name: str) -> None:
+    """Give an account a new temporary password (and lift a lockout).
+
+    \\b
+    Example:
+      safetybox users reset admin
+    """
+    password = secrets.token_urlsafe(12)
+    with _accounts(box) as acc:
+        if acc.get(name) is None:
+            raise click.ClickException(f"no account {name!r}")
+        acc.set_password(name, password, must_change=True)
+    click.echo(f"{name}: temporary password {password} (must be changed at first login)")
+
+
+COMMANDS = [users]

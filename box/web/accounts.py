@@ -1,0 +1,145 @@
+"""User accounts in the encrypted store: argon2id password hashes, roles, lockout.
+
+Roles: ``viewer`` (sees), ``operator`` (also acknowledges, silences, shelves), ``admin`` (also
+changes config and users). Writes go through the store writer (one writer for every table).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from box.errors import SafetyBoxError
+from box.readings import now_ms
+
+ROLES = ("viewer", "operator", "admin")
+MIN_PASSWORD = 10
+MAX_FAILURES = 5
+LOCKOUT_MS = 5 * 60 * 1000
+_hasher = PasswordHasher()
+# Verifying against this when a user does not exist costs the same time as a real check,
+# so response times do not reveal which user names exist.
+_DUMMY = _hasher.hash(secrets.token_hex(16))
+
+
+class AccountError(SafetyBoxError, ValueError):
+    """A refused account operation; the message is safe to show the user."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    must_change: bool
+
+    def can(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def check_password(password: str, name: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
+    if password.lower() == name.lower():
+        raise AccountError("the password must not be the user name")
+
+
+class Accounts:
+    def __init__(self, writer: Any, reader: Any) -> None:
+        self.writer = writer  # StoreWriter: every write goes through its transaction
+        self.reader = reader  # a read-only connection
+
+    def get(self, name: str) -> User | None:
+        row = self.reader.execute(
+            "SELECT name, role, must_change FROM users WHERE name = ?", (name,)
+        ).fetchone()
+        return User(row[0], row[1], bool(row[2])) if row else None
+
+    def list(self) -> list[User]:
+        rows = self.reader.execute("SELECT name, role, must_change FROM users ORDER BY name")
+        return [User(n, r, bool(m)) for n, r, m in rows]
+
+    def create(self, name: str, password: str, role: str, must_change: bool = True) -> User:
+        if role not in ROLES:
+            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        if not name.isidentifier() or len(name) > 32:
+            raise AccountError("user names are letters, digits and _ (at most 32)")
+        check_password(password, name)
+        digest = _hasher.hash(password)
+
+        def insert(conn: Any) -> None:
+            if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise AccountError(f"user {name!r} exists already")
+            conn.execute(
+                "INSERT INTO users(name, password_hash, role, must_change, created_ts) "
+                "VALUES (?,?,?,?,?)",
+                (name, digest, role, int(must_change), now_ms()),
+            )
+
+        self.writer.call(insert)
+        return User(name, role, must_change)
+
+    def verify(self, name: str, password: str) -> User:
+        """The user if the password is right; AccountError (no detail) otherwise."""
+        row = self.reader.execute(
+            "SELECT password_hash, role, must_change, failed, locked_until FROM users "
+            "WHERE name = ?",
+            (name,),
+        ).fetchone()
+        if row is None:
+            try:
+                _hasher.verify(_DUMMY, password)
+            except VerificationError:
+                pass
+            raise AccountError("wrong user name or password")
+        digest, role, must_change, failed, locked_until = row
+        if locked_until > now_ms():
+            raise AccountError("too many failed logins: try again in a few minutes")
+        try:
+            _hasher.verify(digest, password)
+        except (VerificationError, InvalidHashError):
+            self.writer.call(lambda conn: _failed(conn, name))
+            raise AccountError("wrong user name or password") from None
+        if failed:
+            self.writer.call(
+                lambda conn: conn.execute("UPDATE users SET failed = 0 WHERE name = ?", (name,))
+            )
+        return User(name, role, bool(must_change))
+
+    def change_password(self, name: str, old: str, new: str) -> None:
+        self.verify(name, old)
+        if new == old:
+            raise AccountError("the new password must differ from the old one")
+        self.set_password(name, new, must_change=False)
+
+    def set_password(self, name: str, new: str, must_change: bool) -> None:
+        check_password(new, name)
+        digest = _hasher.hash(new)
+        self.writer.call(
+            lambda conn: conn.execute(
+                "UPDATE users SET password_hash = ?, must_change = ?, failed = 0, locked_until = 0 "
+                "WHERE name = ?",
+                (digest, int(must_change), name),
+            )
+        )
+
+    def ensure_admin(self) -> str | None:
+        """Create ``admin`` with a random password if no user exists; returns that password."""
+        if self.reader.execute("SELECT count(*) FROM users").fetchone()[0]:
+            return None
+        password = secrets.token_urlsafe(12)
+        self.create("admin", password, "admin", must_change=True)
+        return password
+
+
+def _failed(conn: Any, name: str) -> None:
+    conn.execute("UPDATE users SET failed = failed + 1 WHERE name = ?", (name,))
+    failed = conn.execute("SELECT failed FROM users WHERE name = ?", (name,)).fetchone()[0]
+    if failed >= MAX_FAILURES:
+        conn.execute(
+            "UPDATE users SET locked_until = ?, failed = 0 WHERE name = ?",
+            (now_ms() + LOCKOUT_MS, name),
+        )

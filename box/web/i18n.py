@@ -1,0 +1,48 @@
+"""The page's two languages (zh-CN, en), chosen by ?lang=, then a cookie, then the browser."""
+
+from __future__ import annotations
+
+from flask import request
+
+LANGS = ("en", "zh-CN")
+TEXT: dict[str, tuple[str, str]] = {
+    "title": ("SafetyBox", "安全盒"),
+    "login": ("Log in", "登录"),
+    "logout": ("Log out", "退出"),
+    "user": ("User", "用户"),
+    "password": ("Password", "密码"),
+    "new_password": ("New password", "新密码"),
+    "old_password": ("Current password", "当前密码"),
+    "change_password": ("Change password", "修改密码"),
+    "must_change": ("Choose your own password before you continue.", "请先设置您自己的密码。"),
+    "channels": ("Channels", "监测点"),
+    "alarms": ("Alarms", "报警"),
+    "no_alarms": ("No alarms", "无报警"),
+    "ack": ("Acknowledge", "确认"),
+    "outputs": ("Outputs", "输出"),
+    "quality": ("quality", "质量"),
+    "first_out": ("first out", "首警"),
+    "state.active_unack": ("active, not acknowledged", "报警未确认"),
+    "state.active_ack": ("active, acknowledged", "报警已确认"),
+    "state.cleared_unack": ("cleared, not acknowledged", "已恢复未确认"),
+    "state.latched": ("latched: reset needed", "已锁存，需复位"),
+    "state.normal": ("normal", "正常"),
+    "healthy": ("healthy", "运行正常"),
+    "unhealthy": ("NOT healthy", "运行异常"),
+    "wrong_login": ("Wrong user name or password.", "用户名或密码错误。"),
+    "language": ("中文", "English"),
+}
+
+
+def lang() -> str:
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in LANGS:
+        return chosen
+    return request.accept_languages.best_match(LANGS, default="en") or "en"
+
+
+def t(key: str) -> str:
+    pair = TEXT.get(key)
+    if pair is None:
+        return key
+    return pair[LANGS.index(lang())]

@@ -1,0 +1,145 @@
+"""The HTML pages: login, password change, dashboard. Everything is served by the box."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+)
+
+from box.readings import now_ms
+from box.store.events import Event, Level
+from box.web.accounts import AccountError
+from box.web.auth import csrf_ok, current_user, login_session
+from box.web.i18n import lang
+
+bp = Blueprint("pages", __name__)
+
+LOGIN_FAILURES_PER_MINUTE = 10  # per client address, on top of the per-account lockout
+_failures: dict[str, deque[float]] = defaultdict(deque)
+
+
+def _box() -> Any:
+    return current_app.config["BOX"]
+
+
+def _audit(kind: str, level: int = Level.INFO, **details: Any) -> None:
+    details.setdefault("ip", request.remote_addr)
+    _box().writer.submit_event(Event(kind, "web", now_ms(), level, details))
+
+
+def _page(template: str, status: int = 200, **ctx: Any) -> Any:
+    resp = make_response(render_template(template, **ctx), status)
+    if request.args.get("lang"):
+        resp.set_cookie("lang", lang(), samesite="Strict", max_age=365 * 86400)
+    return resp
+
+
+def _user_or_login() -> Any:
+    user = current_user()
+    if user is None:
+        return redirect("/login")
+    if user.must_change:
+        return redirect("/password")
+    return user
+
+
+@bp.get("/login")
+def login_form() -> Any:
+    return _page("login.html")
+
+
+@bp.post("/login")
+def login() -> Any:
+    accounts = getattr(_box(), "accounts", None)
+    if accounts is None:
+        abort(503)
+    ip = request.remote_addr or "?"
+    recent = _failures[ip]
+    while recent and recent[0] < time.time() - 60:
+        recent.popleft()
+    if len(recent) >= LOGIN_FAILURES_PER_MINUTE:
+        return _page("login.html", 429, error="too many attempts: wait a minute")
+    if not csrf_ok():
+        return _page("login.html", 400, error="the form expired: load the page again")
+    name = request.form.get("user", "")[:64]
+    try:
+        user = accounts.verify(name, request.form.get("password", ""))
+    except AccountError as exc:
+        recent.append(time.time())
+        _audit("login_failed", Level.LEVEL_3, user=name, reason=str(exc))
+        return _page("login.html", 401, error=str(exc))
+    login_session(user)
+    _audit("login", user=user.name, role=user.role)
+    return redirect("/password" if user.must_change else "/")
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    user = current_user()
+    if user is not None and csrf_ok():
+        _audit("logout", user=user.name)
+        session.clear()
+    return redirect("/login")
+
+
+@bp.get("/password")
+def password_form() -> Any:
+    if current_user() is None:
+        return redirect("/login")
+    return _page("password.html")
+
+
+@bp.post("/password")
+def change_password() -> Any:
+    user = current_user()
+    if user is None:
+        return redirect("/login")
+    if not csrf_ok():
+        return _page("password.html", 400, error="the form expired: load the page again")
+    try:
+        _box().accounts.change_password(
+            user.name, request.form.get("old", ""), request.form.get("new", "")
+        )
+    except AccountError as exc:
+        return _page("password.html", 400, error=str(exc))
+    _audit("password_changed", user=user.name)
+    g.pop("user", None)
+    return redirect("/")
+
+
+@bp.get("/")
+def dashboard() -> Any:
+    user = _user_or_login()
+    if not hasattr(user, "role"):
+        return user
+    return _page("dashboard.html", status_=_box().snapshot())
+
+
+@bp.post("/alarms/<alarm_id>/ack")
+def ack(alarm_id: str) -> Any:
+    user = _user_or_login()
+    if not hasattr(user, "role"):
+        return user
+    if not csrf_ok():
+        abort(400, "missing or wrong CSRF token")
+    if not user.can("operator"):
+        abort(403, f"your role ({user.role}) may not acknowledge alarms")
+    from box.alarms.alarm import AlarmCommandError
+
+    try:
+        _box().alarm_command(lambda e: e.ack(alarm_id, f"web:{user.name}", ""))
+    except AlarmCommandError as exc:
+        abort(409, str(exc))
+    return redirect("/")

@@ -1,0 +1,26 @@
+// Live tile values without a reload: poll the box's own status (no external scripts).
+(function () {
+  async function refresh() {
+    try {
+      const r = await fetch("/api/status", { credentials: "same-origin" });
+      if (!r.ok) return;
+      const s = await r.json();
+      for (const c of s.channels) {
+        const tile = document.querySelector(`.tile[data-channel="${CSS.escape(c.id)}"]`);
+        if (!tile) continue;
+        tile.querySelector(".v").textContent = c.value === null ? "—" : c.value.toFixed(2);
+        tile.querySelector(".q").textContent = c.quality;
+        tile.classList.toggle("in-alarm", c.alarms_active.length > 0);
+      }
+      for (const [name, o] of Object.entries(s.outputs)) {
+        const li = document.querySelector(`li[data-output="${CSS.escape(name)}"] .mode`);
+        if (li) li.textContent = o.mode;
+      }
+      const ids = s.alarms.map(a => a.id + ":" + a.state).join(",");
+      if (window.__alarms !== undefined && window.__alarms !== ids) location.reload();
+      window.__alarms = ids;
+    } catch (e) { /* the box restarts: try again next time */ }
+  }
+  setInterval(refresh, 2000);
+  refresh();
+})();

@@ -1,0 +1,155 @@
+"""The web page's security with Flask's test client over a real daemon and store."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from box.daemon import Daemon
+from box.paths import BoxHome
+from box.web import create_app, pages
+from tests.conftest import open_reader, run_cli, sim_body, wait_for, write_config
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[tuple[Daemon, str]]:
+    home = tmp_path / "box"
+    info = json.loads(run_cli(home, "init", "--json").output)
+    write_config(home, sim_body(interval=0.05, step_at=0.2, step_back=3600))
+    d = Daemon(BoxHome.under(home))
+    d.start()
+    pages._failures.clear()
+    yield d, info["web_login"]["password"]
+    d.stop()
+
+
+@pytest.fixture
+def client(box: tuple[Daemon, str]) -> FlaskClient:
+    return create_app(box[0], {"TESTING": True}).test_client()
+
+
+def csrf(client: FlaskClient, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login(client: FlaskClient, user: str, password: str) -> object:
+    return client.post(
+        "/login", data={"user": user, "password": password, "csrf_token": csrf(client)}
+    )
+
+
+def events(d: Daemon, kind: str) -> list[dict]:
+    d.writer.flush()
+    conn = open_reader(d.home.config_file.parent)
+    try:
+        sql = "SELECT details FROM events WHERE kind = ? ORDER BY seq"
+        return [json.loads(x) for (x,) in conn.execute(sql, (kind,))]
+    finally:
+        conn.close()
+
+
+def test_first_login_forces_a_password_change(box, client: FlaskClient) -> None:  # noqa: ANN001
+    d, initial = box
+    assert client.get("/").headers["Location"] == "/login"
+    r = login(client, "admin", initial)
+    assert r.status_code == 302 and r.headers["Location"] == "/password"
+    assert client.get("/").headers["Location"] == "/password", "nothing else until changed"
+    token = csrf(client, "/password")
+    r = client.post("/password", data={"old": initial, "new": "short", "csrf_token": token})
+    assert r.status_code == 400 and "at least 10 characters" in r.get_data(as_text=True)
+    r = client.post("/password", data={"old": "nope", "new": PASSWORD, "csrf_token": token})
+    assert r.status_code == 400
+    r = client.post("/password", data={"old": initial, "new": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-channel="t1.lel"' in page and "<script src=" in page
+    assert "https://" not in page, "nothing from outside the box"
+    assert [e["user"] for e in events(d, "login")] == ["admin"]
+    assert events(d, "password_changed")[0]["user"] == "admin"
+
+
+def test_writes_need_the_csrf_token_and_the_role(box, client: FlaskClient) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
+    d.accounts.create("ops", PASSWORD, "operator", must_change=False)
+    assert client.post("/api/alarms/ack-all").status_code == 401, "no session, no token"
+    login(client, "vic", PASSWORD)
+    token = csrf(client, "/")
+    r = client.post("/api/alarms/ack-all", headers={"X-CSRF-Token": token})
+    assert r.status_code == 403 and "viewer" in r.json["error"]
+    assert client.post("/api/config/reload", headers={"X-CSRF-Token": token}).status_code == 403
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "ops", PASSWORD)
+    token = csrf(client, "/")
+    assert client.post("/api/alarms/ack-all").status_code == 400, "no CSRF token"
+    r = client.post("/api/alarms/ack-all", headers={"X-CSRF-Token": "forged"})
+    assert r.status_code == 400 and "CSRF" in r.json["error"]
+    wait_for(lambda: d.engine.views, what="an alarm")
+    r = client.post("/api/alarms/ack-all", headers={"X-CSRF-Token": token})
+    assert r.status_code == 200 and r.json["acknowledged"] >= 1
+    assert client.post("/api/config/reload", headers={"X-CSRF-Token": token}).status_code == 403
+    acked = events(d, "alarm_acked")
+    assert acked[0]["who"] == "web:ops"
+
+
+def test_ack_button_on_the_page(box, client: FlaskClient) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.create("ops", PASSWORD, "operator", must_change=False)
+    login(client, "ops", PASSWORD)
+    wait_for(lambda: any(v["state"] == "active_unack" for v in d.engine.views), what="alarm")
+    page = client.get("/").get_data(as_text=True)
+    assert 'action="/alarms/t1.lel:A1/ack"' in page
+    token = csrf(client, "/")
+    assert client.post("/alarms/t1.lel:A1/ack", data={}).status_code == 400, "no CSRF token"
+    r = client.post("/alarms/t1.lel:A1/ack", data={"csrf_token": token})
+    assert r.status_code == 302
+    assert next(v for v in d.engine.views if v["id"] == "t1.lel:A1")["state"] == "active_ack"
+
+
+def test_lockout_after_repeated_failures(box, client: FlaskClient) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.create("ops", PASSWORD, "operator", must_change=False)
+    for _ in range(5):
+        assert login(client, "ops", "wrong password!").status_code == 401
+    r = login(client, "ops", PASSWORD)
+    assert r.status_code == 401 and "too many failed logins" in r.get_data(as_text=True)
+    failed = events(d, "login_failed")
+    assert len(failed) == 6 and failed[0]["user"] == "ops"
+
+
+def test_per_address_rate_limit(box, client: FlaskClient) -> None:  # noqa: ANN001
+    for i in range(10):
+        login(client, f"nobody{i}", "x" * 12)
+    r = login(client, "admin", "whatever-else")
+    assert r.status_code == 429
+
+
+def test_sessions_time_out_when_idle(box) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
+    app = create_app(d, {"TESTING": True, "SESSION_IDLE_S": -1})
+    c = app.test_client()
+    login(c, "vic", PASSWORD)
+    assert c.get("/").headers["Location"] == "/login"
+
+
+def test_login_without_csrf_token_is_refused(client: FlaskClient) -> None:
+    r = client.post("/login", data={"user": "admin", "password": "x" * 12})
+    assert r.status_code == 400
+
+
+def test_language_by_query_cookie_and_browser(client: FlaskClient) -> None:
+    assert "登录" in client.get("/login?lang=zh-CN").get_data(as_text=True)
+    assert "登录" in client.get("/login").get_data(as_text=True), "the cookie remembers"
+    fresh = client.application.test_client()
+    zh = fresh.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "登录" in zh.get_data(as_text=True)
+    assert "Log in" in fresh.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
