@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := .demo
 # Debian packages the tests use: the sqlite3 CLI (proves the store cannot be opened without the
-# key) and mosquitto (a real MQTT broker; the tests start their own on free loopback ports).
-TEST_APT := sqlite3 mosquitto
+# key), mosquitto (a real MQTT broker; the tests start their own on free loopback ports), and
+# Chromium with its driver (the web page is tested in a real headless browser).
+TEST_APT := sqlite3 mosquitto chromium chromium-driver fonts-wqy-zenhei
 
 .PHONY: demo test lint bench clean
 
