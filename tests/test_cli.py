@@ -227,3 +227,37 @@ def test_users_add_list_reset(home: Path) -> None:
     assert dup.exit_code == 1 and "exists already" in dup.output
     missing = run_cli(home, "users", "reset", "nobody", check=False)
     assert missing.exit_code == 1 and "no account 'nobody'" in missing.output
+
+
+def test_doctor_says_what_to_fix(home: Path) -> None:
+    ok = run_cli(home, "doctor")
+    assert "[  OK] store:" in ok.output and "[  OK] key store.key: mode 600" in ok.output
+    import os
+
+    os.chmod(home / "keys" / "sync.key", 0o644)
+    (home / "box.toml").write_text((home / "box.toml").read_text() + """
+[[channels]]
+id = "x"
+kind = "gas_lel"
+unit = "%LEL"
+[[drivers]]
+type = "modbus"
+name = "bus"
+port = "/dev/ttyNOPE9"
+[[drivers.devices]]
+unit = 1
+profile = "generic-gas-probe"
+channels = { concentration = "x" }
+""")
+    bad = run_cli(home, "doctor", "--json", check=False)
+    assert bad.exit_code == 1
+    checks = {c["name"]: c for c in json.loads(bad.output)}
+    assert checks["key sync.key"]["status"] == "fail"
+    assert checks["key sync.key"]["fix"] == f"chmod 600 {home / 'keys' / 'sync.key'}"
+    assert checks["serial /dev/ttyNOPE9"]["status"] == "fail"
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts(shell: str) -> None:
+    out = run_cli(None, "completion", shell).output
+    assert "_SAFETYBOX_COMPLETE" in out

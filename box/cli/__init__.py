@@ -16,7 +16,7 @@ from box.cli.common import Context
 from box.errors import SafetyBoxError
 
 SECTIONS = {
-    "Set up and run": ["init", "run", "status"],
+    "Set up and run": ["init", "run", "status", "doctor", "completion"],
     "Alarms": ["alarms"],
     "Configure": ["config", "drivers", "keys", "users"],
     "Field devices": ["sensors"],

@@ -167,4 +167,46 @@ def status(box: Context, as_json: bool) -> None:
     click.echo(f"as of {iso_utc(s['started_ms'] + int(s['uptime_s'] * 1000))}")
 
 
-COMMANDS = [init, run, status]
+@click.command()
+@json_option
+@pass_box
+def doctor(box: Context, as_json: bool) -> None:
+    """Check config, keys, store, serial ports, GPIO, clock, disk and broker; say what to fix.
+
+    Exit status 1 if any check fails. Example:
+      safetybox doctor
+    """
+    import sys
+
+    from box.doctor import FAIL, run_checks
+
+    checks = run_checks(box.home)
+    if as_json:
+        print_json([c.__dict__ for c in checks])
+    else:
+        for c in checks:
+            fix = f"\n      fix: {c.fix}" if c.fix and c.status != "ok" else ""
+            click.echo(f"[{c.status.upper():>4}] {c.name}: {c.detail}{fix}")
+    if any(c.status == FAIL for c in checks):
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script.
+
+    \b
+    Example (bash):
+      safetybox completion bash > /etc/bash_completion.d/safetybox
+    """
+    from click.shell_completion import get_completion_class
+
+    from box.cli import main
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # noqa: S101 - the choice lists only supported shells
+    click.echo(cls(main, {}, "safetybox", "_SAFETYBOX_COMPLETE").source())
+
+
+COMMANDS = [init, run, status, doctor, completion]
