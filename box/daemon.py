@@ -61,6 +61,7 @@ class Daemon:
         self._reload_lock = threading.Lock()
         self._stop_requested = threading.Event()
         self._reload_requested = threading.Event()
+        self._wake = threading.Event()  # signals wake the main loop at once, not at its next tick
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -133,15 +134,21 @@ class Daemon:
 
     def run_forever(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Feeds the systemd watchdog."""
-        signal.signal(signal.SIGTERM, lambda *_: self._stop_requested.set())
-        signal.signal(signal.SIGINT, lambda *_: self._stop_requested.set())
-        signal.signal(signal.SIGHUP, lambda *_: self._reload_requested.set())
+        def on_signal(flag: threading.Event) -> Any:
+            return lambda *_: (flag.set(), self._wake.set())
+
+        signal.signal(signal.SIGTERM, on_signal(self._stop_requested))
+        signal.signal(signal.SIGINT, on_signal(self._stop_requested))
+        signal.signal(signal.SIGHUP, on_signal(self._reload_requested))
         self.start()
         write_atomic(self.home.pid_file, f"{os.getpid()}\n")
         interval = min(self.notifier.watchdog_interval_s or 5.0, 5.0)
         try:
-            while not self._stop_requested.wait(interval):
-                self.tick()
+            while not self._stop_requested.is_set():
+                self._wake.wait(interval)
+                self._wake.clear()
+                if not self._stop_requested.is_set():
+                    self.tick()
         finally:
             self.stop()
             self.home.pid_file.unlink(missing_ok=True)
