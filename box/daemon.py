@@ -134,6 +134,7 @@ class Daemon:
 
     def run_forever(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Feeds the systemd watchdog."""
+
         def on_signal(flag: threading.Event) -> Any:
             return lambda *_: (flag.set(), self._wake.set())
 

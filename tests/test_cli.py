@@ -235,7 +235,9 @@ def test_doctor_says_what_to_fix(home: Path) -> None:
     import os
 
     os.chmod(home / "keys" / "sync.key", 0o644)
-    (home / "box.toml").write_text((home / "box.toml").read_text() + """
+    (home / "box.toml").write_text(
+        (home / "box.toml").read_text()
+        + """
 [[channels]]
 id = "x"
 kind = "gas_lel"
@@ -248,7 +250,8 @@ port = "/dev/ttyNOPE9"
 unit = 1
 profile = "generic-gas-probe"
 channels = { concentration = "x" }
-""")
+"""
+    )
     bad = run_cli(home, "doctor", "--json", check=False)
     assert bad.exit_code == 1
     checks = {c["name"]: c for c in json.loads(bad.output)}

@@ -153,3 +153,48 @@ def test_language_by_query_cookie_and_browser(client: FlaskClient) -> None:
     zh = fresh.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     assert "登录" in zh.get_data(as_text=True)
     assert "Log in" in fresh.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+
+def test_operator_silences_shelves_unshelves_and_resets_from_the_page(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.create("ops", PASSWORD, "operator", must_change=False)
+    login(client, "ops", PASSWORD)
+    wait_for(lambda: any(v["id"] == "t1.lel:A1" for v in d.engine.views), what="alarm")
+    token = csrf(client, "/")
+    assert client.post("/silence", data={"csrf_token": token}).status_code == 302
+    assert d.outputs.states()["buzzer"]["mode"] == "off"
+    r = client.post(
+        "/alarms/t1.lel:A1/shelve",
+        data={"csrf_token": token, "minutes": "30", "reason": "calibration"},
+    )
+    assert r.status_code == 302
+    view = next(v for v in d.engine.views if v["id"] == "t1.lel:A1")
+    assert view["shelved"]["reason"] == "calibration"
+    assert "calibration" in client.get("/").get_data(as_text=True)
+    bad = client.post(
+        "/alarms/t1.lel:A1/shelve", data={"csrf_token": token, "minutes": "99999", "reason": "x"}
+    )
+    assert bad.status_code == 400
+    assert (
+        client.post(
+            "/alarms/t1.lel:A1/shelve", data={"csrf_token": token, "minutes": "30", "reason": " "}
+        ).status_code
+        == 409
+    )
+    assert client.post("/alarms/t1.lel:A1/unshelve", data={"csrf_token": token}).status_code == 302
+    r = client.post("/alarms/t1.lel:A1/reset", data={"csrf_token": token})
+    assert r.status_code == 409, "the gas is still there: no reset"
+    assert client.post("/alarms/t1.lel:A1/explode", data={"csrf_token": token}).status_code == 404
+    shelved = events(d, "alarm_shelved")
+    assert shelved[0]["who"] == "web:ops" and shelved[0]["reason"] == "calibration"
+
+
+def test_viewer_sees_the_system_page_but_cannot_act(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
+    login(client, "vic", PASSWORD)
+    page = client.get("/system").get_data(as_text=True)
+    assert d.box_id in page and "[ok] store" in page
+    token = csrf(client, "/")
+    assert client.post("/silence", data={"csrf_token": token}).status_code == 403
+    assert client.post("/alarms/t1.lel:A1/ack", data={"csrf_token": token}).status_code == 403

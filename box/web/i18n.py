@@ -31,6 +31,22 @@ TEXT: dict[str, tuple[str, str]] = {
     "unhealthy": ("NOT healthy", "运行异常"),
     "wrong_login": ("Wrong user name or password.", "用户名或密码错误。"),
     "language": ("中文", "English"),
+    "silence": ("Silence buzzer", "消音"),
+    "reset": ("Reset", "复位"),
+    "shelve": ("Shelve", "屏蔽"),
+    "unshelve": ("Unshelve", "解除屏蔽"),
+    "shelved": ("shelved", "已屏蔽"),
+    "reason": ("reason (required)", "原因（必填）"),
+    "dashboard": ("Dashboard", "总览"),
+    "system": ("System", "系统"),
+    "version": ("Version", "版本"),
+    "uptime": ("Uptime", "运行时间"),
+    "store": ("Store", "存储"),
+    "clock": ("Clock", "时钟"),
+    "cpu_temp": ("CPU temperature", "CPU 温度"),
+    "outbox": ("Upstream backlog", "待上传"),
+    "checks": ("Checks", "检查"),
+    "drivers": ("Drivers", "驱动"),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -127,19 +128,77 @@ def dashboard() -> Any:
     return _page("dashboard.html", status_=_box().snapshot())
 
 
-@bp.post("/alarms/<alarm_id>/ack")
-def ack(alarm_id: str) -> Any:
+SHELVE_MINUTES = (30, 60, 240, 480, 1440)
+
+
+def _operator() -> Any:
+    """The logged-in operator (or admin) for a form write, or an abort/redirect."""
     user = _user_or_login()
     if not hasattr(user, "role"):
         return user
     if not csrf_ok():
         abort(400, "missing or wrong CSRF token")
     if not user.can("operator"):
-        abort(403, f"your role ({user.role}) may not acknowledge alarms")
+        abort(403, f"your role ({user.role}) may not handle alarms")
+    return user
+
+
+@bp.post("/alarms/<alarm_id>/<action>")
+def alarm_action(alarm_id: str, action: str) -> Any:
+    user = _operator()
+    if not hasattr(user, "role"):
+        return user
+    who = f"web:{user.name}"
+    if action == "shelve":
+        try:
+            minutes = int(request.form.get("minutes", ""))
+        except ValueError:
+            abort(400, "choose how long to shelve")
+        if minutes not in SHELVE_MINUTES:
+            abort(400, f"shelve for one of {SHELVE_MINUTES} minutes")
+        reason = request.form.get("reason", "").strip()[:200]
+        command = lambda e: e.shelve(alarm_id, who, minutes * 60, reason)  # noqa: E731
+    elif action in ("ack", "reset", "unshelve"):
+        command = lambda e: getattr(e, action)(alarm_id, who)  # noqa: E731
+    else:
+        abort(404)
     from box.alarms.alarm import AlarmCommandError
 
     try:
-        _box().alarm_command(lambda e: e.ack(alarm_id, f"web:{user.name}", ""))
+        _box().alarm_command(command)
     except AlarmCommandError as exc:
         abort(409, str(exc))
     return redirect("/")
+
+
+@bp.post("/silence")
+def silence() -> Any:
+    user = _operator()
+    if not hasattr(user, "role"):
+        return user
+    _box().alarm_command(lambda e: e.silence(f"web:{user.name}"))
+    return redirect("/")
+
+
+@bp.get("/system")
+def system() -> Any:
+    user = _user_or_login()
+    if not hasattr(user, "role"):
+        return user
+    from box.doctor import run_checks
+
+    return _page(
+        "system.html",
+        status_=_box().snapshot(),
+        checks=run_checks(_box().home),
+        cpu_temp=_cpu_temperature(),
+        now=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    )
+
+
+def _cpu_temperature() -> str:
+    zone = Path("/sys/class/thermal/thermal_zone0/temp")
+    try:
+        return f"{int(zone.read_text()) / 1000:.1f} °C"
+    except (OSError, ValueError):
+        return "n/a"
