@@ -20,6 +20,13 @@ def status() -> Any:
     return jsonify(_box().snapshot())
 
 
+@bp.get("/api/openapi.json")
+def openapi() -> Any:
+    from box.web.openapi import document
+
+    return jsonify(document())
+
+
 @bp.get("/api/health")
 def health() -> Any:
     problems = _box().health_problems()
