@@ -284,6 +284,11 @@ class Daemon:
             "outputs": self.outputs.states(),
         }
 
+    def _thresholds(self, channel: str) -> dict[str, float]:
+        rules = self.engine.rules.get(channel)
+        th = rules.thresholds if rules else None
+        return dict(th.at) if th else {}
+
     def _output_fault(self, name: str, message: str) -> None:
         self._event("fault", Level.LEVEL_3, source=f"output:{name}", error=message)
 
@@ -437,6 +442,7 @@ class Daemon:
                     "ts_ms": lv.ts_ms if lv else None,
                     "age_s": round((now - lv.ts_ms) / 1000, 3) if lv else None,
                     "alarms_active": active,
+                    "thresholds": self._thresholds(ch.id),
                 }
             )
         ws = self.writer.stats

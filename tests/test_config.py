@@ -148,7 +148,7 @@ waveform = { shape = "constant", value = 1.0 }
         ),
         pytest.param(
             "[store\nx=1\n",
-            ["box.toml: (document) = (missing): not valid TOML", "line 1"],
+            ["box.toml:1: (document) = (missing): not valid TOML", "line 1"],
             id="toml-syntax",
         ),
     ],

@@ -61,8 +61,17 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     temp = re.search(r"temporary password (\S+)", run_cli(home, "users", "reset", "admin").output)
     d = daemon_factory(home)
     d.wait_ready()
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     b = browser
-    wait = WebDriverWait(b, 20)
+    # The dashboard reloads itself when an alarm changes: elements may go stale under us.
+    wait = WebDriverWait(
+        b, 20, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+    )
+
+    def click(css: str) -> bool:
+        b.find_element(By.CSS_SELECTOR, css).click()
+        return True
 
     def mode(output: str) -> str:
         return b.find_element(By.CSS_SELECTOR, f'li[data-output="{output}"] .mode').text
@@ -82,10 +91,32 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     wait.until(lambda _: b.find_elements(By.CSS_SELECTOR, 'li.alarm[data-id="t1.lel:A1"]'))
     wait.until(lambda _: mode("red") == "blink_fast")
     b.save_screenshot(str(ARTIFACTS / "dashboard-alarm.png"))
-    b.find_element(By.CSS_SELECTOR, 'li.alarm[data-id="t1.lel:A1"] button.ack').click()
+    wait.until(lambda _: click('li.alarm[data-id="t1.lel:A1"] button.ack'))
     wait.until(lambda _: mode("red") == "on")
     assert "acknowledged" in b.find_element(By.ID, "alarms").text
     b.find_element(By.ID, "lang").click()
     wait.until(lambda _: "报警" in b.find_element(By.TAG_NAME, "body").text)
     b.save_screenshot(str(ARTIFACTS / "dashboard-zh.png"))
     assert d.status()["outputs"]["red"]["mode"] == "on"
+
+    # Configuration: an invalid threshold shows the field error; a valid one takes effect.
+    b.get(d.url + "/config?lang=en")
+    area = b.find_element(By.ID, "text")
+    text = area.get_attribute("value")
+    b.execute_script(
+        "arguments[0].value = arguments[1];", area, text.replace("at = 25.0,", 'at = "x",')
+    )
+    b.find_element(By.ID, "check").click()
+    issues = wait.until(lambda _: b.find_elements(By.ID, "issues"))[0].text
+    assert "channels[0].alarms.thresholds.levels[0].at" in issues
+    b.save_screenshot(str(ARTIFACTS / "config-error.png"))
+    area = b.find_element(By.ID, "text")
+    b.execute_script(
+        "arguments[0].value = arguments[1];", area, text.replace("at = 25.0,", "at = 45.0,")
+    )
+    b.find_element(By.ID, "check").click()
+    wait.until(lambda _: b.find_elements(By.ID, "diff"))
+    b.find_element(By.ID, "apply").click()
+    wait.until(lambda _: b.find_elements(By.ID, "message"))
+    lel = next(c for c in d.status()["channels"] if c["id"] == "t1.lel")
+    assert lel["thresholds"]["A1"] == 45.0

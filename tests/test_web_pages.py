@@ -198,3 +198,48 @@ def test_viewer_sees_the_system_page_but_cannot_act(box, client) -> None:  # noq
     token = csrf(client, "/")
     assert client.post("/silence", data={"csrf_token": token}).status_code == 403
     assert client.post("/alarms/t1.lel:A1/ack", data={"csrf_token": token}).status_code == 403
+
+
+def test_config_page_checks_diffs_applies_and_restores(box, client) -> None:  # noqa: ANN001
+    import re as _re
+
+    d, initial = box
+    d.accounts.create("ops", PASSWORD, "operator", must_change=False)
+    login(client, "ops", PASSWORD)
+    assert client.get("/config").status_code == 403, "operators do not change config"
+    client.post("/logout", data={"csrf_token": csrf(client, "/")})
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    login(client, "admin", PASSWORD)
+    page = client.get("/config").get_data(as_text=True)
+    token = _re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    current = (d.home.config_file).read_text()
+    bad = current.replace("at = 25.0,", "at = 'x',")
+    r = client.post("/config/check", data={"csrf_token": token, "text": bad})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert "channels[0].alarms.thresholds.levels[0].at</code> = &#39;x&#39;" in html
+    assert "Input should be a valid number" in html
+    good = current.replace("at = 25.0,", "at = 30.0,")
+    r = client.post("/config/check", data={"csrf_token": token, "text": good})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "-levels = [{ name = &#34;A1&#34;, at = 25.0" in html
+    base = _re.search(r'name="base" value="([0-9a-f]+)"', html).group(1)
+    r = client.post("/config/apply", data={"csrf_token": token, "text": good, "base": base})
+    assert r.status_code == 302 and "applied" in r.headers["Location"]
+    assert d.engine.rules["t1.lel"].thresholds.at["A1"] == 30.0
+    r = client.post("/config/apply", data={"csrf_token": token, "text": good, "base": base})
+    assert r.status_code == 409, "the file changed since that base"
+    applied = events(d, "config_applied")
+    assert applied[-1]["who"] == "web:admin"
+    history = client.get("/config").get_data(as_text=True)
+    oldest = sorted(_re.findall(r'name="name" value="(box-[^"]+)"', history))[0]
+    r = client.post("/config/restore", data={"csrf_token": token, "name": oldest})
+    assert r.status_code == 200 and "+levels = [{ name = &#34;A1&#34;, at = 25.0" in r.get_data(
+        as_text=True
+    )
+    assert (
+        client.post(
+            "/config/restore", data={"csrf_token": token, "name": "../keys/store.key"}
+        ).status_code
+        == 404
+    )

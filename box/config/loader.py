@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,7 +61,10 @@ def parse_config(
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigInvalid(source, [ConfigIssue((), _MISSING, f"not valid TOML: {exc}")]) from None
+        where = re.search(r"at line (\d+)", str(exc))
+        line = int(where.group(1)) if where else None
+        issue = ConfigIssue((), _MISSING, f"not valid TOML: {exc}", line)
+        raise ConfigInvalid(source, [issue]) from None
     model = build_config_model(registry or default_registry())
     try:
         config = model.model_validate(data)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 
 from box.web.alarms_api import bp as alarms_bp
 from box.web.api import bp as api_bp
 from box.web.auth import csrf_token, current_user
+from box.web.config_pages import bp as config_bp
 from box.web.i18n import lang, t
 from box.web.pages import bp as pages_bp
 
@@ -42,8 +43,15 @@ def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(config_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(alarms_bp)
+
+    @app.after_request
+    def remember_language(resp: Any) -> Any:
+        if request.args.get("lang"):
+            resp.set_cookie("lang", lang(), samesite="Strict", max_age=365 * 86400)
+        return resp
 
     @app.errorhandler(404)
     def not_found(exc: Any) -> Any:

@@ -47,6 +47,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "outbox": ("Upstream backlog", "待上传"),
     "checks": ("Checks", "检查"),
     "drivers": ("Drivers", "驱动"),
+    "config": ("Configuration", "配置"),
+    "line": ("line", "行"),
+    "check": ("Check", "检查"),
+    "diff": ("Changes", "变更"),
+    "apply": ("Apply", "应用"),
+    "history": ("Earlier configs", "历史配置"),
+    "restore": ("Restore", "恢复"),
 }
 
 

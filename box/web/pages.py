@@ -23,7 +23,6 @@ from box.readings import now_ms
 from box.store.events import Event, Level
 from box.web.accounts import AccountError
 from box.web.auth import csrf_ok, current_user, login_session
-from box.web.i18n import lang
 
 bp = Blueprint("pages", __name__)
 
@@ -41,10 +40,7 @@ def _audit(kind: str, level: int = Level.INFO, **details: Any) -> None:
 
 
 def _page(template: str, status: int = 200, **ctx: Any) -> Any:
-    resp = make_response(render_template(template, **ctx), status)
-    if request.args.get("lang"):
-        resp.set_cookie("lang", lang(), samesite="Strict", max_age=365 * 86400)
-    return resp
+    return make_response(render_template(template, **ctx), status)
 
 
 def _user_or_login() -> Any:
