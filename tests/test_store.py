@@ -68,10 +68,10 @@ def test_wal_and_migrations_are_recorded(tmp_path: Path) -> None:
     db = open_store(tmp_path / "b.db", KEY)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = [r["name"] for r in db["_sqlite_migrations"].rows]
-    assert names == ["0001_initial", "0002_users"]
+    assert names == ["0001_initial", "0002_users", "0003_minute_rollups"]
     db.conn.close()
     db = open_store(tmp_path / "b.db", KEY)  # re-applying is a no-op
-    assert db["_sqlite_migrations"].count == 2
+    assert db["_sqlite_migrations"].count == 3
     db.conn.close()
 
 
@@ -263,3 +263,26 @@ def test_multi_row_inserts_keep_order_and_values(tmp_path: Path) -> None:
     ).fetchall()
     conn.close()
     assert rows == [(i + 1, r.channel, r.ts_ms, r.value, int(r.quality)) for i, r in enumerate(rs)]
+
+
+def test_minute_rollups_and_trend_buckets(tmp_path: Path) -> None:
+    from box.store.trends import svg, trend
+
+    t0 = (now_ms() // 60_000 - 30) * 60_000  # 30 minutes ago, on a minute boundary
+    rs = [Reading("c", t0 + i * 10_000, float(i), Quality.GOOD) for i in range(12)]  # 2 minutes
+    rs.append(Reading("c", t0 + 5_000, 999.0, Quality.BAD))  # bad values stay out of trends
+    w = write(tmp_path / "b.db", rs[:5])  # the rollup is merged across commits
+    w.submit_readings(rs[5:])
+    w.flush()
+    w.stop()
+    conn = connect(tmp_path / "b.db", KEY, readonly=True)
+    rows = conn.execute(
+        "SELECT minute, min, max, sum, count FROM rollups ORDER BY minute"
+    ).fetchall()
+    assert rows == [(t0 // 60_000, 0.0, 5.0, 15.0, 6), (t0 // 60_000 + 1, 6.0, 11.0, 51.0, 6)]
+    points = trend(conn, "c", "hour", now_ms())
+    assert [(p[1], p[2], p[3]) for p in points] == [(0.0, 5.0, 2.5), (6.0, 11.0, 8.5)]
+    assert len(trend(conn, "c", "day", now_ms())) == 1, "10-minute buckets"
+    conn.close()
+    chart = svg(points, {"A1": 10.0})
+    assert chart.startswith("<svg") and "<polyline" in chart and ">A1</text>" in chart

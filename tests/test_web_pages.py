@@ -243,3 +243,16 @@ def test_config_page_checks_diffs_applies_and_restores(box, client) -> None:  # 
         ).status_code
         == 404
     )
+
+
+def test_trend_page(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
+    login(client, "vic", PASSWORD)
+    wait_for(lambda: d.writer.stats.committed_readings > 5, what="readings")
+    d.writer.flush()
+    page = client.get("/trend/t1.lel?range=hour").get_data(as_text=True)
+    assert "<svg" in page and "<polyline" in page and ">A1</text>" in page
+    assert client.get("/trend/t1.lel?range=year").status_code == 400
+    assert client.get("/trend/nope").status_code == 404
+    assert 'href="/trend/t1.lel"' in client.get("/").get_data(as_text=True)

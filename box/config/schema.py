@@ -37,6 +37,7 @@ class BoxSection(StrictModel):
 class StoreSection(StrictModel):
     retention_days: float = Field(default=90, gt=0, le=3650, description="readings kept this long")
     event_retention_days: float = Field(default=3650, gt=0, le=36500)
+    rollup_retention_days: float = Field(default=400, gt=0, le=3650, description="trend data")
     max_size_mb: float = Field(default=2048, ge=1, description="readings evicted beyond this")
     commit_interval_ms: int = Field(default=20, ge=1, le=1000)
     commit_max_rows: int = Field(default=5000, ge=1, le=200_000)

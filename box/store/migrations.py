@@ -55,3 +55,15 @@ def users(db: Database) -> None:
         " locked_until INTEGER NOT NULL DEFAULT 0,"
         " created_ts INTEGER NOT NULL)"
     )
+
+
+@MIGRATIONS(name="0003_minute_rollups")
+def minute_rollups(db: Database) -> None:
+    # Per channel and minute: what trend charts of a day or a week read instead of raw rows.
+    db.execute(
+        "CREATE TABLE rollups ("
+        " channel_id INTEGER NOT NULL,"
+        " minute INTEGER NOT NULL,"
+        " min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,"
+        " PRIMARY KEY (channel_id, minute)) WITHOUT ROWID"
+    )

@@ -39,6 +39,10 @@ def apply(
         gap = _evict_readings(conn, None, int(budget * SIZE_TARGET), "size_budget")
         if gap:
             gaps.append(gap)
+    minute = (now_ms - int(settings.rollup_retention_days * DAY_MS)) // 60_000
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("DELETE FROM rollups WHERE minute < ?", (minute,))
+    conn.execute("COMMIT")
     gap = _evict_events(conn, now_ms - int(settings.event_retention_days * DAY_MS), hash_of)
     if gap:
         gaps.append(gap)

@@ -287,6 +287,7 @@ class StoreWriter:
                         calls.append((item, None, exc))
             if rows:
                 self._insert_readings(rows)
+                self._roll_up(rows)
             event_rows = []
             for ev in events:
                 seq += 1
@@ -346,6 +347,31 @@ class StoreWriter:
             self._conn.executemany(_MULTI_INSERT, flat)
         if full < len(rows):
             self._conn.executemany(_SINGLE_INSERT, rows[full:])
+
+    def _roll_up(self, rows: list[tuple[int, int, float | None, int]]) -> None:
+        """Fold good values into per-minute min/max/sum/count (one upsert per channel-minute)."""
+        agg: dict[tuple[int, int], list[float]] = {}
+        for cid, ts, value, quality in rows:
+            if value is None or quality >= 2:  # bad or stale: not part of a trend
+                continue
+            a = agg.get((cid, ts // 60_000))
+            if a is None:
+                agg[(cid, ts // 60_000)] = [value, value, value, 1]
+            else:
+                if value < a[0]:
+                    a[0] = value
+                if value > a[1]:
+                    a[1] = value
+                a[2] += value
+                a[3] += 1
+        if agg:
+            self._conn.executemany(
+                "INSERT INTO rollups VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(channel_id, minute) DO UPDATE SET "
+                "min = min(min, excluded.min), max = max(max, excluded.max), "
+                "sum = sum + excluded.sum, count = count + excluded.count",
+                [(cid, minute, *a) for (cid, minute), a in agg.items()],
+            )
 
     def _take_dropped(self) -> Event | None:
         with self._drop_lock:

@@ -192,6 +192,27 @@ def system() -> Any:
     )
 
 
+@bp.get("/trend/<channel>")
+def trend_page(channel: str) -> Any:
+    user = _user_or_login()
+    if not hasattr(user, "role"):
+        return user
+    from markupsafe import Markup
+
+    from box.store.trends import RANGES, svg, trend
+
+    status = _box().snapshot()
+    ch = next((c for c in status["channels"] if c["id"] == channel), None)
+    if ch is None:
+        abort(404, f"no channel {channel!r}")
+    range_name = request.args.get("range", "hour")
+    if range_name not in RANGES:
+        abort(400, f"range is one of {', '.join(RANGES)}")
+    points = trend(_box().accounts.reader, channel, range_name, now_ms())
+    chart = Markup(svg(points, ch.get("thresholds", {})))  # noqa: S704 - built from numbers
+    return _page("trend.html", ch=ch, chart=chart, range_name=range_name, ranges=list(RANGES))
+
+
 def _cpu_temperature() -> str:
     zone = Path("/sys/class/thermal/thermal_zone0/temp")
     try:
