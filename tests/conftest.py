@@ -211,3 +211,30 @@ def no_leaked_threads() -> Iterator[None]:
             return
         time.sleep(0.05)
     pytest.fail(f"threads left running: {[t.name for t in leaked]}")
+
+
+def png_bytes(width: int = 240, height: int = 150) -> bytes:
+    """A small real PNG (a light grid) for site-plan uploads, without an image library."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(
+        b"\x00"
+        + b"".join(
+            b"\xcc\xcc\xcc" if (x % 40 == 0 or y % 40 == 0) else b"\xf4\xf4\xf0"
+            for x in range(width)
+        )
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_cli, sim_body, write_config
+from tests.conftest import REPO, open_reader, run_cli, sim_body, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -120,3 +120,34 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     wait.until(lambda _: b.find_elements(By.ID, "message"))
     lel = next(c for c in d.status()["channels"] if c["id"] == "t1.lel")
     assert lel["thresholds"]["A1"] == 45.0
+
+    # Site overview: upload a plan, drag a channel onto it, see it coloured by its state.
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from tests.conftest import png_bytes
+
+    plan = home.parent / "plan.png"
+    plan.write_bytes(png_bytes(600, 360))
+    b.get(d.url + "/site")
+    b.find_element(By.NAME, "plan").send_keys(str(plan))
+    b.find_element(By.ID, "upload").click()
+    marker = wait.until(lambda _: b.find_element(By.CSS_SELECTOR, '.marker[data-channel="t1.lel"]'))
+    img = b.find_element(By.CSS_SELECTOR, "#plan img")
+    ActionChains(b).click_and_hold(marker).move_to_element_with_offset(
+        img, 100, 40
+    ).release().perform()
+    wait.until(
+        lambda _: (
+            "t1.lel"
+            in (
+                open_reader(home)
+                .execute("SELECT value FROM state WHERE key = 'site.positions'")
+                .fetchone()
+                or [""]
+            )[0]
+        )
+    )
+    lel = next(c for c in d.status()["channels"] if c["id"] == "t1.lel")
+    expected = "alarm" if lel["alarms_active"] else "ok"  # A1 is now 45: above the 40 %LEL leak
+    wait.until(lambda _: expected in marker.get_attribute("class").split())
+    b.save_screenshot(str(ARTIFACTS / "site-overview.png"))

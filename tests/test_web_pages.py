@@ -256,3 +256,49 @@ def test_trend_page(box, client) -> None:  # noqa: ANN001
     assert client.get("/trend/t1.lel?range=year").status_code == 400
     assert client.get("/trend/nope").status_code == 404
     assert 'href="/trend/t1.lel"' in client.get("/").get_data(as_text=True)
+
+
+def test_site_plan_upload_and_placing_channels(box, client) -> None:  # noqa: ANN001
+    import io
+
+    from tests.conftest import png_bytes
+
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
+    login(client, "admin", PASSWORD)
+    assert "noplan" in client.get("/site").get_data(as_text=True)
+    token = csrf(client, "/site")
+    evil = client.post(
+        "/site/plan",
+        data={"csrf_token": token, "plan": (io.BytesIO(b"<svg onload=alert(1)>"), "x.svg")},
+    )
+    assert evil.status_code == 400, "only PNG or JPEG"
+    ok = client.post(
+        "/site/plan", data={"csrf_token": token, "plan": (io.BytesIO(png_bytes()), "plan.png")}
+    )
+    assert ok.status_code == 302
+    assert client.get("/site/plan").data.startswith(b"\x89PNG")
+    r = client.post(
+        "/api/site/positions",
+        json={"channel": "t1.lel", "x": 40, "y": 25},
+        headers={"X-CSRF-Token": token},
+    )
+    assert r.status_code == 200 and r.json["t1.lel"] == [40.0, 25.0]
+    bad = client.post(
+        "/api/site/positions",
+        json={"channel": "t1.lel", "x": 140, "y": 25},
+        headers={"X-CSRF-Token": token},
+    )
+    assert bad.status_code == 400 and "percentage" in bad.json["error"]
+    page = client.get("/site").get_data(as_text=True)
+    assert 'data-channel="t1.lel" style="left: 40.0%; top: 25.0%"' in page
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "vic", PASSWORD)
+    token = csrf(client, "/site")
+    r = client.post(
+        "/api/site/positions",
+        json={"channel": "t1.lel", "x": 1, "y": 1},
+        headers={"X-CSRF-Token": token},
+    )
+    assert r.status_code == 403

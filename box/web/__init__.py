@@ -16,6 +16,7 @@ from box.web.auth import csrf_token, current_user
 from box.web.config_pages import bp as config_bp
 from box.web.i18n import lang, t
 from box.web.pages import bp as pages_bp
+from box.web.site_pages import bp as site_bp
 
 
 def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
@@ -44,6 +45,7 @@ def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     app.register_blueprint(pages_bp)
     app.register_blueprint(config_bp)
+    app.register_blueprint(site_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(alarms_bp)
 

@@ -48,6 +48,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "checks": ("Checks", "检查"),
     "drivers": ("Drivers", "驱动"),
     "config": ("Configuration", "配置"),
+    "site": ("Site overview", "厂区总览"),
+    "no_plan": (
+        "No site plan yet: an admin can upload one (PNG or JPEG).",
+        "尚无厂区图：管理员可上传（PNG 或 JPEG）。",
+    ),
+    "upload_plan": ("Upload site plan", "上传厂区图"),
     "range.hour": ("last hour", "近一小时"),
     "range.day": ("last day", "近一天"),
     "range.week": ("last week", "近一周"),

@@ -1,0 +1,124 @@
+"""Site overview: an uploaded site plan with the channels placed on it, coloured by alarm state.
+
+Only PNG and JPEG plans are accepted (checked by content, not by name: an SVG could carry
+script). Positions are stored in the store's state table as percentages of the plan.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+)
+
+from box.atomic import write_atomic
+from box.web.auth import body, csrf_ok, current_user, require_role
+
+bp = Blueprint("site", __name__)
+
+STATE_POSITIONS = "site.positions"
+MAX_PLAN_BYTES = 5 * 1024 * 1024
+MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg"}
+
+
+def _box() -> Any:
+    return current_app.config["BOX"]
+
+
+def _plan() -> Any:
+    for ext in ("png", "jpg"):
+        path = _box().home.data_dir / f"site-plan.{ext}"
+        if path.exists():
+            return path
+    return None
+
+
+def positions() -> dict[str, list[float]]:
+    row = (
+        _box()
+        .accounts.reader.execute("SELECT value FROM state WHERE key = ?", (STATE_POSITIONS,))
+        .fetchone()
+    )
+    return json.loads(row[0]) if row else {}
+
+
+@bp.get("/site")
+def site() -> Any:
+    user = current_user()
+    if user is None:
+        return redirect("/login")
+    if user.must_change:
+        return redirect("/password")
+    return render_template(
+        "site.html", status_=_box().snapshot(), plan=_plan() is not None, positions=positions()
+    )
+
+
+@bp.get("/site/plan")
+def plan() -> Any:
+    if current_user() is None:
+        abort(401)
+    path = _plan()
+    if path is None:
+        abort(404, "no site plan uploaded yet")
+    mimetype = "image/png" if path.suffix == ".png" else "image/jpeg"
+    return send_file(io.BytesIO(path.read_bytes()), mimetype=mimetype, max_age=0)
+
+
+@bp.post("/site/plan")
+def upload() -> Any:
+    user = current_user()
+    if user is None:
+        return redirect("/login")
+    if not csrf_ok():
+        abort(400, "missing or wrong CSRF token")
+    if not user.can("admin"):
+        abort(403, f"your role ({user.role}) may not change the site plan")
+    f = request.files.get("plan")
+    data = f.read(MAX_PLAN_BYTES + 1) if f else b""
+    if not data or len(data) > MAX_PLAN_BYTES:
+        abort(400, "upload a PNG or JPEG of at most 5 MB")
+    ext = next((e for magic, e in MAGIC.items() if data.startswith(magic)), None)
+    if ext is None:
+        abort(400, "only PNG or JPEG images are accepted")
+    for old in ("png", "jpg"):
+        (_box().home.data_dir / f"site-plan.{old}").unlink(missing_ok=True)
+    write_atomic(_box().home.data_dir / f"site-plan.{ext}", data, mode=0o640)
+    return redirect("/site")
+
+
+@bp.post("/api/site/positions")
+@require_role("admin")
+def place() -> Any:
+    """Place a channel on the plan: ``{"channel": id, "x": 0..100, "y": 0..100}`` (percent)."""
+    data = body()
+    channel, x, y = data.get("channel"), data.get("x"), data.get("y")
+    known = {c.id for c in _box().config.channels}
+    if channel not in known:
+        return jsonify(error=f"unknown channel {channel!r}"), 400
+    for name, v in (("x", x), ("y", y)):
+        number = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        if not number or not 0 <= v <= 100:
+            return jsonify(error=f"'{name}' must be a percentage 0..100, got {v!r}"), 400
+    placed = positions()
+    placed[channel] = [round(float(x), 2), round(float(y), 2)]
+    text = json.dumps(placed)
+    _box().writer.call(
+        lambda conn: conn.execute(
+            "INSERT INTO state(key, value, updated_ts) VALUES (?, ?, 0) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (STATE_POSITIONS, text),
+        )
+    )
+    return jsonify(placed)
