@@ -302,3 +302,18 @@ def test_site_plan_upload_and_placing_channels(box, client) -> None:  # noqa: AN
         headers={"X-CSRF-Token": token},
     )
     assert r.status_code == 403
+
+
+def test_alarm_history_with_filters(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
+    login(client, "vic", PASSWORD)
+    wait_for(lambda: d.engine.views, what="an alarm")
+    d.writer.flush()
+    page = client.get("/alarms/history").get_data(as_text=True)
+    assert "alarm_raised" in page and "t1.lel:A1" in page
+    only = client.get("/alarms/history?kind=alarm_acked").get_data(as_text=True)
+    assert "t1.lel:A1" not in only.split('id="history"')[1]
+    assert "t1.lel:A1" in client.get("/alarms/history?source=t1.lel&hours=1").get_data(as_text=True)
+    assert client.get("/alarms/history?hours=abc").status_code == 400
+    assert "alarm_raised" in client.get("/alarms/history?kind=nonsense").get_data(as_text=True)

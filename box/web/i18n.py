@@ -48,6 +48,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "checks": ("Checks", "检查"),
     "drivers": ("Drivers", "驱动"),
     "config": ("Configuration", "配置"),
+    "history_title": ("Alarm history", "报警记录"),
+    "filter": ("Filter", "筛选"),
+    "all": ("all", "全部"),
+    "hours_back": ("hours back", "小时内"),
     "site": ("Site overview", "厂区总览"),
     "no_plan": (
         "No site plan yet: an admin can upload one (PNG or JPEG).",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,59 @@ def trend_page(channel: str) -> Any:
     points = trend(_box().accounts.reader, channel, range_name, now_ms())
     chart = Markup(svg(points, ch.get("thresholds", {})))  # noqa: S704 - built from numbers
     return _page("trend.html", ch=ch, chart=chart, range_name=range_name, ranges=list(RANGES))
+
+
+HISTORY_KINDS = (
+    "alarm_raised",
+    "alarm_cleared",
+    "alarm_acked",
+    "alarm_reset",
+    "alarm_shelved",
+    "alarm_unshelved",
+    "alarm_silenced",
+    "alarm_flood",
+    "fault",
+    "maintenance_escalation",
+)
+
+
+@bp.get("/alarms/history")
+def alarm_history() -> Any:
+    """Stored alarm events, newest first, filtered by kind, source and time (hours back)."""
+    user = _user_or_login()
+    if not hasattr(user, "role"):
+        return user
+    kind = request.args.get("kind", "")
+    source = request.args.get("source", "").strip()[:64]
+    try:
+        hours = min(max(float(request.args.get("hours", "24")), 0.1), 24 * 366)
+    except ValueError:
+        abort(400, "hours must be a number")
+    kinds = [kind] if kind in HISTORY_KINDS else list(HISTORY_KINDS)
+    since = now_ms() - int(hours * 3_600_000)
+    marks = ",".join("?" * len(kinds))
+    sql = (
+        f"SELECT seq, ts, kind, level, source, details FROM events WHERE kind IN ({marks}) "  # noqa: S608 - placeholders only
+        "AND ts >= ? AND (? = '' OR source = ?) ORDER BY seq DESC LIMIT 500"
+    )
+    rows = _box().accounts.reader.execute(sql, (*kinds, since, source, source)).fetchall()
+    import json as _json
+    from datetime import datetime
+
+    events = [
+        {
+            "seq": seq,
+            "time": datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "kind": k,
+            "level": level,
+            "source": src,
+            "details": _json.loads(d),
+        }
+        for seq, ts, k, level, src, d in rows
+    ]
+    return _page(
+        "history.html", events=events, kinds=HISTORY_KINDS, kind=kind, source=source, hours=hours
+    )
 
 
 def _cpu_temperature() -> str:
