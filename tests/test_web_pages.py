@@ -317,3 +317,59 @@ def test_alarm_history_with_filters(box, client) -> None:  # noqa: ANN001
     assert "t1.lel:A1" in client.get("/alarms/history?source=t1.lel&hours=1").get_data(as_text=True)
     assert client.get("/alarms/history?hours=abc").status_code == 400
     assert "alarm_raised" in client.get("/alarms/history?kind=nonsense").get_data(as_text=True)
+
+
+def test_admin_users_diagnostics_and_encrypted_backup(box, client, tmp_path) -> None:  # noqa: ANN001
+    import io
+    import sqlite3
+    import zipfile
+
+    from box.store.database import connect
+
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
+    login(client, "vic", PASSWORD)
+    assert client.get("/users").status_code == 403
+    assert client.get("/system/backup").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf(client, "/")})
+    login(client, "admin", PASSWORD)
+    token = csrf(client, "/users")
+    r = client.post("/users", data={"csrf_token": token, "name": "li_wei", "role": "operator"})
+    assert r.status_code == 302 and "temporary" in r.headers["Location"]
+    assert d.accounts.get("li_wei").role == "operator"
+    bad = client.post("/users", data={"csrf_token": token, "name": "li_wei", "role": "operator"})
+    assert bad.status_code == 400 and "exists already" in bad.get_data(as_text=True)
+    assert client.post("/users/li_wei/reset", data={"csrf_token": token}).status_code == 302
+    assert client.post("/users/nobody/reset", data={"csrf_token": token}).status_code == 404
+
+    z = zipfile.ZipFile(io.BytesIO(client.get("/system/diagnostics").data))
+    assert set(z.namelist()) == {
+        "status.json",
+        "drivers.json",
+        "config.json",
+        "doctor.json",
+        "events.jsonl",
+    }
+    everything = b"".join(z.read(n) for n in z.namelist())
+    for key_file in (d.home.keys_dir).glob("*.key"):
+        assert key_file.read_text().strip().encode() not in everything, "no keys in the bundle"
+
+    d.writer.flush()
+    resp = client.get("/system/backup")
+    assert resp.status_code == 200 and "attachment" in resp.headers["Content-Disposition"]
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(resp.data)
+    assert not resp.data.startswith(b"SQLite format 3"), "the backup stays encrypted"
+    with pytest.raises(sqlite3.DatabaseError):
+        sqlite3.connect(copy).execute("SELECT count(*) FROM sqlite_master").fetchall()
+    conn = connect(copy, d.keys.get("store"), readonly=True)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] > 0
+    conn.close()
+    kinds = [
+        e
+        for e in ("user_created", "password_reset", "diagnostics_downloaded", "backup_downloaded")
+        if events(d, e)
+    ]
+    assert len(kinds) == 4

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
+from box.web.admin_pages import bp as admin_bp
 from box.web.alarms_api import bp as alarms_bp
 from box.web.api import bp as api_bp
 from box.web.auth import csrf_token, current_user
@@ -46,6 +47,7 @@ def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(config_bp)
     app.register_blueprint(site_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(alarms_bp)
 
