@@ -223,6 +223,8 @@ def test_users_add_list_reset(home: Path) -> None:
     assert {"name": "li_wei", "role": "operator", "must_change": True} in listed
     assert any(u["name"] == "admin" for u in listed), "init created the admin account"
     assert "temporary password" in run_cli(home, "users", "reset", "admin").output
+    reset = json.loads(run_cli(home, "users", "reset", "admin", "--json").output)
+    assert reset["name"] == "admin" and len(reset["temporary_password"]) >= 12
     dup = run_cli(home, "users", "add", "li_wei", "--role", "viewer", check=False)
     assert dup.exit_code == 1 and "exists already" in dup.output
     missing = run_cli(home, "users", "reset", "nobody", check=False)

@@ -159,6 +159,9 @@ def test_alarm_cli_against_a_running_box(home: Path, daemon_factory) -> None:
     listed = json.loads(run_cli(home, "alarms", "list", "--json").output)
     assert listed["alarms"][0]["shelved"]["reason"] == "cal"
     assert "lamp and horn test" in run_cli(home, "alarms", "test", "--seconds", "1").output
+    assert json.loads(run_cli(home, "alarms", "test", "--seconds", "1", "--json").output) == {
+        "lamp_test_s": 1.0
+    }
     bad = run_cli(home, "alarms", "reset", "t1.lel:A1", check=False)
     assert bad.exit_code == 1 and "condition is still present" in bad.output
     bad = run_cli(

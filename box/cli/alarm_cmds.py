@@ -81,8 +81,9 @@ def list_alarms(box: Context, as_json: bool) -> None:
 @alarms.command()
 @click.argument("alarm_id")
 @click.option("--note", default="", help="What you found or did.")
+@json_option
 @pass_box
-def ack(box: Context, alarm_id: str, note: str) -> None:
+def ack(box: Context, alarm_id: str, note: str, as_json: bool) -> None:
     """Acknowledge an alarm.
 
     \b
@@ -90,13 +91,16 @@ def ack(box: Context, alarm_id: str, note: str) -> None:
       safetybox alarms ack tank1.lel:A1 --note "checked, valve closed"
     """
     a = _post(box, f"/api/alarms/{alarm_id}/ack", {"note": note})
+    if as_json:
+        return print_json(a)
     click.echo(f"{a['id']}: {a['state']}")
 
 
 @alarms.command()
 @click.argument("alarm_id")
+@json_option
 @pass_box
-def reset(box: Context, alarm_id: str) -> None:
+def reset(box: Context, alarm_id: str, as_json: bool) -> None:
     """Reset a latched alarm whose condition has gone.
 
     \b
@@ -104,6 +108,8 @@ def reset(box: Context, alarm_id: str) -> None:
       safetybox alarms reset tank1.lel:A2
     """
     a = _post(box, f"/api/alarms/{alarm_id}/reset", {})
+    if as_json:
+        return print_json(a)
     click.echo(f"{a['id']}: {a['state']}")
 
 
@@ -111,8 +117,9 @@ def reset(box: Context, alarm_id: str) -> None:
 @click.argument("alarm_id")
 @click.option("--for", "duration", type=Duration(), required=True, help="e.g. 30m, 2h.")
 @click.option("--reason", required=True, help="Why (shown everywhere while shelved).")
+@json_option
 @pass_box
-def shelve(box: Context, alarm_id: str, duration: float, reason: str) -> None:
+def shelve(box: Context, alarm_id: str, duration: float, reason: str, as_json: bool) -> None:
     """Shelve an alarm for maintenance; it always expires.
 
     \b
@@ -120,13 +127,16 @@ def shelve(box: Context, alarm_id: str, duration: float, reason: str) -> None:
       safetybox alarms shelve tank1.lel:A1 --for 30m --reason "sensor calibration"
     """
     a = _post(box, f"/api/alarms/{alarm_id}/shelve", {"duration_s": duration, "reason": reason})
+    if as_json:
+        return print_json(a)
     click.echo(f"{a['id']}: shelved until {iso_utc(int(a['shelved']['until'] * 1000))}")
 
 
 @alarms.command()
 @click.argument("alarm_id")
+@json_option
 @pass_box
-def unshelve(box: Context, alarm_id: str) -> None:
+def unshelve(box: Context, alarm_id: str, as_json: bool) -> None:
     """End a shelve early; the alarm is announced again if its condition is present.
 
     \b
@@ -134,29 +144,37 @@ def unshelve(box: Context, alarm_id: str) -> None:
       safetybox alarms unshelve tank1.lel:A1
     """
     a = _post(box, f"/api/alarms/{alarm_id}/unshelve", {})
+    if as_json:
+        return print_json(a)
     click.echo(f"{a['id']}: {a['state']}")
 
 
 @alarms.command()
 @click.option("--for", "duration", type=Duration(), default=None, help="Default: alarms.silence_s.")
+@json_option
 @pass_box
-def silence(box: Context, duration: float | None) -> None:
+def silence(box: Context, duration: float | None, as_json: bool) -> None:
     """Mute the buzzer; it sounds again after the time, or at once on a new alarm."""
     r = _post(box, "/api/alarms/silence", {"seconds": duration or 0})
+    if as_json:
+        return print_json(r)
     click.echo(f"silenced until {iso_utc(int(r['silenced_until'] * 1000))}")
 
 
 @alarms.command(name="test")
 @click.option("--seconds", type=click.FloatRange(0.5, 60), default=5.0, show_default=True)
+@json_option
 @pass_box
-def lamp_test(box: Context, seconds: float) -> None:
+def lamp_test(box: Context, seconds: float, as_json: bool) -> None:
     """Lamp and horn test: every lamp and the buzzer on (relays untouched).
 
     \b
     Example:
       safetybox alarms test --seconds 5
     """
-    _post(box, "/api/alarms/test", {"seconds": seconds})
+    r = _post(box, "/api/alarms/test", {"seconds": seconds})
+    if as_json:
+        return print_json(r)
     click.echo(f"lamp and horn test for {seconds:g} s")
 
 

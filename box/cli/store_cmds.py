@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -64,13 +65,22 @@ def export(
     try:
         rows = query_readings(conn, channel, since, until)
         if output:
+            total = _count(conn, channel, since, until) if sys.stderr.isatty() else 0
             with Path(output).open("w", encoding="utf-8", newline="") as f:
-                count = write_readings(rows, f, fmt)
+                if total:  # a progress bar only on a terminal, and only when writing a file
+                    with click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
+                        count = write_readings(rows, f, fmt, bar.update)
+                else:
+                    count = write_readings(rows, f, fmt)
         else:
             count = write_readings(rows, sys.stdout, fmt)
     finally:
         conn.close()
     click.echo(f"exported {count} readings", err=True)
+
+
+def _count(conn: Any, channel: str | None, since: int | None, until: int | None) -> int:
+    return sum(1 for _ in query_readings(conn, channel, since, until, batch=50_000))
 
 
 @click.group()

@@ -54,8 +54,9 @@ def list_users(box: Context, as_json: bool) -> None:
 @users.command()
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True)
+@json_option
 @pass_box
-def add(box: Context, name: str, role: str) -> None:
+def add(box: Context, name: str, role: str, as_json: bool) -> None:
     """Create an account with a temporary password (changed at first login).
 
     \\b
@@ -65,13 +66,16 @@ def add(box: Context, name: str, role: str) -> None:
     password = secrets.token_urlsafe(12)
     with _accounts(box) as acc:
         acc.create(name, password, role, must_change=True)
+    if as_json:
+        return print_json({"name": name, "role": role, "temporary_password": password})
     click.echo(f"{name} ({role}): temporary password {password}")
 
 
 @users.command()
 @click.argument("name")
+@json_option
 @pass_box
-def reset(box: Context, name: str) -> None:
+def reset(box: Context, name: str, as_json: bool) -> None:
     """Give an account a new temporary password (and lift a lockout).
 
     \\b
@@ -83,6 +87,8 @@ def reset(box: Context, name: str) -> None:
         if acc.get(name) is None:
             raise click.ClickException(f"no account {name!r}")
         acc.set_password(name, password, must_change=True)
+    if as_json:
+        return print_json({"name": name, "temporary_password": password})
     click.echo(f"{name}: temporary password {password} (must be changed at first login)")
 
 

@@ -41,7 +41,9 @@ def query_readings(
         yield from rows
 
 
-def write_readings(rows: Iterator[tuple[Any, ...]], out: IO[str], fmt: str) -> int:
+def write_readings(
+    rows: Iterator[tuple[Any, ...]], out: IO[str], fmt: str, progress: Any = None
+) -> int:
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
     count = 0
@@ -63,4 +65,6 @@ def write_readings(rows: Iterator[tuple[Any, ...]], out: IO[str], fmt: str) -> i
             }
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         count += 1
+        if progress is not None and count % 10_000 == 0:
+            progress(10_000)
     return count
