@@ -11,12 +11,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, send_file
 
 from box.readings import now_ms
 from box.store.events import Event, Level
 from box.web.accounts import ROLES, AccountError
-from box.web.auth import csrf_ok, current_user
+from box.web.auth import page_role
 
 bp = Blueprint("admin", __name__)
 
@@ -25,38 +25,22 @@ def _box() -> Any:
     return current_app.config["BOX"]
 
 
-def _admin() -> Any:
-    user = current_user()
-    if user is None:
-        return redirect("/login")
-    if user.must_change:
-        return redirect("/password")
-    if not user.can("admin"):
-        abort(403, f"your role ({user.role}) may not do this; needs admin")
-    if request.method == "POST" and not csrf_ok():
-        abort(400, "missing or wrong CSRF token")
-    return user
-
-
 def _audit(kind: str, **details: Any) -> None:
     _box().writer.submit_event(Event(kind, "web", now_ms(), Level.INFO, details))
 
 
 @bp.get("/users")
+@page_role("admin")
 def users() -> Any:
-    user = _admin()
-    if not hasattr(user, "role"):
-        return user
     return render_template(
         "users.html", users=_box().accounts.list(), roles=ROLES, message=request.args.get("message")
     )
 
 
 @bp.post("/users")
+@page_role("admin")
 def add_user() -> Any:
-    user = _admin()
-    if not hasattr(user, "role"):
-        return user
+    user = g.user
     name, role = request.form.get("name", "").strip(), request.form.get("role", "")
     password = secrets.token_urlsafe(12)
     try:
@@ -70,10 +54,9 @@ def add_user() -> Any:
 
 
 @bp.post("/users/<name>/reset")
+@page_role("admin")
 def reset_user(name: str) -> Any:
-    user = _admin()
-    if not hasattr(user, "role"):
-        return user
+    user = g.user
     if _box().accounts.get(name) is None:
         abort(404, f"no account {name!r}")
     password = secrets.token_urlsafe(12)
@@ -83,12 +66,11 @@ def reset_user(name: str) -> Any:
 
 
 @bp.get("/system/diagnostics")
+@page_role("admin")
 def diagnostics() -> Any:
     """A zip a technician can send to support: status, drivers' last frames, masked config,
     doctor checks and the latest events. No keys, no passwords."""
-    user = _admin()
-    if not hasattr(user, "role"):
-        return user
+    user = g.user
     from box.cli.config_cmds import mask_secrets
     from box.doctor import run_checks
 
@@ -140,12 +122,11 @@ def diagnostics() -> Any:
 
 
 @bp.get("/system/backup")
+@page_role("admin")
 def backup() -> Any:
     """A consistent copy of the store, still encrypted with the store key (SQLite's online
     backup between two keyed connections). Restoring it needs that key: keep it apart."""
-    user = _admin()
-    if not hasattr(user, "role"):
-        return user
+    user = g.user
     from box.keys import STORE_KEY
     from box.store.database import connect
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, g, jsonify, request, session
+from flask import abort, current_app, g, jsonify, redirect, request, session
 
 from box.web.accounts import User
 
@@ -107,3 +107,26 @@ def who(data: dict[str, Any]) -> str:
         return f"web:{actor.name}"
     name = data.get("who")
     return f"api:{name[:64]}" if isinstance(name, str) and name.strip() else "api"
+
+
+def page_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For HTML pages: log in first, change the initial password first, then the role; a POST
+    also needs the session's CSRF token. The view finds the user in ``g.user``."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return redirect("/login")
+            if user.must_change:
+                return redirect("/password")
+            if not user.can(role):
+                abort(403, f"your role ({user.role}) may not do this; needs {role}")
+            if request.method in UNSAFE and not csrf_ok():
+                abort(400, "missing or wrong CSRF token")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate

@@ -9,32 +9,19 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request
 
 from box.atomic import write_atomic
 from box.config.changes import digest
 from box.config.loader import ConfigInvalid, parse_config
 from box.errors import ConfigError
-from box.web.auth import csrf_ok, current_user
+from box.web.auth import page_role
 
 bp = Blueprint("config_pages", __name__)
 
 
 def _box() -> Any:
     return current_app.config["BOX"]
-
-
-def _admin() -> Any:
-    user = current_user()
-    if user is None:
-        return redirect("/login")
-    if user.must_change:
-        return redirect("/password")
-    if not user.can("admin"):
-        abort(403, f"your role ({user.role}) may not change the configuration")
-    if request.method == "POST" and not csrf_ok():
-        abort(400, "missing or wrong CSRF token")
-    return user
 
 
 def _history() -> list[str]:
@@ -49,10 +36,8 @@ def _render(text: str, status: int = 200, **ctx: Any) -> Any:
 
 
 @bp.get("/config")
+@page_role("admin")
 def show() -> Any:
-    user = _admin()
-    if not hasattr(user, "role"):
-        return user
     return _render(
         _box().home.config_file.read_text(encoding="utf-8"), message=request.args.get("message")
     )
@@ -76,18 +61,14 @@ def _check(text: str) -> Any:
 
 
 @bp.post("/config/check")
+@page_role("admin")
 def check() -> Any:
-    user = _admin()
-    if not hasattr(user, "role"):
-        return user
     return _check(request.form.get("text", "").replace("\r\n", "\n"))
 
 
 @bp.post("/config/restore")
+@page_role("admin")
 def restore() -> Any:
-    user = _admin()
-    if not hasattr(user, "role"):
-        return user
     name = request.form.get("name", "")
     if name not in _history():
         abort(404, "no such saved config")
@@ -95,10 +76,8 @@ def restore() -> Any:
 
 
 @bp.post("/config/apply")
+@page_role("admin")
 def apply() -> Any:
-    user = _admin()
-    if not hasattr(user, "role"):
-        return user
     text = request.form.get("text", "").replace("\r\n", "\n")
     path = _box().home.config_file
     if request.form.get("base") != digest(path.read_text(encoding="utf-8")):
@@ -108,7 +87,7 @@ def apply() -> Any:
     except ConfigInvalid as exc:
         return _render(text, 400, issues=exc.issues)
     write_atomic(path, text, mode=0o640)
-    result = _box().reload(who=f"web:{user.name}")
+    result = _box().reload(who=f"web:{g.user.name}")
     if not result["accepted"]:
         return _render(text, 422, error="; ".join(result["errors"]))
     changed = ", ".join(result["changed"][:10]) or "nothing"

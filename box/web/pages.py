@@ -23,7 +23,7 @@ from flask import (
 from box.readings import now_ms
 from box.store.events import Event, Level
 from box.web.accounts import AccountError
-from box.web.auth import csrf_ok, current_user, login_session
+from box.web.auth import csrf_ok, current_user, login_session, page_role
 
 bp = Blueprint("pages", __name__)
 
@@ -42,15 +42,6 @@ def _audit(kind: str, level: int = Level.INFO, **details: Any) -> None:
 
 def _page(template: str, status: int = 200, **ctx: Any) -> Any:
     return make_response(render_template(template, **ctx), status)
-
-
-def _user_or_login() -> Any:
-    user = current_user()
-    if user is None:
-        return redirect("/login")
-    if user.must_change:
-        return redirect("/password")
-    return user
 
 
 @bp.get("/login")
@@ -118,33 +109,18 @@ def change_password() -> Any:
 
 
 @bp.get("/")
+@page_role("viewer")
 def dashboard() -> Any:
-    user = _user_or_login()
-    if not hasattr(user, "role"):
-        return user
     return _page("dashboard.html", status_=_box().snapshot())
 
 
 SHELVE_MINUTES = (30, 60, 240, 480, 1440)
 
 
-def _operator() -> Any:
-    """The logged-in operator (or admin) for a form write, or an abort/redirect."""
-    user = _user_or_login()
-    if not hasattr(user, "role"):
-        return user
-    if not csrf_ok():
-        abort(400, "missing or wrong CSRF token")
-    if not user.can("operator"):
-        abort(403, f"your role ({user.role}) may not handle alarms")
-    return user
-
-
 @bp.post("/alarms/<alarm_id>/<action>")
+@page_role("operator")
 def alarm_action(alarm_id: str, action: str) -> Any:
-    user = _operator()
-    if not hasattr(user, "role"):
-        return user
+    user = g.user
     who = f"web:{user.name}"
     if action == "shelve":
         try:
@@ -169,19 +145,16 @@ def alarm_action(alarm_id: str, action: str) -> Any:
 
 
 @bp.post("/silence")
+@page_role("operator")
 def silence() -> Any:
-    user = _operator()
-    if not hasattr(user, "role"):
-        return user
+    user = g.user
     _box().alarm_command(lambda e: e.silence(f"web:{user.name}"))
     return redirect("/")
 
 
 @bp.get("/system")
+@page_role("viewer")
 def system() -> Any:
-    user = _user_or_login()
-    if not hasattr(user, "role"):
-        return user
     from box.doctor import run_checks
 
     return _page(
@@ -194,10 +167,8 @@ def system() -> Any:
 
 
 @bp.get("/trend/<channel>")
+@page_role("viewer")
 def trend_page(channel: str) -> Any:
-    user = _user_or_login()
-    if not hasattr(user, "role"):
-        return user
     from markupsafe import Markup
 
     from box.store.trends import RANGES, svg, trend
@@ -229,11 +200,9 @@ HISTORY_KINDS = (
 
 
 @bp.get("/alarms/history")
+@page_role("viewer")
 def alarm_history() -> Any:
     """Stored alarm events, newest first, filtered by kind, source and time (hours back)."""
-    user = _user_or_login()
-    if not hasattr(user, "role"):
-        return user
     kind = request.args.get("kind", "")
     source = request.args.get("source", "").strip()[:64]
     try:

@@ -23,7 +23,7 @@ from flask import (
 )
 
 from box.atomic import write_atomic
-from box.web.auth import body, csrf_ok, current_user, require_role
+from box.web.auth import body, current_user, page_role, require_role
 
 bp = Blueprint("site", __name__)
 
@@ -54,12 +54,8 @@ def positions() -> dict[str, list[float]]:
 
 
 @bp.get("/site")
+@page_role("viewer")
 def site() -> Any:
-    user = current_user()
-    if user is None:
-        return redirect("/login")
-    if user.must_change:
-        return redirect("/password")
     return render_template(
         "site.html", status_=_box().snapshot(), plan=_plan() is not None, positions=positions()
     )
@@ -77,14 +73,8 @@ def plan() -> Any:
 
 
 @bp.post("/site/plan")
+@page_role("admin")
 def upload() -> Any:
-    user = current_user()
-    if user is None:
-        return redirect("/login")
-    if not csrf_ok():
-        abort(400, "missing or wrong CSRF token")
-    if not user.can("admin"):
-        abort(403, f"your role ({user.role}) may not change the site plan")
     f = request.files.get("plan")
     data = f.read(MAX_PLAN_BYTES + 1) if f else b""
     if not data or len(data) > MAX_PLAN_BYTES:
