@@ -72,8 +72,8 @@ class Daemon:
         config, text, fallback_reason = self._initial_config()
         self.config, self.config_text, self.config_loaded_ms = config, text, now_ms()
         self.writer = StoreWriter(self.home.database_file, store_key, config.store)
-        previous_text = self.writer_state(STATE_CONFIG_TEXT)
-        saved = self.saved_alarm_state()
+        previous_text = self.writer.read_state(STATE_CONFIG_TEXT).get(STATE_CONFIG_TEXT)
+        saved = self.writer.read_state("alarm.", "sustained.", "threshold.")
         self.writer.start()
         self.writer.submit_event(
             Event(
@@ -292,13 +292,6 @@ class Daemon:
     def _output_fault(self, name: str, message: str) -> None:
         self._event("fault", Level.LEVEL_3, source=f"output:{name}", error=message)
 
-    def saved_alarm_state(self) -> dict[str, str]:
-        rows = self.writer._conn.execute(
-            "SELECT key, value FROM state WHERE key LIKE 'alarm.%' OR key LIKE 'sustained.%' "
-            "OR key LIKE 'threshold.%'"
-        )
-        return dict(rows)
-
     def _record_applied(
         self, old: BoxConfigBase | None, new: BoxConfigBase, text: str, who: str
     ) -> None:
@@ -314,10 +307,6 @@ class Daemon:
             return parse_config(text, "previous config", self.registry)
         except ConfigError:
             return None
-
-    def writer_state(self, key: str) -> str | None:
-        row = self.writer._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
 
     # -- workers ---------------------------------------------------------------------------------
 
@@ -361,7 +350,7 @@ class Daemon:
             self.writer,
             on_command=downlink.handle,
         )
-        downlink.service = self.sync
+        downlink.attach(self.sync)
         self.sync.start()
 
     def _stop_sync(self) -> None:

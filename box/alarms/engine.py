@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -396,6 +396,3 @@ class AlarmEngine:
                 self.outputs.apply(ann)
         pending = [a for a in self._delayed if a.pending and a.spec.id not in self._notable]
         self.views = [a.view() for a in (*self._notable.values(), *pending)]
-
-    def all_alarms(self) -> Iterable[Alarm]:
-        return self.alarms.values()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -37,6 +38,21 @@ def _post(box: Context, path: str, data: dict[str, Any]) -> dict[str, Any]:
     if code != 200:
         raise SafetyBoxError(result.get("error", f"HTTP {code}"))
     return result
+
+
+def _act(
+    box: Context,
+    path: str,
+    data: dict[str, Any],
+    as_json: bool,
+    describe: Callable[[dict[str, Any]], str] = lambda a: f"{a['id']}: {a['state']}",
+) -> None:
+    """Send one alarm command; print the box's answer as JSON or as one line."""
+    result = _post(box, path, data)
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(describe(result))
 
 
 @click.group()
@@ -90,10 +106,7 @@ def ack(box: Context, alarm_id: str, note: str, as_json: bool) -> None:
     Example:
       safetybox alarms ack tank1.lel:A1 --note "checked, valve closed"
     """
-    a = _post(box, f"/api/alarms/{alarm_id}/ack", {"note": note})
-    if as_json:
-        return print_json(a)
-    click.echo(f"{a['id']}: {a['state']}")
+    _act(box, f"/api/alarms/{alarm_id}/ack", {"note": note}, as_json)
 
 
 @alarms.command()
@@ -107,10 +120,7 @@ def reset(box: Context, alarm_id: str, as_json: bool) -> None:
     Example:
       safetybox alarms reset tank1.lel:A2
     """
-    a = _post(box, f"/api/alarms/{alarm_id}/reset", {})
-    if as_json:
-        return print_json(a)
-    click.echo(f"{a['id']}: {a['state']}")
+    _act(box, f"/api/alarms/{alarm_id}/reset", {}, as_json)
 
 
 @alarms.command()
@@ -126,10 +136,13 @@ def shelve(box: Context, alarm_id: str, duration: float, reason: str, as_json: b
     Example:
       safetybox alarms shelve tank1.lel:A1 --for 30m --reason "sensor calibration"
     """
-    a = _post(box, f"/api/alarms/{alarm_id}/shelve", {"duration_s": duration, "reason": reason})
-    if as_json:
-        return print_json(a)
-    click.echo(f"{a['id']}: shelved until {iso_utc(int(a['shelved']['until'] * 1000))}")
+    _act(
+        box,
+        f"/api/alarms/{alarm_id}/shelve",
+        {"duration_s": duration, "reason": reason},
+        as_json,
+        lambda a: f"{a['id']}: shelved until {iso_utc(int(a['shelved']['until'] * 1000))}",
+    )
 
 
 @alarms.command()
@@ -143,10 +156,7 @@ def unshelve(box: Context, alarm_id: str, as_json: bool) -> None:
     Example:
       safetybox alarms unshelve tank1.lel:A1
     """
-    a = _post(box, f"/api/alarms/{alarm_id}/unshelve", {})
-    if as_json:
-        return print_json(a)
-    click.echo(f"{a['id']}: {a['state']}")
+    _act(box, f"/api/alarms/{alarm_id}/unshelve", {}, as_json)
 
 
 @alarms.command()
@@ -155,10 +165,13 @@ def unshelve(box: Context, alarm_id: str, as_json: bool) -> None:
 @pass_box
 def silence(box: Context, duration: float | None, as_json: bool) -> None:
     """Mute the buzzer; it sounds again after the time, or at once on a new alarm."""
-    r = _post(box, "/api/alarms/silence", {"seconds": duration or 0})
-    if as_json:
-        return print_json(r)
-    click.echo(f"silenced until {iso_utc(int(r['silenced_until'] * 1000))}")
+    _act(
+        box,
+        "/api/alarms/silence",
+        {"seconds": duration or 0},
+        as_json,
+        lambda r: f"silenced until {iso_utc(int(r['silenced_until'] * 1000))}",
+    )
 
 
 @alarms.command(name="test")
@@ -172,10 +185,13 @@ def lamp_test(box: Context, seconds: float, as_json: bool) -> None:
     Example:
       safetybox alarms test --seconds 5
     """
-    r = _post(box, "/api/alarms/test", {"seconds": seconds})
-    if as_json:
-        return print_json(r)
-    click.echo(f"lamp and horn test for {seconds:g} s")
+    _act(
+        box,
+        "/api/alarms/test",
+        {"seconds": seconds},
+        as_json,
+        lambda r: f"lamp and horn test for {seconds:g} s",
+    )
 
 
 COMMANDS = [alarms]

@@ -110,6 +110,17 @@ class StoreWriter:
     def start(self) -> None:
         self._thread.start()
 
+    def read_state(self, *prefixes: str) -> dict[str, str]:
+        """State entries whose keys start with any of ``prefixes``. Only before :meth:`start`:
+        afterwards the connection belongs to the writer thread (use a reader connection)."""
+        assert not self._thread.is_alive(), "read_state after start()"  # noqa: S101
+        where = " OR ".join("key LIKE ?" for _ in prefixes)
+        rows = self._conn.execute(
+            f"SELECT key, value FROM state WHERE {where}",  # noqa: S608
+            [p.replace("%", "") + "%" for p in prefixes],
+        )
+        return dict(rows)
+
     def submit_readings(self, batch: Sequence[Reading], entered_ns: int | None = None) -> bool:
         """Queue readings for commit; False (and counted) if the queue is full.
 

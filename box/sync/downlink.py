@@ -39,11 +39,13 @@ class Downlink:
     def __init__(self, box: Any, keyring: SyncKeyring) -> None:
         self.box = box  # the daemon
         self.keyring = keyring
-        self.service: Any = None  # the SyncService, set once it exists
-        row = box.writer._conn.execute(
-            "SELECT value FROM state WHERE key = ?", (STATE_SEQ,)
-        ).fetchone()
-        self.last_seq = int(row[0]) if row else 0
+        self.service: Any = None  # the SyncService: see attach()
+        self.last_seq = 0
+
+    def attach(self, service: Any) -> None:
+        """Use ``service`` for replies; resume the replay guard from the state it loaded."""
+        self.service = service
+        self.last_seq = int(service.saved_state.get(STATE_SEQ, 0))
 
     def handle(self, data: bytes) -> None:
         """Called from the MQTT thread with a raw envelope from the downlink topic."""

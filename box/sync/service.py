@@ -51,6 +51,7 @@ class SyncService:
         self.writer = writer
         self.conn = connect(db_path, store_key, readonly=True)
         state = dict(self.conn.execute("SELECT key, value FROM state WHERE key LIKE 'sync.%'"))
+        self.saved_state = state
         # A new boot number, committed before the first seal: nonces never repeat (nonce.py).
         boot = int(state.get(STATE_BOOT, 0)) + 1
         writer.set_state(STATE_BOOT, str(boot))

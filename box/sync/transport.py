@@ -9,7 +9,6 @@ import logging
 import random
 import ssl
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -188,7 +187,3 @@ class Transport:
         """Fire-and-forget QoS 1 (downlink replies)."""
         if self.connected.is_set():
             self.client.publish(topic, payload, qos=1)
-
-    @staticmethod
-    def now() -> float:
-        return time.time()
