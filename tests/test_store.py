@@ -268,7 +268,8 @@ def test_multi_row_inserts_keep_order_and_values(tmp_path: Path) -> None:
 def test_minute_rollups_and_trend_buckets(tmp_path: Path) -> None:
     from box.store.trends import svg, trend
 
-    t0 = (now_ms() // 60_000 - 30) * 60_000  # 30 minutes ago, on a minute boundary
+    # 30-40 minutes ago, on a 10-minute boundary so both minutes share one day-range bucket
+    t0 = (now_ms() // 600_000 - 3) * 600_000
     rs = [Reading("c", t0 + i * 10_000, float(i), Quality.GOOD) for i in range(12)]  # 2 minutes
     rs.append(Reading("c", t0 + 5_000, 999.0, Quality.BAD))  # bad values stay out of trends
     w = write(tmp_path / "b.db", rs[:5])  # the rollup is merged across commits
