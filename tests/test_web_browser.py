@@ -99,23 +99,27 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     b.save_screenshot(str(ARTIFACTS / "dashboard-zh.png"))
     assert d.status()["outputs"]["red"]["mode"] == "on"
 
-    # Configuration: an invalid threshold shows the field error; a valid one takes effect.
+    # Configuration: the channel's form (generated from the schema) shows an invalid threshold's
+    # error next to the field; a valid one is diffed, applied and takes effect.
     b.get(d.url + "/config?lang=en")
-    area = b.find_element(By.ID, "text")
-    text = area.get_attribute("value")
-    b.execute_script(
-        "arguments[0].value = arguments[1];", area, text.replace("at = 25.0,", 'at = "x",')
-    )
+    b.find_element(By.ID, "section-channels-0").click()
+    field = "f-channels-0-alarms-thresholds-levels-0-at"
+    box_ = wait.until(lambda _: b.find_element(By.ID, field))
+    box_.clear()
+    box_.send_keys("x")
     b.find_element(By.ID, "check").click()
-    issues = wait.until(lambda _: b.find_elements(By.ID, "issues"))[0].text
-    assert "channels[0].alarms.thresholds.levels[0].at" in issues
+    error = wait.until(lambda _: b.find_elements(By.ID, field + "-error"))[0]
+    assert "valid number" in error.text and error.is_displayed()
+    assert b.find_element(By.ID, field).get_attribute("value") == "x"
+    b.execute_script("arguments[0].scrollIntoView({block: 'center'});", error)
     b.save_screenshot(str(ARTIFACTS / "config-error.png"))
-    area = b.find_element(By.ID, "text")
-    b.execute_script(
-        "arguments[0].value = arguments[1];", area, text.replace("at = 25.0,", "at = 45.0,")
-    )
+    box_ = b.find_element(By.ID, field)
+    box_.clear()
+    box_.send_keys("45")
     b.find_element(By.ID, "check").click()
-    wait.until(lambda _: b.find_elements(By.ID, "diff"))
+    diff = wait.until(lambda _: b.find_elements(By.ID, "diff"))[0]
+    assert "at = 45" in diff.text
+    b.save_screenshot(str(ARTIFACTS / "config-diff.png"))
     b.find_element(By.ID, "apply").click()
     wait.until(lambda _: b.find_elements(By.ID, "message"))
     lel = next(c for c in d.status()["channels"] if c["id"] == "t1.lel")

@@ -373,3 +373,81 @@ def test_admin_users_diagnostics_and_encrypted_backup(box, client, tmp_path) -> 
         if events(d, e)
     ]
     assert len(kinds) == 4
+
+
+def test_config_form_shows_field_errors_then_diff_then_applies(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    login(client, "admin", PASSWORD)
+    page = client.get("/config").get_data(as_text=True)
+    assert 'href="/config/form/channels/0"' in page and 'href="/config/form/outputs"' in page
+    html = client.get("/config/form/channels/0").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    draft = d.home.config_file.read_text()
+    at = 'f:["channels", 0, "alarms", "thresholds", "levels", 0, "at"]'
+    assert 'id="f-channels-0-alarms-thresholds-levels-0-at"' in html
+
+    def post(value: str, draft: str = draft) -> tuple[int, str]:
+        r = client.post(
+            "/config/form/channels/0", data={"csrf_token": token, "draft": draft, at: value}
+        )
+        return r.status_code, r.get_data(as_text=True)
+
+    code, html = post("abc")
+    assert code == 400 and "Input should be a valid number" in html
+    assert 'id="f-channels-0-alarms-thresholds-levels-0-at-error"' in html
+    assert 'value="abc"' in html, "the typed value is shown again, next to its error"
+    code, html = post("60")
+    assert code == 400 and "rising thresholds need strictly increasing" in html
+    assert 'id="f-channels-0-alarms-thresholds-error"' in html, "on the thresholds fieldset"
+    assert d.engine.rules["t1.lel"].thresholds.at["A1"] == 25.0, "nothing applied"
+    code, html = post("30")
+    assert code == 200 and 'id="diff"' in html
+    assert "-levels = [{ name = &#34;A1&#34;, at = 25.0" in html
+    assert "+levels = [{ name = &#34;A1&#34;, at = 30" in html
+    text = re.search(r'<textarea name="text" hidden>(.*?)</textarea>', html, re.S).group(1)
+    base = re.search(r'name="base" value="([0-9a-f]+)"', html).group(1)
+    import html as _html
+
+    r = client.post(
+        "/config/apply",
+        data={"csrf_token": token, "text": _html.unescape(text), "base": base},
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)[-500:]
+    assert d.engine.rules["t1.lel"].thresholds.at["A1"] == 30.0
+    assert client.get("/config/form/nope").status_code == 404
+    assert client.get("/config/form/channels/9").status_code == 404
+    assert client.get("/config/form/channels").status_code == 404
+
+
+def test_config_form_adds_and_removes_a_channel(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    login(client, "admin", PASSWORD)
+    token = csrf(client, "/config/form/channels/new")
+    r = client.post(
+        "/config/form/channels/new",
+        data={
+            "csrf_token": token,
+            'f:["channels", 2, "id"]': "t1.o2",
+            'f:["channels", 2, "kind"]': "o2",
+            'f:["channels", 2, "unit"]': "%VOL",
+        },
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "+id = &#34;t1.o2&#34;" in html
+    assert 'action="/config/form/channels/2"' in html, "the new row is now channel 2"
+    draft = re.search(r'<textarea name="draft" hidden>(.*?)</textarea>', html, re.S).group(1)
+    import html as _html
+
+    r = client.post(
+        "/config/form/channels/2",
+        data={"csrf_token": token, "draft": _html.unescape(draft), 'remove:["channels", 2]': "1"},
+    )
+    assert r.status_code == 200 and "(no change)" in r.get_data(as_text=True)
+    r = client.post(
+        "/config/form/channels/1",
+        data={"csrf_token": token, 'remove:["channels", 1]': "1"},
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "not declared in [[channels]]" in html, "the sim driver uses it"

@@ -1,27 +1,41 @@
-"""Configuration on the web page (admin): edit box.toml, checked by the same schema as the file.
+"""Configuration on the web page (admin): forms generated from the config schema, and the
+whole box.toml in a text editor, both checked by the same schema as the file.
 
-Nothing is applied until the text is valid; a diff is shown before saving; saving refuses if
-the file changed meanwhile; the last good configs (data/config-history) can be restored.
+Nothing is applied until the result is valid; a diff is shown before saving; saving refuses if
+the file changed meanwhile; the last good configs (data/config-history) can be restored. A form
+carries the document it was generated from (``draft``), so a page re-shown with errors keeps
+every change made so far, including rows added or removed.
 """
 
 from __future__ import annotations
 
-import difflib
+import tomllib
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request
 
-from box.atomic import write_atomic
+from box.config import form as config_form
 from box.config.changes import digest
-from box.config.loader import ConfigInvalid, parse_config
+from box.config.edit import Edit, apply_edits
+from box.config.form import UNSET
+from box.config.loader import ConfigInvalid
+from box.config.review import StaleBase, check, save, unified_diff
+from box.config.schema import build_config_model
 from box.errors import ConfigError
 from box.web.auth import page_role
 
 bp = Blueprint("config_pages", __name__)
 
+TABLE_SECTIONS = ("box", "store", "web", "alarms", "outputs", "inputs", "sync")
+LIST_SECTIONS = ("channels", "drivers", "votes", "profiles")
+
 
 def _box() -> Any:
     return current_app.config["BOX"]
+
+
+def _running() -> str:
+    return _box().home.config_file.read_text(encoding="utf-8")
 
 
 def _history() -> list[str]:
@@ -29,41 +43,53 @@ def _history() -> list[str]:
     return sorted((p.name for p in folder.glob("box-*.toml")), reverse=True)[:20]
 
 
+def _registry() -> Any:
+    return getattr(_box(), "registry", None)
+
+
 def _render(text: str, status: int = 200, **ctx: Any) -> Any:
-    current = _box().home.config_file.read_text(encoding="utf-8")
-    ctx.setdefault("base", digest(current))
-    return render_template("config.html", text=text, history=_history(), **ctx), status
+    ctx.setdefault("base", digest(_running()))
+    try:
+        data = tomllib.loads(_running())
+    except tomllib.TOMLDecodeError:
+        data = {}
+    items = {s: _labels(data.get(s)) for s in LIST_SECTIONS}
+    return render_template(
+        "config.html",
+        text=text,
+        history=_history(),
+        tables=TABLE_SECTIONS,
+        items=items,
+        **ctx,
+    ), status
+
+
+def _labels(rows: Any) -> list[str]:
+    rows = rows if isinstance(rows, list) else []
+    return [
+        str(r.get("id") or r.get("name") or i) if isinstance(r, dict) else str(i)
+        for i, r in enumerate(rows)
+    ]
 
 
 @bp.get("/config")
 @page_role("admin")
 def show() -> Any:
-    return _render(
-        _box().home.config_file.read_text(encoding="utf-8"), message=request.args.get("message")
-    )
+    return _render(_running(), message=request.args.get("message"))
 
 
-def _check(text: str) -> Any:
+def _review(text: str) -> Any:
     """Validate ``text``: the errors page, or the diff with an Apply button."""
-    try:
-        parse_config(text, "box.toml")
-    except ConfigInvalid as exc:
-        return _render(text, 400, issues=exc.issues)
-    except ConfigError as exc:
-        return _render(text, 400, issues=[], error=str(exc))
-    current = _box().home.config_file.read_text(encoding="utf-8")
-    diff = "".join(
-        difflib.unified_diff(
-            current.splitlines(True), text.splitlines(True), "box.toml (running)", "box.toml (new)"
-        )
-    )
-    return _render(text, diff=diff or "(no change)", valid=True)
+    issues = check(text, _registry())
+    if issues:
+        return _render(text, 400, issues=issues)
+    return _render(text, diff=unified_diff(_running(), text) or "(no change)", valid=True)
 
 
 @bp.post("/config/check")
 @page_role("admin")
-def check() -> Any:
-    return _check(request.form.get("text", "").replace("\r\n", "\n"))
+def check_text() -> Any:
+    return _review(request.form.get("text", "").replace("\r\n", "\n"))
 
 
 @bp.post("/config/restore")
@@ -72,23 +98,112 @@ def restore() -> Any:
     name = request.form.get("name", "")
     if name not in _history():
         abort(404, "no such saved config")
-    return _check((_box().home.config_history_dir / name).read_text(encoding="utf-8"))
+    return _review((_box().home.config_history_dir / name).read_text(encoding="utf-8"))
 
 
 @bp.post("/config/apply")
 @page_role("admin")
 def apply() -> Any:
     text = request.form.get("text", "").replace("\r\n", "\n")
-    path = _box().home.config_file
-    if request.form.get("base") != digest(path.read_text(encoding="utf-8")):
-        return _render(text, 409, error="box.toml changed since you loaded it: check again")
+    box = _box()
     try:
-        parse_config(text, "box.toml")
+        result = save(
+            box.home.config_file,
+            text,
+            request.form.get("base"),
+            lambda: box.reload(who=f"web:{g.user.name}"),
+            _registry(),
+        )
+    except StaleBase as exc:
+        return _render(text, 409, error=str(exc))
     except ConfigInvalid as exc:
         return _render(text, 400, issues=exc.issues)
-    write_atomic(path, text, mode=0o640)
-    result = _box().reload(who=f"web:{g.user.name}")
     if not result["accepted"]:
         return _render(text, 422, error="; ".join(result["errors"]))
     changed = ", ".join(result["changed"][:10]) or "nothing"
     return redirect(f"/config?message=applied: {changed}")
+
+
+# -- forms generated from the schema -----------------------------------------------------------
+
+
+def _section(section: str, item: str | None, data: dict[str, Any]) -> tuple[Any, tuple[Any, ...]]:
+    """(the section's schema node, its path in the document) for a URL, or 404."""
+    root = build_config_model(_registry() or _default_registry()).model_json_schema()
+    node = root["properties"].get(section) if section in TABLE_SECTIONS + LIST_SECTIONS else None
+    if node is None or (item is None) != (section in TABLE_SECTIONS):
+        abort(404, f"no config section {section!r}")
+    g.schema = config_form.Schema(root)
+    if item is None:
+        return node, (section,)
+    rows = data.get(section) if isinstance(data.get(section), list) else []
+    if item == "new" and section != "drivers":  # a driver's fields depend on its type
+        return node["items"], (section, len(rows))
+    if not item.isdigit() or int(item) >= len(rows):
+        abort(404, f"no {section} item {item!r}")
+    return node["items"], (section, int(item))
+
+
+def _default_registry() -> Any:
+    from drivers.base import default_registry
+
+    return default_registry()
+
+
+def _value(data: Any, path: tuple[Any, ...]) -> Any:
+    for elem in path:
+        try:
+            data = data[elem]
+        except (KeyError, IndexError, TypeError):
+            return UNSET
+    return data
+
+
+def _tree(node: Any, data: dict[str, Any], path: tuple[Any, ...]) -> config_form.Field:
+    tree = config_form.build(g.schema, node, _value(data, path), path)
+    tree.label = ".".join(str(p) for p in path)
+    tree.removable = isinstance(path[-1], int) and _value(data, path) is not UNSET
+    tree.new = False
+    return tree
+
+
+@bp.route("/config/form/<section>", methods=["GET", "POST"])
+@bp.route("/config/form/<section>/<item>", methods=["GET", "POST"])
+@page_role("admin")
+def edit_form(section: str, item: str | None = None) -> Any:
+    draft = request.form.get("draft", "").replace("\r\n", "\n") if request.method == "POST" else ""
+    draft = draft or _running()
+    try:
+        data = tomllib.loads(draft)
+    except tomllib.TOMLDecodeError:
+        return redirect("/config?message=box.toml is not valid TOML: fix it in the editor")
+    node, path = _section(section, item, data)
+    tree = _tree(node, data, path)
+    if request.method == "GET":
+        return _form_page(tree, draft)
+    current = _value(data, path)
+    changes = config_form.edits(tree, request.form, current)
+    if current is UNSET:  # a new row: everything typed makes one item
+        new = config_form.collect(tree, request.form)
+        changes = [Edit(path, new)] if new is not UNSET else []
+    try:
+        text = apply_edits(draft, changes)
+    except ConfigError as exc:
+        return _form_page(tree, draft, 400, general=[str(exc)])
+    issues = check(text, _registry())
+    diff = unified_diff(_running(), text) or "(no change)"
+    data = tomllib.loads(text)
+    if any(e.delete and e.path == path for e in changes) or _value(data, path) is UNSET:
+        # The item is gone (removed, or a new row left empty): review on the editor page.
+        return _render(text, 400, issues=issues) if issues else _render(text, diff=diff, valid=True)
+    tree = _tree(node, data, path)  # shown as it now is, so a further change builds on it
+    if issues:
+        return _form_page(tree, text, 400, general=config_form.attach(tree, issues))
+    return _form_page(tree, text, diff=diff)
+
+
+def _form_page(tree: config_form.Field, draft: str, status: int = 200, **ctx: Any) -> Any:
+    action = "/config/form/" + "/".join(str(p) for p in tree.path)
+    return render_template(
+        "config_form.html", tree=tree, draft=draft, action=action, base=digest(_running()), **ctx
+    ), status

@@ -77,6 +77,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "apply": ("Apply", "应用"),
     "history": ("Earlier configs", "历史配置"),
     "restore": ("Restore", "恢复"),
+    "sections": ("Settings by section", "分项设置"),
+    "editor": ("The whole file (box.toml)", "完整配置文件 (box.toml)"),
+    "add_row": ("add", "新增"),
+    "remove": ("remove", "删除"),
+    "edit_in_editor": ("edit in the box.toml editor", "请在配置文件编辑器中修改"),
 }
 
 

@@ -1,0 +1,68 @@
+"""Check, diff and save a proposed ``box.toml``: the steps every config editor shares (the web
+page's editor and forms, and the JSON API)."""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from box.atomic import write_atomic
+from box.config.changes import digest
+from box.config.loader import ConfigInvalid, ConfigIssue, parse_config
+from box.errors import ConfigError
+
+_save_lock = threading.Lock()
+
+
+def check(text: str, registry: Any = None) -> list[ConfigIssue]:
+    """Every problem with ``text``; empty when it is a valid config."""
+    try:
+        parse_config(text, "box.toml", registry)
+    except ConfigInvalid as exc:
+        return exc.issues
+    except ConfigError as exc:
+        return [ConfigIssue((), None, str(exc))]
+    return []
+
+
+def unified_diff(old: str, new: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(True), new.splitlines(True), "box.toml (running)", "box.toml (new)"
+    )
+    return "".join(lines)
+
+
+def issue_json(issue: ConfigIssue) -> dict[str, Any]:
+    return {
+        "path": list(issue.path),
+        "field": issue.dotted,
+        "line": issue.line,
+        "value": issue.shown_value,
+        "reason": issue.reason,
+    }
+
+
+class StaleBase(ConfigError):
+    """The file changed since the editor loaded it."""
+
+
+def save(
+    path: Path,
+    text: str,
+    base: str | None,
+    reload: Callable[[], dict[str, Any]],
+    registry: Any = None,
+) -> dict[str, Any]:
+    """Validate, write atomically and reload, one editor at a time. ``base`` (the digest of
+    the text the editor started from) refuses to overwrite someone else's change."""
+    with _save_lock:
+        if base is not None and base != digest(path.read_text(encoding="utf-8")):
+            raise StaleBase("box.toml changed since you loaded it: load it again")
+        issues = check(text, registry)
+        if issues:
+            raise ConfigInvalid("box.toml", issues)
+        write_atomic(path, text, mode=0o640)
+        return reload()
