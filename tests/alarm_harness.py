@@ -14,7 +14,7 @@ from box.readings import Quality, Reading
 
 T0 = 1_780_000_000.0  # 2026-05-28: outside the summer profile used in the tests
 
-OUTPUTS = """
+OUTPUTS = """config_version = 1
 [outputs]
 pin_factory = "mock"
 buzzer = { pin = 17 }

@@ -77,7 +77,8 @@ def test_config_check_valid_and_invalid(home: Path, tmp_path: Path) -> None:
     result = run_cli(home, "config", "check", str(bad), "--json", check=False)
     data = json.loads(result.output)
     assert result.exit_code == 1 and not data["valid"]
-    assert data["errors"][0] == {
+    assert data["errors"][0]["path"] == "config_version", "a file must state its format"
+    assert data["errors"][1] == {
         "line": 2,
         "path": "store.retention_days",
         "value": "0",

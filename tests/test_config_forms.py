@@ -157,3 +157,34 @@ def test_field_names_round_trip_paths(schema: Schema) -> None:
     for f in tree.walk():
         assert tuple(json.loads(f.name[2:])) == f.path
         assert re.fullmatch(r"f-[\w.\-]+", f.html_id)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        Edit((0,), delete=True),  # found by fuzzing: an index where a key belongs
+        Edit(("channels", "x"), delete=True),
+        Edit(("channels", 99, "id"), delete=True),
+        Edit(("box", "name", "x"), delete=True),
+    ],
+)
+def test_deleting_what_is_not_there_changes_nothing(edit: Edit) -> None:
+    assert apply_edits(TEXT, [edit]) == TEXT
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (Edit((0,), 1), "0: not a table field"),
+        (Edit(("channels", "x", "id"), 1), "channels.x: no such list item"),
+        (Edit(("channels", 5), {}), "channels.5: no such list item"),
+        (Edit(("web", "listen", "x"), 1), "web.listen.x: no such list item"),
+        (Edit(("channels", 0, "id", "x"), 1), "channels.0.id.x: not a table field"),
+        (Edit((), 1), "an edit needs a path"),
+    ],
+)
+def test_impossible_edits_are_clear_errors(edit: Edit, message: str) -> None:
+    from box.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        apply_edits(TEXT, [edit])

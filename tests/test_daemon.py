@@ -187,6 +187,19 @@ def test_invalid_config_at_startup_runs_the_last_good_one(
     assert ev["who"] == "startup" and "bogus" in ev["errors"]
 
 
+def test_a_truncated_config_is_not_an_empty_site(home: Path, started: list[Daemon]) -> None:
+    """An SD card that loses box.toml's content must not boot into a box with no channels."""
+    write_config(home, sim_body())
+    start(home, started).stop()
+    started.clear()
+    (home / "box.toml").write_text("")
+    d = start(home, started)
+    assert [c.id for c in d.config.channels] == ["t1.lel", "t1.temp"]
+    d.writer.flush()
+    (ev,) = events(home, "config_rejected")
+    assert "config_version = (missing)" in ev["errors"]
+
+
 def test_invalid_config_and_no_history_refuses_to_start(home: Path) -> None:
     from box.errors import ConfigError
 

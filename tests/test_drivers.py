@@ -33,7 +33,7 @@ def test_a_driver_that_fails_to_import_is_reported_by_name(monkeypatch: pytest.M
     assert "not a Driver subclass" in reg.failed["notadriver"]
     # A config using the broken type still validates (the daemon reports it), others run.
     cfg = parse_config(
-        '[[channels]]\nid="a"\nkind="o2"\nunit="%"\n'
+        'config_version = 1\n[[channels]]\nid="a"\nkind="o2"\nunit="%"\n'
         '[[drivers]]\ntype="broken"\nname="b1"\nport="/dev/ttyUSB0"\n',
         registry=reg,
     )

@@ -69,7 +69,8 @@ class Site:
         self.keyring = SyncKeyring(FileKeyProvider(self.bh.keys_dir))
         tls = f'\ntls = {{ ca_file = "{ca}" }}' if ca else ""
         self.config = parse_config(
-            f"[sync]\nenabled = true\nport = {broker.port}\nbatch_max_rows = 500\n"
+            f"config_version = 1\n[sync]\nenabled = true\nport = {broker.port}\n"
+            "batch_max_rows = 500\n"
             f"batch_max_age_s = 0.2\nreconnect_max_s = 1.0\nack_timeout_s = 3{tls}\n"
             f'codes = {{ enterprise_code = "1101100012NR" }}\n{extra}' + CHANNELS
         )
@@ -363,7 +364,9 @@ def test_a_long_backlog_interleaves_live_and_historical_batches(tmp_path: Path) 
     run_cli(home, "init")
     bh = BoxHome.under(home)
     key = FileKeyProvider(bh.keys_dir).get("store")
-    config = parse_config("[sync]\nbatch_max_rows = 100\nbatch_max_age_s = 0.01\n" + CHANNELS)
+    config = parse_config(
+        "config_version = 1\n[sync]\nbatch_max_rows = 100\nbatch_max_age_s = 0.01\n" + CHANNELS
+    )
     w = StoreWriter(bh.database_file, key, config.store)
     w.start()
     w.submit_readings([Reading("a", now_ms() - 10_000 + i, float(i)) for i in range(2000)])

@@ -43,7 +43,7 @@ class TimedPin(MockPin):
         return result
 
 
-CONFIG = f"""
+CONFIG = f"""config_version = 1
 [outputs]
 pin_factory = "mock"
 [[outputs.relays]]

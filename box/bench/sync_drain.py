@@ -60,7 +60,8 @@ def _drain(workdir: Path, host: str, port: int, readings: int, cipher: str) -> d
     main(["--home", str(home), "init"], standalone_mode=False)
     bh = BoxHome.under(home)
     config = parse_config(
-        f'[sync]\nenabled = true\nhost = "{host}"\nport = {port}\ncipher = "{cipher}"\n'
+        f'config_version = 1\n[sync]\nenabled = true\nhost = "{host}"\nport = {port}\n'
+        f'cipher = "{cipher}"\n'
         "batch_max_rows = 5000\nbatch_max_age_s = 0.1\n"
         + "".join(
             f'[[channels]]\nid = "c{i}"\nkind = "gas_lel"\nunit = "%LEL"\nsafety = false\n'

@@ -62,10 +62,14 @@ def _container(doc: Any, path: Sequence[PathElem], create: bool) -> Any:
     for i, elem in enumerate(path[:-1]):
         if isinstance(node, list):
             if not isinstance(elem, int) or not 0 <= elem < len(node):
+                if not create:
+                    return None
                 raise ConfigError(f"{_describe(path[: i + 1])}: no such list item")
             node = node[elem]
             continue
         if not isinstance(node, dict) or not isinstance(elem, str):
+            if not create:
+                return None
             raise ConfigError(f"{_describe(path[: i + 1])}: not a table")
         if elem not in node:
             if not create:
@@ -121,7 +125,7 @@ def _delete(doc: Any, path: tuple[PathElem, ...]) -> None:
     key = path[-1]
     if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
         del node[key]
-    elif isinstance(node, dict) and key in node:
+    elif isinstance(node, dict) and isinstance(key, str) and key in node:
         del node[key]
         if len(path) > 1 and isinstance(node, dict) and not node:
             _delete(doc, path[:-1])  # an emptied optional table goes too: its default applies

@@ -66,10 +66,18 @@ def parse_config(
         issue = ConfigIssue((), _MISSING, f"not valid TOML: {exc}", line)
         raise ConfigInvalid(source, [issue]) from None
     model = build_config_model(registry or default_registry())
+    # The file must say its format: an empty or truncated file (a power cut during a non-atomic
+    # write) must be rejected, not run as a valid box with no channels.
+    issues = (
+        []
+        if "config_version" in data
+        else [ConfigIssue(("config_version",), _MISSING, "Field required (config_version = 1)", 1)]
+    )
     try:
         config = model.model_validate(data)
     except ValidationError as exc:
-        issues = [_issue_from_pydantic(err, data, text) for err in exc.errors()]
+        issues += [_issue_from_pydantic(err, data, text) for err in exc.errors()]
+    if issues:
         raise ConfigInvalid(source, issues) from None
     issues = [
         ConfigIssue(i.path, i.value, i.reason, locate(text, i.path)) for i in cross_check(config)

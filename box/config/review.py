@@ -52,14 +52,14 @@ class StaleBase(ConfigError):
 def save(
     path: Path,
     text: str,
-    base: str | None,
+    base: str,
     reload: Callable[[], dict[str, Any]],
     registry: Any = None,
 ) -> dict[str, Any]:
     """Validate, write atomically and reload, one editor at a time. ``base`` (the digest of
     the text the editor started from) refuses to overwrite someone else's change."""
     with _save_lock:
-        if base is not None and base != digest(path.read_text(encoding="utf-8")):
+        if base != digest(path.read_text(encoding="utf-8")):
             raise StaleBase("box.toml changed since you loaded it: load it again")
         issues = check(text, registry)
         if issues:

@@ -9,11 +9,13 @@ import hashlib
 from typing import Any
 
 from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, NotFound
 
 from box.web.admin_pages import bp as admin_bp
 from box.web.alarms_api import bp as alarms_bp
 from box.web.api import bp as api_bp
 from box.web.auth import csrf_token, current_user
+from box.web.config_api import bp as config_api_bp
 from box.web.config_pages import bp as config_bp
 from box.web.i18n import lang, t
 from box.web.pages import bp as pages_bp
@@ -49,6 +51,7 @@ def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(site_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(config_api_bp)
     app.register_blueprint(alarms_bp)
 
     @app.after_request
@@ -57,12 +60,13 @@ def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
             resp.set_cookie("lang", lang(), samesite="Strict", max_age=365 * 86400)
         return resp
 
-    @app.errorhandler(404)
-    def not_found(exc: Any) -> Any:
-        return jsonify(error="not found", hint="see /api/status"), 404
-
-    @app.errorhandler(405)
-    def not_allowed(exc: Any) -> Any:
-        return jsonify(error=str(exc)), 405
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        """JSON for the API (and for unknown paths); pages keep Flask's plain error page."""
+        if request.path.startswith("/api/") or exc.code in (404, 405):
+            if exc.description == NotFound.description:  # no such route, not a missing thing
+                return jsonify(error="not found", hint="see /api/openapi.json"), 404
+            return jsonify(error=exc.description), exc.code
+        return exc
 
     return app

@@ -11,12 +11,22 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, send_file
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+)
 
 from box.readings import now_ms
 from box.store.events import Event, Level
 from box.web.accounts import ROLES, AccountError
-from box.web.auth import page_role
+from box.web.auth import body, page_role, require_role, who
 
 bp = Blueprint("admin", __name__)
 
@@ -37,40 +47,94 @@ def users() -> Any:
     )
 
 
+def _create(name: str, role: str, by: str) -> str:
+    """A new account with a temporary password (returned), changed at its first login."""
+    password = secrets.token_urlsafe(12)
+    _box().accounts.create(name, password, role, must_change=True)
+    _audit("user_created", user=name, role=role, by=by)
+    return password
+
+
+def _reset(name: str, by: str) -> str | None:
+    """A new temporary password for ``name``, or None if there is no such account."""
+    if _box().accounts.get(name) is None:
+        return None
+    password = secrets.token_urlsafe(12)
+    _box().accounts.set_password(name, password, must_change=True)
+    _audit("password_reset", user=name, by=by)
+    return password
+
+
 @bp.post("/users")
 @page_role("admin")
 def add_user() -> Any:
-    user = g.user
     name, role = request.form.get("name", "").strip(), request.form.get("role", "")
-    password = secrets.token_urlsafe(12)
     try:
-        _box().accounts.create(name, password, role, must_change=True)
+        password = _create(name, role, g.user.name)
     except AccountError as exc:
         return render_template(
             "users.html", users=_box().accounts.list(), roles=ROLES, error=str(exc)
         ), 400
-    _audit("user_created", user=name, role=role, by=user.name)
     return redirect(f"/users?message={name}: temporary password {password}")
 
 
 @bp.post("/users/<name>/reset")
 @page_role("admin")
 def reset_user(name: str) -> Any:
-    user = g.user
-    if _box().accounts.get(name) is None:
+    password = _reset(name, g.user.name)
+    if password is None:
         abort(404, f"no account {name!r}")
-    password = secrets.token_urlsafe(12)
-    _box().accounts.set_password(name, password, must_change=True)
-    _audit("password_reset", user=name, by=user.name)
     return redirect(f"/users?message={name}: temporary password {password}")
+
+
+@bp.get("/api/users")
+@require_role("admin")
+def users_api() -> Any:
+    return jsonify(users=[_user_json(u) for u in _box().accounts.list()], roles=list(ROLES))
+
+
+def _user_json(user: Any) -> dict[str, Any]:
+    return {"name": user.name, "role": user.role, "must_change": user.must_change}
+
+
+@bp.post("/api/users")
+@require_role("admin")
+def add_user_api() -> Any:
+    data = body()
+    name, role = data.get("name"), data.get("role")
+    if not isinstance(name, str) or not isinstance(role, str):
+        return jsonify(error='send {"name": ..., "role": viewer|operator|admin}'), 400
+    try:
+        password = _create(name.strip(), role, who(data))
+    except AccountError as exc:
+        return jsonify(error=str(exc)), 400
+    return jsonify(name=name.strip(), role=role, temporary_password=password)
+
+
+@bp.post("/api/users/<name>/reset")
+@require_role("admin")
+def reset_user_api(name: str) -> Any:
+    password = _reset(name, who(body()))
+    if password is None:
+        return jsonify(error=f"no account {name!r}"), 404
+    return jsonify(name=name, temporary_password=password)
 
 
 @bp.get("/system/diagnostics")
 @page_role("admin")
 def diagnostics() -> Any:
+    return _diagnostics(g.user.name)
+
+
+@bp.get("/api/diagnostics")
+@require_role("admin")
+def diagnostics_api() -> Any:
+    return _diagnostics(who({}))
+
+
+def _diagnostics(by: str) -> Any:
     """A zip a technician can send to support: status, drivers' last frames, masked config,
     doctor checks and the latest events. No keys, no passwords."""
-    user = g.user
     from box.cli.config_cmds import mask_secrets
     from box.doctor import run_checks
 
@@ -111,7 +175,7 @@ def diagnostics() -> Any:
             ),
         )
     buf.seek(0)
-    _audit("diagnostics_downloaded", by=user.name)
+    _audit("diagnostics_downloaded", by=by)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     return send_file(
         buf,
@@ -124,9 +188,18 @@ def diagnostics() -> Any:
 @bp.get("/system/backup")
 @page_role("admin")
 def backup() -> Any:
+    return _backup(g.user.name)
+
+
+@bp.get("/api/backup")
+@require_role("admin")
+def backup_api() -> Any:
+    return _backup(who({}))
+
+
+def _backup(by: str) -> Any:
     """A consistent copy of the store, still encrypted with the store key (SQLite's online
     backup between two keyed connections). Restoring it needs that key: keep it apart."""
-    user = g.user
     from box.keys import STORE_KEY
     from box.store.database import connect
 
@@ -142,7 +215,7 @@ def backup() -> Any:
             target.close()
             source.close()
         data = target_path.read_bytes()
-    _audit("backup_downloaded", by=user.name, bytes=len(data))
+    _audit("backup_downloaded", by=by, bytes=len(data))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     return send_file(
         io.BytesIO(data),

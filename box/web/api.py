@@ -1,12 +1,10 @@
-"""JSON API: status for people and tools, and the config-reload call."""
+"""JSON API: status and health for people and tools, and the OpenAPI document."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
-
-from box.web.auth import body, require_role, who
 
 bp = Blueprint("api", __name__)
 
@@ -31,11 +29,3 @@ def openapi() -> Any:
 def health() -> Any:
     problems = _box().health_problems()
     return jsonify(ok=not problems, problems=problems), (200 if not problems else 503)
-
-
-@bp.post("/api/config/reload")
-@require_role("admin")
-def reload_config() -> Any:
-    """Re-read box.toml; an invalid config is rejected and the running one stays."""
-    result = _box().reload(who=who(body()))
-    return jsonify(result), (200 if result["accepted"] else 422)

@@ -110,7 +110,7 @@ def apply() -> Any:
         result = save(
             box.home.config_file,
             text,
-            request.form.get("base"),
+            request.form.get("base", ""),
             lambda: box.reload(who=f"web:{g.user.name}"),
             _registry(),
         )

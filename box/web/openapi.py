@@ -129,5 +129,164 @@ def document() -> dict[str, Any]:
                     "responses": _resp(200, 400, 401, 403, 422),
                 }
             },
+            **_config_paths(),
+            **_admin_paths(),
+            **_view_paths(),
         },
+    }
+
+
+def _post(summary: str, body: dict[str, Any], *codes: int) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": _WRITE,
+            "requestBody": body,
+            "responses": _resp(200, 400, 401, 403, *codes),
+        }
+    }
+
+
+def _get(summary: str, *codes: int, params: list[Any] | None = None, kind: str = _JSON) -> Any:
+    op: dict[str, Any] = {"summary": summary, "responses": _resp(200, 401, 403, *codes)}
+    if kind != _JSON:
+        op["responses"]["200"] = {"description": "a file", "content": {kind: {}}}
+    if params:
+        op["parameters"] = params
+    return {"get": op}
+
+
+def _query(name: str, schema: dict[str, Any], about: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": about}
+
+
+_EDIT = {
+    "type": "object",
+    "properties": {
+        "path": {
+            "type": "array",
+            "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+            "description": 'e.g. ["channels", 0, "alarms", "thresholds", "levels", 0, "at"]',
+        },
+        "value": {"description": "the new value (any TOML value)"},
+        "delete": {"type": "boolean", "description": "remove the key (its default applies)"},
+    },
+    "required": ["path"],
+}
+
+
+def _config_paths() -> dict[str, Any]:
+    text = {"text": {"type": "string", "description": "a whole box.toml"}}
+    base = {"base": {"type": "string", "description": "digest from GET /api/config"}}
+    return {
+        "/api/config": _get("box.toml, its digest and the saved earlier configs (admin)"),
+        "/api/config/check": _post(
+            "Validate a box.toml: issues by field path and line, diff (admin)",
+            _body(text, ["text"]),
+        ),
+        "/api/config/edit": _post(
+            "Change fields by path, keeping comments; validate, diff, optionally apply (admin)",
+            _body(
+                {
+                    "edits": {"type": "array", "items": _EDIT},
+                    "apply": {"type": "boolean"},
+                    **base,
+                    **_WHO,
+                },
+                ["edits"],
+            ),
+            409,
+            422,
+        ),
+        "/api/config/apply": _post(
+            "Install a box.toml and reload (admin)",
+            _body({**text, **base, **_WHO}, ["text", "base"]),
+            409,
+            422,
+        ),
+        "/api/config/restore": _post(
+            "Check and diff a saved earlier config, to apply it (admin)",
+            _body({"name": {"type": "string"}}, ["name"]),
+            404,
+        ),
+    }
+
+
+def _admin_paths() -> dict[str, Any]:
+    role = {"type": "string", "enum": ["viewer", "operator", "admin"]}
+    return {
+        "/api/users": {
+            **_get("Accounts and roles (admin)"),
+            **_post(
+                "Add an account; returns its temporary password (admin)",
+                _body({"name": {"type": "string"}, "role": role, **_WHO}, ["name", "role"]),
+            ),
+        },
+        "/api/users/{name}/reset": {
+            "post": {
+                **_post("New temporary password (admin)", _body(_WHO), 404)["post"],
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+            }
+        },
+        "/api/diagnostics": _get(
+            "Diagnostics zip: status, drivers, masked config, checks, events (admin)",
+            kind="application/zip",
+        ),
+        "/api/backup": _get(
+            "Consistent copy of the store, still encrypted with the store key (admin)",
+            kind="application/octet-stream",
+        ),
+        "/api/site/plan": {
+            "put": {
+                "summary": "Upload the site plan (PNG or JPEG, at most 5 MB) (admin)",
+                "security": _WRITE,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "image/png": {"schema": {"type": "string", "format": "binary"}},
+                        "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                    },
+                },
+                "responses": _resp(200, 400, 401, 403),
+            }
+        },
+        "/api/site/positions": _post(
+            "Place a channel on the plan, in percent (admin)",
+            _body(
+                {
+                    "channel": {"type": "string"},
+                    "x": {"type": "number"},
+                    "y": {"type": "number"},
+                },
+                ["channel", "x", "y"],
+            ),
+        ),
+    }
+
+
+def _view_paths() -> dict[str, Any]:
+    channel = {"name": "channel", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "/api/trend/{channel}": _get(
+            "Min/max/mean per bucket for the last hour, day or week",
+            400,
+            404,
+            params=[
+                channel,
+                _query("range", {"type": "string", "enum": ["hour", "day", "week"]}, "span"),
+            ],
+        ),
+        "/api/alarms/history": _get(
+            "Stored alarm events, newest first (at most 500)",
+            400,
+            params=[
+                _query("kind", {"type": "string"}, "e.g. alarm_raised; empty: all alarm kinds"),
+                _query("source", {"type": "string"}, "alarm or channel id"),
+                _query("hours", {"type": "number"}, "how far back (0.1 to 8784)"),
+            ],
+        ),
+        "/api/site": _get("Whether a plan is uploaded, and the channels' positions"),
+        "/api/system": _get("Doctor checks, CPU temperature, time"),
     }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from collections import defaultdict, deque
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from flask import (
     abort,
     current_app,
     g,
+    jsonify,
     make_response,
     redirect,
     render_template,
@@ -23,7 +26,7 @@ from flask import (
 from box.readings import now_ms
 from box.store.events import Event, Level
 from box.web.accounts import AccountError
-from box.web.auth import csrf_ok, current_user, login_session, page_role
+from box.web.auth import csrf_ok, current_user, login_session, page_role, require_role
 
 bp = Blueprint("pages", __name__)
 
@@ -166,23 +169,57 @@ def system() -> Any:
     )
 
 
-@bp.get("/trend/<channel>")
-@page_role("viewer")
-def trend_page(channel: str) -> Any:
-    from markupsafe import Markup
+@bp.get("/api/system")
+@require_role("viewer")
+def system_api() -> Any:
+    """What the system page shows beyond /api/status: doctor checks, CPU temperature, time."""
+    from box.doctor import run_checks
 
-    from box.store.trends import RANGES, svg, trend
+    return jsonify(
+        checks=[c.__dict__ for c in run_checks(_box().home)],
+        cpu_temperature=_cpu_temperature(),
+        time_ms=now_ms(),
+    )
+
+
+def _trend(channel: str, range_name: str) -> tuple[dict[str, Any], list[Any]]:
+    from box.store.trends import RANGES, trend
 
     status = _box().snapshot()
     ch = next((c for c in status["channels"] if c["id"] == channel), None)
     if ch is None:
         abort(404, f"no channel {channel!r}")
-    range_name = request.args.get("range", "hour")
     if range_name not in RANGES:
         abort(400, f"range is one of {', '.join(RANGES)}")
-    points = trend(_box().accounts.reader, channel, range_name, now_ms())
+    return ch, trend(_box().accounts.reader, channel, range_name, now_ms())
+
+
+@bp.get("/trend/<channel>")
+@page_role("viewer")
+def trend_page(channel: str) -> Any:
+    from markupsafe import Markup
+
+    from box.store.trends import RANGES, svg
+
+    range_name = request.args.get("range", "hour")
+    ch, points = _trend(channel, range_name)
     chart = Markup(svg(points, ch.get("thresholds", {})))  # noqa: S704 - built from numbers
     return _page("trend.html", ch=ch, chart=chart, range_name=range_name, ranges=list(RANGES))
+
+
+@bp.get("/api/trend/<channel>")
+@require_role("viewer")
+def trend_api(channel: str) -> Any:
+    """Min/max/mean per bucket (1 min for an hour, 10 min for a day, 1 h for a week)."""
+    range_name = request.args.get("range", "hour")
+    ch, points = _trend(channel, range_name)
+    return jsonify(
+        channel=channel,
+        unit=ch.get("unit"),
+        range=range_name,
+        thresholds=ch.get("thresholds", {}),
+        points=[{"t": t, "min": lo, "max": hi, "mean": mean} for t, lo, hi, mean in points],
+    )
 
 
 HISTORY_KINDS = (
@@ -199,16 +236,18 @@ HISTORY_KINDS = (
 )
 
 
-@bp.get("/alarms/history")
-@page_role("viewer")
-def alarm_history() -> Any:
-    """Stored alarm events, newest first, filtered by kind, source and time (hours back)."""
-    kind = request.args.get("kind", "")
-    source = request.args.get("source", "").strip()[:64]
+def _history(args: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Stored alarm events, newest first (at most 500), filtered by kind, source and hours
+    back; also the filters as understood. A bad ``hours`` is a 400."""
+    kind = args.get("kind", "")
+    source = args.get("source", "").strip()[:64]
     try:
-        hours = min(max(float(request.args.get("hours", "24")), 0.1), 24 * 366)
+        hours = float(args.get("hours", "24"))
     except ValueError:
         abort(400, "hours must be a number")
+    if not math.isfinite(hours):
+        abort(400, "hours must be a number")
+    hours = min(max(hours, 0.1), 24 * 366)
     kinds = [kind] if kind in HISTORY_KINDS else list(HISTORY_KINDS)
     since = now_ms() - int(hours * 3_600_000)
     marks = ",".join("?" * len(kinds))
@@ -217,23 +256,33 @@ def alarm_history() -> Any:
         "AND ts >= ? AND (? = '' OR source = ?) ORDER BY seq DESC LIMIT 500"
     )
     rows = _box().accounts.reader.execute(sql, (*kinds, since, source, source)).fetchall()
-    import json as _json
-    from datetime import datetime
-
     events = [
         {
             "seq": seq,
+            "ts": ts,
             "time": datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "kind": k,
             "level": level,
             "source": src,
-            "details": _json.loads(d),
+            "details": json.loads(d),
         }
         for seq, ts, k, level, src, d in rows
     ]
-    return _page(
-        "history.html", events=events, kinds=HISTORY_KINDS, kind=kind, source=source, hours=hours
-    )
+    return events, {"kind": kind if kind in HISTORY_KINDS else "", "source": source, "hours": hours}
+
+
+@bp.get("/alarms/history")
+@page_role("viewer")
+def alarm_history() -> Any:
+    events, filters = _history(request.args)
+    return _page("history.html", events=events, kinds=HISTORY_KINDS, **filters)
+
+
+@bp.get("/api/alarms/history")
+@require_role("viewer")
+def alarm_history_api() -> Any:
+    events, filters = _history(request.args)
+    return jsonify(events=events, filters=filters, kinds=list(HISTORY_KINDS))
 
 
 def _cpu_temperature() -> str:

@@ -72,20 +72,44 @@ def plan() -> Any:
     return send_file(io.BytesIO(path.read_bytes()), mimetype=mimetype, max_age=0)
 
 
+def _store_plan(data: bytes) -> str | None:
+    """Keep an uploaded plan; the reason it was refused, or None."""
+    if not data or len(data) > MAX_PLAN_BYTES:
+        return "upload a PNG or JPEG of at most 5 MB"
+    ext = next((e for magic, e in MAGIC.items() if data.startswith(magic)), None)
+    if ext is None:
+        return "only PNG or JPEG images are accepted"
+    for old in ("png", "jpg"):
+        (_box().home.data_dir / f"site-plan.{old}").unlink(missing_ok=True)
+    write_atomic(_box().home.data_dir / f"site-plan.{ext}", data, mode=0o640)
+    return None
+
+
 @bp.post("/site/plan")
 @page_role("admin")
 def upload() -> Any:
     f = request.files.get("plan")
-    data = f.read(MAX_PLAN_BYTES + 1) if f else b""
-    if not data or len(data) > MAX_PLAN_BYTES:
-        abort(400, "upload a PNG or JPEG of at most 5 MB")
-    ext = next((e for magic, e in MAGIC.items() if data.startswith(magic)), None)
-    if ext is None:
-        abort(400, "only PNG or JPEG images are accepted")
-    for old in ("png", "jpg"):
-        (_box().home.data_dir / f"site-plan.{old}").unlink(missing_ok=True)
-    write_atomic(_box().home.data_dir / f"site-plan.{ext}", data, mode=0o640)
+    refused = _store_plan(f.read(MAX_PLAN_BYTES + 1) if f else b"")
+    if refused:
+        abort(400, refused)
     return redirect("/site")
+
+
+@bp.put("/api/site/plan")
+@require_role("admin")
+def upload_api() -> Any:
+    """The plan image as the request body (image/png or image/jpeg)."""
+    refused = _store_plan(request.get_data(cache=False)[: MAX_PLAN_BYTES + 1])
+    if refused:
+        return jsonify(error=refused), 400
+    return jsonify(plan=True)
+
+
+@bp.get("/api/site")
+@require_role("viewer")
+def site_api() -> Any:
+    """Whether a plan is uploaded (GET /site/plan), and where each channel is placed (%)."""
+    return jsonify(plan=_plan() is not None, positions=positions())
 
 
 @bp.post("/api/site/positions")

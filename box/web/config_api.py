@@ -1,0 +1,148 @@
+"""The config API (admin): read, check, edit by field path, apply, restore and reload
+``box.toml``, with the same checks, diff and history as the configuration page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+
+from box.config.changes import digest
+from box.config.edit import Edit, apply_edits
+from box.config.loader import ConfigInvalid
+from box.config.review import StaleBase, check, issue_json, save, unified_diff
+from box.errors import ConfigError
+from box.web.auth import body, require_role, who
+
+bp = Blueprint("config_api", __name__)
+
+
+def _box() -> Any:
+    return current_app.config["BOX"]
+
+
+def _running() -> str:
+    return _box().home.config_file.read_text(encoding="utf-8")
+
+
+def _history() -> list[str]:
+    folder = _box().home.config_history_dir
+    return sorted((p.name for p in folder.glob("box-*.toml")), reverse=True)[:20]
+
+
+def _review(text: str) -> dict[str, Any]:
+    issues = check(text, getattr(_box(), "registry", None))
+    return {
+        "valid": not issues,
+        "issues": [issue_json(i) for i in issues],
+        "diff": unified_diff(_running(), text),
+        "text": text,
+    }
+
+
+def _text(data: dict[str, Any]) -> str | None:
+    text = data.get("text")
+    return text.replace("\r\n", "\n") if isinstance(text, str) else None
+
+
+@bp.get("/api/config")
+@require_role("admin")
+def read() -> Any:
+    text = _running()
+    return jsonify(text=text, base=digest(text), history=_history())
+
+
+@bp.post("/api/config/check")
+@require_role("admin")
+def check_text() -> Any:
+    text = _text(body())
+    if text is None:
+        return jsonify(error='send {"text": "<box.toml>"}'), 400
+    return jsonify(_review(text))
+
+
+def _edits(raw: Any) -> list[Edit]:
+    if not isinstance(raw, list):
+        raise ConfigError('"edits" must be a list of {"path": [...], "value": ...}')
+    out = []
+    for i, item in enumerate(raw):
+        path = item.get("path") if isinstance(item, dict) else None
+        valid_path = isinstance(path, list) and path
+        if not valid_path or not all(
+            isinstance(p, str) or (isinstance(p, int) and not isinstance(p, bool)) for p in path
+        ):
+            raise ConfigError(f"edits[{i}].path must be a non-empty list of keys and indexes")
+        if item.get("delete") is True:
+            out.append(Edit(tuple(path), delete=True))
+        elif "value" in item and item["value"] is not None:
+            out.append(Edit(tuple(path), item["value"]))
+        else:
+            raise ConfigError(f'edits[{i}] needs "value" or "delete": true')
+    return out
+
+
+@bp.post("/api/config/edit")
+@require_role("admin")
+def edit() -> Any:
+    """Change fields by path (comments and layout stay); with ``"apply": true`` save and
+    reload when the result is valid, like the page's Apply."""
+    data = body()
+    running = _running()
+    try:
+        text = apply_edits(running, _edits(data.get("edits")))
+    except ConfigError as exc:
+        return jsonify(error=str(exc)), 400
+    review = _review(text)
+    if not review["valid"] or data.get("apply") is not True:
+        return jsonify(review), (200 if review["valid"] else 422)
+    # Without a base, the edits were made to the file as read above: refuse if it changed since.
+    return _save(text, data.get("base", digest(running)), data, review)
+
+
+@bp.post("/api/config/apply")
+@require_role("admin")
+def apply() -> Any:
+    """Install ``text`` as box.toml and reload; ``base`` (from GET /api/config) guards
+    against overwriting a change made meanwhile."""
+    data = body()
+    text = _text(data)
+    if text is None:
+        return jsonify(error='send {"text": "<box.toml>", "base": "<digest>"}'), 400
+    return _save(text, data.get("base"), data, None)
+
+
+def _save(text: str, base: Any, data: dict[str, Any], review: dict[str, Any] | None) -> Any:
+    if not isinstance(base, str):
+        return jsonify(error='"base" is required: the digest from GET /api/config'), 400
+    box = _box()
+    try:
+        result = save(
+            box.home.config_file,
+            text,
+            base,
+            lambda: box.reload(who=who(data)),
+            getattr(box, "registry", None),
+        )
+    except StaleBase as exc:
+        return jsonify(error=str(exc)), 409
+    except ConfigInvalid as exc:
+        return jsonify(valid=False, issues=[issue_json(i) for i in exc.issues]), 422
+    return jsonify({**(review or {}), **result}), (200 if result["accepted"] else 422)
+
+
+@bp.post("/api/config/restore")
+@require_role("admin")
+def restore() -> Any:
+    """A saved config, checked and diffed against the running one (apply it to restore)."""
+    name = body().get("name")
+    if name not in _history():
+        return jsonify(error=f"no saved config {name!r}; see GET /api/config"), 404
+    return jsonify(_review((_box().home.config_history_dir / name).read_text(encoding="utf-8")))
+
+
+@bp.post("/api/config/reload")
+@require_role("admin")
+def reload_config() -> Any:
+    """Re-read box.toml; an invalid config is rejected and the running one stays."""
+    result = _box().reload(who=who(body()))
+    return jsonify(result), (200 if result["accepted"] else 422)
