@@ -3,29 +3,53 @@
 from __future__ import annotations
 
 import json
+import ssl
 import tomllib
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from box.errors import BoxNotRunning
 from box.keys import API_TOKEN, FileKeyProvider
 from box.paths import BoxHome
+from box.web.tls import client_context, default_paths
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
 
-def base_url(home: BoxHome) -> str:
-    """The first ``web.listen`` address, read leniently: a broken config must not hide status."""
-    listen = DEFAULT_LISTEN
+def _web(home: BoxHome) -> dict[str, Any]:
+    """The ``[web]`` table, read leniently: a broken config must not hide status."""
     try:
-        data = tomllib.loads(home.config_file.read_text(encoding="utf-8"))
-        listen = data.get("web", {}).get("listen", [DEFAULT_LISTEN])[0]
-    except (OSError, tomllib.TOMLDecodeError, AttributeError, IndexError, TypeError):
-        pass
+        web = tomllib.loads(home.config_file.read_text(encoding="utf-8")).get("web", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return web if isinstance(web, dict) else {}
+
+
+def base_url(home: BoxHome) -> str:
+    """The first ``web.listen`` address, as a loopback URL where it is a wildcard."""
+    web = _web(home)
+    try:
+        listen = web.get("listen", [DEFAULT_LISTEN])[0]
+    except (AttributeError, IndexError, TypeError, KeyError):
+        listen = DEFAULT_LISTEN
     host, _, port = str(listen).rpartition(":")
     host = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}.get(host, host)  # noqa: S104
-    return f"http://{host}:{port}"
+    scheme = "https" if web.get("https") is True else "http"
+    return f"{scheme}://{host}:{port}"
+
+
+def tls_context(home: BoxHome) -> ssl.SSLContext | None:
+    """Trust exactly the box's own certificate when it serves HTTPS."""
+    web = _web(home)
+    if web.get("https") is not True:
+        return None
+    cert = web.get("cert_file") or default_paths(home.keys_dir)[0]
+    try:
+        return client_context(Path(str(cert)))
+    except (OSError, ssl.SSLError) as exc:
+        raise BoxNotRunning(f"cannot use the box's certificate {cert}: {exc}") from None
 
 
 class BoxClient:
@@ -44,7 +68,9 @@ class BoxClient:
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - loopback
+            with urllib.request.urlopen(  # noqa: S310 - loopback
+                req, timeout=self.timeout, context=tls_context(self.home)
+            ) as resp:
                 return resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")

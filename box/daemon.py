@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from box import __version__
@@ -58,6 +59,7 @@ class Daemon:
         self.web: Any = None
         self.sync: Any = None
         self.web_error = ""
+        self.https = False
         self._reload_lock = threading.Lock()
         self._stop_requested = threading.Event()
         self._reload_requested = threading.Event()
@@ -368,12 +370,21 @@ class Daemon:
         from box.web import create_app
         from box.web.accounts import Accounts
         from box.web.server import WebServer
+        from box.web.tls import default_paths
 
         self._web_reader = connect(self.home.database_file, self.keys.get(STORE_KEY), readonly=True)
         self.accounts = Accounts(self.writer, self._web_reader)
 
+        tls = None
+        if config.web.https:
+            tls = (
+                (Path(config.web.cert_file), Path(config.web.key_file))
+                if config.web.cert_file
+                else default_paths(self.home.keys_dir)
+            )
+        self.https = tls is not None  # before create_app: it sets the Secure cookie flag
         try:
-            self.web = WebServer(create_app(self), config.web.listen)
+            self.web = WebServer(create_app(self), config.web.listen, tls=tls)
         except OSError as exc:
             # The web page is not a safety function: report it, keep the alarms running.
             self.web_error = f"cannot listen on {', '.join(config.web.listen)}: {exc}"

@@ -49,6 +49,8 @@ def run_checks(home: BoxHome) -> list[Check]:
         checks.append(_gpio(config.outputs.pin_factory))
         if config.sync.enabled:
             checks.append(_broker(config.sync.host, config.sync.port))
+        if config.web.https:
+            checks.append(_web_certificate(home, config.web.cert_file))
     checks.append(_clock())
     checks.append(_disk(home.data_dir))
     return checks
@@ -72,6 +74,25 @@ def _keys(home: BoxHome) -> list[Check]:
     if not out:
         out.append(Check("keys", FAIL, f"no keys in {home.keys_dir}", "safetybox init"))
     return out
+
+
+def _web_certificate(home: BoxHome, cert_file: str) -> Check:
+    from box.web.tls import days_left, default_paths, fingerprint
+
+    path = Path(cert_file) if cert_file else default_paths(home.keys_dir)[0]
+    try:
+        left, sha = days_left(path), fingerprint(path)
+    except (OSError, ValueError) as exc:
+        return Check("web certificate", FAIL, f"{path}: {exc}", "safetybox init")
+    if left < 30:
+        status = FAIL if left < 0 else WARN
+        return Check(
+            "web certificate",
+            status,
+            f"{path} expires in {left:.0f} days",
+            f"rm {path} and run safetybox init for a new one (browsers will ask again)",
+        )
+    return Check("web certificate", OK, f"{left:.0f} days left, SHA-256 {sha}")
 
 
 def _store(home: BoxHome) -> Check:

@@ -46,6 +46,10 @@ def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
     else:
         created["config"] = False
     login = _ensure_admin(home, keys)
+    from box.web.tls import default_paths, ensure_certificate, fingerprint
+
+    created["web_certificate"] = ensure_certificate(home.keys_dir, home.read_box_id())
+    cert_path = default_paths(home.keys_dir)[0]
     result = {
         "box_id": home.read_box_id(),
         "config": str(home.config_file),
@@ -54,6 +58,7 @@ def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
         "sync_key_id": keys.key_id(SYNC_KEY),
         "created": created,
         "web_login": {"user": "admin", "password": login} if login else None,
+        "web_certificate": {"file": str(cert_path), "sha256": fingerprint(cert_path)},
     }
     if as_json:
         print_json(result)
@@ -62,6 +67,8 @@ def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
     for label, key in (("config", "config"), ("keys", "keys"), ("data", "data")):
         click.echo(f"{label:<10} {result[key]}")
     click.echo(f"sync key   id {result['sync_key_id']}")
+    click.echo(f"web TLS    {cert_path} (for [web] https = true)")
+    click.echo(f"           SHA-256 {result['web_certificate']['sha256']}")
     made = [k for k, v in created.items() if v]
     kept = [k for k, v in created.items() if not v]
     click.echo("created: " + (", ".join(made) or "nothing (already initialised)"))

@@ -52,6 +52,20 @@ class StoreSection(StrictModel):
 
 class WebSection(StrictModel):
     listen: list[str] = Field(default_factory=lambda: ["127.0.0.1:8080"], min_length=1)
+    https: bool = Field(
+        default=False, description="serve HTTPS (certificate from init, or cert_file/key_file)"
+    )
+    cert_file: str = Field(default="", description="PEM certificate; empty: keys/web.crt")
+    key_file: str = Field(default="", description="PEM private key; empty: keys/web-tls.key")
+    session_idle_min: float = Field(
+        default=30, gt=0, le=24 * 60, description="log out after this long without a request"
+    )
+
+    @model_validator(mode="after")
+    def _cert_pair(self) -> WebSection:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("set both cert_file and key_file, or neither (init's certificate)")
+        return self
 
     @field_validator("listen")
     @classmethod

@@ -18,7 +18,9 @@ commit_interval_ms = 20      # group commit: at most this long between reading a
 synchronous = "normal"       # "full" fsyncs every commit: safer on power loss, wears SD cards
 
 [web]
-listen = ["127.0.0.1:8080"]  # addresses the status page binds to; add the LAN address to expose it
+listen = ["127.0.0.1:8080"]  # addresses the web page binds to; add the LAN address to expose it
+# https = true                 # serve HTTPS with the certificate init made (keys/web.crt);
+#                              # compare its SHA-256 (safetybox doctor) with what the browser shows
 """
 
 PLAIN_BODY = """

@@ -22,6 +22,11 @@ from box.web.pages import bp as pages_bp
 from box.web.site_pages import bp as site_bp
 
 
+def _idle_minutes(box: Any) -> float:
+    web = getattr(getattr(box, "config", None), "web", None)
+    return float(getattr(web, "session_idle_min", 30))
+
+
 def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
     """``box`` is the running daemon (or a test double with the same methods)."""
     app = Flask(__name__)
@@ -39,7 +44,7 @@ def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=bool(getattr(box, "https", False)),
         PERMANENT_SESSION_LIFETIME=12 * 3600,
-        SESSION_IDLE_S=30 * 60,
+        SESSION_IDLE_S=_idle_minutes(box) * 60,
         MAX_CONTENT_LENGTH=1 << 20,
     )
     app.jinja_env.globals.update(t=t, lang=lang, csrf_token=csrf_token, user=current_user)

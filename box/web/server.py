@@ -1,69 +1,98 @@
-"""Serve the WSGI app with waitress in a background thread, on the configured addresses only.
+"""Serve the WSGI app with cheroot (CherryPy's production WSGI server), HTTP or HTTPS, on the
+configured addresses only, each in a background thread.
 
-The sockets are bound here, before waitress starts its worker threads, so an address in use is
-a clean error that leaves nothing running.
+Every address is bound (and the certificate loaded) in the constructor, before anything
+serves, so an address in use or a bad certificate is one clean ``OSError`` that leaves nothing
+running. cheroot replaced waitress because waitress cannot serve TLS.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import ssl
 import threading
+from pathlib import Path
 from typing import Any
 
-from waitress import wasyncore
-from waitress.server import create_server
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+from cheroot.wsgi import Server
 
 log = logging.getLogger(__name__)
 
 
-def bind(listen: list[str]) -> list[socket.socket]:
-    """Bound, listening sockets for ``HOST:PORT`` entries; closes them all if one fails."""
-    sockets: list[socket.socket] = []
+def split_listen(entry: str) -> tuple[str, int]:
+    host, _, port = entry.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _probe(addr: tuple[str, int]) -> None:
+    """Bind and release ``addr``, so "address in use" is raised here with the socket closed
+    (cheroot leaves the socket of a failed bind to the garbage collector)."""
+    family, kind, proto, _, sockaddr = socket.getaddrinfo(*addr, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+
+
+def _adapter(cert: Path, key: Path) -> BuiltinSSLAdapter:
     try:
-        for entry in listen:
-            host, _, port = entry.rpartition(":")
-            host = host.strip("[]")
-            family, kind, proto, _, addr = socket.getaddrinfo(
-                host, int(port), type=socket.SOCK_STREAM
-            )[0]
-            sock = socket.socket(family, kind, proto)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(addr)
-            sock.listen(64)
-    except OSError:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
+        return BuiltinSSLAdapter(str(cert), str(key))
+    except (OSError, ssl.SSLError) as exc:
+        raise OSError(
+            f"cannot load the TLS certificate {cert} and key {key}: {exc} "
+            "(safetybox init makes them; or set web.cert_file and web.key_file)"
+        ) from None
 
 
 class WebServer:
-    """Runs waitress's poll loop in its own thread; stop() ends the loop, then closes from that
-    same thread (closing sockets under a running select() from outside raises EBADF)."""
-
-    def __init__(self, app: Any, listen: list[str], threads: int = 4) -> None:
-        self._map: dict[int, Any] = {}
-        self._server = create_server(app, map=self._map, sockets=bind(listen), threads=threads)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
+    def __init__(
+        self,
+        app: Any,
+        listen: list[str],
+        threads: int = 4,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        # cheroot would take over fd 3 if it saw systemd socket activation variables; the
+        # box binds its own configured addresses.
+        os.environ.pop("LISTEN_PID", None)
+        self._servers: list[Server] = []
+        self._threads: list[threading.Thread] = []
+        try:
+            for entry in listen:
+                _probe(split_listen(entry))
+                server = Server(
+                    split_listen(entry), app, numthreads=threads, server_name="safetybox"
+                )
+                server.shutdown_timeout = 2
+                if tls is not None:
+                    server.ssl_adapter = _adapter(*tls)
+                server.prepare()  # binds and listens; raises OSError if it cannot
+                self._servers.append(server)
+        except Exception as exc:
+            self.stop()
+            if isinstance(exc, OSError):
+                raise
+            raise OSError(str(exc)) from exc
 
     def start(self) -> None:
-        self._thread.start()
+        for server in self._servers:
+            thread = threading.Thread(target=self._serve, args=(server,), name="web", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
-    def _serve(self) -> None:
+    @staticmethod
+    def _serve(server: Server) -> None:
         try:
-            while not self._stop.is_set():
-                wasyncore.loop(timeout=0.2, map=self._map, use_poll=True, count=1)
-        finally:
-            wasyncore.close_all(self._map)
-            self._server.task_dispatcher.shutdown(timeout=5)
+            server.serve()
+        except Exception:  # a crash of the page must not take anything else down
+            log.exception("web server stopped")
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        else:  # never started: release sockets and worker threads here
-            wasyncore.close_all(self._map)
-            self._server.task_dispatcher.shutdown(timeout=timeout)
+        for server in self._servers:
+            server.stop()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._servers.clear()
+        self._threads.clear()
