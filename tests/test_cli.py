@@ -56,6 +56,15 @@ def _leaves(group: click.Group, prefix: str = "") -> list[tuple[str, click.Comma
 @pytest.mark.parametrize(
     ("name", "cmd"), _leaves(main), ids=lambda v: v if isinstance(v, str) else ""
 )
+def test_every_command_offers_json(name: str, cmd: click.Command) -> None:
+    if name == "completion":
+        pytest.skip("prints a shell script to eval")
+    assert "--json" in [o for p in cmd.params for o in getattr(p, "opts", [])], name
+
+
+@pytest.mark.parametrize(
+    ("name", "cmd"), _leaves(main), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_every_command_has_help_and_is_in_the_readme(name: str, cmd: click.Command) -> None:
     assert cmd.help and len(cmd.help) > 20
     top = name.split()[0]
@@ -267,3 +276,84 @@ channels = { concentration = "x" }
 def test_completion_scripts(shell: str) -> None:
     out = run_cli(None, "completion", shell).output
     assert "_SAFETYBOX_COMPLETE" in out
+
+
+def test_export_json_summary_and_backup(home: Path, tmp_path: Path) -> None:
+    fill(home)
+    dest = tmp_path / "a.csv"
+    out = run_cli(home, "readings", "export", "--format", "csv", "-o", str(dest), "--json")
+    assert json.loads(out.stdout) == {"file": str(dest), "format": "csv", "readings": 11}
+    bad = run_cli(home, "readings", "export", "--format", "csv", "--json", check=False)
+    assert bad.exit_code == 2 and "--format jsonl" in bad.output
+
+    copy = tmp_path / "backup.db"
+    made = run_cli(home, "backup", "-o", str(copy), "--json")
+    assert made.stderr == "", "no progress bar off a terminal"
+    result = json.loads(made.stdout)
+    assert result == {"file": str(copy), "bytes": copy.stat().st_size, "encrypted": True}
+    assert oct(copy.stat().st_mode & 0o777) == "0o600"
+    assert not copy.read_bytes().startswith(b"SQLite format 3"), "still encrypted"
+    from box.store.database import connect
+
+    key = FileKeyProvider(BoxHome.under(home).keys_dir).get("store")
+    conn = connect(copy, key, readonly=True)
+    assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 11
+    conn.close()
+    again = run_cli(home, "backup", "-o", str(copy), check=False)
+    assert again.exit_code == 1 and "exists: choose a new file name" in again.output
+
+
+def test_config_reload_and_apply_json_when_the_box_is_stopped(home: Path, tmp_path: Path) -> None:
+    out = json.loads(run_cli(home, "config", "reload", "--json").stdout)
+    assert out == {"running": False, "accepted": None, "changed": []}
+    new = tmp_path / "new.toml"
+    new.write_text((home / "box.toml").read_text().replace('name = "SafetyBox"', 'name = "B2"'))
+    out = json.loads(run_cli(home, "config", "apply", str(new), "--json").stdout)
+    assert out["installed"] == str(home / "box.toml") and out["running"] is False
+    assert 'name = "B2"' in (home / "box.toml").read_text()
+
+
+def test_long_commands_show_progress_on_a_terminal(home: Path, tmp_path: Path) -> None:
+    """stderr on a real pseudo-terminal: the backup draws its bar; stdout stays clean."""
+    import os
+    import subprocess
+    import sys
+
+    fill(home)
+    primary, secondary = os.openpty()
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "box.cli",
+                "--home",
+                str(home),
+                "backup",
+                "-o",
+                str(tmp_path / "b.db"),
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            timeout=60,
+            check=True,
+            env={**os.environ, "COLUMNS": "100"},
+        )
+        os.close(secondary)
+        secondary = -1
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO: the other end is closed
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(primary)
+        if secondary >= 0:
+            os.close(secondary)
+    assert b"backup" in drawn and b"100%" in drawn
+    assert json.loads(proc.stdout)["encrypted"] is True

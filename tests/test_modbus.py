@@ -3,6 +3,7 @@ pseudo-terminal and TCP against the simulator, with fault injection."""
 
 from __future__ import annotations
 
+import json
 import struct
 import threading
 from collections.abc import Iterator
@@ -553,6 +554,16 @@ def test_tool_cli_confirms_and_refuses(tcp_probe) -> None:  # noqa: ANN001
     assert r.exit_code == 0 and "A1 = 300.0 (verified by read-back)" in r.output
     r = CliRunner().invoke(main, [*args, "--value", "-5", "--yes"])
     assert r.exit_code == 1 and "outside A1's range" in r.output
+    r = CliRunner().invoke(main, [*args, "--value", "310", "--json"])
+    assert r.exit_code == 2 and "--json needs --yes" in r.output, "a script cannot answer"
+    assert slave.devices[4].registers.get(5, 0) != 310
+    r = CliRunner().invoke(main, [*args, "--value", "310", "--json", "--yes"])
+    assert r.exit_code == 0 and json.loads(r.output) == {
+        "unit": 4,
+        "setpoint": "A1",
+        "value": 310.0,
+        "verified": True,
+    }
 
 
 def test_bus_load_estimate_flags_rates_the_line_cannot_carry() -> None:

@@ -18,6 +18,7 @@ from gpiozero.pins.mock import MockFactory, MockPin
 
 from box.alarms.engine import AlarmEngine
 from box.alarms.outputs import OutputController
+from box.bench import Step, quiet
 from box.bench.stats import median, peak_rss_mb, percentile
 from box.config.loader import parse_config
 from box.config.schema import StoreSection
@@ -68,7 +69,13 @@ def _background(n: int) -> str:
     )
 
 
-def run(probes: int = 500, background_rate: float = 10_000, channels: int = 100) -> dict[str, Any]:
+PHASES = ("background load", "probes")
+
+
+def run(
+    probes: int = 500, background_rate: float = 10_000, channels: int = 100, step: Step = quiet
+) -> dict[str, Any]:
+    step(PHASES[0])
     config = parse_config(CONFIG + _background(channels))
     with tempfile.TemporaryDirectory(prefix="safetybox-bench-") as tmp:
         writer = StoreWriter(Path(tmp) / "bench.db", os.urandom(32), StoreSection())
@@ -84,6 +91,7 @@ def run(probes: int = 500, background_rate: float = 10_000, channels: int = 100)
         )
         loader.start()
         time.sleep(0.5)  # let the load settle
+        step(PHASES[1])
         latencies: list[float] = []
         missed = 0
         started = time.perf_counter()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from box.alarms.engine import AlarmEngine
+from box.bench import Step, quiet
 from box.config.schema import BoxConfigBase, StoreSection
 from box.pipeline import Pipeline
 from box.store.writer import StoreWriter
@@ -133,5 +134,11 @@ def tcp(seconds: float, units: int = 32) -> dict[str, Any]:
     }
 
 
-def run(seconds: float = 10.0) -> dict[str, Any]:
-    return {"bench": "modbus", **rtu(seconds), **tcp(seconds)}
+PHASES = ("RTU at 9600 baud", "TCP")
+
+
+def run(seconds: float = 10.0, step: Step = quiet) -> dict[str, Any]:
+    step(PHASES[0])
+    rtu_result = rtu(seconds)
+    step(PHASES[1])
+    return {"bench": "modbus", **rtu_result, **tcp(seconds)}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from box.alarms.engine import AlarmEngine
+from box.bench import Step, quiet
 from box.bench.stats import median, peak_rss_mb, percentile, pin_to_one_core
 from box.config.schema import BoxConfigBase, ChannelConfig, StoreSection
 from box.pipeline import Pipeline
@@ -134,13 +135,21 @@ def _baseline(workdir: Path, total: int, channels: int, commit_rows: int) -> flo
     return done / elapsed
 
 
-def run(total: int = 1_000_000, channels: int = 200, one_core: bool = True) -> dict[str, Any]:
+PHASES = ("plain SQLite", "saturating", "paced latency")
+
+
+def run(
+    total: int = 1_000_000, channels: int = 200, one_core: bool = True, step: Step = quiet
+) -> dict[str, Any]:
     cpu = pin_to_one_core() if one_core else None
     with tempfile.TemporaryDirectory(prefix="safetybox-bench-") as tmp:
         workdir = Path(tmp)
+        step(PHASES[0])
         baseline = _baseline(workdir, total, channels, StoreSection().commit_max_rows)
+        step(PHASES[1])
         saturated = _pipeline_run(workdir, total, channels, rate=None)
         paced_rate = max(1000.0, saturated["readings_per_s"] / 2)
+        step(PHASES[2])
         paced = _pipeline_run(workdir, min(total, int(paced_rate * 10)), channels, paced_rate)
     lat = paced["latencies_ms"]
     return {

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from box.bench import Step, quiet
 from box.bench.stats import peak_rss_mb
 from box.config.loader import parse_config
 from box.keys import FileKeyProvider
@@ -112,7 +113,11 @@ def _drain(workdir: Path, host: str, port: int, readings: int, cipher: str) -> d
     }
 
 
-def run(readings: int = 1_000_000, broker: str | None = None) -> dict[str, Any]:
+PHASES = ("broker", "aes-256-gcm", "sm4-gcm")
+
+
+def run(readings: int = 1_000_000, broker: str | None = None, step: Step = quiet) -> dict[str, Any]:
+    step(PHASES[0])
     with tempfile.TemporaryDirectory(prefix="safetybox-bench-") as tmp:
         workdir = Path(tmp)
         proc = None
@@ -123,7 +128,9 @@ def run(readings: int = 1_000_000, broker: str | None = None) -> dict[str, Any]:
             proc, port = _start_broker(workdir)
             host = "127.0.0.1"
         try:
+            step(PHASES[1])
             aes = _drain(workdir, host, port, readings, "aes-256-gcm")
+            step(PHASES[2])
             sm4 = _drain(workdir, host, port, readings, "sm4-gcm")
         finally:
             if proc is not None:

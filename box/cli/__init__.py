@@ -21,7 +21,7 @@ SECTIONS = {
     "Configure": ["config", "drivers", "keys", "users"],
     "Field devices": ["sensors"],
     "Upstream": ["consume"],
-    "Data and audit": ["readings", "audit"],
+    "Data and audit": ["readings", "audit", "backup"],
     "Measure and simulate": ["bench", "sim"],
 }
 

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from box.cli.progress import phase_bar
+
 
 @click.group()
 def bench() -> None:
@@ -30,9 +32,10 @@ def pipeline(readings: int, channels: int, all_cores: bool, as_json: bool) -> No
     Example:
       safetybox bench pipeline --json
     """
-    from box.bench.pipeline import run
+    from box.bench.pipeline import PHASES, run
 
-    result = run(readings, channels, one_core=not all_cores)
+    with phase_bar("bench pipeline", PHASES) as step:
+        result = run(readings, channels, one_core=not all_cores, step=step)
     if not as_json:
         click.echo(
             f"pipeline {result['readings_per_s']:,} readings/s; plain SQLite "
@@ -59,9 +62,10 @@ def alarm_latency(probes: int, background: float, as_json: bool) -> None:
     Example:
       safetybox bench alarm-latency --json
     """
-    from box.bench.alarm_latency import run
+    from box.bench.alarm_latency import PHASES, run
 
-    result = run(probes, background)
+    with phase_bar("bench alarm-latency", PHASES) as step:
+        result = run(probes, background, step=step)
     if not as_json:
         click.echo(
             f"reading -> pin: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
@@ -83,9 +87,10 @@ def sync_bench(readings: int, broker: str | None, as_json: bool) -> None:
     Example:
       safetybox bench sync --json
     """
-    from box.bench.sync_drain import run
+    from box.bench.sync_drain import PHASES, run
 
-    result = run(readings, broker)
+    with phase_bar("bench sync", PHASES) as step:
+        result = run(readings, broker, step=step)
     if not as_json:
         click.echo(
             f"{readings:,} readings: AES-256-GCM {result['aes_drain_s']} s, SM4-GCM "
@@ -104,9 +109,10 @@ def modbus_bench(seconds: float, as_json: bool) -> None:
     Example:
       safetybox bench modbus --json
     """
-    from box.bench.modbus_bench import run
+    from box.bench.modbus_bench import PHASES, run
 
-    result = run(seconds)
+    with phase_bar("bench modbus", PHASES) as step:
+        result = run(seconds, step=step)
     if not as_json:
         click.echo(
             f"RTU {result['rtu_transactions_per_s']} transactions/s of "

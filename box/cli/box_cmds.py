@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from box.atomic import write_atomic
-from box.cli.common import Context, json_option, pass_box, print_json
+from box.cli.common import Context, json_line, json_logs, json_option, pass_box, print_json
 from box.client import BoxClient
 from box.config.template import render
 from box.keys import API_TOKEN, STORE_KEY, SYNC_KEY, FileKeyProvider
@@ -99,8 +99,9 @@ def _ensure_admin(home: Any, keys: FileKeyProvider) -> str | None:
 
 
 @click.command()
+@click.option("--json", "as_json", is_flag=True, help="Log JSON lines (for log collectors).")
 @pass_box
-def run(box: Context) -> None:
+def run(box: Context, as_json: bool) -> None:
     """Run the box in the foreground until SIGTERM or Ctrl-C; SIGHUP reloads the config.
 
     \b
@@ -111,7 +112,12 @@ def run(box: Context) -> None:
     from box.daemon import Daemon
 
     daemon = Daemon(box.home)
-    click.echo(f"SafetyBox starting (pid {os.getpid()}); status: {base_url(box.home)}/api/status")
+    url = f"{base_url(box.home)}/api/status"
+    if as_json:
+        json_logs()
+        json_line(event="starting", pid=os.getpid(), status=url)
+    else:
+        click.echo(f"SafetyBox starting (pid {os.getpid()}); status: {url}")
     daemon.run_forever()
 
 

@@ -85,8 +85,9 @@ def show(box: Context, as_json: bool) -> None:
 
 @config.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@json_option
 @pass_box
-def apply(box: Context, file: str) -> None:
+def apply(box: Context, file: str, as_json: bool) -> None:
     """Validate FILE, install it as box.toml atomically and make the running box reload it.
 
     \b
@@ -97,28 +98,53 @@ def apply(box: Context, file: str) -> None:
     text = path.read_text(encoding="utf-8")
     parse_config(text, str(path))  # raises with every problem, before anything is touched
     write_atomic(box.home.config_file, text, mode=0o640)
-    click.echo(f"installed {path} as {box.home.config_file}")
-    _reload(box, who=f"cli:{_user()}")
+    if not as_json:
+        click.echo(f"installed {path} as {box.home.config_file}")
+    _reload(box, who=f"cli:{_user()}", as_json=as_json, installed=str(box.home.config_file))
 
 
 @config.command()
+@json_option
 @pass_box
-def reload(box: Context) -> None:
-    """Make the running box re-read box.toml (same as SIGHUP)."""
-    _reload(box, who=f"cli:{_user()}")
+def reload(box: Context, as_json: bool) -> None:
+    """Make the running box re-read box.toml (same as SIGHUP).
+
+    \b
+    Example:
+      safetybox config reload --json
+    """
+    _reload(box, who=f"cli:{_user()}", as_json=as_json)
 
 
-def _reload(box: Context, who: str) -> None:
+def _reload(box: Context, who: str, as_json: bool, installed: str | None = None) -> None:
+    """Report as text or JSON: ``{"running": bool, "accepted": bool, "changed": [...]}``."""
+    extra = {"installed": installed} if installed else {}
     try:
         code, result = BoxClient(box.home).reload(who)
     except BoxNotRunning:
-        click.echo("the box is not running; it will use the new config when it starts")
+        if as_json:
+            print_json({**extra, "running": False, "accepted": None, "changed": []})
+        else:
+            click.echo("the box is not running; it will use the new config when it starts")
+        return
+    lines = result.get("errors") or ([] if code == 200 else [result.get("error", f"HTTP {code}")])
+    if as_json:
+        print_json(
+            {
+                **extra,
+                "running": True,
+                "accepted": code == 200,
+                "changed": result.get("changed", []),
+                "errors": lines,
+            }
+        )
+        if code != 200:
+            raise SystemExit(1)
         return
     if code == 200:
         changed = result.get("changed", [])
         click.echo(f"applied; changed: {', '.join(changed[:10]) or 'nothing'}")
         return
-    lines = result.get("errors") or [result.get("error", f"HTTP {code}")]
     raise ConfigError("the box rejected the config and keeps the old one:\n  " + "\n  ".join(lines))
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import time
 from typing import Any
 
 import click
 
-from box.cli.common import Context, json_option, pass_box, print_json
+from box.cli.common import Context, json_option, pass_box, print_json, report
 
 
 def _range(text: str) -> list[int]:
@@ -146,6 +147,7 @@ def scan(
 @click.option("--profile")
 @click.option("--count", type=click.IntRange(1, 100000), default=5, show_default=True)
 @click.option("--interval", type=click.FloatRange(0.1, 60), default=1.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per sample (JSON lines).")
 @pass_box
 def read(
     box: Context,
@@ -155,6 +157,7 @@ def read(
     profile: str | None,
     count: int,
     interval: float,
+    as_json: bool,
 ) -> None:
     """Live values: of a CHANNEL of the running box, or straight from a device.
 
@@ -171,7 +174,12 @@ def read(
             c = next((c for c in s["channels"] if c["id"] == channel), None)
             if c is None:
                 raise click.ClickException(f"no channel {channel!r} on this box")
-            click.echo(f"{c['id']}: {c['value']} {c['unit']} ({c['quality']}, age {c['age_s']} s)")
+            if as_json:
+                click.echo(json.dumps(c, ensure_ascii=False, default=str))
+            else:
+                click.echo(
+                    f"{c['id']}: {c['value']} {c['unit']} ({c['quality']}, age {c['age_s']} s)"
+                )
             time.sleep(interval)
         return
     if unit is None or profile is None:
@@ -208,7 +216,16 @@ def read(
 
     def show(batch: list[Any]) -> None:
         seen[0] += 1
-        click.echo("  ".join(f"{r.channel}={r.value} ({r.quality.name.lower()})" for r in batch))
+        if as_json:
+            sample = {
+                r.channel: {"value": r.value, "quality": r.quality.name.lower(), "ts_ms": r.ts_ms}
+                for r in batch
+            }
+            click.echo(json.dumps({"unit": unit, "points": sample}))
+        else:
+            click.echo(
+                "  ".join(f"{r.channel}={r.value} ({r.quality.name.lower()})" for r in batch)
+            )
         if seen[0] >= count:
             stop.set()
 
@@ -248,7 +265,10 @@ def _tool_target(
     return client, p
 
 
-def _confirm(yes: bool, what: str) -> None:
+def _confirm(yes: bool, as_json: bool, what: str) -> None:
+    if as_json and not yes:
+        # The question would corrupt the JSON and a script cannot answer it.
+        raise click.UsageError(f"--json needs --yes (to {what} without asking)")
     if not yes and not click.confirm(f"{what}?", default=False):
         raise click.ClickException("nothing written")
 
@@ -260,6 +280,7 @@ def _confirm(yes: bool, what: str) -> None:
 @click.option("--setpoint", "name", required=True, help="e.g. A1")
 @click.option("--value", type=float, required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
 def set_cmd(
     bus: dict[str, Any],
     unit: int,
@@ -267,6 +288,7 @@ def set_cmd(
     name: str,
     value: float,
     yes: bool,
+    as_json: bool,
 ) -> None:
     """Write a detector's alarm setpoint (checked against the profile), then read it back.
 
@@ -280,13 +302,17 @@ def set_cmd(
     client, p = _tool_target(bus, profile)
     try:
         plan_setpoint(p, name, value)  # refuse before asking
-        _confirm(yes, f"write {name} = {value} to unit {unit}")
+        _confirm(yes, as_json, f"write {name} = {value} to unit {unit}")
         got = set_setpoint(client, unit, p, name, value)
     except ToolError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         client.close()
-    click.echo(f"unit {unit}: {name} = {got} (verified by read-back)")
+    report(
+        as_json,
+        {"unit": unit, "setpoint": name, "value": got, "verified": True},
+        f"unit {unit}: {name} = {got} (verified by read-back)",
+    )
 
 
 @sensors.command(name="command")
@@ -295,12 +321,14 @@ def set_cmd(
 @click.option("--profile", required=True)
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
 def command_cmd(
     bus: dict[str, Any],
     unit: int,
     profile: str,
     name: str,
     yes: bool,
+    as_json: bool,
 ) -> None:
     """Send a profile command (zero, span, reset...) to a detector.
 
@@ -314,13 +342,15 @@ def command_cmd(
     try:
         if not any(c.name == name for c in p.commands):
             run_command(client, unit, p, name)  # raises with the list of commands
-        _confirm(yes, f"send {name} to unit {unit}")
+        _confirm(yes, as_json, f"send {name} to unit {unit}")
         run_command(client, unit, p, name)
     except ToolError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         client.close()
-    click.echo(f"unit {unit}: {name} accepted")
+    report(
+        as_json, {"unit": unit, "command": name, "accepted": True}, f"unit {unit}: {name} accepted"
+    )
 
 
 @sensors.command(name="set-unit")
@@ -329,7 +359,10 @@ def command_cmd(
 @click.option("--profile", required=True)
 @click.option("--new-unit", type=click.IntRange(1, 247), required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def set_unit_cmd(bus: dict[str, Any], unit: int, profile: str, new_unit: int, yes: bool) -> None:
+@json_option
+def set_unit_cmd(
+    bus: dict[str, Any], unit: int, profile: str, new_unit: int, yes: bool, as_json: bool
+) -> None:
     """Change a detector's unit id (where its profile says where it is stored), then check it
     answers at the new id.
 
@@ -343,13 +376,17 @@ def set_unit_cmd(bus: dict[str, Any], unit: int, profile: str, new_unit: int, ye
     try:
         if p.address_register is None:
             set_unit_id(client, unit, p, new_unit)  # raises the explanation
-        _confirm(yes, f"change unit {unit} to unit {new_unit}")
+        _confirm(yes, as_json, f"change unit {unit} to unit {new_unit}")
         set_unit_id(client, unit, p, new_unit)
     except ToolError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         client.close()
-    click.echo(f"unit {unit} now answers as unit {new_unit}")
+    report(
+        as_json,
+        {"unit": unit, "new_unit": new_unit, "verified": True},
+        f"unit {unit} now answers as unit {new_unit}",
+    )
 
 
 @sensors.command(name="set-baud")
@@ -358,7 +395,10 @@ def set_unit_cmd(bus: dict[str, Any], unit: int, profile: str, new_unit: int, ye
 @click.option("--profile", required=True)
 @click.option("--new-baud", type=click.IntRange(300, 921600), required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def set_baud_cmd(bus: dict[str, Any], unit: int, profile: str, new_baud: int, yes: bool) -> None:
+@json_option
+def set_baud_cmd(
+    bus: dict[str, Any], unit: int, profile: str, new_baud: int, yes: bool, as_json: bool
+) -> None:
     """Change a detector's baud rate (where its profile gives the register and codes), then
     reopen the port at the new rate and read it back.
 
@@ -372,7 +412,7 @@ def set_baud_cmd(bus: dict[str, Any], unit: int, profile: str, new_baud: int, ye
     try:
         if p.baud_register is None or new_baud not in p.baud_codes:
             set_baud(client, unit, p, new_baud)  # raises the explanation
-        _confirm(yes, f"change unit {unit} to {new_baud} baud")
+        _confirm(yes, as_json, f"change unit {unit} to {new_baud} baud")
         code = set_baud(client, unit, p, new_baud)
     except ToolError as exc:
         raise click.ClickException(str(exc)) from None
@@ -388,4 +428,8 @@ def set_baud_cmd(bus: dict[str, Any], unit: int, profile: str, new_baud: int, ye
         raise click.ClickException(str(exc)) from None
     finally:
         client.close()
-    click.echo(f"unit {unit} now answers at {new_baud} baud")
+    report(
+        as_json,
+        {"unit": unit, "baud": new_baud, "verified": True},
+        f"unit {unit} now answers at {new_baud} baud",
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
-from box.cli.common import Context, pass_box
+from box.cli.common import Context, json_line, pass_box
 from box.client import BoxClient
 
 
@@ -27,8 +29,9 @@ def sim() -> None:
     default=None,
     help="Stop after this many seconds (default: run until stopped).",
 )
+@click.option("--json", "as_json", is_flag=True, help="Report each action as a JSON line.")
 @pass_box
-def operator(box: Context, ack_after: float, stop_after: float | None) -> None:
+def operator(box: Context, ack_after: float, stop_after: float | None, as_json: bool) -> None:
     """A scripted operator: acknowledges alarms after a delay, resets latched ones when clear.
 
     \b
@@ -37,8 +40,11 @@ def operator(box: Context, ack_after: float, stop_after: float | None) -> None:
     """
     from sim.operator import DemoOperator
 
-    click.echo(f"demo operator: acknowledging alarms {ack_after:g} s after they appear")
-    DemoOperator(BoxClient(box.home), ack_after, click.echo).run(stop_after)
+    say = (
+        (lambda text: json_line(ts=round(time.time(), 3), message=text)) if as_json else click.echo
+    )
+    say(f"demo operator: acknowledging alarms {ack_after:g} s after they appear")
+    DemoOperator(BoxClient(box.home), ack_after, say).run(stop_after)
 
 
 def _units(text: str) -> list[int]:
@@ -83,7 +89,9 @@ def _units(text: str) -> list[int]:
     help="With --pty --link: close the port every N s and reopen it 2 s later "
     "(a USB adapter pulled out and plugged back).",
 )
+@click.option("--json", "as_json", is_flag=True, help="First line as JSON.")
 def modbus(
+    as_json: bool,
     profile_names: tuple[str, ...],
     units: str,
     use_pty: bool,
@@ -100,7 +108,8 @@ def modbus(
     replug_every: float | None,
 ) -> None:
     """A Modbus slave serving device profiles, until stopped. The first line of output names
-    the pseudo-terminal (``pty PATH``) or the port (``tcp 127.0.0.1:PORT``).
+    the pseudo-terminal (``pty PATH``) or the port (``tcp 127.0.0.1:PORT``); with ``--json``
+    it is ``{"pty": PATH, "link": ...}`` or ``{"tcp": "127.0.0.1:PORT"}``.
 
     \b
     Example:
@@ -146,7 +155,15 @@ def modbus(
     else:
         server = TcpSlave(slave, tcp_port or 0).start()
         where = f"tcp 127.0.0.1:{server.port}"
-    click.echo(where, nl=True)
+    if as_json:
+        info = (
+            {"pty": server.path, "link": link}
+            if isinstance(server, PtySlave)
+            else {"tcp": f"127.0.0.1:{server.port}"}
+        )
+        json_line(**info)
+    else:
+        click.echo(where, nl=True)
     import sys
 
     sys.stdout.flush()

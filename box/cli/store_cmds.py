@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from box.cli.common import Context, json_option, pass_box, print_json
+from box.cli.progress import count_bar
 from box.keys import STORE_KEY, FileKeyProvider
 from box.readings import now_ms
 from box.store.audit import audit_events
@@ -45,6 +46,7 @@ def readings() -> None:
 @click.option("--until", type=TimeParam(), help="Up to (not including) this time.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default: stdout).")
+@click.option("--json", "as_json", is_flag=True, help="With -o: print a JSON summary.")
 @pass_box
 def export(
     box: Context,
@@ -53,6 +55,7 @@ def export(
     until: int | None,
     fmt: str,
     output: str | None,
+    as_json: bool,
 ) -> None:
     """Export readings as CSV or JSON lines, oldest first.
 
@@ -61,6 +64,11 @@ def export(
       safetybox readings export --channel tank1.lel --since 2h --format csv
       safetybox readings export --since 2026-11-01 --until 2026-11-02 --format jsonl -o nov1.jsonl
     """
+    if as_json and not output:
+        raise click.UsageError(
+            "--json summarises an export to a file (-o); for JSON lines on "
+            "stdout use --format jsonl"
+        )
     conn = _reader(box)
     try:
         rows = query_readings(conn, channel, since, until)
@@ -76,7 +84,10 @@ def export(
             count = write_readings(rows, sys.stdout, fmt)
     finally:
         conn.close()
-    click.echo(f"exported {count} readings", err=True)
+    if as_json:
+        print_json({"file": output, "format": fmt, "readings": count})
+    else:
+        click.echo(f"exported {count} readings", err=True)
 
 
 def _count(conn: Any, channel: str | None, since: int | None, until: int | None) -> int:
@@ -120,4 +131,36 @@ def verify(box: Context, as_json: bool) -> None:
         sys.exit(1)
 
 
-COMMANDS = [readings, audit]
+@click.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    required=True,
+    help="New file for the copy (never overwritten).",
+)
+@json_option
+@pass_box
+def backup(box: Context, output: str, as_json: bool) -> None:
+    """Copy the store while the box runs, still encrypted with the store key.
+
+    Restoring needs that key (keys/store.key): keep the key apart from the copy.
+
+    \b
+    Example:
+      safetybox backup -o /media/usb/safetybox-$(date +%F).db
+    """
+    from box.store.backup import backup as copy_store
+
+    key = FileKeyProvider(box.home.keys_dir).get(STORE_KEY)
+    target = Path(output)
+    with count_bar("backup") as progress:
+        size = copy_store(box.home.database_file, key, target, progress)
+    result = {"file": str(target), "bytes": size, "encrypted": True}
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(f"wrote {target} ({size:,} bytes, encrypted with the store key)")
+
+
+COMMANDS = [readings, audit, backup]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from box.cli.common import Context, json_option, pass_box, print_json
+from box.cli.common import Context, json_option, pass_box, print_json, report
 from box.keys import FileKeyProvider
 from box.sync.keyring import SyncKeyring, write_export
 
@@ -39,8 +39,9 @@ def rotate(box: Context, as_json: bool) -> None:
 
 @keys.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (mode 0600).")
+@click.option("--json", "as_json", is_flag=True, help="With -o: a JSON summary (no secrets).")
 @pass_box
-def export(box: Context, output: str | None) -> None:
+def export(box: Context, output: str | None, as_json: bool) -> None:
     """Export box id, cipher and keys as JSON for an upstream platform to import.
 
     The file holds secrets: it is written with mode 0600. Example:
@@ -52,7 +53,11 @@ def export(box: Context, output: str | None) -> None:
     data = SyncKeyring(FileKeyProvider(box.home.keys_dir)).export(box.home.read_box_id(), cipher)
     if output:
         write_export(Path(output), data)
-        click.echo(f"wrote {output} (mode 0600)")
+        report(
+            as_json,
+            {"file": output, "mode": "0600", "box_id": data.get("box_id")},
+            f"wrote {output} (mode 0600)",
+        )
     else:
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -80,6 +85,7 @@ def export(box: Context, output: str | None) -> None:
     "-o", "--output", type=click.Path(dir_okay=False), help="JSONL file (default stdout)."
 )
 @click.option("--for", "duration", type=click.FloatRange(0.1, None), help="Stop after N seconds.")
+@click.option("--json", "as_json", is_flag=True, help="The closing summary as JSON.")
 def consume(
     provisioning: str,
     host: str,
@@ -89,6 +95,7 @@ def consume(
     grace_days: float,
     output: str | None,
     duration: float | None,
+    as_json: bool,
 ) -> None:
     """Reference consumer: verify, decrypt, de-duplicate and write a box's feed as JSONL.
 
@@ -114,11 +121,20 @@ def consume(
         if output:
             out.close()
         holes = consumer.holes()
-        click.echo(
-            f"records {consumer.records}, duplicates {consumer.duplicates}, rejected "
-            f"{len(consumer.rejected)}, holes {holes or 'none'}",
-            err=True,
-        )
+        summary = {
+            "records": consumer.records,
+            "duplicates": consumer.duplicates,
+            "rejected": len(consumer.rejected),
+            "holes": holes,
+        }
+        if as_json:  # on stdout unless stdout carries the feed
+            click.echo(json.dumps(summary, default=str), err=not output)
+        else:
+            click.echo(
+                f"records {consumer.records}, duplicates {consumer.duplicates}, rejected "
+                f"{len(consumer.rejected)}, holes {holes or 'none'}",
+                err=True,
+            )
 
 
 COMMANDS = [keys, consume]

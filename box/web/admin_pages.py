@@ -201,19 +201,12 @@ def _backup(by: str) -> Any:
     """A consistent copy of the store, still encrypted with the store key (SQLite's online
     backup between two keyed connections). Restoring it needs that key: keep it apart."""
     from box.keys import STORE_KEY
-    from box.store.database import connect
+    from box.store.backup import backup
 
     box = _box()
-    key = box.keys.get(STORE_KEY)
     with tempfile.TemporaryDirectory(prefix="safetybox-backup-") as tmp:
         target_path = Path(tmp) / "backup.db"
-        source = connect(box.home.database_file, key, readonly=True)
-        target = connect(target_path, key)
-        try:
-            source.backup(target)
-        finally:
-            target.close()
-            source.close()
+        backup(box.home.database_file, box.keys.get(STORE_KEY), target_path)
         data = target_path.read_bytes()
     _audit("backup_downloaded", by=by, bytes=len(data))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
