@@ -555,3 +555,83 @@ def test_api_apply_needs_the_base_it_replaces(box, client) -> None:  # noqa: ANN
     r = client.post("/api/config/apply", headers=auth, json={"text": "", "base": base})
     assert r.status_code == 422 and r.json["issues"][0]["field"] == "config_version"
     assert d.home.config_file.read_text() == before and len(d.config.channels) == 2
+
+
+ROLE_ORDER = ("viewer", "operator", "admin")
+PUBLIC = {"/static/<path:filename>", "/login", "/api/status", "/api/openapi.json", "/api/health"}
+PUBLIC |= {"/api/alarms"}  # read-only: what a monitoring tool polls without an account
+SESSION = {"/logout", "/api/session", "/api/password", "/password", "/site/plan"}
+PARAMS = {
+    "alarm_id": "t1.lel:A1",
+    "action": "ack",
+    "channel": "t1.lel",
+    "section": "channels",
+    "item": "0",
+    "name": "nobody",
+    "filename": "app.css",
+}
+
+
+def _session_client(d: Daemon, role: str | None) -> tuple[FlaskClient, dict[str, str]]:
+    c = create_app(d, {"TESTING": True}).test_client()
+    if role is None:
+        return c, {}
+    if d.accounts.get(role) is None:
+        d.accounts.create(role, PASSWORD, role, must_change=False)
+    else:  # the admin made by init
+        d.accounts.set_password(role, PASSWORD, must_change=False)
+    r = c.post("/api/session", json={"user": role, "password": PASSWORD})
+    assert r.status_code == 200 and r.json["role"] == role, r.json
+    return c, {"X-CSRF-Token": r.json["csrf_token"]}
+
+
+def test_every_route_for_every_role(box) -> None:  # noqa: ANN001
+    """Each route states the role it needs; each role gets in exactly where it may."""
+    d, _ = box
+    app = create_app(d, {"TESTING": True})
+    clients = {who: _session_client(d, who) for who in (None, *ROLE_ORDER)}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        needed = getattr(app.view_functions[rule.endpoint], "required_role", None)
+        if needed is None:
+            assert rule.rule in PUBLIC | SESSION, f"{rule.rule} declares no role"
+            continue
+        assert needed in ROLE_ORDER, rule.rule
+        url = rule.build({k: PARAMS[k] for k in rule.arguments}, append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for who, (client, headers) in clients.items():
+                r = client.open(url, method=method, headers=headers, data={})
+                api = url.startswith("/api/")
+                if who is None:
+                    expected = 401 if api else 302
+                    assert r.status_code == expected, (method, url, who, r.status_code)
+                elif ROLE_ORDER.index(who) < ROLE_ORDER.index(needed):
+                    assert r.status_code == 403, (method, url, who, r.status_code)
+                else:
+                    assert r.status_code not in (401, 403, 500), (method, url, who, r.status_code)
+                checked += 1
+    assert checked > 150
+
+
+def test_json_sessions_login_password_and_logout(box, client) -> None:  # noqa: ANN001
+    d, initial = box
+    r = client.post("/api/session", data=json.dumps({"user": "admin", "password": initial}))
+    assert r.status_code == 415, "only application/json: a form on another site cannot log in"
+    r = client.post("/api/session", json={"user": "admin", "password": "wrong"})
+    assert r.status_code == 401 and events(d, "login_failed")[-1]["user"] == "admin"
+    r = client.post("/api/session", json={"user": "admin", "password": initial})
+    assert r.status_code == 200 and r.json["must_change"] is True
+    token = {"X-CSRF-Token": r.json["csrf_token"]}
+    assert client.get("/api/users").status_code == 403, "change the initial password first"
+    assert client.post("/api/password", json={"old": initial, "new": PASSWORD}).status_code == 400
+    r = client.post("/api/password", json={"old": initial, "new": PASSWORD}, headers=token)
+    assert r.status_code == 200 and r.json == {"user": "admin", "must_change": False}
+    assert client.get("/api/session").json["must_change"] is False
+    assert client.get("/api/users").status_code == 200
+    assert client.delete("/api/session").status_code == 400, "logout needs the CSRF token"
+    assert client.delete("/api/session", headers=token).json == {"logged_out": "admin"}
+    assert client.get("/api/session").status_code == 401
+    for _ in range(12):
+        client.post("/api/session", json={"user": "ghost", "password": "x"})
+    r = client.post("/api/session", json={"user": "admin", "password": PASSWORD})
+    assert r.status_code == 429, "the per-address limit covers the JSON login too"

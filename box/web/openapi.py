@@ -17,7 +17,9 @@ def _resp(*codes: int) -> dict[str, Any]:
         403: "the role may not do this",
         404: "no such thing",
         409: "not possible in this state (see error)",
+        415: "send application/json",
         422: "config rejected; the running one stays",
+        429: "too many login attempts from this address: wait a minute",
         503: "unhealthy",
     }
     return {
@@ -129,6 +131,7 @@ def document() -> dict[str, Any]:
                     "responses": _resp(200, 400, 401, 403, 422),
                 }
             },
+            **_session_paths(),
             **_config_paths(),
             **_admin_paths(),
             **_view_paths(),
@@ -173,6 +176,54 @@ _EDIT = {
     },
     "required": ["path"],
 }
+
+
+def _session_paths() -> dict[str, Any]:
+    cookie = [{"session": []}]
+    return {
+        "/api/session": {
+            "post": {
+                "summary": "Log in (JSON only); returns the role and the CSRF token for writes",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        _JSON: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "user": {"type": "string"},
+                                    "password": {"type": "string"},
+                                },
+                                "required": ["user", "password"],
+                            }
+                        }
+                    },
+                },
+                "responses": _resp(200, 401, 415, 429),
+            },
+            "get": {
+                "summary": "Who is logged in",
+                "security": cookie,
+                "responses": _resp(200, 401),
+            },
+            "delete": {
+                "summary": "Log out",
+                "security": [{"session": [], "csrf": []}],
+                "responses": _resp(200, 400, 401),
+            },
+        },
+        "/api/password": {
+            "post": {
+                "summary": "Change the logged-in user's password",
+                "security": [{"session": [], "csrf": []}],
+                "requestBody": _body(
+                    {"old": {"type": "string"}, "new": {"type": "string"}}, ["old", "new"]
+                ),
+                "responses": _resp(200, 400, 401),
+            }
+        },
+    }
 
 
 def _config_paths() -> dict[str, Any]:

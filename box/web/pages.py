@@ -25,8 +25,16 @@ from flask import (
 
 from box.readings import now_ms
 from box.store.events import Event, Level
-from box.web.accounts import AccountError
-from box.web.auth import csrf_ok, current_user, login_session, page_role, require_role
+from box.web.accounts import AccountError, User
+from box.web.auth import (
+    body,
+    csrf_ok,
+    csrf_token,
+    current_user,
+    login_session,
+    page_role,
+    require_role,
+)
 
 bp = Blueprint("pages", __name__)
 
@@ -52,28 +60,40 @@ def login_form() -> Any:
     return _page("login.html")
 
 
-@bp.post("/login")
-def login() -> Any:
+def _too_many_attempts() -> bool:
+    recent = _failures[request.remote_addr or "?"]
+    while recent and recent[0] < time.time() - 60:
+        recent.popleft()
+    return len(recent) >= LOGIN_FAILURES_PER_MINUTE
+
+
+def _login(name: Any, password: Any) -> tuple[User | None, str]:
+    """Check the credentials and start a session: (the user, "") or (None, why not).
+    Failures count towards the account's lockout and the address's rate limit."""
     accounts = getattr(_box(), "accounts", None)
     if accounts is None:
         abort(503)
-    ip = request.remote_addr or "?"
-    recent = _failures[ip]
-    while recent and recent[0] < time.time() - 60:
-        recent.popleft()
-    if len(recent) >= LOGIN_FAILURES_PER_MINUTE:
+    name = name[:64] if isinstance(name, str) else ""
+    try:
+        user = accounts.verify(name, password if isinstance(password, str) else "")
+    except AccountError as exc:
+        _failures[request.remote_addr or "?"].append(time.time())
+        _audit("login_failed", Level.LEVEL_3, user=name, reason=str(exc))
+        return None, str(exc)
+    login_session(user)
+    _audit("login", user=user.name, role=user.role)
+    return user, ""
+
+
+@bp.post("/login")
+def login() -> Any:
+    if _too_many_attempts():
         return _page("login.html", 429, error="too many attempts: wait a minute")
     if not csrf_ok():
         return _page("login.html", 400, error="the form expired: load the page again")
-    name = request.form.get("user", "")[:64]
-    try:
-        user = accounts.verify(name, request.form.get("password", ""))
-    except AccountError as exc:
-        recent.append(time.time())
-        _audit("login_failed", Level.LEVEL_3, user=name, reason=str(exc))
-        return _page("login.html", 401, error=str(exc))
-    login_session(user)
-    _audit("login", user=user.name, role=user.role)
+    user, error = _login(request.form.get("user"), request.form.get("password"))
+    if user is None:
+        return _page("login.html", 401, error=error)
     return redirect("/password" if user.must_change else "/")
 
 
@@ -84,6 +104,67 @@ def logout() -> Any:
         _audit("logout", user=user.name)
         session.clear()
     return redirect("/login")
+
+
+def _session_json(user: User) -> Any:
+    return jsonify(
+        user=user.name, role=user.role, must_change=user.must_change, csrf_token=csrf_token()
+    )
+
+
+@bp.post("/api/session")
+def api_login() -> Any:
+    """Log in for the JSON API: the session cookie, and the CSRF token for later writes.
+    Only ``application/json`` is accepted, which a page on another site cannot send."""
+    if not request.is_json:
+        return jsonify(error="send JSON with Content-Type: application/json"), 415
+    if _too_many_attempts():
+        return jsonify(error="too many attempts: wait a minute"), 429
+    data = body()
+    user, error = _login(data.get("user"), data.get("password"))
+    if user is None:
+        return jsonify(error=error), 401
+    return _session_json(user)
+
+
+@bp.get("/api/session")
+def api_whoami() -> Any:
+    user = current_user()
+    if user is None:
+        return jsonify(error="not logged in"), 401
+    return _session_json(user)
+
+
+@bp.delete("/api/session")
+def api_logout() -> Any:
+    user = current_user()
+    if user is None:
+        return jsonify(error="not logged in"), 401
+    if not csrf_ok():
+        return jsonify(error="missing or wrong CSRF token (X-CSRF-Token)"), 400
+    _audit("logout", user=user.name)
+    session.clear()
+    return jsonify(logged_out=user.name)
+
+
+@bp.post("/api/password")
+def api_change_password() -> Any:
+    """Change the logged-in user's password (also the forced change after the first login)."""
+    user = current_user()
+    if user is None:
+        return jsonify(error="not logged in"), 401
+    if not csrf_ok():
+        return jsonify(error="missing or wrong CSRF token (X-CSRF-Token)"), 400
+    data = body()
+    old, new = data.get("old"), data.get("new")
+    if not isinstance(old, str) or not isinstance(new, str):
+        return jsonify(error='send {"old": ..., "new": ...}'), 400
+    try:
+        _box().accounts.change_password(user.name, old, new)
+    except AccountError as exc:
+        return jsonify(error=str(exc)), 400
+    _audit("password_changed", user=user.name)
+    return jsonify(user=user.name, must_change=False)
 
 
 @bp.get("/password")
