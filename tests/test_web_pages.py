@@ -635,3 +635,39 @@ def test_json_sessions_login_password_and_logout(box, client) -> None:  # noqa: 
         client.post("/api/session", json={"user": "ghost", "password": "x"})
     r = client.post("/api/session", json={"user": "admin", "password": PASSWORD})
     assert r.status_code == 429, "the per-address limit covers the JSON login too"
+
+
+def test_config_form_adds_a_modbus_driver_with_its_first_device(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    login(client, "admin", PASSWORD)
+    assert "/config/form/drivers/new?type=modbus" in client.get("/config").get_data(as_text=True)
+    assert client.get("/config/form/drivers/new").status_code == 400, "the type comes first"
+    html = client.get("/config/form/drivers/new?type=modbus").get_data(as_text=True)
+    assert 'id="f-drivers-1-type">modbus</code>' in html and 'id="f-drivers-1-baudrate"' in html
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    field = 'f:["drivers", 1, {}]'.format
+    dev = 'f:["drivers", 1, "devices", 0, {}]'.format
+    form = {
+        "csrf_token": token,
+        field('"name"'): "rs485-2",
+        field('"host"'): "127.0.0.1",
+        dev('"unit"'): "3",
+        dev('"profile"'): "generic-gas-probe",
+        dev('"channels"'): 'concentration = "t1.lel"',
+    }
+    r = client.post("/config/form/drivers/new?type=modbus", data=form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "is also produced by &#39;sim1&#39;" in html, "cross-checked"
+    draft = re.search(r'<textarea name="draft" hidden>(.*?)</textarea>', html, re.S).group(1)
+    import html as _html
+
+    r = client.post(
+        "/config/form/drivers/1",
+        data={
+            "csrf_token": token,
+            "draft": _html.unescape(draft),
+            dev('"channels"'): 'concentration = "t1.temp2"',
+        },
+    )
+    assert "not declared in [[channels]]" in r.get_data(as_text=True)

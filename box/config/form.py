@@ -268,7 +268,8 @@ def collect(f: Field, form: Mapping[str, str]) -> Any:
                 if value is not UNSET:
                     values[str(child.path[-1])] = value
             return values or UNSET
-        return UNSET  # nested lists of a new row are added once the row exists
+        rows = [v for v in (collect(c, form) for c in f.children) if v is not UNSET]
+        return rows or UNSET
     if f.widget in ("fixed", "note") or f.name not in form:
         return UNSET
     value = _convert(f, form[f.name])

@@ -60,6 +60,7 @@ def _render(text: str, status: int = 200, **ctx: Any) -> Any:
         history=_history(),
         tables=TABLE_SECTIONS,
         items=items,
+        driver_types=_driver_types(),
         **ctx,
     ), status
 
@@ -137,7 +138,7 @@ def _section(section: str, item: str | None, data: dict[str, Any]) -> tuple[Any,
     if item is None:
         return node, (section,)
     rows = data.get(section) if isinstance(data.get(section), list) else []
-    if item == "new" and section != "drivers":  # a driver's fields depend on its type
+    if item == "new":
         return node["items"], (section, len(rows))
     if not item.isdigit() or int(item) >= len(rows):
         abort(404, f"no {section} item {item!r}")
@@ -159,10 +160,29 @@ def _value(data: Any, path: tuple[Any, ...]) -> Any:
     return data
 
 
-def _tree(node: Any, data: dict[str, Any], path: tuple[Any, ...]) -> config_form.Field:
-    tree = config_form.build(g.schema, node, _value(data, path), path)
+def _driver_type(section: str) -> dict[str, str]:
+    """For a new driver: its type (?type= or the form's), whose schema gives the fields."""
+    if section != "drivers":
+        return {}
+    kind = request.values.get("type", "")
+    types = sorted(_driver_types())
+    if kind not in types:
+        abort(400, f"choose the driver type: ?type= one of {', '.join(types)}")
+    return {"type": kind}
+
+
+def _driver_types() -> list[str]:
+    registry = _registry() or _default_registry()
+    return sorted(registry.drivers)
+
+
+def _tree(
+    node: Any, data: dict[str, Any], path: tuple[Any, ...], seed: dict[str, str] | None = None
+) -> config_form.Field:
+    value = _value(data, path)
+    tree = config_form.build(g.schema, node, seed if value is UNSET and seed else value, path)
     tree.label = ".".join(str(p) for p in path)
-    tree.removable = isinstance(path[-1], int) and _value(data, path) is not UNSET
+    tree.removable = isinstance(path[-1], int) and value is not UNSET
     tree.new = False
     return tree
 
@@ -178,14 +198,15 @@ def edit_form(section: str, item: str | None = None) -> Any:
     except tomllib.TOMLDecodeError:
         return redirect("/config?message=box.toml is not valid TOML: fix it in the editor")
     node, path = _section(section, item, data)
-    tree = _tree(node, data, path)
+    seed = _driver_type(section) if item == "new" else {}
+    tree = _tree(node, data, path, seed)
     if request.method == "GET":
-        return _form_page(tree, draft)
+        return _form_page(tree, draft, seed=seed)
     current = _value(data, path)
     changes = config_form.edits(tree, request.form, current)
     if current is UNSET:  # a new row: everything typed makes one item
         new = config_form.collect(tree, request.form)
-        changes = [Edit(path, new)] if new is not UNSET else []
+        changes = [Edit(path, {**seed, **new})] if new is not UNSET else []
     try:
         text = apply_edits(draft, changes)
     except ConfigError as exc:
@@ -202,8 +223,16 @@ def edit_form(section: str, item: str | None = None) -> Any:
     return _form_page(tree, text, diff=diff)
 
 
-def _form_page(tree: config_form.Field, draft: str, status: int = 200, **ctx: Any) -> Any:
+def _form_page(
+    tree: config_form.Field,
+    draft: str,
+    status: int = 200,
+    seed: dict[str, str] | None = None,
+    **ctx: Any,
+) -> Any:
     action = "/config/form/" + "/".join(str(p) for p in tree.path)
+    if seed:  # still a new row: post back to "new" with its type
+        action = f"/config/form/{tree.path[0]}/new?type={seed['type']}"
     return render_template(
         "config_form.html", tree=tree, draft=draft, action=action, base=digest(_running()), **ctx
     ), status
