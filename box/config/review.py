@@ -17,6 +17,17 @@ from box.errors import ConfigError
 _save_lock = threading.Lock()
 
 
+def running_text(home: Any) -> str:
+    """The box.toml the box runs from (or will run at its next start)."""
+    return home.config_file.read_text(encoding="utf-8")
+
+
+def saved_configs(home: Any, keep: int = 20) -> list[str]:
+    """Names of the earlier accepted configs that can be restored, newest first."""
+    folder = home.config_history_dir
+    return sorted((p.name for p in folder.glob("box-*.toml")), reverse=True)[:keep]
+
+
 def check(text: str, registry: Any = None) -> list[ConfigIssue]:
     """Every problem with ``text``; empty when it is a valid config."""
     try:

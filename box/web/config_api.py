@@ -10,7 +10,15 @@ from flask import Blueprint, current_app, jsonify
 from box.config.changes import digest
 from box.config.edit import Edit, apply_edits
 from box.config.loader import ConfigInvalid
-from box.config.review import StaleBase, check, issue_json, save, unified_diff
+from box.config.review import (
+    StaleBase,
+    check,
+    issue_json,
+    running_text,
+    save,
+    saved_configs,
+    unified_diff,
+)
 from box.errors import ConfigError
 from box.web.auth import body, require_role, who
 
@@ -21,21 +29,12 @@ def _box() -> Any:
     return current_app.config["BOX"]
 
 
-def _running() -> str:
-    return _box().home.config_file.read_text(encoding="utf-8")
-
-
-def _history() -> list[str]:
-    folder = _box().home.config_history_dir
-    return sorted((p.name for p in folder.glob("box-*.toml")), reverse=True)[:20]
-
-
 def _review(text: str) -> dict[str, Any]:
     issues = check(text, getattr(_box(), "registry", None))
     return {
         "valid": not issues,
         "issues": [issue_json(i) for i in issues],
-        "diff": unified_diff(_running(), text),
+        "diff": unified_diff(running_text(_box().home), text),
         "text": text,
     }
 
@@ -48,8 +47,8 @@ def _text(data: dict[str, Any]) -> str | None:
 @bp.get("/api/config")
 @require_role("admin")
 def read() -> Any:
-    text = _running()
-    return jsonify(text=text, base=digest(text), history=_history())
+    text = running_text(_box().home)
+    return jsonify(text=text, base=digest(text), history=saved_configs(_box().home))
 
 
 @bp.post("/api/config/check")
@@ -87,7 +86,7 @@ def edit() -> Any:
     """Change fields by path (comments and layout stay); with ``"apply": true`` save and
     reload when the result is valid, like the page's Apply."""
     data = body()
-    running = _running()
+    running = running_text(_box().home)
     try:
         text = apply_edits(running, _edits(data.get("edits")))
     except ConfigError as exc:
@@ -135,7 +134,7 @@ def _save(text: str, base: Any, data: dict[str, Any], review: dict[str, Any] | N
 def restore() -> Any:
     """A saved config, checked and diffed against the running one (apply it to restore)."""
     name = body().get("name")
-    if name not in _history():
+    if name not in saved_configs(_box().home):
         return jsonify(error=f"no saved config {name!r}; see GET /api/config"), 404
     return jsonify(_review((_box().home.config_history_dir / name).read_text(encoding="utf-8")))
 

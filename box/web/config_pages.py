@@ -19,7 +19,14 @@ from box.config.changes import digest
 from box.config.edit import Edit, apply_edits
 from box.config.form import UNSET
 from box.config.loader import ConfigInvalid
-from box.config.review import StaleBase, check, save, unified_diff
+from box.config.review import (
+    StaleBase,
+    check,
+    running_text,
+    save,
+    saved_configs,
+    unified_diff,
+)
 from box.config.schema import build_config_model
 from box.errors import ConfigError
 from box.web.auth import page_role
@@ -35,12 +42,11 @@ def _box() -> Any:
 
 
 def _running() -> str:
-    return _box().home.config_file.read_text(encoding="utf-8")
+    return running_text(_box().home)
 
 
 def _history() -> list[str]:
-    folder = _box().home.config_history_dir
-    return sorted((p.name for p in folder.glob("box-*.toml")), reverse=True)[:20]
+    return saved_configs(_box().home)
 
 
 def _registry() -> Any:
