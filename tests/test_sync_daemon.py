@@ -163,3 +163,35 @@ def test_kill_9_during_sending_then_every_row_exactly_once(
         assert consumer.rejected == []
     finally:
         mq.stop()
+
+
+def test_sync_wait_follows_the_backfill_after_an_outage(home: Path, broker: Broker) -> None:
+    import threading
+
+    broker.stop()  # the uplink is down while the box stores readings
+    write_config(home, body_with_sync(broker.port, interval=0.02, step_at=3600, step_back=7200))
+    d = Daemon(BoxHome.under(home))
+    d.start()
+    uplink = threading.Timer(1.0, broker.start)  # the uplink returns a second into the wait
+    try:
+        wait_for(lambda: d.sync.status()["backlog"]["readings"] > 100, what="a backlog")
+        status = json.loads(run_cli(home, "sync", "status", "--json").output)
+        assert status["connected"] is False and status["backlog"]["readings"] > 100
+        uplink.start()
+        result = json.loads(run_cli(home, "sync", "wait", "--json", "--timeout", "60").output)
+        assert result["left"] == 0 and result["sent"] > 100
+        assert d.sync.status()["connected"] is True
+    finally:
+        uplink.cancel()
+        if uplink.is_alive():
+            uplink.join()  # so the fixture stops the broker it started
+        d.stop()
+
+
+def test_unsent_before_counts_the_backfill_range() -> None:
+    from box.cli.sync_cmds import unsent_before
+
+    sync = {"cursors": {"events": 5, "readings": 900, "backfill": [101, 400]}}
+    assert unsent_before(sync, {"events": 7, "readings": 1000}) == 2 + 100 + 300
+    sync["cursors"] = {"events": 7, "readings": 1000, "backfill": None}
+    assert unsent_before(sync, {"events": 7, "readings": 1000}) == 0

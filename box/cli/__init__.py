@@ -20,7 +20,7 @@ SECTIONS = {
     "Alarms": ["alarms"],
     "Configure": ["config", "drivers", "keys", "users"],
     "Field devices": ["sensors"],
-    "Upstream": ["consume"],
+    "Upstream": ["sync", "consume"],
     "Data and audit": ["readings", "audit", "backup"],
     "Measure and simulate": ["bench", "sim"],
 }

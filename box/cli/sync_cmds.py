@@ -6,10 +6,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from box.cli.common import Context, json_option, pass_box, print_json, report
+from box.cli.progress import count_bar
 from box.keys import FileKeyProvider
 from box.sync.keyring import SyncKeyring, write_export
 
@@ -137,4 +139,80 @@ def consume(
             )
 
 
-COMMANDS = [keys, consume]
+def unsent_before(sync: dict[str, Any], head: dict[str, int]) -> int:
+    """Rows stored up to ``head`` that have not been acknowledged by the broker yet."""
+    cur = sync["cursors"]
+    left = max(0, head["events"] - cur["events"]) + max(0, head["readings"] - cur["readings"])
+    if cur["backfill"]:  # an older range still going up behind live data
+        first, last = cur["backfill"]
+        left += max(0, min(last, head["readings"]) - first + 1)
+    return left
+
+
+@click.group(name="sync")
+def sync_group() -> None:
+    """Upstream sync: what waits to go up, and waiting for a backfill to finish."""
+
+
+def _sync_status(box: Context) -> dict[str, Any]:
+    from box.client import BoxClient
+
+    sync = BoxClient(box.home).status().get("sync", {})
+    if "backlog" not in sync:
+        raise click.ClickException("upstream sync is off: set [sync] enabled = true in box.toml")
+    return sync
+
+
+@sync_group.command(name="status")
+@json_option
+@pass_box
+def sync_status(box: Context, as_json: bool) -> None:
+    """Connection, backlog per stream and what was sent.
+
+    \b
+    Example:
+      safetybox sync status
+    """
+    s = _sync_status(box)
+    report(
+        as_json,
+        s,
+        f"{'connected' if s['connected'] else 'NOT connected'}"
+        f"{' (' + s['last_error'] + ')' if s.get('last_error') else ''}; backlog: "
+        f"{s['backlog']['events']} events, {s['backlog']['readings']} readings; sent "
+        f"{s['sent']['batches']} batches, {s['sent']['rows']} rows",
+    )
+
+
+@sync_group.command(name="wait")
+@click.option("--timeout", type=click.FloatRange(1, 7 * 86400), default=3600.0, show_default=True)
+@json_option
+@pass_box
+def sync_wait(box: Context, timeout: float, as_json: bool) -> None:
+    """Wait until everything stored so far has reached the broker (e.g. the backfill after
+    an outage); a progress bar on a terminal. Exit 1 if the timeout comes first.
+
+    \b
+    Example:
+      safetybox sync wait --timeout 600
+    """
+    s = _sync_status(box)
+    head = s["head"]
+    total = unsent_before(s, head)
+    started = time.monotonic()
+    left = total
+    with count_bar("upstream backfill") as progress:
+        while True:
+            left = unsent_before(s, head)
+            progress(total - left, total)
+            if left == 0 or time.monotonic() - started > timeout:
+                break
+            time.sleep(1.0)
+            s = _sync_status(box)
+    result = {"sent": total - left, "left": left, "seconds": round(time.monotonic() - started, 1)}
+    report(as_json, result, f"sent {result['sent']} rows; {left} left")
+    if left:
+        raise SystemExit(1)
+
+
+COMMANDS = [keys, consume, sync_group]

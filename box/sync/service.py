@@ -128,6 +128,13 @@ class SyncService:
             "last_error": self.transport.last_error,
             "connects": self.transport.connects,
             "backlog": {"events": last_event - c.events, "readings": head - c.readings + backfill},
+            # For "wait until everything stored by now is sent" (safetybox sync wait).
+            "head": {"events": last_event, "readings": head},
+            "cursors": {
+                "events": c.events,
+                "readings": c.readings,
+                "backfill": list(c.backfill) if c.backfill else None,
+            },
             "sent": {
                 "batches": self.sent_batches,
                 "rows": self.sent_rows,
