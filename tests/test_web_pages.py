@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from box.daemon import Daemon
 from box.paths import BoxHome
 from box.web import create_app, pages
-from tests.conftest import open_reader, run_cli, sim_body, wait_for, write_config
+from tests.conftest import open_reader, png_bytes, run_cli, sim_body, wait_for, write_config
 
 PASSWORD = "correct horse battery"
 
@@ -671,3 +671,29 @@ def test_config_form_adds_a_modbus_driver_with_its_first_device(box, client) -> 
         },
     )
     assert "not declared in [[channels]]" in r.get_data(as_text=True)
+
+
+def test_a_site_plan_of_a_few_megabytes_is_accepted(box, client) -> None:  # noqa: ANN001
+    """Photos of site plans are often 2-4 MB: the 5 MB limit must hold, not the 1 MB form limit."""
+    import io
+    import os
+
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    login(client, "admin", PASSWORD)
+    token = csrf(client, "/site")
+    big = png_bytes(60, 40) + os.urandom(3_000_000)
+    r = client.post(
+        "/site/plan",
+        data={"csrf_token": token, "plan": (io.BytesIO(big), "plan.png")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 302, r.status_code
+    assert client.get("/site/plan").data == big
+    auth = {"Authorization": f"Bearer {d.api_token}"}
+    assert client.put("/api/site/plan", headers=auth, data=big).status_code == 200
+    too_big = png_bytes(60, 40) + os.urandom(5 * 1024 * 1024)
+    r = client.put("/api/site/plan", headers=auth, data=too_big)
+    assert r.status_code in (400, 413) and "5 MB" in r.json["error"]
+    r = client.post("/api/config/check", headers=auth, json={"text": "x" * (2 << 20)})
+    assert r.status_code == 413, "other requests keep the 1 MB limit"

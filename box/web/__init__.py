@@ -68,6 +68,8 @@ def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         """JSON for the API (and for unknown paths); pages keep Flask's plain error page."""
+        if exc.code == 413:
+            exc.description = "request too large: site plans up to 5 MB, anything else 1 MB"
         if request.path.startswith("/api/") or exc.code in (404, 405):
             if exc.description == NotFound.description:  # no such route, not a missing thing
                 return jsonify(error="not found", hint="see /api/openapi.json"), 404

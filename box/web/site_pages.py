@@ -72,6 +72,14 @@ def plan() -> Any:
     return send_file(io.BytesIO(path.read_bytes()), mimetype=mimetype, max_age=0)
 
 
+@bp.before_request
+def _allow_plan_uploads() -> None:
+    """Plans may be photos of a few MB; every other request keeps the app's 1 MB limit.
+    Set before any view or decorator reads the body (the CSRF check reads the form)."""
+    if request.endpoint in ("site.upload", "site.upload_api"):
+        request.max_content_length = MAX_PLAN_BYTES + 64 * 1024  # room for multipart framing
+
+
 def _store_plan(data: bytes) -> str | None:
     """Keep an uploaded plan; the reason it was refused, or None."""
     if not data or len(data) > MAX_PLAN_BYTES:
