@@ -682,11 +682,19 @@ def test_a_site_plan_of_a_few_megabytes_is_accepted(box, client) -> None:  # noq
     d.accounts.set_password("admin", PASSWORD, must_change=False)
     login(client, "admin", PASSWORD)
     token = csrf(client, "/site")
+    from werkzeug.test import encode_multipart
+
     big = png_bytes(60, 40) + os.urandom(3_000_000)
+    # Encoded here, in memory: the test client would spool a body this size to a temp file
+    # that it never closes.
+    from werkzeug.datastructures import FileStorage
+
+    plan = FileStorage(io.BytesIO(big), filename="plan.png", content_type="image/png")
+    boundary, payload = encode_multipart({"csrf_token": token, "plan": plan})
     r = client.post(
         "/site/plan",
-        data={"csrf_token": token, "plan": (io.BytesIO(big), "plan.png")},
-        content_type="multipart/form-data",
+        data=payload,
+        content_type=f"multipart/form-data; boundary={boundary}",
     )
     assert r.status_code == 302, r.status_code
     assert client.get("/site/plan").data == big
@@ -697,3 +705,29 @@ def test_a_site_plan_of_a_few_megabytes_is_accepted(box, client) -> None:  # noq
     assert r.status_code in (400, 413) and "5 MB" in r.json["error"]
     r = client.post("/api/config/check", headers=auth, json={"text": "x" * (2 << 20)})
     assert r.status_code == 413, "other requests keep the 1 MB limit"
+
+
+def test_a_new_area_is_one_blueprint_and_one_template(box, monkeypatch) -> None:  # noqa: ANN001
+    """Found through the safetybox.web entry points; a broken plug-in is skipped, not fatal."""
+    from importlib.metadata import EntryPoint
+
+    import box.web as web
+
+    eps = [
+        EntryPoint("example", "tests.example_area", web.ENTRY_POINT_GROUP),
+        EntryPoint("broken", "no_such_module_xyz", web.ENTRY_POINT_GROUP),
+    ]
+    monkeypatch.setattr(web, "entry_points", lambda group: eps)
+    d, _ = box
+    app = create_app(d, {"TESTING": True})
+    d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
+    d.accounts.create("ops", PASSWORD, "operator", must_change=False)
+    viewer, operator = app.test_client(), app.test_client()
+    login(viewer, "vic", PASSWORD)
+    login(operator, "ops", PASSWORD)
+    assert 'href="/example"' not in viewer.get("/").get_data(as_text=True)
+    assert viewer.get("/example").status_code == 403
+    page = operator.get("/example?lang=zh-CN").get_data(as_text=True)
+    assert '<a href="/example">人员定位</a>' in page and "A. Li, B. Wang" in page
+    links = re.findall(r'<a href="(/[a-z]*)">', operator.get("/?lang=en").get_data(as_text=True))
+    assert links[:4] == ["/", "/site", "/example", "/system"], "ordered by the areas' NAV"

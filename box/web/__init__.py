@@ -6,20 +6,48 @@ For now it serves the JSON status and the config-reload API; the web page builds
 from __future__ import annotations
 
 import hashlib
+import importlib
+import logging
+from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, NotFound
 
-from box.web.admin_pages import bp as admin_bp
-from box.web.alarms_api import bp as alarms_bp
-from box.web.api import bp as api_bp
 from box.web.auth import csrf_token, current_user
-from box.web.config_api import bp as config_api_bp
-from box.web.config_pages import bp as config_bp
 from box.web.i18n import lang, t
-from box.web.pages import bp as pages_bp
-from box.web.site_pages import bp as site_bp
+from box.web.nav import NavItem, nav_items
+
+log = logging.getLogger(__name__)
+
+# Each area: a module with a blueprint ``bp`` and optionally ``NAV`` (see box/web/nav.py).
+AREAS = (
+    "box.web.pages",
+    "box.web.site_pages",
+    "box.web.config_pages",
+    "box.web.admin_pages",
+    "box.web.api",
+    "box.web.config_api",
+    "box.web.alarms_api",
+)
+ENTRY_POINT_GROUP = "safetybox.web"
+
+
+def _areas() -> list[ModuleType]:
+    """The built-in areas, then those other packages add (a broken one is logged, skipped:
+    the page, and certainly the alarms, must not depend on a plug-in importing)."""
+    modules = [importlib.import_module(name) for name in AREAS]
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            module = ep.load()
+            if not isinstance(getattr(module, "bp", None), Blueprint):
+                raise TypeError("has no Flask blueprint 'bp'")
+        except Exception as exc:  # noqa: BLE001 - any import error of a plug-in
+            log.error("web area %r (%s) not loaded: %s", ep.name, ep.value, exc)
+            continue
+        modules.append(module)
+    return modules
 
 
 def _idle_minutes(box: Any) -> float:
@@ -51,13 +79,12 @@ def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined] - keep the documented field order
     if test_config:
         app.config.update(test_config)
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(config_bp)
-    app.register_blueprint(site_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(config_api_bp)
-    app.register_blueprint(alarms_bp)
+    nav: list[NavItem] = []
+    for area in _areas():
+        app.register_blueprint(area.bp)
+        nav += getattr(area, "NAV", [])
+    app.config["NAV"] = nav
+    app.jinja_env.globals.update(nav=nav_items)
 
     @app.after_request
     def remember_language(resp: Any) -> Any:

@@ -27,8 +27,10 @@ from box.readings import now_ms
 from box.store.events import Event, Level
 from box.web.accounts import ROLES, AccountError
 from box.web.auth import body, page_role, require_role, who
+from box.web.nav import NavItem
 
 bp = Blueprint("admin", __name__)
+NAV = [NavItem("/users", "users", role="admin", order=50)]
 
 
 def _box() -> Any:

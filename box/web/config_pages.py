@@ -30,8 +30,10 @@ from box.config.review import (
 from box.config.schema import build_config_model
 from box.errors import ConfigError
 from box.web.auth import page_role
+from box.web.nav import NavItem
 
 bp = Blueprint("config_pages", __name__)
+NAV = [NavItem("/config", "config", role="admin", order=40)]
 
 TABLE_SECTIONS = ("box", "store", "web", "alarms", "outputs", "inputs", "sync")
 LIST_SECTIONS = ("channels", "drivers", "votes", "profiles")

@@ -35,8 +35,10 @@ from box.web.auth import (
     page_role,
     require_role,
 )
+from box.web.nav import NavItem
 
 bp = Blueprint("pages", __name__)
+NAV = [NavItem("/", "dashboard", order=10), NavItem("/system", "system", order=30)]
 
 LOGIN_FAILURES_PER_MINUTE = 10  # per client address, on top of the per-account lockout
 _failures: dict[str, deque[float]] = defaultdict(deque)

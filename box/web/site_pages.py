@@ -24,8 +24,10 @@ from flask import (
 
 from box.atomic import write_atomic
 from box.web.auth import body, current_user, page_role, require_role
+from box.web.nav import NavItem
 
 bp = Blueprint("site", __name__)
+NAV = [NavItem("/site", "site", order=20)]
 
 STATE_POSITIONS = "site.positions"
 MAX_PLAN_BYTES = 5 * 1024 * 1024
@@ -97,7 +99,13 @@ def _store_plan(data: bytes) -> str | None:
 @page_role("admin")
 def upload() -> Any:
     f = request.files.get("plan")
-    refused = _store_plan(f.read(MAX_PLAN_BYTES + 1) if f else b"")
+    data = b""
+    if f:
+        try:
+            data = f.read(MAX_PLAN_BYTES + 1)
+        finally:
+            f.close()  # a large upload is spooled to a temp file: close it now
+    refused = _store_plan(data)
     if refused:
         abort(400, refused)
     return redirect("/site")
