@@ -61,20 +61,25 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     temp = re.search(r"temporary password (\S+)", run_cli(home, "users", "reset", "admin").output)
     d = daemon_factory(home)
     d.wait_ready()
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import NoSuchElementException, WebDriverException
 
     b = browser
-    # The dashboard reloads itself when an alarm changes: elements may go stale under us.
-    wait = WebDriverWait(
-        b, 20, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
-    )
+    # The dashboard re-renders itself every 2 s: an element found a moment ago may be gone.
+    # Chromium reports that as a stale element or, at times, as a generic inspector error
+    # ("Node ... does not belong to the document"); either way the wait tries again, and a
+    # condition that never holds still fails with a timeout.
+    wait = WebDriverWait(b, 20, ignored_exceptions=(NoSuchElementException, WebDriverException))
 
     def click(css: str) -> bool:
         b.find_element(By.CSS_SELECTOR, css).click()
         return True
 
     def mode(output: str) -> str:
-        return b.find_element(By.CSS_SELECTOR, f'li[data-output="{output}"] .mode').text
+        # Read in one script call, so a re-render between "find" and "read" cannot interfere.
+        return b.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+            f'li[data-output="{output}"] .mode',
+        ).strip()
 
     b.get(d.url + "/")
     assert b.current_url.endswith("/login")
@@ -86,14 +91,14 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     b.find_element(By.NAME, "new").send_keys("a new long password")
     b.find_element(By.ID, "change").click()
     wait.until(lambda _: b.find_elements(By.ID, "tiles"))
-    assert mode("red") == "off"
+    wait.until(lambda _: mode("red") == "off")
     # The simulated leak starts 6 s after the daemon: the page shows it without a reload click.
     wait.until(lambda _: b.find_elements(By.CSS_SELECTOR, 'li.alarm[data-id="t1.lel:A1"]'))
     wait.until(lambda _: mode("red") == "blink_fast")
     b.save_screenshot(str(ARTIFACTS / "dashboard-alarm.png"))
     wait.until(lambda _: click('li.alarm[data-id="t1.lel:A1"] button.ack'))
     wait.until(lambda _: mode("red") == "on")
-    assert "acknowledged" in b.find_element(By.ID, "alarms").text
+    wait.until(lambda _: "acknowledged" in b.find_element(By.ID, "alarms").text)
     b.find_element(By.ID, "lang").click()
     wait.until(lambda _: "报警" in b.find_element(By.TAG_NAME, "body").text)
     b.save_screenshot(str(ARTIFACTS / "dashboard-zh.png"))
@@ -140,17 +145,16 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     ActionChains(b).click_and_hold(marker).move_to_element_with_offset(
         img, 100, 40
     ).release().perform()
-    wait.until(
-        lambda _: (
-            "t1.lel"
-            in (
-                open_reader(home)
-                .execute("SELECT value FROM state WHERE key = 'site.positions'")
-                .fetchone()
-                or [""]
-            )[0]
-        )
-    )
+
+    def placed() -> str:
+        conn = open_reader(home)
+        try:
+            row = conn.execute("SELECT value FROM state WHERE key = 'site.positions'").fetchone()
+        finally:
+            conn.close()
+        return row[0] if row else ""
+
+    wait.until(lambda _: "t1.lel" in placed())
     lel = next(c for c in d.status()["channels"] if c["id"] == "t1.lel")
     expected = "alarm" if lel["alarms_active"] else "ok"  # A1 is now 45: above the 40 %LEL leak
     wait.until(lambda _: expected in marker.get_attribute("class").split())
