@@ -731,3 +731,45 @@ def test_a_new_area_is_one_blueprint_and_one_template(box, monkeypatch) -> None:
     assert '<a href="/example">人员定位</a>' in page and "A. Li, B. Wang" in page
     links = re.findall(r'<a href="(/[a-z]*)">', operator.get("/?lang=en").get_data(as_text=True))
     assert links[:4] == ["/", "/site", "/example", "/system"], "ordered by the areas' NAV"
+
+
+def test_admins_change_roles_and_remove_accounts_but_never_the_last_admin(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    d.accounts.create("ops", PASSWORD, "operator", must_change=False)
+    login(client, "admin", PASSWORD)
+    token = csrf(client, "/users")
+    r = client.post("/users/admin/role", data={"csrf_token": token, "role": "viewer"})
+    assert r.status_code == 400 and "last admin" in r.get_data(as_text=True)
+    r = client.post("/users/admin/remove", data={"csrf_token": token})
+    assert r.status_code == 400 and "your own account" in r.get_data(as_text=True)
+    r = client.post("/users/ops/role", data={"csrf_token": token, "role": "admin"})
+    assert r.status_code == 302 and d.accounts.get("ops").role == "admin"
+    other = create_app(d, {"TESTING": True}).test_client()
+    login(other, "ops", PASSWORD)
+    assert other.get("/users").status_code == 200, "the new role applies at the next request"
+    auth = {"Authorization": f"Bearer {d.api_token}"}
+    r = client.put("/api/users/admin", headers=auth, json={"role": "operator"})
+    assert r.status_code == 200, "another admin exists now"
+    r = client.put("/api/users/ops", headers=auth, json={"role": "viewer"})
+    assert r.status_code == 400 and "last admin" in r.json["error"]
+    assert client.put("/api/users/nobody", headers=auth, json={"role": "viewer"}).status_code == 404
+    r = client.delete("/api/users/admin", headers=auth)
+    assert r.json == {"removed": "admin"}
+    assert client.get("/").headers["Location"] == "/login", "a removed account's session ends"
+    assert client.delete("/api/users/ops", headers=auth).status_code == 400, "last admin"
+    kinds = [e["user"] for e in events(d, "user_role_changed")]
+    assert kinds == ["ops", "admin"] and events(d, "user_removed")[0]["by"] == "api"
+
+
+def test_users_cli_set_role_and_remove(tmp_path) -> None:  # noqa: ANN001
+    home = tmp_path / "box"
+    run_cli(home, "init")
+    run_cli(home, "users", "add", "li_wei", "--role", "operator")
+    out = json.loads(run_cli(home, "users", "set-role", "li_wei", "admin", "--json").output)
+    assert out == {"name": "li_wei", "role": "admin"}
+    bad = run_cli(home, "users", "remove", "nobody", check=False)
+    assert bad.exit_code == 1 and "no account 'nobody'" in bad.output
+    assert "removed" in run_cli(home, "users", "remove", "admin").output
+    last = run_cli(home, "users", "set-role", "li_wei", "viewer", check=False)
+    assert last.exit_code == 1 and "last admin" in last.output

@@ -1,4 +1,4 @@
-"""``users list|add|reset``: web accounts, for the admin at the box (root or the service user)."""
+"""``users list|add|reset|set-role|remove``: web accounts, for the admin at the box."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import click
 
-from box.cli.common import Context, json_option, pass_box, print_json
+from box.cli.common import Context, json_option, pass_box, print_json, report
 from box.web.accounts import ROLES, AccountError, Accounts
 
 
@@ -90,6 +90,39 @@ def reset(box: Context, name: str, as_json: bool) -> None:
     if as_json:
         return print_json({"name": name, "temporary_password": password})
     click.echo(f"{name}: temporary password {password} (must be changed at first login)")
+
+
+@users.command(name="set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(ROLES))
+@json_option
+@pass_box
+def set_role(box: Context, name: str, role: str, as_json: bool) -> None:
+    """Change an account's role (the last admin cannot be demoted).
+
+    \b
+    Example:
+      safetybox users set-role li_wei admin
+    """
+    with _accounts(box) as acc:
+        acc.set_role(name, role)
+    report(as_json, {"name": name, "role": role}, f"{name}: role {role}")
+
+
+@users.command()
+@click.argument("name")
+@json_option
+@pass_box
+def remove(box: Context, name: str, as_json: bool) -> None:
+    """Delete an account (never the last admin); its sessions end at once.
+
+    \b
+    Example:
+      safetybox users remove old_contractor
+    """
+    with _accounts(box) as acc:
+        acc.remove(name)
+    report(as_json, {"removed": name}, f"{name}: removed")
 
 
 COMMANDS = [users]

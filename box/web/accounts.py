@@ -126,6 +126,29 @@ class Accounts:
             )
         )
 
+    def set_role(self, name: str, role: str) -> None:
+        """Change a role; the last admin cannot be demoted (someone must manage the box)."""
+        if role not in ROLES:
+            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+
+        def update(conn: Any) -> None:
+            _exists(conn, name)
+            if role != "admin":
+                _not_the_last_admin(conn, name, "demote")
+            conn.execute("UPDATE users SET role = ? WHERE name = ?", (role, name))
+
+        self.writer.call(update)
+
+    def remove(self, name: str) -> None:
+        """Delete an account (its sessions end at their next request); never the last admin."""
+
+        def delete(conn: Any) -> None:
+            _exists(conn, name)
+            _not_the_last_admin(conn, name, "remove")
+            conn.execute("DELETE FROM users WHERE name = ?", (name,))
+
+        self.writer.call(delete)
+
     def ensure_admin(self) -> str | None:
         """Create ``admin`` with a random password if no user exists; returns that password."""
         if self.reader.execute("SELECT count(*) FROM users").fetchone()[0]:
@@ -133,6 +156,19 @@ class Accounts:
         password = secrets.token_urlsafe(12)
         self.create("admin", password, "admin", must_change=True)
         return password
+
+
+def _exists(conn: Any, name: str) -> None:
+    if not conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+        raise AccountError(f"no account {name!r}")
+
+
+def _not_the_last_admin(conn: Any, name: str, verb: str) -> None:
+    # Checked inside the writer's transaction, so two admins demoting each other at once
+    # cannot both succeed.
+    admins = [r[0] for r in conn.execute("SELECT name FROM users WHERE role = 'admin'")]
+    if admins == [name]:
+        raise AccountError(f"cannot {verb} {name!r}: it is the last admin account")
 
 
 def _failed(conn: Any, name: str) -> None:

@@ -89,6 +89,45 @@ def reset_user(name: str) -> Any:
     return redirect(f"/users?message={name}: temporary password {password}")
 
 
+def _set_role(name: str, role: str, by: str) -> None:
+    _box().accounts.set_role(name, role)
+    _audit("user_role_changed", user=name, role=role, by=by)
+
+
+def _remove(name: str, by: str) -> None:
+    _box().accounts.remove(name)
+    _audit("user_removed", user=name, by=by)
+
+
+def _users_page_error(exc: AccountError) -> Any:
+    return render_template(
+        "users.html", users=_box().accounts.list(), roles=ROLES, error=str(exc)
+    ), (404 if str(exc).startswith("no account") else 400)
+
+
+@bp.post("/users/<name>/role")
+@page_role("admin")
+def set_role(name: str) -> Any:
+    role = request.form.get("role", "")
+    try:
+        _set_role(name, role, g.user.name)
+    except AccountError as exc:
+        return _users_page_error(exc)
+    return redirect(f"/users?message={name}: role {role}")
+
+
+@bp.post("/users/<name>/remove")
+@page_role("admin")
+def remove_user(name: str) -> Any:
+    if name == g.user.name:
+        return _users_page_error(AccountError("you cannot remove your own account"))
+    try:
+        _remove(name, g.user.name)
+    except AccountError as exc:
+        return _users_page_error(exc)
+    return redirect(f"/users?message={name}: removed")
+
+
 @bp.get("/api/users")
 @require_role("admin")
 def users_api() -> Any:
@@ -111,6 +150,33 @@ def add_user_api() -> Any:
     except AccountError as exc:
         return jsonify(error=str(exc)), 400
     return jsonify(name=name.strip(), role=role, temporary_password=password)
+
+
+@bp.put("/api/users/<name>")
+@require_role("admin")
+def set_role_api(name: str) -> Any:
+    data = body()
+    role = data.get("role")
+    if not isinstance(role, str):
+        return jsonify(error='send {"role": "viewer" | "operator" | "admin"}'), 400
+    try:
+        _set_role(name, role, who(data))
+    except AccountError as exc:
+        return jsonify(error=str(exc)), (404 if str(exc).startswith("no account") else 400)
+    return jsonify(name=name, role=role)
+
+
+@bp.delete("/api/users/<name>")
+@require_role("admin")
+def remove_user_api(name: str) -> Any:
+    actor = g.get("actor")
+    if actor is not None and actor.name == name:
+        return jsonify(error="you cannot remove your own account"), 400
+    try:
+        _remove(name, who({}))
+    except AccountError as exc:
+        return jsonify(error=str(exc)), (404 if str(exc).startswith("no account") else 400)
+    return jsonify(removed=name)
 
 
 @bp.post("/api/users/<name>/reset")

@@ -77,6 +77,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "apply": ("Apply", "应用"),
     "history": ("Earlier configs", "历史配置"),
     "restore": ("Restore", "恢复"),
+    "change_role": ("Change role", "修改角色"),
+    "remove_user": ("Remove", "删除用户"),
     "sections": ("Settings by section", "分项设置"),
     "editor": ("The whole file (box.toml)", "完整配置文件 (box.toml)"),
     "add_row": ("add", "新增"),

@@ -43,6 +43,7 @@ _ALARM = {
     "description": "CHANNEL:NAME, vote:ID or ext:KEY",
 }
 _WHO = {"who": {"type": "string", "maxLength": 64}}
+_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 _WRITE = [{"bearer": []}, {"session": [], "csrf": []}]
 
 
@@ -273,12 +274,25 @@ def _admin_paths() -> dict[str, Any]:
                 _body({"name": {"type": "string"}, "role": role, **_WHO}, ["name", "role"]),
             ),
         },
+        "/api/users/{name}": {
+            "put": {
+                "summary": "Change a role; the last admin cannot be demoted (admin)",
+                "security": _WRITE,
+                "parameters": [_NAME],
+                "requestBody": _body({"role": role, **_WHO}, ["role"]),
+                "responses": _resp(200, 400, 401, 403, 404),
+            },
+            "delete": {
+                "summary": "Remove an account; not yourself, not the last admin (admin)",
+                "security": _WRITE,
+                "parameters": [_NAME],
+                "responses": _resp(200, 400, 401, 403, 404),
+            },
+        },
         "/api/users/{name}/reset": {
             "post": {
                 **_post("New temporary password (admin)", _body(_WHO), 404)["post"],
-                "parameters": [
-                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [_NAME],
             }
         },
         "/api/diagnostics": _get(
