@@ -188,3 +188,25 @@ def test_impossible_edits_are_clear_errors(edit: Edit, message: str) -> None:
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         apply_edits(TEXT, [edit])
+
+
+def test_every_form_of_the_demo_config_round_trips_unchanged(tmp_path) -> None:  # noqa: ANN001
+    """Each section and item of the demo site, posted as shown, changes nothing."""
+    from box.config.template import render
+
+    text = render(True, name="Demo", home=str(tmp_path))
+    data = tomllib.loads(text)
+    schema = Schema(build_config_model(default_registry()).model_json_schema())
+    checked = 0
+    for key, node in schema.root["properties"].items():
+        value = data.get(key, UNSET)
+        if isinstance(value, list):
+            for i, row in enumerate(value):
+                tree = build(schema, node["items"], row, (key, i))
+                assert edits(tree, form_of(tree), row) == [], (key, i)
+                checked += 1
+        elif key != "config_version":
+            tree = build(schema, node, value, (key,))
+            assert edits(tree, form_of(tree), value) == [], key
+            checked += 1
+    assert checked > 15

@@ -773,3 +773,16 @@ def test_users_cli_set_role_and_remove(tmp_path) -> None:  # noqa: ANN001
     assert "removed" in run_cli(home, "users", "remove", "admin").output
     last = run_cli(home, "users", "set-role", "li_wei", "viewer", check=False)
     assert last.exit_code == 1 and "last admin" in last.output
+
+
+def test_every_config_form_page_renders(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    login(client, "admin", PASSWORD)
+    page = client.get("/config").get_data(as_text=True)
+    links = sorted(set(re.findall(r'href="(/config/form/[^"]+)"', page)))
+    assert len(links) >= 14, links
+    for link in links:
+        r = client.get(link.replace("&amp;", "&"))
+        assert r.status_code == 200, link
+        assert 'name="draft"' in r.get_data(as_text=True)
