@@ -302,6 +302,9 @@ def test_site_plan_upload_and_placing_channels(box, client) -> None:  # noqa: AN
         headers={"X-CSRF-Token": token},
     )
     assert r.status_code == 403
+    (upload,) = events(d, "site_plan_uploaded")
+    assert upload["by"] == "web:admin" and upload["format"] == "png"
+    assert events(d, "site_position_set")[-1]["channel"] == "t1.lel"
 
 
 def test_alarm_history_with_filters(box, client) -> None:  # noqa: ANN001
@@ -773,6 +776,12 @@ def test_users_cli_set_role_and_remove(tmp_path) -> None:  # noqa: ANN001
     assert "removed" in run_cli(home, "users", "remove", "admin").output
     last = run_cli(home, "users", "set-role", "li_wei", "viewer", check=False)
     assert last.exit_code == 1 and "last admin" in last.output
+    conn = open_reader(home)
+    try:
+        kinds = [k for (k,) in conn.execute("SELECT kind FROM events WHERE source = 'cli'")]
+    finally:
+        conn.close()
+    assert kinds == ["user_created", "user_role_changed", "user_removed"]
 
 
 def test_every_config_form_page_renders(box, client) -> None:  # noqa: ANN001

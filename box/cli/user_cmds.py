@@ -32,6 +32,18 @@ def _accounts(box: Context) -> Iterator[Accounts]:
         writer.stop()
 
 
+def _audit(acc: Accounts, kind: str, **details: str) -> None:
+    """The same audit events as the web page's, by the person at the box's shell."""
+    import getpass
+    import os
+
+    from box.readings import now_ms
+    from box.store.events import Event, Level
+
+    details["by"] = f"cli:{os.environ.get('SUDO_USER') or getpass.getuser()}"
+    acc.writer.submit_event(Event(kind, "cli", now_ms(), Level.INFO, details))
+
+
 @click.group()
 def users() -> None:
     """Web page accounts (viewer, operator, admin)."""
@@ -66,6 +78,7 @@ def add(box: Context, name: str, role: str, as_json: bool) -> None:
     password = secrets.token_urlsafe(12)
     with _accounts(box) as acc:
         acc.create(name, password, role, must_change=True)
+        _audit(acc, "user_created", user=name, role=role)
     if as_json:
         return print_json({"name": name, "role": role, "temporary_password": password})
     click.echo(f"{name} ({role}): temporary password {password}")
@@ -87,6 +100,7 @@ def reset(box: Context, name: str, as_json: bool) -> None:
         if acc.get(name) is None:
             raise click.ClickException(f"no account {name!r}")
         acc.set_password(name, password, must_change=True)
+        _audit(acc, "password_reset", user=name)
     if as_json:
         return print_json({"name": name, "temporary_password": password})
     click.echo(f"{name}: temporary password {password} (must be changed at first login)")
@@ -106,6 +120,7 @@ def set_role(box: Context, name: str, role: str, as_json: bool) -> None:
     """
     with _accounts(box) as acc:
         acc.set_role(name, role)
+        _audit(acc, "user_role_changed", user=name, role=role)
     report(as_json, {"name": name, "role": role}, f"{name}: role {role}")
 
 
@@ -122,6 +137,7 @@ def remove(box: Context, name: str, as_json: bool) -> None:
     """
     with _accounts(box) as acc:
         acc.remove(name)
+        _audit(acc, "user_removed", user=name)
     report(as_json, {"removed": name}, f"{name}: removed")
 
 

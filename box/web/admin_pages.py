@@ -23,9 +23,8 @@ from flask import (
     send_file,
 )
 
-from box.readings import now_ms
-from box.store.events import Event, Level
 from box.web.accounts import ROLES, AccountError
+from box.web.audit import audit
 from box.web.auth import body, page_role, require_role, who
 from box.web.nav import NavItem
 
@@ -35,10 +34,6 @@ NAV = [NavItem("/users", "users", role="admin", order=50)]
 
 def _box() -> Any:
     return current_app.config["BOX"]
-
-
-def _audit(kind: str, **details: Any) -> None:
-    _box().writer.submit_event(Event(kind, "web", now_ms(), Level.INFO, details))
 
 
 @bp.get("/users")
@@ -53,7 +48,7 @@ def _create(name: str, role: str, by: str) -> str:
     """A new account with a temporary password (returned), changed at its first login."""
     password = secrets.token_urlsafe(12)
     _box().accounts.create(name, password, role, must_change=True)
-    _audit("user_created", user=name, role=role, by=by)
+    audit("user_created", user=name, role=role, by=by)
     return password
 
 
@@ -63,7 +58,7 @@ def _reset(name: str, by: str) -> str | None:
         return None
     password = secrets.token_urlsafe(12)
     _box().accounts.set_password(name, password, must_change=True)
-    _audit("password_reset", user=name, by=by)
+    audit("password_reset", user=name, by=by)
     return password
 
 
@@ -91,12 +86,12 @@ def reset_user(name: str) -> Any:
 
 def _set_role(name: str, role: str, by: str) -> None:
     _box().accounts.set_role(name, role)
-    _audit("user_role_changed", user=name, role=role, by=by)
+    audit("user_role_changed", user=name, role=role, by=by)
 
 
 def _remove(name: str, by: str) -> None:
     _box().accounts.remove(name)
-    _audit("user_removed", user=name, by=by)
+    audit("user_removed", user=name, by=by)
 
 
 def _users_page_error(exc: AccountError) -> Any:
@@ -243,7 +238,7 @@ def _diagnostics(by: str) -> Any:
             ),
         )
     buf.seek(0)
-    _audit("diagnostics_downloaded", by=by)
+    audit("diagnostics_downloaded", by=by)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     return send_file(
         buf,
@@ -276,7 +271,7 @@ def _backup(by: str) -> Any:
         target_path = Path(tmp) / "backup.db"
         backup(box.home.database_file, box.keys.get(STORE_KEY), target_path)
         data = target_path.read_bytes()
-    _audit("backup_downloaded", by=by, bytes=len(data))
+    audit("backup_downloaded", by=by, bytes=len(data))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     return send_file(
         io.BytesIO(data),

@@ -103,7 +103,8 @@ def body() -> dict[str, Any]:
 
 def who(data: dict[str, Any]) -> str:
     """Who did it, for the audit trail: the logged-in user, or the API caller's name."""
-    actor = g.get("actor")
+    # require_role sets g.actor (None for the API token); page_role leaves g.user.
+    actor = g.actor if "actor" in g else g.get("user")
     if actor is not None:
         return f"web:{actor.name}"
     name = data.get("who")

@@ -24,8 +24,9 @@ from flask import (
 )
 
 from box.readings import now_ms
-from box.store.events import Event, Level
+from box.store.events import Level
 from box.web.accounts import AccountError, User
+from box.web.audit import audit
 from box.web.auth import (
     body,
     csrf_ok,
@@ -46,11 +47,6 @@ _failures: dict[str, deque[float]] = defaultdict(deque)
 
 def _box() -> Any:
     return current_app.config["BOX"]
-
-
-def _audit(kind: str, level: int = Level.INFO, **details: Any) -> None:
-    details.setdefault("ip", request.remote_addr)
-    _box().writer.submit_event(Event(kind, "web", now_ms(), level, details))
 
 
 def _page(template: str, status: int = 200, **ctx: Any) -> Any:
@@ -80,10 +76,10 @@ def _login(name: Any, password: Any) -> tuple[User | None, str]:
         user = accounts.verify(name, password if isinstance(password, str) else "")
     except AccountError as exc:
         _failures[request.remote_addr or "?"].append(time.time())
-        _audit("login_failed", Level.LEVEL_3, user=name, reason=str(exc))
+        audit("login_failed", Level.LEVEL_3, user=name, reason=str(exc))
         return None, str(exc)
     login_session(user)
-    _audit("login", user=user.name, role=user.role)
+    audit("login", user=user.name, role=user.role)
     return user, ""
 
 
@@ -103,7 +99,7 @@ def login() -> Any:
 def logout() -> Any:
     user = current_user()
     if user is not None and csrf_ok():
-        _audit("logout", user=user.name)
+        audit("logout", user=user.name)
         session.clear()
     return redirect("/login")
 
@@ -144,7 +140,7 @@ def api_logout() -> Any:
         return jsonify(error="not logged in"), 401
     if not csrf_ok():
         return jsonify(error="missing or wrong CSRF token (X-CSRF-Token)"), 400
-    _audit("logout", user=user.name)
+    audit("logout", user=user.name)
     session.clear()
     return jsonify(logged_out=user.name)
 
@@ -165,7 +161,7 @@ def api_change_password() -> Any:
         _box().accounts.change_password(user.name, old, new)
     except AccountError as exc:
         return jsonify(error=str(exc)), 400
-    _audit("password_changed", user=user.name)
+    audit("password_changed", user=user.name)
     return jsonify(user=user.name, must_change=False)
 
 
@@ -189,7 +185,7 @@ def change_password() -> Any:
         )
     except AccountError as exc:
         return _page("password.html", 400, error=str(exc))
-    _audit("password_changed", user=user.name)
+    audit("password_changed", user=user.name)
     g.pop("user", None)
     return redirect("/")
 

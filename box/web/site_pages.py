@@ -23,7 +23,8 @@ from flask import (
 )
 
 from box.atomic import write_atomic
-from box.web.auth import body, current_user, page_role, require_role
+from box.web.audit import audit
+from box.web.auth import body, current_user, page_role, require_role, who
 from box.web.nav import NavItem
 
 bp = Blueprint("site", __name__)
@@ -92,6 +93,7 @@ def _store_plan(data: bytes) -> str | None:
     for old in ("png", "jpg"):
         (_box().home.data_dir / f"site-plan.{old}").unlink(missing_ok=True)
     write_atomic(_box().home.data_dir / f"site-plan.{ext}", data, mode=0o640)
+    audit("site_plan_uploaded", by=who({}), bytes=len(data), format=ext)
     return None
 
 
@@ -143,6 +145,7 @@ def place() -> Any:
             return jsonify(error=f"'{name}' must be a percentage 0..100, got {v!r}"), 400
     placed = positions()
     placed[channel] = [round(float(x), 2), round(float(y), 2)]
+    audit("site_position_set", by=who(data), channel=channel, at=placed[channel])
     text = json.dumps(placed)
     _box().writer.call(
         lambda conn: conn.execute(

@@ -1,0 +1,16 @@
+"""Audit events for what people do on the web page and the API (hash-chained like all events)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from box.readings import now_ms
+from box.store.events import Event, Level
+
+
+def audit(kind: str, level: int = Level.INFO, **details: Any) -> None:
+    """Store ``kind`` with ``details`` and the client's address."""
+    details.setdefault("ip", request.remote_addr)
+    current_app.config["BOX"].writer.submit_event(Event(kind, "web", now_ms(), level, details))
