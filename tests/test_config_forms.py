@@ -210,3 +210,12 @@ def test_every_form_of_the_demo_config_round_trips_unchanged(tmp_path) -> None: 
             assert edits(tree, form_of(tree), value) == [], key
             checked += 1
     assert checked > 15
+
+
+def test_chinese_field_names_know_a_modbus_unit_from_a_unit() -> None:
+    from box.web.field_names import zh_name
+
+    assert zh_name(("channels", 0, "unit")) == "单位"
+    assert zh_name(("drivers", 0, "devices", 2, "unit")) == "从站地址"
+    assert zh_name(("channels", 0, "alarms", "thresholds", "levels", 1)) == "报警级别"
+    assert zh_name(("channels", 0, "no_such_key")) == ""

@@ -795,3 +795,14 @@ def test_every_config_form_page_renders(box, client) -> None:  # noqa: ANN001
         r = client.get(link.replace("&amp;", "&"))
         assert r.status_code == 200, link
         assert 'name="draft"' in r.get_data(as_text=True)
+
+
+def test_config_form_names_fields_in_chinese_beside_the_key(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    login(client, "admin", PASSWORD)
+    html = client.get("/config/form/channels/0?lang=zh-CN").get_data(as_text=True)
+    assert 'at <span class="zh">报警值</span></label>' in html
+    assert 'on_delay_s <span class="zh">报警延时(秒)</span>' in html
+    html = client.get("/config/form/channels/0?lang=en").get_data(as_text=True)
+    assert "报警值" not in html

@@ -30,6 +30,7 @@ from box.config.review import (
 from box.config.schema import build_config_model
 from box.errors import ConfigError
 from box.web.auth import page_role
+from box.web.field_names import zh_name
 from box.web.nav import NavItem
 
 bp = Blueprint("config_pages", __name__)
@@ -242,5 +243,11 @@ def _form_page(
     if seed:  # still a new row: post back to "new" with its type
         action = f"/config/form/{tree.path[0]}/new?type={seed['type']}"
     return render_template(
-        "config_form.html", tree=tree, draft=draft, action=action, base=digest(_running()), **ctx
+        "config_form.html",
+        tree=tree,
+        draft=draft,
+        action=action,
+        base=digest(_running()),
+        zh_name=zh_name,
+        **ctx,
     ), status
