@@ -129,6 +129,10 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     wait.until(lambda _: b.find_elements(By.ID, "message"))
     lel = next(c for c in d.status()["channels"] if c["id"] == "t1.lel")
     assert lel["thresholds"]["A1"] == 45.0
+    b.get(d.url + "/config/form/channels/0?lang=zh-CN")
+    wait.until(lambda _: "报警值" in b.find_element(By.TAG_NAME, "body").text)
+    b.save_screenshot(str(ARTIFACTS / "config-form-zh.png"))
+    b.get(d.url + "/config?lang=en")
 
     # Site overview: upload a plan, drag a channel onto it, see it coloured by its state.
     from selenium.webdriver.common.action_chains import ActionChains
