@@ -212,8 +212,13 @@ def test_every_form_of_the_demo_config_round_trips_unchanged(tmp_path) -> None: 
     assert checked > 15
 
 
-def test_chinese_field_names_know_a_modbus_unit_from_a_unit() -> None:
-    from box.web.field_names import zh_name
+def test_chinese_field_names_know_a_modbus_unit_from_a_unit(schema: Schema) -> None:
+    from box.web.field_names import ZH, zh_name
+
+    keys = set(schema.root["properties"])
+    for node in schema.defs.values():
+        keys |= set(node.get("properties", {}))
+    assert keys <= set(ZH), f"no Chinese name for {sorted(keys - set(ZH))}"
 
     assert zh_name(("channels", 0, "unit")) == "单位"
     assert zh_name(("drivers", 0, "devices", 2, "unit")) == "从站地址"

@@ -35,6 +35,7 @@ ZH: dict[str, str] = {
     "codes": "平台编码",
     "command_max_skew_s": "指令时间偏差上限(秒)",
     "commit_interval_ms": "提交间隔(毫秒)",
+    "config_version": "配置格式版本",
     "commit_max_rows": "每次提交最多行数",
     "crash_after_s": "故障注入(秒)",
     "dates": "日期范围",
