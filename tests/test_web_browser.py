@@ -91,6 +91,12 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     b.find_element(By.NAME, "new").send_keys("a new long password")
     b.find_element(By.ID, "change").click()
     wait.until(lambda _: b.find_elements(By.ID, "tiles"))
+    # A list rendered before the latest alarm change (here: made to look so) is reloaded by the
+    # next poll, never left showing an older state.
+    b.execute_script(
+        "window.__stale = true; document.getElementById('alarms').dataset.signature = 'x';"
+    )
+    wait.until(lambda _: b.execute_script("return window.__stale === undefined;"))
     wait.until(lambda _: mode("red") == "off")
     # The simulated leak starts 6 s after the daemon: the page shows it without a reload click.
     wait.until(lambda _: b.find_elements(By.CSS_SELECTOR, 'li.alarm[data-id="t1.lel:A1"]'))
@@ -102,6 +108,16 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     b.find_element(By.ID, "lang").click()
     wait.until(lambda _: "报警" in b.find_element(By.TAG_NAME, "body").text)
     b.save_screenshot(str(ARTIFACTS / "dashboard-zh.png"))
+    # On a phone (390 px wide) nothing is wider than the screen: no sideways scrolling.
+    b.set_window_size(390, 844)
+    for path in ("/", "/config/form/channels/0"):
+        b.get(d.url + path)
+        wait.until(lambda _: b.find_elements(By.TAG_NAME, "main"))
+        width = b.execute_script("return [document.documentElement.scrollWidth, innerWidth];")
+        assert width[0] <= width[1], (path, width)
+    b.get(d.url + "/")
+    b.save_screenshot(str(ARTIFACTS / "dashboard-phone.png"))
+    b.set_window_size(1200, 900)
     assert d.status()["outputs"]["red"]["mode"] == "on"
 
     # Configuration: the channel's form (generated from the schema) shows an invalid threshold's

@@ -806,3 +806,15 @@ def test_config_form_names_fields_in_chinese_beside_the_key(box, client) -> None
     assert 'on_delay_s <span class="zh">报警延时(秒)</span>' in html
     html = client.get("/config/form/channels/0?lang=en").get_data(as_text=True)
     assert "报警值" not in html
+
+
+def test_the_alarm_list_carries_the_signature_the_page_polls_against(box, client) -> None:  # noqa: ANN001
+    """Found on a phone-sized screenshot: an alarm raised between rendering and the page's first
+    poll left "No alarms" on screen, because the script compared against its own first poll."""
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    login(client, "admin", PASSWORD)
+    wait_for(lambda: d.snapshot()["alarms"], what="the step alarm")
+    html = client.get("/").get_data(as_text=True)
+    expected = ",".join(f"{a['id']}:{a['state']}" for a in d.snapshot()["alarms"])
+    assert f'data-signature="{expected}"' in html and expected.startswith("t1.lel:A1:")

@@ -193,7 +193,14 @@ def change_password() -> Any:
 @bp.get("/")
 @page_role("viewer")
 def dashboard() -> Any:
-    return _page("dashboard.html", status_=_box().snapshot())
+    status = _box().snapshot()
+    return _page("dashboard.html", status_=status, alarm_signature=alarm_signature(status))
+
+
+def alarm_signature(status: dict[str, Any]) -> str:
+    """What the alarm list shows, as app.js computes it from /api/status: the page reloads
+    when the two differ, including an alarm raised between rendering and the first poll."""
+    return ",".join(f"{a['id']}:{a['state']}" for a in status["alarms"])
 
 
 SHELVE_MINUTES = (30, 60, 240, 480, 1440)

@@ -16,9 +16,11 @@
         const li = document.querySelector(`li[data-output="${CSS.escape(name)}"] .mode`);
         if (li) li.textContent = o.mode;
       }
+      // Compare with what the server rendered, not with the first poll: an alarm raised in
+      // between must not leave a list that says "no alarms".
       const ids = s.alarms.map(a => a.id + ":" + a.state).join(",");
-      if (window.__alarms !== undefined && window.__alarms !== ids) location.reload();
-      window.__alarms = ids;
+      const list = document.getElementById("alarms");
+      if (list && list.dataset.signature !== ids) location.reload();
     } catch (e) { /* the box restarts: try again next time */ }
   }
   setInterval(refresh, 2000);
