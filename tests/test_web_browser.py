@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,6 +108,9 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     wait.until(lambda _: "acknowledged" in b.find_element(By.ID, "alarms").text)
     b.find_element(By.ID, "lang").click()
     wait.until(lambda _: "报警" in b.find_element(By.TAG_NAME, "body").text)
+    time.sleep(2.5)  # one poll later the script has rewritten the tiles: still in Chinese
+    quality = "return document.querySelector('.tile .q').textContent;"
+    assert b.execute_script(quality) == "正常"
     b.save_screenshot(str(ARTIFACTS / "dashboard-zh.png"))
     # On a phone (390 px wide) nothing is wider than the screen: no sideways scrolling.
     b.set_window_size(390, 844)

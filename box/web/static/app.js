@@ -1,5 +1,6 @@
 // Live tile values without a reload: poll the box's own status (no external scripts).
 (function () {
+  const names = JSON.parse(document.getElementById("quality-names")?.textContent || "{}");
   async function refresh() {
     try {
       const r = await fetch("/api/status", { credentials: "same-origin" });
@@ -9,7 +10,10 @@
         const tile = document.querySelector(`.tile[data-channel="${CSS.escape(c.id)}"]`);
         if (!tile) continue;
         tile.querySelector(".v").textContent = c.value === null ? "—" : c.value.toFixed(2);
-        tile.querySelector(".q").textContent = c.quality;
+        const q = tile.querySelector(".q");
+        q.textContent = names[c.quality] || c.quality;
+        q.dataset.quality = c.quality;
+        for (const k of ["good", "uncertain", "bad", "stale"]) tile.classList.toggle("q-" + k, c.quality === k);
         tile.classList.toggle("in-alarm", c.alarms_active.length > 0);
       }
       for (const [name, o] of Object.entries(s.outputs)) {
