@@ -114,7 +114,7 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     b.save_screenshot(str(ARTIFACTS / "dashboard-zh.png"))
     # On a phone (390 px wide) nothing is wider than the screen: no sideways scrolling.
     b.set_window_size(390, 844)
-    for path in ("/", "/config/form/channels/0"):
+    for path in ("/", "/config/form/channels/0", "/system", "/alarms/history", "/users", "/config"):
         b.get(d.url + path)
         wait.until(lambda _: b.find_elements(By.TAG_NAME, "main"))
         width = b.execute_script("return [document.documentElement.scrollWidth, innerWidth];")
