@@ -818,3 +818,47 @@ def test_the_alarm_list_carries_the_signature_the_page_polls_against(box, client
     html = client.get("/").get_data(as_text=True)
     expected = ",".join(f"{a['id']}:{a['state']}" for a in d.snapshot()["alarms"])
     assert f'data-signature="{expected}"' in html and expected.startswith("t1.lel:A1:")
+
+
+def test_config_forms_survive_any_input(box, client) -> None:  # noqa: ANN001
+    """Random text in every field of every form: a page with errors or a diff, never a 500,
+    and nothing is written until Apply."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    login(client, "admin", PASSWORD)
+    before = d.home.config_file.read_text()
+    links = sorted(
+        set(
+            re.findall(r'href="(/config/form/[^"]+)"', client.get("/config").get_data(as_text=True))
+        )
+    )
+    forms = {}
+    for link in links:
+        url = link.replace("&amp;", "&")
+        html = client.get(url).get_data(as_text=True)
+        names = sorted(set(re.findall(r'name="(f:[^"]+|remove:[^"]+)"', html)))
+        forms[url] = [n.replace("&#34;", '"') for n in names]
+    assert sum(map(len, forms.values())) > 100, "the forms' fields were found"
+    token = csrf(client, "/config")
+    text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
+
+    @given(url=st.sampled_from(sorted(forms)), data=st.data())
+    @settings(
+        max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    def run(url: str, data: st.DataObject) -> None:
+        fields = forms[url]
+        chosen = data.draw(st.lists(st.sampled_from(fields), max_size=4, unique=True))
+        values = {
+            name: data.draw(text | st.sampled_from(["", "1e309", "-1", "[1,", "x = {"]))
+            for name in chosen
+        }
+        r = client.post(url, data={"csrf_token": token, **values})
+        assert r.status_code in (200, 400), (url, values, r.status_code)
+
+    run()
+    assert d.home.config_file.read_text() == before
+    assert d.health_problems() == []
