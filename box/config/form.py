@@ -107,68 +107,90 @@ def _shown(value: Any) -> str:
 
 def build(schema: Schema, node: dict[str, Any], data: Any, path: tuple[PathElem, ...]) -> Field:
     """The field tree for ``data`` (the current value, or ``UNSET``) at ``path``."""
-    label = str(path[-1]) if path else "box.toml"
     present = data is not UNSET and data is not None
     resolved, nullable = schema.resolve(node, data if present else None)
-    f = Field(path, label, "text", help=resolved.get("description", ""), schema=resolved)
+    f = Field(
+        path,
+        str(path[-1]) if path else "box.toml",
+        "note",
+        value=_shown(data) if present else "",
+        help=resolved.get("description", ""),
+        schema=resolved,
+    )
     default = resolved.get("default", UNSET)
     if default is not UNSET and default is not None and not present:
         f.placeholder = _shown(default)
     kind = resolved.get("type")
     if resolved.get("x-unsupported"):
-        f.widget, f.value = "note", _shown(data) if present else ""
+        pass  # shown as text, edited in the box.toml editor
     elif "const" in resolved:
         f.widget, f.value = "fixed", _shown(resolved["const"])
     elif "enum" in resolved or kind == "boolean":
-        f.widget = "select"
-        options = resolved.get("enum", [True, False])
-        f.choices = tuple(_shown(o) for o in options)
-        if nullable or default is UNSET:
-            f.choices = ("", *f.choices)
-        f.value = _shown(data if present else (default if default is not UNSET else None))
+        _choice(f, data if present else (default if default is not UNSET else None), nullable)
     elif kind in ("integer", "number"):
-        f.widget, f.value = "number", _shown(data) if present else ""
-        f.attrs["step"] = "1" if kind == "integer" else "any"
-        for key, attr in (("minimum", "min"), ("maximum", "max")):
-            if key in resolved:
-                f.attrs[attr] = str(resolved[key])
+        _number_input(f, kind)
     elif kind == "string":
-        secret = resolved.get("writeOnly") or resolved.get("format") == "password"
-        f.widget = "password" if secret else "text"
-        f.value = "" if secret else (_shown(data) if present else "")
-        if secret and present:
-            f.placeholder = "(set; leave empty to keep)"
-        if "maxLength" in resolved:
-            f.attrs["maxlength"] = str(resolved["maxLength"])
+        _text_input(f, present)
     elif kind == "array":
-        items = resolved.get("items")
-        if "prefixItems" in resolved or (items and _is_scalar(schema, items)):
-            f.widget, f.value = "text", _shown(data) if present else ""
-            f.help = f.help or "values separated by commas"
-        elif items:
-            f.widget = "list"
-            rows = list(data) if present else []
-            for i, row in enumerate(rows):
-                child = build(schema, items, row, (*path, i))
-                child.removable = True
-                f.children.append(child)
-            blank = build(schema, items, UNSET, (*path, len(rows)))
-            if blank.widget == "group":
-                blank.new = True
-                f.children.append(blank)
-        else:
-            f.widget = "note"
+        _array(schema, f, data if present else [])
     elif kind == "object" and "properties" in resolved:
-        f.widget = "group"
-        values = data if present and isinstance(data, dict) else {}
-        for key, sub in resolved["properties"].items():
-            f.children.append(build(schema, sub, values.get(key, UNSET), (*path, key)))
+        _group(schema, f, data if present and isinstance(data, dict) else {})
     elif kind == "object":
-        f.widget, f.value = "textarea", _shown(data) if present else ""
+        f.widget = "textarea"
         f.help = (f.help + "; " if f.help else "") + "one  key = value  per line (TOML)"
-    else:
-        f.widget, f.value = "note", _shown(data) if present else ""
     return f
+
+
+def _choice(f: Field, value: Any, nullable: bool) -> None:
+    f.widget = "select"
+    f.choices = tuple(_shown(o) for o in f.schema.get("enum", [True, False]))
+    if nullable or "default" not in f.schema:
+        f.choices = ("", *f.choices)  # "not set"
+    f.value = _shown(value)
+
+
+def _number_input(f: Field, kind: str) -> None:
+    f.widget = "number"
+    f.attrs["step"] = "1" if kind == "integer" else "any"
+    for key, attr in (("minimum", "min"), ("maximum", "max")):
+        if key in f.schema:
+            f.attrs[attr] = str(f.schema[key])
+
+
+def _text_input(f: Field, present: bool) -> None:
+    secret = f.schema.get("writeOnly") or f.schema.get("format") == "password"
+    f.widget = "password" if secret else "text"
+    if secret:
+        f.value = ""  # never sent to the browser
+        if present:
+            f.placeholder = "(set; leave empty to keep)"
+    if "maxLength" in f.schema:
+        f.attrs["maxlength"] = str(f.schema["maxLength"])
+
+
+def _array(schema: Schema, f: Field, rows: list[Any]) -> None:
+    items = f.schema.get("items")
+    if "prefixItems" in f.schema or (items and _is_scalar(schema, items)):
+        f.widget = "text"
+        f.help = f.help or "values separated by commas"
+        return
+    if not items:
+        return  # a note
+    f.widget, f.value = "list", ""
+    for i, row in enumerate(rows):
+        child = build(schema, items, row, (*f.path, i))
+        child.removable = True
+        f.children.append(child)
+    blank = build(schema, items, UNSET, (*f.path, len(rows)))
+    if blank.widget == "group":  # a row of inputs that adds an item when filled in
+        blank.new = True
+        f.children.append(blank)
+
+
+def _group(schema: Schema, f: Field, values: dict[str, Any]) -> None:
+    f.widget, f.value = "group", ""
+    for key, sub in f.schema["properties"].items():
+        f.children.append(build(schema, sub, values.get(key, UNSET), (*f.path, key)))
 
 
 def _is_scalar(schema: Schema, node: dict[str, Any]) -> bool:
