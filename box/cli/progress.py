@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import click
 
@@ -38,17 +39,13 @@ def count_bar(label: str) -> Iterator[Callable[[int, int], None]]:
     if not on_terminal():
         yield lambda _done, _total: None
         return
-    bar = None
-    try:
+    with ExitStack() as stack:
+        bars: list[Any] = []  # opened at the first call, when the total is known
 
         def progress(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:
+            if not bars:
                 bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
-                bar.__enter__()
-            bar.update(done - bar.pos)
+                bars.append(stack.enter_context(bar))
+            bars[0].update(done - bars[0].pos)
 
         yield progress
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)

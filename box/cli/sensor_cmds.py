@@ -6,6 +6,8 @@ import functools
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -252,17 +254,23 @@ def _points(profile: str) -> list[str]:
 COMMANDS = [sensors]
 
 
-def _tool_target(
-    bus: dict[str, Any],
-    profile: str,
-) -> tuple[Any, Any]:
+@contextmanager
+def _device(bus: dict[str, Any], profile: str) -> Iterator[tuple[Any, Any]]:
+    """A client on the bus and the device's profile; the tool's refusals (out of range, not
+    in the profile, no answer) become one-line errors, and the port is always closed."""
     from drivers.modbus.profiles import load_profiles
+    from firmware_tools.modbus_tool import ToolError
 
     p = load_profiles().get(profile)
     if p is None:
         raise click.BadParameter(f"unknown profile {profile!r}")
     client, _ = _client(**bus)
-    return client, p
+    try:
+        yield client, p
+    except ToolError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
 
 
 def _confirm(yes: bool, as_json: bool, what: str) -> None:
@@ -297,17 +305,12 @@ def set_cmd(
       safetybox sensors set --port /dev/ttyUSB0 --unit 4 --profile generic-gas-probe \\
           --setpoint A1 --value 250
     """
-    from firmware_tools.modbus_tool import ToolError, plan_setpoint, set_setpoint
+    from firmware_tools.modbus_tool import plan_setpoint, set_setpoint
 
-    client, p = _tool_target(bus, profile)
-    try:
+    with _device(bus, profile) as (client, p):
         plan_setpoint(p, name, value)  # refuse before asking
         _confirm(yes, as_json, f"write {name} = {value} to unit {unit}")
         got = set_setpoint(client, unit, p, name, value)
-    except ToolError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        client.close()
     report(
         as_json,
         {"unit": unit, "setpoint": name, "value": got, "verified": True},
@@ -336,18 +339,13 @@ def command_cmd(
     Example:
       safetybox sensors command --port /dev/ttyUSB0 --unit 4 --profile generic-gas-probe zero
     """
-    from firmware_tools.modbus_tool import ToolError, run_command
+    from firmware_tools.modbus_tool import run_command
 
-    client, p = _tool_target(bus, profile)
-    try:
+    with _device(bus, profile) as (client, p):
         if not any(c.name == name for c in p.commands):
             run_command(client, unit, p, name)  # raises with the list of commands
         _confirm(yes, as_json, f"send {name} to unit {unit}")
         run_command(client, unit, p, name)
-    except ToolError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        client.close()
     report(
         as_json, {"unit": unit, "command": name, "accepted": True}, f"unit {unit}: {name} accepted"
     )
@@ -370,18 +368,13 @@ def set_unit_cmd(
     Example:
       safetybox sensors set-unit --port /dev/ttyUSB0 --unit 1 --profile P --new-unit 7
     """
-    from firmware_tools.modbus_tool import ToolError, set_unit_id
+    from firmware_tools.modbus_tool import set_unit_id
 
-    client, p = _tool_target(bus, profile)
-    try:
+    with _device(bus, profile) as (client, p):
         if p.address_register is None:
             set_unit_id(client, unit, p, new_unit)  # raises the explanation
         _confirm(yes, as_json, f"change unit {unit} to unit {new_unit}")
         set_unit_id(client, unit, p, new_unit)
-    except ToolError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        client.close()
     report(
         as_json,
         {"unit": unit, "new_unit": new_unit, "verified": True},
@@ -406,28 +399,16 @@ def set_baud_cmd(
     Example:
       safetybox sensors set-baud --port /dev/ttyUSB0 --unit 3 --profile P --new-baud 9600
     """
-    from firmware_tools.modbus_tool import ToolError, set_baud, verify_baud
+    from firmware_tools.modbus_tool import set_baud, verify_baud
 
-    client, p = _tool_target(bus, profile)
-    try:
+    with _device(bus, profile) as (client, p):
         if p.baud_register is None or new_baud not in p.baud_codes:
             set_baud(client, unit, p, new_baud)  # raises the explanation
         _confirm(yes, as_json, f"change unit {unit} to {new_baud} baud")
         code = set_baud(client, unit, p, new_baud)
-    except ToolError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        client.close()
-    if bus["port"]:
-        client, _ = _client(**{**bus, "baud": new_baud})
-    else:
-        client, _ = _client(**bus)
-    try:
+    reopened = {**bus, "baud": new_baud} if bus["port"] else bus  # serial: at the new rate
+    with _device(reopened, profile) as (client, p):
         verify_baud(client, unit, p, code)
-    except ToolError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        client.close()
     report(
         as_json,
         {"unit": unit, "baud": new_baud, "verified": True},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Annotated, Any, Literal, Union
 
@@ -141,10 +142,27 @@ class UnavailableDriverConfig(DriverConfig):
 
 
 def build_config_model(registry: DriverRegistry) -> type[BoxConfigBase]:
-    """The full schema, with one ``drivers`` variant per registered driver type."""
-    variants: list[Any] = list(registry.config_models())
-    if registry.failed:
-        failed = tuple(sorted(registry.failed))
+    """The full schema, with one ``drivers`` variant per registered driver type. Built once per
+    set of drivers: every config check and reload used to create new model classes."""
+    return _config_model(tuple(registry.config_models()), tuple(sorted(registry.failed)))
+
+
+def config_json_schema(registry: DriverRegistry) -> dict[str, Any]:
+    """The JSON Schema the config forms are generated from (shared: do not modify it)."""
+    return _json_schema(build_config_model(registry))
+
+
+@functools.lru_cache(maxsize=8)
+def _json_schema(model: type[BoxConfigBase]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+@functools.lru_cache(maxsize=8)
+def _config_model(
+    driver_configs: tuple[type[DriverConfig], ...], failed: tuple[str, ...]
+) -> type[BoxConfigBase]:
+    variants: list[Any] = list(driver_configs)
+    if failed:
         variants.append(
             create_model(
                 "UnavailableDriver",

@@ -27,11 +27,12 @@ from box.config.review import (
     saved_configs,
     unified_diff,
 )
-from box.config.schema import build_config_model
+from box.config.schema import config_json_schema
 from box.errors import ConfigError
 from box.web.auth import page_role
 from box.web.field_names import zh_name
 from box.web.nav import NavItem
+from drivers.base import default_registry
 
 bp = Blueprint("config_pages", __name__)
 NAV = [NavItem("/config", "config", role="admin", order=40)]
@@ -53,13 +54,15 @@ def _history() -> list[str]:
 
 
 def _registry() -> Any:
-    return getattr(_box(), "registry", None)
+    """The running box's drivers (a test double may have none: then the installed ones)."""
+    return getattr(_box(), "registry", None) or default_registry()
 
 
 def _render(text: str, status: int = 200, **ctx: Any) -> Any:
-    ctx.setdefault("base", digest(_running()))
+    running = _running()
+    ctx.setdefault("base", digest(running))
     try:
-        data = tomllib.loads(_running())
+        data = tomllib.loads(running)
     except tomllib.TOMLDecodeError:
         data = {}
     items = {s: _labels(data.get(s)) for s in LIST_SECTIONS}
@@ -139,7 +142,7 @@ def apply() -> Any:
 
 def _section(section: str, item: str | None, data: dict[str, Any]) -> tuple[Any, tuple[Any, ...]]:
     """(the section's schema node, its path in the document) for a URL, or 404."""
-    root = build_config_model(_registry() or _default_registry()).model_json_schema()
+    root = config_json_schema(_registry())
     node = root["properties"].get(section) if section in TABLE_SECTIONS + LIST_SECTIONS else None
     if node is None or (item is None) != (section in TABLE_SECTIONS):
         abort(404, f"no config section {section!r}")
@@ -152,12 +155,6 @@ def _section(section: str, item: str | None, data: dict[str, Any]) -> tuple[Any,
     if not item.isdigit() or int(item) >= len(rows):
         abort(404, f"no {section} item {item!r}")
     return node["items"], (section, int(item))
-
-
-def _default_registry() -> Any:
-    from drivers.base import default_registry
-
-    return default_registry()
 
 
 def _value(data: Any, path: tuple[Any, ...]) -> Any:
@@ -181,8 +178,7 @@ def _driver_type(section: str) -> dict[str, str]:
 
 
 def _driver_types() -> list[str]:
-    registry = _registry() or _default_registry()
-    return sorted(registry.drivers)
+    return sorted(_registry().drivers)
 
 
 def _tree(

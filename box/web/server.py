@@ -61,10 +61,9 @@ class WebServer:
         self._threads: list[threading.Thread] = []
         try:
             for entry in listen:
-                _probe(split_listen(entry))
-                server = Server(
-                    split_listen(entry), app, numthreads=threads, server_name="safetybox"
-                )
+                addr = split_listen(entry)
+                _probe(addr)
+                server = Server(addr, app, numthreads=threads, server_name="safetybox")
                 server.shutdown_timeout = 2
                 if tls is not None:
                     server.ssl_adapter = _adapter(*tls)
