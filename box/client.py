@@ -58,11 +58,13 @@ class BoxClient:
         self.url = base_url(home)
         self.timeout = timeout
 
-    def _request(self, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    def _request(
+        self, path: str, body: Any = None, token: str | None = None, method: str | None = None
+    ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         # The URL is always http://<configured loopback or LAN address>, never user-supplied.
         req = urllib.request.Request(  # noqa: S310
-            self.url + path, data=data, method="POST" if data else "GET"
+            self.url + path, data=data, method=method or ("POST" if data else "GET")
         )
         req.add_header("Content-Type", "application/json")
         if token:
@@ -88,8 +90,14 @@ class BoxClient:
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """An authenticated write, with the token from the box's ``api.key`` file."""
+        return self.call("POST", path, body)
+
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Any authenticated request (GET, POST, PUT, DELETE) with the API token."""
         token = FileKeyProvider(self.home.keys_dir).get(API_TOKEN).hex()
-        return self._request(path, body, token=token)
+        return self._request(path, body, token=token, method=method)
 
     def reload(self, who: str) -> tuple[int, dict[str, Any]]:
         return self.post("/api/config/reload", {"who": who})

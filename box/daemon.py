@@ -36,6 +36,7 @@ from drivers.base import DriverRegistry, default_registry
 log = logging.getLogger(__name__)
 
 HEARTBEAT_LIMIT_S = 10.0  # a worker silent this long is stuck: stop feeding systemd's watchdog
+CLI_LOCK_WAIT_S = 30.0  # a 'safetybox users ...' holding the store finishes in about a second
 STATE_CONFIG_TEXT = "config.text"  # the config last applied, to diff against after a restart
 
 
@@ -73,7 +74,14 @@ class Daemon:
         self.api_token = self.keys.get(API_TOKEN).hex()
         config, text, fallback_reason = self._initial_config()
         self.config, self.config_text, self.config_loaded_ms = config, text, now_ms()
-        self.writer = StoreWriter(self.home.database_file, store_key, config.store)
+        # Waits a moment for a CLI command that holds the store; refuses a second daemon.
+        self.writer = StoreWriter(
+            self.home.database_file,
+            store_key,
+            config.store,
+            on_health=self._store_health,
+            wait_s=CLI_LOCK_WAIT_S,
+        )
         previous_text = self.writer.read_state(STATE_CONFIG_TEXT).get(STATE_CONFIG_TEXT)
         saved = self.writer.read_state("alarm.", "sustained.", "threshold.")
         self.writer.start()
@@ -128,10 +136,11 @@ class Daemon:
         self.writer.stop()
         st = self.writer.stats
         log.info(
-            "box stopped; store flushed: processed=%d committed=%d dropped=%d",
+            "box stopped; store flushed: processed=%d committed=%d dropped=%d lost_events=%d",
             self.pipeline.processed_readings,
             st.committed_readings,
-            st.dropped_readings + self.pipeline.dropped_readings,
+            st.uncommitted_readings + self.pipeline.dropped_readings,
+            st.lost_events,
         )
 
     def run_forever(self) -> None:
@@ -291,6 +300,25 @@ class Daemon:
         th = rules.thresholds if rules else None
         return dict(th.at) if th else {}
 
+    def _store_health(self, error: str) -> None:
+        """On the writer thread: commits fail ("" when they succeed again). A fault alarm, so
+        the yellow lamp and the page say the record is not being kept."""
+        pipeline = getattr(self, "pipeline", None)
+        if pipeline is None:
+            return  # start-up; health_problems() reports it once the box runs
+        pipeline.post(
+            lambda: self.engine.external(
+                "store",
+                bool(error),
+                level=3,
+                name="store cannot commit",
+                latching=False,
+                source="store",
+                kind="fault",
+                error=error,
+            )
+        )
+
     def _output_fault(self, name: str, message: str) -> None:
         self._event("fault", Level.LEVEL_3, source=f"output:{name}", error=message)
 
@@ -403,6 +431,8 @@ class Daemon:
         problems = []
         if not self.writer.is_alive() or now - self.writer.heartbeat > HEARTBEAT_LIMIT_S:
             problems.append("store writer stuck or dead")
+        elif commit_problem := self.writer.commit_problem():
+            problems.append(commit_problem)
         if not self.pipeline.is_alive() or now - self.pipeline.heartbeat > HEARTBEAT_LIMIT_S:
             problems.append("pipeline stuck or dead")
         problems += [
@@ -480,8 +510,10 @@ class Daemon:
                 "committed_readings": ws.committed_readings,
                 "committed_events": ws.committed_events,
                 "last_event_seq": self.writer.last_event_seq,
-                "dropped_readings": ws.dropped_readings + self.pipeline.dropped_readings,
+                "dropped_readings": ws.uncommitted_readings + self.pipeline.dropped_readings,
+                "lost_events": ws.lost_events,
                 "failed_commits": ws.failed_commits,
+                "commit_error": ws.commit_error,
                 "last_commit_ms": round(ws.last_commit_ms, 2),
             },
             "config": {"sha256": digest(self.config_text), "loaded_ms": self.config_loaded_ms},

@@ -512,7 +512,9 @@ def test_json_api_does_what_the_pages_do(box, client, tmp_path) -> None:  # noqa
     wait_for(lambda: d.engine.alarms.get("t1.lel:A1"), what="alarm")
     d.writer.flush()
     raised = client.get("/api/alarms/history?kind=alarm_raised", headers=auth).json["events"]
-    assert [(e["kind"], e["details"]["alarm"]) for e in raised] == [("alarm_raised", "t1.lel:A1")]
+    # A1 may be raised twice: the threshold edit above restarts the drivers, and if A1 was
+    # already up the restarted waveform clears and raises it again (timing-dependent).
+    assert {(e["kind"], e["details"]["alarm"]) for e in raised} == {("alarm_raised", "t1.lel:A1")}
     assert client.get("/api/alarms/history?hours=nan", headers=auth).status_code == 400
 
     assert client.get("/api/site", headers=auth).json == {"plan": False, "positions": {}}

@@ -141,13 +141,16 @@ class AlarmEngine:
         name: str = "",
         latching: bool = True,
         source: str = "",
+        kind: str = "alarm",
         **detail: Any,
     ) -> None:
-        """A condition from outside the readings (SOS, geofence, vision) entering the engine."""
+        """A condition from outside the readings (SOS, geofence, vision; or the box's own
+        equipment, as ``kind="fault"``) entering the engine."""
         alarm_id = f"ext:{key}"
         alarm = self.externals.get(alarm_id)
         if alarm is None:
-            alarm = Alarm(AlarmSpec(alarm_id, source or alarm_id, name or key, level, latching))
+            spec = AlarmSpec(alarm_id, source or alarm_id, name or key, level, latching, kind)
+            alarm = Alarm(spec)
             self.externals[alarm_id] = self.alarms[alarm_id] = alarm
         now = self.clock()
         self._handle(alarm.observe(active, now, **detail), now)

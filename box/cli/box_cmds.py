@@ -84,11 +84,15 @@ def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
 def _ensure_admin(home: Any, keys: FileKeyProvider) -> str | None:
     """Create the first web account (admin, random password) if the store has no user."""
     from box.config.schema import StoreSection
+    from box.instance import BoxRunning
     from box.store.database import connect
     from box.store.writer import StoreWriter
     from box.web.accounts import Accounts
 
-    writer = StoreWriter(home.database_file, keys.get(STORE_KEY), StoreSection())
+    try:
+        writer = StoreWriter(home.database_file, keys.get(STORE_KEY), StoreSection(), owner="init")
+    except BoxRunning:
+        return None  # a running box was initialised before: its accounts exist
     writer.start()
     reader = connect(home.database_file, keys.get(STORE_KEY), readonly=True)
     try:

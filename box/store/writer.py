@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from box.config.schema import StoreSection
+from box.errors import StoreError
+from box.instance import DAEMON, InstanceLock, lock_file_for
 from box.readings import Quality, Reading, now_ms
 from box.store import retention
 from box.store.database import open_store
@@ -64,9 +66,23 @@ class WriterStats:
     committed_readings: int = 0
     committed_events: int = 0
     commits: int = 0
-    dropped_readings: int = 0
+    dropped_readings: int = 0  # refused at the door (queue full); recorded by a gap event
+    lost_readings: int = 0  # accepted but never committed (the writer stopped or died first)
+    lost_events: int = 0
+    lost_other: int = 0  # state entries and calls
     failed_commits: int = 0
     last_commit_ms: float = 0.0
+    commit_error: str = ""  # why commits fail now; "" while they succeed
+    failing_since: float | None = None  # monotonic time of the first failure in a row
+
+    @property
+    def uncommitted_readings(self) -> int:
+        """Every reading that entered the writer and is not in the store."""
+        return self.dropped_readings + self.lost_readings
+
+
+HealthHook = Callable[[str], None]
+"""Called on the writer thread when commits start failing (the error) and recover ("")."""
 
 
 CommitHook = Callable[[list[tuple[int, int]]], None]
@@ -80,10 +96,18 @@ class StoreWriter:
         key: bytes,
         settings: StoreSection,
         on_commit: CommitHook | None = None,
+        on_health: HealthHook | None = None,
+        owner: str = DAEMON,
+        wait_s: float = 0.0,
     ) -> None:
+        """Takes the store's lock first (:class:`box.instance.BoxRunning` if another process
+        writes it; ``owner`` names this one in the message the next one gets)."""
+        self._lock = InstanceLock(lock_file_for(path))
+        self._lock.acquire(owner, wait_s)
         self.path = path
         self.settings = settings
         self.on_commit = on_commit
+        self.on_health = on_health
         self.stats = WriterStats()
         self.heartbeat = time.monotonic()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_max_batches)
@@ -93,15 +117,16 @@ class StoreWriter:
         self._stop = threading.Event()
         self._drop_lock = threading.Lock()
         self._dropped: list[int] = [0, 0, 0]  # count, first ts, last ts since last gap event
-        self._db = open_store(path, key, synchronous=settings.synchronous)
-        self._conn = self._db.conn
-        self._channel_ids: dict[str, int] = dict(
-            (name, cid) for cid, name in self._conn.execute("SELECT id, name FROM channels")
-        )
-        row = self._conn.execute(
-            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        self._last_seq, self._last_hash = row if row else (0, GENESIS_HASH)
+        try:
+            self._db = open_store(path, key, synchronous=settings.synchronous)
+            self._conn = self._db.conn
+            self._channel_ids: dict[str, int] = dict(
+                (name, cid) for cid, name in self._conn.execute("SELECT id, name FROM channels")
+            )
+            self._last_seq, self._last_hash = self._chain_head()
+        except BaseException:
+            self._lock.release()
+            raise
         self._next_maintenance = time.monotonic() + settings.maintenance_interval_s
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
 
@@ -174,7 +199,23 @@ class StoreWriter:
             if self._thread.is_alive():
                 log.error("store writer did not stop within %.0f s", timeout)
                 return
+        self._lose(self._drain())  # queued after the thread ended (or it never started)
         self._conn.close()
+        self._lock.release()
+
+    def commit_problem(self) -> str | None:
+        """Why the store cannot take data now, or None: commits failing, or the thread gone."""
+        st = self.stats
+        if st.failing_since is not None:
+            failing_s = time.monotonic() - st.failing_since
+            return f"store cannot commit for {failing_s:.0f} s: {st.commit_error}"
+        if (
+            self._thread.ident is not None
+            and not self._thread.is_alive()
+            and not self._stop.is_set()
+        ):
+            return "store writer thread died"
+        return None
 
     @property
     def queue_depth(self) -> int:
@@ -198,7 +239,10 @@ class StoreWriter:
         while True:
             self.heartbeat = time.monotonic()
             stopping = self._stop.is_set()
-            pending.extend(self._collect(block=not stopping and not pending))
+            if stopping or self.stats.failing_since is None:
+                # While commits fail, new readings stay in the bounded queue: once it is full
+                # they are refused and counted (a gap event), instead of piling up in memory.
+                pending.extend(self._collect(block=not stopping and not pending))
             while self._overflow:
                 pending.append(self._overflow.popleft())
             if not pending:
@@ -209,11 +253,50 @@ class StoreWriter:
             if self._commit(pending):
                 pending = []
             elif stopping:
-                log.error("store writer stopping with %d uncommitted items", len(pending))
+                self._lose(pending + self._drain())
                 return
             else:
                 self._stop.wait(1.0)  # disk trouble: retry the same items shortly
             self._maybe_maintain()
+
+    def _drain(self) -> list[Any]:
+        items: list[Any] = []
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        while self._overflow:
+            items.append(self._overflow.popleft())
+        return items
+
+    def _lose(self, items: list[Any]) -> None:
+        """Count (and log) what will never be committed, so no figure claims it was kept."""
+        st = self.stats
+        readings = events = other = 0
+        for item in items:
+            if isinstance(item, _Readings):
+                readings += len(item.batch)
+            elif isinstance(item, Event):
+                events += 1
+            elif isinstance(item, _Flush):
+                continue  # its waiter times out and says so
+            else:
+                other += 1
+                if isinstance(item, _Call):
+                    item.future.set_exception(StoreError("the store writer stopped"))
+        st.lost_readings += readings
+        st.lost_events += events
+        st.lost_other += other
+        if readings or events or other:
+            log.error(
+                "store writer stopped with %d readings, %d events and %d other items "
+                "uncommitted (%s)",
+                readings,
+                events,
+                other,
+                st.commit_error or "stopped",
+            )
 
     def _collect(self, block: bool) -> list[Any]:
         """Gather items for one commit: up to the row limit or the commit interval."""
@@ -321,16 +404,17 @@ class StoreWriter:
                 )
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - disk full, I/O error: keep items, retry later
-            self.stats.failed_commits += 1
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            self._commit_failed(exc)
             if gap:
                 items.remove(gap)
                 self._restore_dropped(gap)
-            log.error("store commit failed (%s); will retry", exc)
             return False
         self._last_seq, self._last_hash = seq, prev_hash
         st = self.stats
+        if st.failing_since is not None:
+            log.warning("store commits succeed again after %d failures", st.failed_commits)
+            st.failing_since, st.commit_error = None, ""
+            self._report_health("")
         st.committed_readings += len(rows)
         st.committed_events += len(events)
         st.commits += 1
@@ -345,6 +429,31 @@ class StoreWriter:
         if self.on_commit and batches:
             self.on_commit(batches)
         return True
+
+    def _commit_failed(self, exc: Exception) -> None:
+        st = self.stats
+        st.failed_commits += 1
+        st.commit_error = f"{type(exc).__name__}: {exc}"
+        conn = self._conn
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            # Re-read the chain head: if anything else appended events (it must not: the lock),
+            # retrying with our own stale sequence numbers would fail forever.
+            self._last_seq, self._last_hash = self._chain_head()
+        except Exception as again:  # noqa: BLE001 - the disk is in trouble; retry later
+            log.debug("after a failed commit: %s", again)
+        log.error("store commit failed (%s); will retry", st.commit_error)
+        if st.failing_since is None:
+            st.failing_since = time.monotonic()
+            self._report_health(st.commit_error)
+
+    def _report_health(self, error: str) -> None:
+        if self.on_health is not None:
+            try:
+                self.on_health(error)
+            except Exception:  # a broken hook must not stop the writer
+                log.exception("store health hook failed")
 
     def _insert_readings(self, rows: list[tuple[int, int, float | None, int]]) -> None:
         """Multi-row INSERTs of ``MULTI_ROWS`` rows: one statement step per chunk instead of one
@@ -429,6 +538,12 @@ class StoreWriter:
             return
         if gaps:
             self._commit([Event("gap", "retention", now_ms(), Level.INFO, g) for g in gaps])
+
+    def _chain_head(self) -> tuple[int, str]:
+        row = self._conn.execute(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
     def _last_hash_of(self, seq: int) -> str | None:
         row = self._conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()

@@ -168,7 +168,7 @@ def remove_user_api(name: str) -> Any:
     if actor is not None and actor.name == name:
         return jsonify(error="you cannot remove your own account"), 400
     try:
-        _remove(name, who({}))
+        _remove(name, who(body()))
     except AccountError as exc:
         return jsonify(error=str(exc)), (404 if str(exc).startswith("no account") else 400)
     return jsonify(removed=name)
