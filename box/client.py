@@ -10,10 +10,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from box.errors import BoxNotRunning
+from box.core.errors import BoxNotRunning
 from box.keys import API_TOKEN, FileKeyProvider
 from box.paths import BoxHome
-from box.web.tls import client_context, default_paths
+from box.tls import client_context, default_paths
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 

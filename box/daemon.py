@@ -22,13 +22,13 @@ from box.atomic import write_atomic
 from box.config.changes import archive, changed_paths, digest
 from box.config.loader import ConfigInvalid, parse_config
 from box.config.schema import BoxConfigBase
-from box.errors import ConfigError
+from box.core.errors import ConfigError
+from box.core.levels import Level
+from box.core.records import Event, Quality, now_ms
 from box.keys import API_TOKEN, STORE_KEY, FileKeyProvider, KeyProvider
 from box.paths import BoxHome
 from box.pipeline import Pipeline
-from box.readings import Quality, now_ms
 from box.sdnotify import Notifier
-from box.store.events import Event, Level
 from box.store.writer import StoreWriter
 from box.supervisor import DriverSupervisor
 from drivers.base import DriverRegistry, default_registry
@@ -395,10 +395,10 @@ class Daemon:
 
     def _start_web(self, config: BoxConfigBase) -> None:
         from box.store.database import connect
+        from box.tls import default_paths
         from box.web import create_app
         from box.web.accounts import Accounts
         from box.web.server import WebServer
-        from box.web.tls import default_paths
 
         self._web_reader = connect(self.home.database_file, self.keys.get(STORE_KEY), readonly=True)
         self.accounts = Accounts(self.writer, self._web_reader)

@@ -26,7 +26,7 @@ class Check:
 
 def run_checks(home: BoxHome) -> list[Check]:
     from box.config.loader import load_config
-    from box.errors import SafetyBoxError
+    from box.core.errors import SafetyBoxError
 
     checks: list[Check] = []
     try:
@@ -77,7 +77,7 @@ def _keys(home: BoxHome) -> list[Check]:
 
 
 def _web_certificate(home: BoxHome, cert_file: str) -> Check:
-    from box.web.tls import days_left, default_paths, fingerprint
+    from box.tls import days_left, default_paths, fingerprint
 
     path = Path(cert_file) if cert_file else default_paths(home.keys_dir)[0]
     try:
@@ -96,7 +96,7 @@ def _web_certificate(home: BoxHome, cert_file: str) -> Check:
 
 
 def _store(home: BoxHome) -> Check:
-    from box.errors import SafetyBoxError
+    from box.core.errors import SafetyBoxError
     from box.keys import STORE_KEY, FileKeyProvider
     from box.store.database import connect
 

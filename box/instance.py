@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from box.errors import SafetyBoxError
+from box.core.errors import SafetyBoxError
 
 DAEMON = "daemon"
 

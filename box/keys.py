@@ -13,7 +13,7 @@ import stat
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from box.errors import KeyFileError
+from box.core.errors import KeyFileError
 
 STORE_KEY = "store"
 SYNC_KEY = "sync"

@@ -61,7 +61,7 @@ class BoxHome:
         try:
             return self.box_id_file.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
-            from box.errors import SafetyBoxError
+            from box.core.errors import SafetyBoxError
 
             raise SafetyBoxError(
                 f"no box id at {self.box_id_file}: run 'safetybox init' first"

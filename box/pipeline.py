@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from box.alarms.engine import AlarmEngine
-from box.readings import Reading
+from box.core.records import Reading
 from box.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import ClassVar
 
-from box.config.base import Identifier, StrictModel
-from box.readings import Reading
+from box.core.model import Identifier, StrictModel
+from box.core.records import Reading
 
 log = logging.getLogger(__name__)
 

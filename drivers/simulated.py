@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from box.config.base import StrictModel
-from box.readings import Quality, Reading, now_ms
+from box.core.model import StrictModel
+from box.core.records import Quality, Reading, now_ms
 from drivers.base import Driver, DriverConfig
-from sim.waveforms import Dropout, Signal, Waveform
+from drivers.waveforms import Dropout, Signal, Waveform
 
 
 class SimPoint(StrictModel):

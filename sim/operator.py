@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from box.client import BoxClient
-from box.errors import BoxNotRunning
+from box.core.errors import BoxNotRunning
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from gpiozero.pins.mock import MockFactory
 from box.alarms.engine import AlarmEngine
 from box.alarms.outputs import OutputController
 from box.config.loader import parse_config
-from box.readings import Quality, Reading
+from box.core.records import Quality, Reading
 
 T0 = 1_780_000_000.0  # 2026-05-28: outside the summer profile used in the tests
 

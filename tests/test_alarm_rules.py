@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from box.alarms.alarm import AlarmCommandError
-from box.readings import Quality
+from box.core.records import Quality
 from tests.alarm_harness import T0, Box
 
 GAS = """

@@ -11,11 +11,10 @@ import click
 import pytest
 
 from box.cli import SECTIONS, main
-from box.config.schema import StoreSection
+from box.core.records import Event, Quality, Reading
 from box.keys import FileKeyProvider
 from box.paths import BoxHome
-from box.readings import Quality, Reading
-from box.store.events import Event
+from box.store.config import StoreSection
 from box.store.writer import StoreWriter
 from box.timeparse import parse_time_ms
 from tests.conftest import REPO, run_cli
@@ -103,7 +102,7 @@ def test_config_check_valid_and_invalid(home: Path, tmp_path: Path) -> None:
 def test_config_show_fills_defaults_and_masks_secrets(home: Path) -> None:
     out = run_cli(home, "config", "show").output
     assert "retention_days = 90" in out and "[web]" in out
-    from box.cli.config_cmds import mask_secrets
+    from box.config.secrets import mask_secrets
 
     assert mask_secrets({"mqtt": {"password": "hunter2", "user": "u"}}) == {
         "mqtt": {"password": "********", "user": "u"}

@@ -184,7 +184,7 @@ def test_deleting_what_is_not_there_changes_nothing(edit: Edit) -> None:
     ],
 )
 def test_impossible_edits_are_clear_errors(edit: Edit, message: str) -> None:
-    from box.errors import ConfigError
+    from box.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         apply_edits(TEXT, [edit])

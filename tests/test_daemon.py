@@ -201,7 +201,7 @@ def test_a_truncated_config_is_not_an_empty_site(home: Path, started: list[Daemo
 
 
 def test_invalid_config_and_no_history_refuses_to_start(home: Path) -> None:
-    from box.errors import ConfigError
+    from box.core.errors import ConfigError
 
     (home / "box.toml").write_text("bogus = 1\n")
     with pytest.raises(ConfigError, match="bogus = 1: unknown key"):

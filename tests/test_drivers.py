@@ -11,7 +11,7 @@ from box.config.loader import parse_config
 from drivers import base
 from drivers.base import DriverRegistry
 from drivers.simulated import SimDriver, SimDriverConfig
-from sim.waveforms import Dropout, Ramp, Signal, Sine, Step
+from drivers.waveforms import Dropout, Ramp, Signal, Sine, Step
 
 
 def test_builtin_sim_driver_is_found_through_entry_points() -> None:

@@ -16,7 +16,7 @@ from cryptography import x509
 
 from box.daemon import Daemon
 from box.paths import BoxHome
-from box.web.tls import client_context, default_paths, fingerprint
+from box.tls import client_context, default_paths, fingerprint
 from tests.conftest import free_port, run_cli, sim_body
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from box.errors import KeyFileError
+from box.core.errors import KeyFileError
 from box.keys import FileKeyProvider
 from tests.conftest import run_cli
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from box.errors import DriverError
-from box.readings import Quality
+from box.core.errors import DriverError
+from box.core.records import Quality
 from drivers.modbus.datatypes import DataType, decode, encode
 from drivers.modbus.driver import ModbusDriver, ModbusDriverConfig, _blocks
 from drivers.modbus.profiles import _load, shipped

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from box.config.schema import StoreSection
+from box.core.records import Event, Quality, Reading
 from box.daemon import Daemon
 from box.instance import BoxRunning, InstanceLock, lock_file_for
 from box.keys import FileKeyProvider
 from box.paths import BoxHome
-from box.readings import Quality, Reading
-from box.store.events import Event
+from box.store.config import StoreSection
 from box.store.writer import StoreWriter
 from tests.conftest import REPO, open_reader, run_cli, sim_body, wait_for, write_config
 
@@ -215,6 +214,6 @@ def test_a_daemon_whose_store_cannot_commit_is_unhealthy_and_shows_a_fault(daemo
         return bool(v and v["kind"] == "fault" and v["state"] == "active_unack")
 
     wait_for(fault_shown, what="store fault alarm")
-    assert daemon.outputs.states()["yellow"]["mode"] != "off"
+    wait_for(lambda: daemon.outputs.states()["yellow"]["mode"] != "off", what="yellow lamp")
     daemon.writer._conn.execute("PRAGMA query_only = 0")
     wait_for(lambda: not daemon.health_problems(), what="healthy again")

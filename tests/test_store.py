@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from box.config.schema import StoreSection
-from box.errors import StoreError
-from box.readings import Quality, Reading, now_ms
+from box.core.errors import StoreError
+from box.core.records import Event, Quality, Reading, now_ms
 from box.store.audit import audit_events
+from box.store.config import StoreSection
 from box.store.database import connect, open_store
-from box.store.events import Event
 from box.store.retention import used_bytes
 from box.store.writer import StoreWriter
 

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from box.config.loader import parse_config
+from box.core.records import Event, Quality, Reading, now_ms
 from box.keys import FileKeyProvider
 from box.paths import BoxHome
-from box.readings import Quality, Reading, now_ms
-from box.store.events import Event
 from box.store.writer import StoreWriter
 from box.sync.keyring import SyncKeyring
 from box.sync.service import SyncService

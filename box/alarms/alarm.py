@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from box.alarms.levels import COLOURS, RESPONSE
-from box.errors import SafetyBoxError
+from box.core.errors import SafetyBoxError
+from box.core.levels import COLOURS, RESPONSE
 
 
 class State(StrEnum):

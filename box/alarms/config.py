@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
-from box.alarms.levels import AlarmLevel
-from box.config.base import Identifier, StrictModel
+from box.core.levels import AlarmLevel
+from box.core.model import Identifier, StrictModel
 
 Delay = float  # seconds; bounds are set per field
 
@@ -191,3 +192,68 @@ class AlarmSettings(StrictModel):
     max_shelve_s: float = Field(default=86400, gt=0, le=7 * 86400)
     flood_count: int = Field(default=10, ge=2, description="this many raised alarms ...")
     flood_window_s: float = Field(default=60, gt=0, le=3600, description="... in this window")
+
+
+ChannelKind = Literal[
+    "gas_lel",
+    "gas_ppm",
+    "gas_vol",
+    "o2",
+    "temperature",
+    "pressure",
+    "humidity",
+    "flow",
+    "level",
+    "position",
+    "other",
+]
+
+
+class ChannelConfig(StrictModel):
+    id: Identifier
+    kind: ChannelKind
+    unit: str = Field(max_length=16)
+    name: str = Field(default="", max_length=80)
+    zone: str = Field(default="", max_length=64)
+    range: tuple[float, float] | None = Field(default=None, description="full scale [min, max]")
+    safety: bool = Field(default=True, description="a safety channel: offline fault within 100 s")
+    ne43: bool = Field(default=False, description="value is a 4-20 mA loop: NAMUR NE43 faults")
+    alarms: ChannelAlarms = Field(default_factory=ChannelAlarms)
+    upstream: Literal["raw", "aggregate", "events_only", "none"] = Field(
+        default="raw",
+        description="what leaves the box: every reading, min/max/mean/last per interval, "
+        "alarms and events only, or nothing (process secrets stay on site)",
+    )
+    codes: dict[str, str] = Field(
+        default_factory=dict,
+        description="platform identifiers, e.g. monitoring_point_code, hazard_code, cas",
+    )
+
+    @model_validator(mode="after")
+    def _checks(self) -> ChannelConfig:
+        if self.range is not None and self.range[0] >= self.range[1]:
+            raise ValueError(f"range {list(self.range)} must be [min, max] with min < max")
+        if self.safety and self.alarms.stale_after_s > 100:
+            raise ValueError(
+                f"alarms.stale_after_s = {self.alarms.stale_after_s} exceeds 100 s, the GB 50166 "
+                "limit for a safety channel's fault (set safety = false for a process channel)"
+            )
+        if self.alarms.thresholds and self.alarms.thresholds.deadband_pct and not self.range:
+            raise ValueError("alarms.thresholds.deadband_pct needs the channel's range")
+        return self
+
+
+class AlarmsConfig(Protocol):
+    """What the alarm engine reads of the box config (the whole config satisfies it), so the
+    engine depends on its own sections, not on the schema that composes them."""
+
+    @property
+    def channels(self) -> Sequence[ChannelConfig]: ...
+    @property
+    def alarms(self) -> AlarmSettings: ...
+    @property
+    def votes(self) -> Sequence[Vote]: ...
+    @property
+    def profiles(self) -> Sequence[Profile]: ...
+    @property
+    def outputs(self) -> Outputs: ...

@@ -17,13 +17,11 @@ from typing import Any, Protocol
 
 from box.alarms.alarm import Alarm, AlarmCommandError, AlarmSpec, State, Transition
 from box.alarms.annunciation import LAMP_TEST, Annunciation, annunciate
-from box.alarms.config import Vote
-from box.alarms.levels import COLOURS
+from box.alarms.config import AlarmsConfig, Vote
 from box.alarms.rules import ChannelRules
 from box.alarms.schedule import active_profile
-from box.config.schema import BoxConfigBase
-from box.readings import Reading
-from box.store.events import Event, Level
+from box.core.levels import COLOURS, Level
+from box.core.records import Event, Reading
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +35,7 @@ class OutputSink(Protocol):
 class AlarmEngine:
     def __init__(
         self,
-        config: BoxConfigBase,
+        config: AlarmsConfig,
         emit: Callable[[Event], None],
         clock: Callable[[], float] = time.time,
         saved_state: dict[str, str] | None = None,
@@ -63,7 +61,7 @@ class AlarmEngine:
 
     # -- configuration ---------------------------------------------------------------------
 
-    def _build(self, config: BoxConfigBase, saved: dict[str, str]) -> None:
+    def _build(self, config: AlarmsConfig, saved: dict[str, str]) -> None:
         now = self.clock()
         self.config = config
         self.rules = {c.id: ChannelRules(c, now, self.persist, saved) for c in config.channels}
@@ -105,7 +103,7 @@ class AlarmEngine:
         self.profile = None
         self._next_profile_check = 0.0
 
-    def reconfigure(self, config: BoxConfigBase) -> None:
+    def reconfigure(self, config: AlarmsConfig) -> None:
         """New rules; alarms that still exist keep their state (an alarm never clears by edit)."""
         saved = {f"alarm.{i}": json.dumps(a.persisted()) for i, a in self.alarms.items()}
         saved.update(self.overrides)

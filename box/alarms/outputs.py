@@ -19,7 +19,7 @@ from gpiozero.pins.mock import MockFactory
 
 from box.alarms import annunciation as A
 from box.alarms.config import Outputs, SwitchOutput
-from box.errors import SafetyBoxError
+from box.core.errors import SafetyBoxError
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from box.alarms.alarm import Alarm, AlarmSpec, Transition
-from box.alarms.config import Exposure, RateOfChange, Sustained, Thresholds
+from box.alarms.config import ChannelConfig, Exposure, RateOfChange, Sustained, Thresholds
 from box.alarms.exposure import RollingAverage
-from box.config.schema import ChannelConfig
-from box.readings import Quality, Reading
+from box.core.records import Quality, Reading
 
 NE43_LOW_MA = 3.6
 NE43_HIGH_MA = 21.0

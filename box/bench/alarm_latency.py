@@ -21,9 +21,9 @@ from box.alarms.outputs import OutputController
 from box.bench import Step, quiet
 from box.bench.stats import median, peak_rss_mb, percentile
 from box.config.loader import parse_config
-from box.config.schema import StoreSection
+from box.core.records import Quality, Reading, now_ms
 from box.pipeline import Pipeline
-from box.readings import Quality, Reading, now_ms
+from box.store.config import StoreSection
 from box.store.writer import StoreWriter
 
 PROBE_PIN = 5

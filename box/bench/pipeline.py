@@ -19,8 +19,8 @@ from box.alarms.engine import AlarmEngine
 from box.bench import Step, quiet
 from box.bench.stats import median, peak_rss_mb, percentile, pin_to_one_core
 from box.config.schema import BoxConfigBase, ChannelConfig, StoreSection
+from box.core.records import Quality, Reading, now_ms
 from box.pipeline import Pipeline
-from box.readings import Quality, Reading, now_ms
 from box.store.writer import StoreWriter
 
 BATCH = 500

@@ -17,9 +17,9 @@ from typing import Any
 from box.bench import Step, quiet
 from box.bench.stats import peak_rss_mb
 from box.config.loader import parse_config
+from box.core.records import Quality, Reading, now_ms
 from box.keys import FileKeyProvider
 from box.paths import BoxHome
-from box.readings import Quality, Reading, now_ms
 from box.store.writer import StoreWriter
 from box.sync.keyring import SyncKeyring
 from box.sync.service import SyncService
@@ -55,11 +55,10 @@ def _start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 
 def _drain(workdir: Path, host: str, port: int, readings: int, cipher: str) -> dict[str, Any]:
-    from box.cli import main
+    from box.home import initialise
 
-    home = workdir / f"box-{cipher}"
-    main(["--home", str(home), "init"], standalone_mode=False)
-    bh = BoxHome.under(home)
+    bh = BoxHome.under(workdir / f"box-{cipher}")
+    initialise(bh)
     config = parse_config(
         f'config_version = 1\n[sync]\nenabled = true\nhost = "{host}"\nport = {port}\n'
         f'cipher = "{cipher}"\n'

@@ -1,6 +1,6 @@
 """The ``safetybox`` command: a click group over the library, for field technicians.
 
-Library errors (:class:`box.errors.SafetyBoxError`) become one-line messages, never tracebacks.
+Library errors (:class:`box.core.errors.SafetyBoxError`) become one-line messages, never tracebacks.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import click
 
 from box import __version__
 from box.cli.common import Context
-from box.errors import SafetyBoxError
+from box.core.errors import SafetyBoxError
 
 SECTIONS = {
     "Set up and run": ["init", "run", "status", "doctor", "completion"],

@@ -11,7 +11,7 @@ import click
 
 from box.cli.common import Context, json_option, pass_box, print_json
 from box.client import BoxClient
-from box.errors import SafetyBoxError
+from box.core.errors import SafetyBoxError
 from box.timeparse import iso_utc, parse_duration_s
 
 

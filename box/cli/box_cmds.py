@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import os
-import secrets
-from typing import Any
 
 import click
 
-from box.atomic import write_atomic
 from box.cli.common import Context, json_line, json_logs, json_option, pass_box, print_json
 from box.client import BoxClient
-from box.config.template import render
-from box.keys import API_TOKEN, STORE_KEY, SYNC_KEY, FileKeyProvider
-from box.sync.keyring import DOWNLINK_KEY
 from box.timeparse import iso_utc
 
 
@@ -29,36 +23,19 @@ def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
     Example:
       safetybox --home ./site init --demo
     """
-    home = box.home
-    home.data_dir.mkdir(parents=True, exist_ok=True)
-    keys = FileKeyProvider(home.keys_dir)
-    names = (STORE_KEY, SYNC_KEY, DOWNLINK_KEY, API_TOKEN)
-    created = {name_: keys.create(name_) for name_ in names}
-    if not home.box_id_file.exists():
-        write_atomic(home.box_id_file, f"sb-{secrets.token_hex(6)}\n")
-        created["box_id"] = True
-    else:
-        created["box_id"] = False
-    if not home.config_file.exists():
-        text = render(demo, name=name, home=str(home.config_file.parent))
-        write_atomic(home.config_file, text, mode=0o640)
-        created["config"] = True
-    else:
-        created["config"] = False
-    login = _ensure_admin(home, keys)
-    from box.web.tls import default_paths, ensure_certificate, fingerprint
+    from box.home import initialise
 
-    created["web_certificate"] = ensure_certificate(home.keys_dir, home.read_box_id())
-    cert_path = default_paths(home.keys_dir)[0]
+    home = box.home
+    r = initialise(home, demo, name)
     result = {
-        "box_id": home.read_box_id(),
+        "box_id": r.box_id,
         "config": str(home.config_file),
         "keys": str(home.keys_dir),
         "data": str(home.data_dir),
-        "sync_key_id": keys.key_id(SYNC_KEY),
-        "created": created,
-        "web_login": {"user": "admin", "password": login} if login else None,
-        "web_certificate": {"file": str(cert_path), "sha256": fingerprint(cert_path)},
+        "sync_key_id": r.sync_key_id,
+        "created": r.created,
+        "web_login": {"user": "admin", "password": r.admin_password} if r.admin_password else None,
+        "web_certificate": {"file": str(r.certificate), "sha256": r.certificate_sha256},
     }
     if as_json:
         print_json(result)
@@ -67,39 +44,18 @@ def init(box: Context, demo: bool, name: str, as_json: bool) -> None:
     for label, key in (("config", "config"), ("keys", "keys"), ("data", "data")):
         click.echo(f"{label:<10} {result[key]}")
     click.echo(f"sync key   id {result['sync_key_id']}")
-    click.echo(f"web TLS    {cert_path} (for [web] https = true)")
-    click.echo(f"           SHA-256 {result['web_certificate']['sha256']}")
-    made = [k for k, v in created.items() if v]
-    kept = [k for k, v in created.items() if not v]
+    click.echo(f"web TLS    {r.certificate} (for [web] https = true)")
+    click.echo(f"           SHA-256 {r.certificate_sha256}")
+    made = [k for k, v in r.created.items() if v]
+    kept = [k for k, v in r.created.items() if not v]
     click.echo("created: " + (", ".join(made) or "nothing (already initialised)"))
     if kept:
         click.echo("kept as they were: " + ", ".join(kept))
-    if login:
+    if r.admin_password:
         click.echo(
-            f"web page login: admin / {login}  (you must change it at first login;"
+            f"web page login: admin / {r.admin_password}  (you must change it at first login;"
             " it is not shown again)"
         )
-
-
-def _ensure_admin(home: Any, keys: FileKeyProvider) -> str | None:
-    """Create the first web account (admin, random password) if the store has no user."""
-    from box.config.schema import StoreSection
-    from box.instance import BoxRunning
-    from box.store.database import connect
-    from box.store.writer import StoreWriter
-    from box.web.accounts import Accounts
-
-    try:
-        writer = StoreWriter(home.database_file, keys.get(STORE_KEY), StoreSection(), owner="init")
-    except BoxRunning:
-        return None  # a running box was initialised before: its accounts exist
-    writer.start()
-    reader = connect(home.database_file, keys.get(STORE_KEY), readonly=True)
-    try:
-        return Accounts(writer, reader).ensure_admin()
-    finally:
-        reader.close()
-        writer.stop()
 
 
 @click.command()

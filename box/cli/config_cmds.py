@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,8 @@ from box.atomic import write_atomic
 from box.cli.common import Context, json_option, pass_box, print_json
 from box.client import BoxClient
 from box.config.loader import ConfigInvalid, load_config, parse_config
-from box.errors import BoxNotRunning, ConfigError
-
-SECRET_NAME = re.compile(r"(password|secret|token|passphrase|private_key)", re.I)
+from box.config.secrets import mask_secrets
+from box.core.errors import BoxNotRunning, ConfigError
 
 
 @click.group()
@@ -150,16 +148,6 @@ def _reload(box: Context, who: str, as_json: bool, installed: str | None = None)
 
 def _user() -> str:
     return os.environ.get("SUDO_USER") or getpass.getuser()
-
-
-def mask_secrets(node: Any, key: str = "") -> Any:
-    if isinstance(node, dict):
-        return {k: mask_secrets(v, k) for k, v in node.items()}
-    if isinstance(node, list):
-        return [mask_secrets(v, key) for v in node]
-    if node and SECRET_NAME.search(key):
-        return "********"
-    return node
 
 
 def _drop_none(node: Any) -> Any:

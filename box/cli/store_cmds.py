@@ -10,8 +10,8 @@ import click
 
 from box.cli.common import Context, json_option, pass_box, print_json
 from box.cli.progress import count_bar
+from box.core.records import now_ms
 from box.keys import STORE_KEY, FileKeyProvider
-from box.readings import now_ms
 from box.store.audit import audit_events
 from box.store.database import connect
 from box.store.export import FORMATS, query_readings, write_readings

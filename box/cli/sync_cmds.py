@@ -49,10 +49,9 @@ def export(box: Context, output: str | None, as_json: bool) -> None:
     The file holds secrets: it is written with mode 0600. Example:
       safetybox keys export -o box-keys.json
     """
-    from box.config.loader import load_config
+    from box.home import provisioning_export
 
-    cipher = load_config(box.home.config_file).sync.cipher
-    data = SyncKeyring(FileKeyProvider(box.home.keys_dir)).export(box.home.read_box_id(), cipher)
+    data = provisioning_export(box.home)
     if output:
         write_export(Path(output), data)
         report(

@@ -13,7 +13,7 @@ import click
 
 from box.cli.common import Context, json_option, pass_box, print_json, report
 from box.client import BoxClient
-from box.errors import BoxNotRunning
+from box.core.errors import BoxNotRunning
 from box.instance import DAEMON, BoxRunning
 from box.web.accounts import ROLES, AccountError, Accounts
 
@@ -42,8 +42,8 @@ class _Direct:
 
     def _audit(self, kind: str, **details: str) -> None:
         """The same audit events as the web page's, by the person at the box's shell."""
-        from box.readings import now_ms
-        from box.store.events import Event, Level
+        from box.core.levels import Level
+        from box.core.records import Event, now_ms
 
         details["by"] = _by()
         self.acc.writer.submit_event(Event(kind, "cli", now_ms(), Level.INFO, details))
@@ -109,8 +109,8 @@ class _ViaBox:
 def _accounts(box: Context, verb: str) -> Iterator[_UserAdmin]:
     """Directly on the store when no box runs; through the running box otherwise (two writers
     on one store would collide on the event sequence)."""
-    from box.config.schema import StoreSection
     from box.keys import STORE_KEY, FileKeyProvider
+    from box.store.config import StoreSection
     from box.store.database import connect
     from box.store.writer import StoreWriter
 

@@ -14,7 +14,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from box.config.locate import PathElem
-from box.errors import ConfigError
+from box.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

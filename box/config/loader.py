@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from box.config.locate import PathElem, locate
 from box.config.schema import BoxConfigBase, build_config_model
-from box.errors import ConfigError
+from box.core.errors import ConfigError
 from drivers.base import DriverRegistry, default_registry
 
 _MISSING = object()

@@ -12,7 +12,7 @@ from typing import Any
 from box.atomic import write_atomic
 from box.config.changes import digest
 from box.config.loader import ConfigInvalid, ConfigIssue, parse_config
-from box.errors import ConfigError
+from box.core.errors import ConfigError
 
 _save_lock = threading.Lock()
 

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from box.errors import StoreError
+from box.core.errors import StoreError
 from box.store.database import connect
 
 PAGES_PER_STEP = 1024  # 4 MiB at a time: the writer is never blocked for long

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlcipher3
 import sqlite_utils
 
-from box.errors import StoreError
+from box.core.errors import StoreError
 from box.store.migrations import MIGRATIONS
 
 

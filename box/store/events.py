@@ -10,31 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from enum import IntEnum
+from dataclasses import dataclass
 from typing import Any
 
 GENESIS_HASH = "0" * 64
-
-
-class Level(IntEnum):
-    """Event levels. 1-3 are the seeds' response levels (1 most urgent); 0 is information."""
-
-    INFO = 0
-    LEVEL_1 = 1
-    LEVEL_2 = 2
-    LEVEL_3 = 3
-
-
-@dataclass(frozen=True)
-class Event:
-    """An event before it is stored; ``seq`` and hashes are assigned by the store writer."""
-
-    kind: str
-    source: str
-    ts_ms: int
-    level: int = Level.INFO
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def canonical_details(details: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-from box.readings import Quality
+from box.core.records import Quality
 from box.timeparse import iso_utc
 
 FORMATS = ("csv", "jsonl")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from box.config.schema import StoreSection
+from box.store.config import StoreSection
 
 CHUNK = 50_000
 DAY_MS = 86_400_000

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from box.config.schema import StoreSection
-from box.errors import StoreError
+from box.core.errors import StoreError
+from box.core.levels import Level
+from box.core.records import Event, Quality, Reading, now_ms
 from box.instance import DAEMON, InstanceLock, lock_file_for
-from box.readings import Quality, Reading, now_ms
 from box.store import retention
+from box.store.config import StoreSection
 from box.store.database import open_store
-from box.store.events import GENESIS_HASH, Event, Level, canonical_details, event_hash
+from box.store.events import GENESIS_HASH, canonical_details, event_hash
 
 log = logging.getLogger(__name__)
 

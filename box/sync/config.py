@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import Field, SecretStr, model_validator
 
-from box.config.base import StrictModel
+from box.alarms.config import ChannelConfig
+from box.core.model import StrictModel
 
 
 class SyncTls(StrictModel):
@@ -55,3 +57,12 @@ class SyncSection(StrictModel):
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be at least reconnect_min_s")
         return self
+
+
+class SyncedConfig(Protocol):
+    """What the sync service reads of the box config (the whole config satisfies it)."""
+
+    @property
+    def channels(self) -> Sequence[ChannelConfig]: ...
+    @property
+    def sync(self) -> SyncSection: ...

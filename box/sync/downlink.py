@@ -21,8 +21,8 @@ import time
 from typing import Any
 
 from box.alarms.alarm import AlarmCommandError
-from box.readings import now_ms
-from box.store.events import Event, Level
+from box.core.levels import Level
+from box.core.records import Event, now_ms
 from box.sync.envelope import EnvelopeError, Stream, key_id_bytes, open_envelope
 from box.sync.keyring import SyncKeyring
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from box.errors import SafetyBoxError
+from box.core.errors import SafetyBoxError
 
 MAGIC = b"SB"
 VERSION = 1

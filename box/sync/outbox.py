@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from box.config.schema import BoxConfigBase
-from box.readings import Quality
+from box.core.records import Quality
+from box.sync.config import SyncedConfig
 from box.sync.envelope import Stream
 
 QUALITY = [q.name.lower() for q in Quality]
@@ -47,13 +47,13 @@ class Cursors:
 
 
 class Outbox:
-    def __init__(self, conn: Any, config: BoxConfigBase, box_id: str, cursors: Cursors) -> None:
+    def __init__(self, conn: Any, config: SyncedConfig, box_id: str, cursors: Cursors) -> None:
         self.conn = conn
         self.box_id = box_id
         self.cursors = cursors
         self.configure(config)
 
-    def configure(self, config: BoxConfigBase) -> None:
+    def configure(self, config: SyncedConfig) -> None:
         self.sync = config.sync
         self.policy = {c.id: c.upstream for c in config.channels}
         self.channels = {c.id: c for c in config.channels}

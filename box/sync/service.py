@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from box import __version__
-from box.config.schema import BoxConfigBase
 from box.store.database import connect
 from box.store.writer import StoreWriter
+from box.sync.config import SyncedConfig
 from box.sync.envelope import (
     CIPHER_NAMES,
     FLAG_HISTORICAL,
@@ -37,7 +37,7 @@ IDLE_WAIT_S = 0.2  # how often an idle outbox looks for new rows (level-1 alarms
 class SyncService:
     def __init__(
         self,
-        config: BoxConfigBase,
+        config: SyncedConfig,
         box_id: str,
         db_path: Path,
         store_key: bytes,

@@ -13,8 +13,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from box.errors import SafetyBoxError
-from box.readings import now_ms
+from box.core.errors import SafetyBoxError
+from box.core.records import now_ms
 
 ROLES = ("viewer", "operator", "admin")
 MIN_PASSWORD = 10

@@ -198,7 +198,7 @@ def diagnostics_api() -> Any:
 def _diagnostics(by: str) -> Any:
     """A zip a technician can send to support: status, drivers' last frames, masked config,
     doctor checks and the latest events. No keys, no passwords."""
-    from box.cli.config_cmds import mask_secrets
+    from box.config.secrets import mask_secrets
     from box.doctor import run_checks
 
     box = _box()

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import current_app, request
 
-from box.readings import now_ms
-from box.store.events import Event, Level
+from box.core.levels import Level
+from box.core.records import Event, now_ms
 
 
 def audit(kind: str, level: int = Level.INFO, **details: Any) -> None:

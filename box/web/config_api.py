@@ -19,7 +19,7 @@ from box.config.review import (
     saved_configs,
     unified_diff,
 )
-from box.errors import ConfigError
+from box.core.errors import ConfigError
 from box.web.auth import body, require_role, who
 
 bp = Blueprint("config_api", __name__)

@@ -28,7 +28,7 @@ from box.config.review import (
     unified_diff,
 )
 from box.config.schema import config_json_schema
-from box.errors import ConfigError
+from box.core.errors import ConfigError
 from box.web.auth import page_role
 from box.web.field_names import zh_name
 from box.web.nav import NavItem

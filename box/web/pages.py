@@ -23,8 +23,8 @@ from flask import (
     session,
 )
 
-from box.readings import now_ms
-from box.store.events import Level
+from box.core.levels import Level
+from box.core.records import now_ms
 from box.web.accounts import AccountError, User
 from box.web.audit import audit
 from box.web.auth import (

@@ -21,8 +21,8 @@ from pydantic import Field, model_validator
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from box.config.base import StrictModel
-from box.readings import Quality, Reading, now_ms
+from box.core.model import StrictModel
+from box.core.records import Quality, Reading, now_ms
 from drivers.base import Driver, DriverConfig
 from drivers.modbus.datatypes import DataType, decode
 from drivers.modbus.profiles import NOT_MEASURING, UNIT_CODES, Point, Profile, load_profiles

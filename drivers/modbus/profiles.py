@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from box.config.base import Identifier, StrictModel
-from box.errors import DriverError
+from box.core.errors import DriverError
+from box.core.model import Identifier, StrictModel
 from drivers.modbus.datatypes import LEGALITY, DataType
 
 # Unit codes of the generic Chinese gas probe (DOMAIN.md 5A).

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from box.config.base import StrictModel
+from box.core.model import StrictModel
 
 
 class Constant(StrictModel):

@@ -1,0 +1,92 @@
+"""The records that flow through the box: small, immutable, cheap (slots).
+
+Drivers emit them, the pipeline routes each type to the stages that subscribe to it, the store
+and the outbox keep and send them by type. A plugin may add its own record type: any frozen,
+slotted dataclass with a ``ts_ms`` field and a ``RECORD_TYPE`` name (see
+:mod:`box.core.plugins`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from box.core.levels import Level
+
+
+class Quality(IntEnum):
+    """How far a value can be trusted; stored as a small integer."""
+
+    GOOD = 0
+    UNCERTAIN = 1
+    BAD = 2
+    STALE = 3
+
+
+@runtime_checkable
+class Record(Protocol):
+    """What every record has: its type's name and the time it describes (UTC, ms)."""
+
+    RECORD_TYPE: ClassVar[str]
+    ts_ms: int
+
+
+@dataclass(slots=True, frozen=True)
+class Reading:
+    """A value read from a device. ``ts_ms`` is the time of the read (UTC, ms), not of processing.
+
+    ``value`` is None when nothing trustworthy was read: drivers never invent values.
+    """
+
+    RECORD_TYPE: ClassVar[str] = "reading"
+    channel: str
+    ts_ms: int
+    value: float | None
+    quality: Quality = Quality.GOOD
+
+
+@dataclass(slots=True, frozen=True)
+class Event:
+    """An event before it is stored; ``seq`` and hashes are assigned by the store writer."""
+
+    RECORD_TYPE: ClassVar[str] = "event"
+    kind: str
+    source: str
+    ts_ms: int
+    level: int = Level.INFO
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class Position:
+    """Where a tag (a worker, a vehicle) was: site coordinates in metres."""
+
+    RECORD_TYPE: ClassVar[str] = "position"
+    tag: str
+    ts_ms: int
+    x: float
+    y: float
+    z: float = 0.0
+    accuracy_m: float | None = None  # 1-sigma horizontal error, if the system reports it
+    quality: Quality = Quality.GOOD
+    source: str = ""  # the driver or anchor network that located it
+
+
+@dataclass(slots=True, frozen=True)
+class Detection:
+    """What a vision model saw in one frame of one camera."""
+
+    RECORD_TYPE: ClassVar[str] = "detection"
+    camera: str
+    ts_ms: int
+    label: str  # e.g. person, no_helmet, smoke, fire
+    score: float
+    box: tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
+    zone: str = ""
+    snapshot: str = ""  # a reference to a stored image (file name), never the pixels
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,25 @@
+"""The ``[store]`` section: retention, commit batching, durability."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from box.core.model import StrictModel
+
+
+class StoreSection(StrictModel):
+    retention_days: float = Field(default=90, gt=0, le=3650, description="readings kept this long")
+    event_retention_days: float = Field(default=3650, gt=0, le=36500)
+    rollup_retention_days: float = Field(default=400, gt=0, le=3650, description="trend data")
+    max_size_mb: float = Field(default=2048, ge=1, description="readings evicted beyond this")
+    commit_interval_ms: int = Field(default=20, ge=1, le=1000)
+    commit_max_rows: int = Field(default=5000, ge=1, le=200_000)
+    queue_max_batches: int = Field(default=4096, ge=16, le=1_000_000)
+    maintenance_interval_s: float = Field(default=60, ge=1, le=86400)
+    synchronous: Literal["normal", "full"] = Field(
+        default="normal",
+        description="normal: survives a crash, may lose the last commits on power loss; "
+        "full: fsync every commit (slower, wears the SD card)",
+    )
