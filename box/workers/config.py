@@ -44,7 +44,7 @@ class ProcessDriverConfig(DriverConfig):
     backoff_start_s: float = Field(default=1.0, gt=0, le=3600, description="first restart delay")
     backoff_max_s: float = Field(default=60.0, gt=0, le=86400, description="restart delay cap")
     stop_grace_s: float = Field(
-        default=1.0, ge=0, le=3, description="time to exit after a stop request, then SIGTERM"
+        default=1.0, ge=0, le=2, description="time to exit after a stop request, then SIGTERM"
     )
     frames: FramesConfig | None = None
 

@@ -47,6 +47,7 @@ class ProcessDriver(Driver):
         self._decoder = RestrictedDecoder([*self.checks, Quality])
         self.starts = 0
         self.worker_pid: int | None = None
+        self.last_exit = ""  # how the previous child ended, for diagnostics
         self._proc: WorkerProcess | None = None
         self._ring: FrameRing | None = None
         self._lock = threading.Lock()  # ring and child as seen by the capture thread
@@ -81,6 +82,7 @@ class ProcessDriver(Driver):
                 self._proc = None
             # A failed worker gets no grace: it is silent, dead or over its memory already.
             proc.stop(cfg.stop_grace_s if stop.is_set() else 0.0)
+            self.last_exit = proc.describe_exit(0)
 
     def stop(self) -> None:
         with self._lock:
