@@ -7,6 +7,7 @@ locks in whatever state they were (the store writer, logging, the pipeline).
 from __future__ import annotations
 
 import multiprocessing
+import select
 import signal
 import threading
 from multiprocessing.connection import Connection
@@ -17,6 +18,7 @@ from box.workers import child, protocol
 _CONTEXT = multiprocessing.get_context("spawn")
 TERM_WAIT_S = 0.5  # after SIGTERM, before SIGKILL
 KILL_WAIT_S = 2.0
+SEND_LOCK_WAIT_S = 0.2
 
 
 class WorkerProcess:
@@ -39,13 +41,19 @@ class WorkerProcess:
         return self._proc.exitcode
 
     def send(self, message: tuple[Any, ...]) -> bool:
-        """Best effort: False if the child is gone."""
+        """Never blocks for long: False if the child is gone, the pipe is full (a child that
+        stopped reading: its stop then goes to SIGTERM) or another thread holds the pipe."""
+        if not self._send_lock.acquire(timeout=SEND_LOCK_WAIT_S):
+            return False
         try:
-            with self._send_lock:
-                self.conn.send(message)
+            if not select.select([], [self.conn.fileno()], [], 0)[1]:
+                return False
+            self.conn.send(message)
             return True
         except (OSError, ValueError):
             return False
+        finally:
+            self._send_lock.release()
 
     def describe_exit(self, wait_s: float = 1.0) -> str:
         if self._closed_exitcode is None:
