@@ -46,7 +46,8 @@ class DriverSupervisor:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        backoff = BACKOFF_START_S
+        first, cap = self.driver.restart_backoff(BACKOFF_START_S, BACKOFF_MAX_S)
+        backoff = first
         while not self._stop.is_set():
             started = time.monotonic()
             try:
@@ -55,14 +56,14 @@ class DriverSupervisor:
                 self.driver.run(self._stop)
             except Exception as exc:  # noqa: BLE001 - any driver failure is contained here
                 if time.monotonic() - started > STABLE_AFTER_S:
-                    backoff = BACKOFF_START_S
+                    backoff = first
                 self.restarts += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self.state = "backoff"
                 log.error("driver %s failed: %s; restart in %.0f s", self.name, exc, backoff)
                 self.on_fault(self.name, self.last_error, backoff)
                 self._stop.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                backoff = min(backoff * 2, cap)
             finally:
                 try:
                     self.driver.stop()

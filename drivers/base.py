@@ -61,6 +61,10 @@ class Driver(ABC):
     def stop(self) -> None:  # noqa: B027 - optional hook
         """Release what :meth:`start` opened. Must not raise."""
 
+    def restart_backoff(self, start_s: float, max_s: float) -> tuple[float, float]:
+        """(first, longest) delay before a restart; a driver with its own limits overrides."""
+        return start_s, max_s
+
 
 @dataclass
 class DriverRegistry:
