@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from box.config.loader import parse_config
-from box.errors import ConfigError
-from box.readings import Quality, Reading
+from box.core.errors import ConfigError
+from box.core.records import Quality, Reading
 from box.supervisor import DriverSupervisor
 from box.workers.config import ProcessDriverConfig
 from box.workers.driver import ProcessDriver

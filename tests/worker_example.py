@@ -9,7 +9,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
-from box.readings import Quality, Reading, now_ms
+from box.core.records import Quality, Reading, now_ms
 from box.workers import protocol
 from box.workers.context import WorkerContext
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from box.config.base import Identifier, StrictModel
+from box.core.model import Identifier, StrictModel
 from drivers.base import DriverConfig
 
 WORKER_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from box.readings import Quality, Reading
+from box.core.records import Quality, Reading
 from box.workers import protocol
 from box.workers.child import ChildSpec
 from box.workers.config import ProcessDriverConfig

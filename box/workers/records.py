@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from box.readings import Quality, Reading
+from box.core.records import Quality, Reading
 
 log = logging.getLogger(__name__)
 
