@@ -245,10 +245,9 @@ class AlarmEngine:
         th = rules.thresholds if rules else None
         if th is None or level not in th.base:
             raise AlarmCommandError(f"channel {channel!r} has no threshold level {level!r}")
-        trial = [at if n == level else th.base[n] for n in th.names]
-        want = sorted(trial) if th.rising else sorted(trial, reverse=True)
-        if trial != want or len(set(trial)) != len(trial):
-            raise AlarmCommandError(f"levels would no longer be strictly ordered: {trial}")
+        problem = th.order_problem({level: at})
+        if problem:
+            raise AlarmCommandError(f"levels would no longer be strictly ordered: {problem}")
         previous = th.base[level]
         th.base[level] = at
         th.set_points(None if self.profile is None else self._profile_points(channel))

@@ -90,7 +90,12 @@ class ChannelConfig(StrictModel):
     name: str = Field(default="", max_length=80)
     zone: str = Field(default="", max_length=64)
     range: tuple[float, float] | None = Field(default=None, description="full scale [min, max]")
-    safety: bool = Field(default=True, description="a safety channel: offline fault within 100 s")
+    safety: bool = Field(
+        default=True,
+        description="a safety channel: stale_after_s at most 100 s (GB 50166); every channel, "
+        "safety or not, faults when offline or its quality is bad",
+    )
+    decimals: int = Field(default=2, ge=0, le=6, description="digits shown after the point")
     ne43: bool = Field(default=False, description="value is a 4-20 mA loop: NAMUR NE43 faults")
     alarms: ChannelAlarms = Field(default_factory=ChannelAlarms)
     upstream: Literal["raw", "aggregate", "events_only", "none"] = Field(
@@ -110,7 +115,8 @@ class ChannelConfig(StrictModel):
         if self.safety and self.alarms.stale_after_s > 100:
             raise ValueError(
                 f"alarms.stale_after_s = {self.alarms.stale_after_s} exceeds 100 s, the GB 50166 "
-                "limit for a safety channel's fault (set safety = false for a process channel)"
+                "limit for a safety channel to report an offline fault; only a process channel "
+                "(safety = false) may wait longer, and it still faults when offline"
             )
         if self.alarms.thresholds and self.alarms.thresholds.deadband_pct and not self.range:
             raise ValueError("alarms.thresholds.deadband_pct needs the channel's range")
