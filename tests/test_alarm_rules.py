@@ -604,3 +604,55 @@ def test_closing_outputs_releases_fail_safe_relays(boxes: list[Box]) -> None:
     assert b.level("relay:valve") == 1 and b.factory.pin(5).function == "output"
     b.outputs.close()
     assert b.factory.pin(5).function == "input"
+
+
+def test_one_log_line_per_transition_after_the_pins(
+    boxes: list[Box], caplog: pytest.LogCaptureFixture
+) -> None:
+    """journalctl alone tells the incident: raise, ack, clear, reset, shelve, silence, fault,
+    with value and threshold in the channel's decimals, each logged after the pins moved."""
+    import logging
+
+    b = make(boxes, GAS.replace('unit = "%LEL"', 'unit = "%LEL"\ndecimals = 1') + STALE)
+    buzzer_when_logged: list[str] = []
+
+    class Spy(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            buzzer_when_logged.append(b.modes()["buzzer"])
+
+    spy = Spy()
+    logging.getLogger("box.alarms.transitions").addHandler(spy)
+    caplog.set_level(logging.INFO, logger="box.alarms.transitions")
+    try:
+        b.read(0, "g", 38.43682882174573).read(0, "s", 1.0)
+        b.engine.silence("op", 60)
+        b.engine.ack("g:A1", "alice", "valve closed")
+        b.read(2, "g", 22.96)
+        b.read(3, "g", 55.0).read(4, "g", 10.0)
+        b.engine.ack("g:A2", "alice")
+        b.engine.reset("g:A2", "alice")
+        b.engine.shelve("g:A1", "tech", 1800, "calibration")
+        b.at(61)
+    finally:
+        logging.getLogger("box.alarms.transitions").removeHandler(spy)
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines[0] == (
+        "WARNING",
+        "alarm raised g:A1 level 2 value 38.4 %LEL threshold 25.0 %LEL (normal -> active_unack)",
+    )
+    assert buzzer_when_logged[0] == "intermittent", "the buzzer sounded before the log line"
+    text = "\n".join(m for _, m in lines)
+    for expected in (
+        "buzzer silenced for 60 s by op",
+        "alarm acknowledged g:A1 level 2 value 38.4 %LEL threshold 25.0 %LEL by alice "
+        "note 'valve closed' (active_unack -> active_ack)",
+        "alarm cleared g:A1 level 2 value 23.0 %LEL threshold 25.0 %LEL (active_ack -> normal)",
+        "alarm raised g:A2 level 1 value 55.0 %LEL threshold 50.0 %LEL",
+        "alarm cleared g:A2 level 1 value 10.0 %LEL",
+        "alarm reset g:A2 level 1 value 10.0 %LEL threshold 50.0 %LEL by alice (latched -> normal)",
+        "alarm shelved g:A1 level 2 value 10.0 %LEL threshold 25.0 %LEL by tech "
+        "reason 'calibration' for 1800 s (normal -> normal)",
+        "fault raised s:fault level 3 reasons stale (normal -> active_unack)",
+    ):
+        assert expected in text, f"{expected!r} not in:\n{text}"
+    assert "38.43682882174573" not in text

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from box.alarms import journal
 from box.alarms.alarm import Alarm, AlarmCommandError, AlarmSpec, State, Transition
 from box.alarms.annunciation import LAMP_TEST, Annunciation, annunciate
 from box.alarms.config import Vote
@@ -159,16 +160,19 @@ class AlarmEngine:
         """Timers: delays, offline channels, sustained durations, expiries, profiles, floods."""
         now = self.clock()
         out: list[Transition] = []
+        escalated: list[tuple[str, float]] = []
         for ch in self.rules.values():
             out += ch.tick(now)
-            if ch.fault is not None and ch.fault.escalation_due(now):
+            if ch.fault.escalation_due(now):
+                offline_s = round(now - ch.fault.last_good, 1)
+                escalated.append((ch.channel.id, offline_s))
                 self._event(
                     "maintenance_escalation",
                     ch.channel.id,
                     now,
                     Level.LEVEL_3,
                     channel=ch.channel.id,
-                    offline_s=round(now - ch.fault.last_good, 1),
+                    offline_s=offline_s,
                     upstream=True,
                 )
         for _, alarm, _ in self.votes:
@@ -183,6 +187,8 @@ class AlarmEngine:
             self._handle(out, now)
         elif changed:
             self._refresh()
+        for channel, offline_s in escalated:
+            journal.log_escalation(channel, offline_s)
 
     # -- operator commands (all on the pipeline thread) --------------------------------------
 
@@ -269,6 +275,7 @@ class AlarmEngine:
         self.silenced_until = now + seconds
         self._event("alarm_silenced", "operator", now, Level.INFO, who=who, seconds=seconds)
         self._refresh()
+        journal.log_silenced(who, seconds)
         return self.silenced_until
 
     def lamp_test(self, who: str, seconds: float = 5.0) -> None:
@@ -326,6 +333,7 @@ class AlarmEngine:
         for alarm_id in {t.alarm.spec.id for t in transitions}:
             self.persist(f"alarm.{alarm_id}", json.dumps(self.alarms[alarm_id].persisted()))
         self._refresh()
+        journal.log_transitions(transitions)  # after the pins: a slow log never delays them
 
     def _record(self, t: Transition, now: float) -> None:
         alarm = t.alarm

@@ -13,6 +13,7 @@ from box.cli.common import Context, json_line, json_logs, json_option, pass_box,
 from box.client import BoxClient
 from box.config.template import render
 from box.keys import API_TOKEN, STORE_KEY, SYNC_KEY, FileKeyProvider
+from box.numbers import DEFAULT_DECIMALS, shown
 from box.sync.keyring import DOWNLINK_KEY
 from box.timeparse import iso_utc
 
@@ -154,7 +155,7 @@ def status(box: Context, as_json: bool) -> None:
         click.echo(f"driver type {name}: FAILED TO IMPORT: {why}")
     click.echo(f"{'channel':<22}{'value':>12} {'unit':<8}{'quality':<10}{'age s':>8}  alarms")
     for c in s["channels"]:
-        value = "-" if c["value"] is None else f"{c['value']:.3f}"
+        value = shown(c["value"], c.get("decimals", DEFAULT_DECIMALS))
         age = "-" if c["age_s"] is None else f"{c['age_s']:.1f}"
         click.echo(
             f"{c['id']:<22}{value:>12} {c['unit']:<8}{c['quality']:<10}{age:>8}  "
