@@ -293,6 +293,16 @@ def test_shelve_needs_reason_and_expiry_and_comes_back(boxes: list[Box]) -> None
     ]
 
 
+def test_a_shelved_alarm_shows_yellow_even_while_normal(boxes: list[Box]) -> None:
+    b = make(boxes, GAS)
+    b.read(0, "g", 10)
+    b.engine.shelve("g:A2", "tech", 600, "span gas on the detector")
+    assert b.modes()["yellow"] == "on", "a point that cannot sound is shown"
+    assert b.modes()["green"] == "on" and b.modes()["buzzer"] == "off"
+    b.engine.unshelve("g:A2", "tech")
+    assert b.modes()["yellow"] == "off"
+
+
 STALE = """
 [[channels]]
 id = "s"
