@@ -412,3 +412,15 @@ def test_values_are_shown_with_the_channels_decimals(
     assert "38.4 %LEL" in status and "1.235 MPa" in status and "stale" in status
     assert "value 38.4 %LEL" in listed
     assert read.strip() == "tank1.lel: 38.4 %LEL (good, age 0.4 s)"
+
+
+def test_docs_stand_alone() -> None:
+    """The project's docs hold what users need; none points at notes outside the repository."""
+    docs = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    for doc in docs:
+        text = doc.read_text(encoding="utf-8")
+        assert "DOMAIN" not in text and "../shared" not in text, doc.name
+    assert "(docs/ALARMS.md)" in (REPO / "README.md").read_text(encoding="utf-8")
+    alarms = (REPO / "docs" / "ALARMS.md").read_text(encoding="utf-8")
+    for topic in ("deadband", "on_delay_s", "cleared_unack", "stale_after_s", "STEL", "k out of n"):
+        assert topic in alarms, topic
