@@ -24,7 +24,7 @@ from box.config.loader import ConfigInvalid, parse_config
 from box.config.schema import BoxConfigBase
 from box.core.errors import ConfigError
 from box.core.levels import Level
-from box.core.records import Event, Quality, now_ms
+from box.core.records import Event, now_ms, shown_quality
 from box.keys import API_TOKEN, STORE_KEY, FileKeyProvider, KeyProvider
 from box.paths import BoxHome
 from box.pipeline import Pipeline
@@ -466,9 +466,10 @@ class Daemon:
                     "name": ch.name,
                     "kind": ch.kind,
                     "unit": ch.unit,
+                    "decimals": ch.decimals,
                     "zone": ch.zone,
                     "value": lv.value if lv else None,
-                    "quality": Quality(lv.quality).name.lower() if lv else "stale",
+                    "quality": shown_quality(lv, now, ch.alarms.stale_after_s),
                     "ts_ms": lv.ts_ms if lv else None,
                     "age_s": round((now - lv.ts_ms) / 1000, 3) if lv else None,
                     "alarms_active": active,

@@ -37,6 +37,18 @@ class SimDriverConfig(DriverConfig):
         return [p.channel for p in self.points]
 
 
+def sample(signals: list[tuple[SimPoint, Signal]], t: float, ts: int) -> list[Reading]:
+    """The readings of one read at ``t`` s after start; a silent dropout yields none."""
+    batch = []
+    for point, signal in signals:
+        dropout = point.dropout
+        if dropout is None or not dropout.active(t):
+            batch.append(Reading(point.channel, ts, signal.value(t), Quality.GOOD))
+        elif dropout.mode == "bad_quality":
+            batch.append(Reading(point.channel, ts, None, Quality.BAD))
+    return batch
+
+
 class SimDriver(Driver):
     """Emits one batch of readings per interval, stamped at the instant of the simulated read."""
 
@@ -56,14 +68,9 @@ class SimDriver(Driver):
             t = time.monotonic() - started
             if cfg.crash_after_s is not None and t >= cfg.crash_after_s:
                 raise RuntimeError(f"simulated crash after {cfg.crash_after_s} s (crash_after_s)")
-            ts = now_ms()
-            batch = []
-            for point, signal in signals:
-                if point.dropout is not None and point.dropout.active(t):
-                    batch.append(Reading(point.channel, ts, None, Quality.BAD))
-                else:
-                    batch.append(Reading(point.channel, ts, signal.value(t), Quality.GOOD))
-            self.sink(batch)
+            batch = sample(signals, t, now_ms())
+            if batch:
+                self.sink(batch)
             # Fixed schedule: no drift; after a stall, skip missed slots instead of bursting.
             next_due += cfg.interval_s
             now = time.monotonic()

@@ -74,6 +74,12 @@ class Dropout(StrictModel):
     every_s: float = Field(gt=0)
     for_s: float = Field(gt=0)
     offset_s: float = Field(default=0, ge=0)
+    mode: Literal["silent", "bad_quality"] = Field(
+        default="silent",
+        description="silent: no readings at all (the box faults after stale_after_s); "
+        "bad_quality: readings without a value, as a bus driver reports a unit that does not "
+        "answer (the box faults at once)",
+    )
 
     def active(self, t: float) -> bool:
         return ((t - self.offset_s) % self.every_s) < self.for_s and t >= self.offset_s

@@ -5,6 +5,7 @@ Time comes from an injected clock, so hours of plant time take milliseconds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -132,6 +133,87 @@ deadband = 0.2
     assert b.state_of("o2:LO") == "normal"
 
 
+O2_LOW_AND_HIGH = """
+[[channels]]
+id = "o2"
+kind = "o2"
+unit = "%VOL"
+range = [0, 25]
+[channels.alarms.thresholds]
+levels = [
+  { name = "LO", at = 19.5, level = 2, direction = "falling" },
+  { name = "LOLO", at = 18.0, level = 1, direction = "falling" },
+  { name = "HI", at = 23.5, level = 2 },
+]
+deadband = 0.2
+"""
+
+
+def test_o2_low_and_high_on_one_channel(boxes: list[Box]) -> None:
+    b = make(boxes, O2_LOW_AND_HIGH)
+
+    def states() -> tuple[str, str, str]:
+        return (b.state_of("o2:LO"), b.state_of("o2:LOLO"), b.state_of("o2:HI"))
+
+    b.read(0, "o2", 20.9)
+    assert states() == ("normal", "normal", "normal")
+    b.read(1, "o2", 19.5)  # raise at the setpoint itself
+    assert states() == ("active_unack", "normal", "normal")
+    b.read(2, "o2", 17.9)
+    assert states() == ("active_unack", "active_unack", "normal"), "LOLO implies LO"
+    b.read(3, "o2", 19.7)  # exactly at LO + deadband: not yet past it
+    assert states() == ("active_unack", "normal", "normal")
+    b.read(4, "o2", 19.71)
+    assert states() == ("normal", "normal", "normal")
+    b.read(5, "o2", 23.49)
+    assert states() == ("normal", "normal", "normal")
+    b.read(6, "o2", 23.5)
+    assert states() == ("normal", "normal", "active_unack"), "enrichment on the same channel"
+    b.read(7, "o2", 23.3)  # exactly at HI - deadband: still in alarm
+    assert b.state_of("o2:HI") == "active_unack"
+    b.read(8, "o2", 23.29)
+    assert states() == ("normal", "normal", "normal")
+    raised = [e.details for e in b.events if e.kind == "alarm_raised"]
+    assert [(d["alarm"], d["detail"]["threshold"]) for d in raised] == [
+        ("o2:LO", 19.5),
+        ("o2:LOLO", 18.0),
+        ("o2:HI", 23.5),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("levels", "message"),
+    [
+        ('{ name = "LO", at = 24, direction = "falling" }, { name = "HI", at = 23.5 }',
+         "must all be below the rising levels"),  # overlap
+        ('{ name = "LO", at = 18, direction = "falling" }, '
+         '{ name = "LOLO", at = 19.5, direction = "falling" }',
+         "falling thresholds need strictly decreasing 'at': [18.0, 19.5]"),
+    ],
+)  # fmt: skip
+def test_mixed_directions_must_not_overlap(levels: str, message: str) -> None:
+    from box.config.loader import ConfigInvalid, parse_config
+
+    doc = f"""config_version = 1
+[[channels]]
+id = "o2"
+kind = "o2"
+unit = "%VOL"
+alarms.thresholds.levels = [{levels}]
+"""
+    with pytest.raises(ConfigInvalid, match=re.escape(message)):
+        parse_config(doc)
+
+
+def test_set_threshold_keeps_mixed_directions_apart(boxes: list[Box]) -> None:
+    b = make(boxes, O2_LOW_AND_HIGH)
+    with pytest.raises(AlarmCommandError, match="must all be below the rising levels"):
+        b.engine.set_threshold("o2", "HI", 19.0, "tech")
+    b.engine.set_threshold("o2", "HI", 23.0, "tech")
+    b.read(0, "o2", 23.0)
+    assert b.state_of("o2:HI") == "active_unack"
+
+
 def test_on_and_off_delays(boxes: list[Box]) -> None:
     b = make(boxes, GAS.replace("deadband = 2.0", "on_delay_s = 10\noff_delay_s = 5"))
     b.read(0, "g", 30)
@@ -211,6 +293,16 @@ def test_shelve_needs_reason_and_expiry_and_comes_back(boxes: list[Box]) -> None
     ]
 
 
+def test_a_shelved_alarm_shows_yellow_even_while_normal(boxes: list[Box]) -> None:
+    b = make(boxes, GAS)
+    b.read(0, "g", 10)
+    b.engine.shelve("g:A2", "tech", 600, "span gas on the detector")
+    assert b.modes()["yellow"] == "on", "a point that cannot sound is shown"
+    assert b.modes()["green"] == "on" and b.modes()["buzzer"] == "off"
+    b.engine.unshelve("g:A2", "tech")
+    assert b.modes()["yellow"] == "off"
+
+
 STALE = """
 [[channels]]
 id = "s"
@@ -236,6 +328,31 @@ def test_offline_channel_faults_within_its_limit_and_escalates_once(boxes: list[
     assert len(esc) == 1 and esc[0].details["upstream"] and esc[0].level == 3
     b.read(7300, "s", 1.0)
     assert b.state_of("s:fault") == "normal" and b.level("fault_relay") == 1
+
+
+def test_process_channel_faults_too_when_silent_or_bad(boxes: list[Box]) -> None:
+    """safety = false allows a longer stale_after_s; it never switches fault detection off."""
+    b = make(boxes, STALE.replace("stale_after_s = 60", "stale_after_s = 600") + "safety = false\n")
+    b.read(0, "s", 1.0).at(599.9)
+    assert b.state_of("s:fault") == "normal"
+    b.at(600)
+    assert b.state_of("s:fault") == "active_unack", "a silent process channel faults"
+    assert b.engine.alarms["s:fault"].detail == {"reasons": ["stale"]}
+    assert b.modes()["green"] == "off" and b.modes()["yellow"] == "blink_slow"
+    b.read(601, "s", 1.0)
+    assert b.state_of("s:fault") == "normal"
+    b.read(602, "s", None, Quality.BAD)
+    assert b.state_of("s:fault") == "active_unack", "bad quality faults at once"
+    assert b.engine.alarms["s:fault"].detail == {"reasons": ["quality_bad"]}
+
+
+def test_a_silent_channels_last_value_is_shown_as_stale() -> None:
+    from box.core.records import Reading, shown_quality
+
+    last = Reading("p", 1_000_000, 1.2, Quality.GOOD)
+    assert shown_quality(last, 1_000_000 + 59_999, 60) == "good"
+    assert shown_quality(last, 1_000_000 + 60_000, 60) == "stale", "not a current 'good'"
+    assert shown_quality(None, 0, 60) == "stale"
 
 
 @pytest.mark.parametrize(
@@ -497,3 +614,55 @@ def test_closing_outputs_releases_fail_safe_relays(boxes: list[Box]) -> None:
     assert b.level("relay:valve") == 1 and b.factory.pin(5).function == "output"
     b.outputs.close()
     assert b.factory.pin(5).function == "input"
+
+
+def test_one_log_line_per_transition_after_the_pins(
+    boxes: list[Box], caplog: pytest.LogCaptureFixture
+) -> None:
+    """journalctl alone tells the incident: raise, ack, clear, reset, shelve, silence, fault,
+    with value and threshold in the channel's decimals, each logged after the pins moved."""
+    import logging
+
+    b = make(boxes, GAS.replace('unit = "%LEL"', 'unit = "%LEL"\ndecimals = 1') + STALE)
+    buzzer_when_logged: list[str] = []
+
+    class Spy(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            buzzer_when_logged.append(b.modes()["buzzer"])
+
+    spy = Spy()
+    logging.getLogger("box.alarms.transitions").addHandler(spy)
+    caplog.set_level(logging.INFO, logger="box.alarms.transitions")
+    try:
+        b.read(0, "g", 38.43682882174573).read(0, "s", 1.0)
+        b.engine.silence("op", 60)
+        b.engine.ack("g:A1", "alice", "valve closed")
+        b.read(2, "g", 22.96)
+        b.read(3, "g", 55.0).read(4, "g", 10.0)
+        b.engine.ack("g:A2", "alice")
+        b.engine.reset("g:A2", "alice")
+        b.engine.shelve("g:A1", "tech", 1800, "calibration")
+        b.at(61)
+    finally:
+        logging.getLogger("box.alarms.transitions").removeHandler(spy)
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines[0] == (
+        "WARNING",
+        "alarm raised g:A1 level 2 value 38.4 %LEL threshold 25.0 %LEL (normal -> active_unack)",
+    )
+    assert buzzer_when_logged[0] == "intermittent", "the buzzer sounded before the log line"
+    text = "\n".join(m for _, m in lines)
+    for expected in (
+        "buzzer silenced for 60 s by op",
+        "alarm acknowledged g:A1 level 2 value 38.4 %LEL threshold 25.0 %LEL by alice "
+        "note 'valve closed' (active_unack -> active_ack)",
+        "alarm cleared g:A1 level 2 value 23.0 %LEL threshold 25.0 %LEL (active_ack -> normal)",
+        "alarm raised g:A2 level 1 value 55.0 %LEL threshold 50.0 %LEL",
+        "alarm cleared g:A2 level 1 value 10.0 %LEL",
+        "alarm reset g:A2 level 1 value 10.0 %LEL threshold 50.0 %LEL by alice (latched -> normal)",
+        "alarm shelved g:A1 level 2 value 10.0 %LEL threshold 25.0 %LEL by tech "
+        "reason 'calibration' for 1800 s (normal -> normal)",
+        "fault raised s:fault level 3 reasons stale (normal -> active_unack)",
+    ):
+        assert expected in text, f"{expected!r} not in:\n{text}"
+    assert "38.43682882174573" not in text

@@ -192,6 +192,7 @@ def test_drivers_list(home: Path) -> None:
     assert data == {
         "drivers": {
             "modbus": "drivers.modbus.driver.ModbusDriver",
+            "process": "box.workers.driver.ProcessDriver",
             "sim": "drivers.simulated.SimDriver",
         },
         "failed": {},
@@ -359,3 +360,67 @@ def test_long_commands_show_progress_on_a_terminal(home: Path, tmp_path: Path) -
             os.close(secondary)
     assert b"backup" in drawn and b"100%" in drawn
     assert json.loads(proc.stdout)["encrypted"] is True
+
+
+LEAK = 38.43682882174573
+CANNED_STATUS = {
+    "name": "Demo", "box_id": "sb-1", "version": "0", "uptime_s": 5, "healthy": True,
+    "problems": [], "started_ms": T0, "failed_driver_imports": {}, "drivers": [],
+    "store": {"committed_readings": 1, "committed_events": 1, "size_bytes": 0,
+              "dropped_readings": 0},
+    "queues": {"pipeline": 0, "store": 0}, "outputs": {}, "silenced_until": None,
+    "sync": {"enabled": False}, "first_out": "tank1.lel:A1",
+    "channels": [
+        {"id": "tank1.lel", "unit": "%LEL", "decimals": 1, "value": LEAK, "quality": "good",
+         "age_s": 0.4, "alarms_active": ["A1"]},
+        {"id": "line3.pressure", "unit": "MPa", "decimals": 3, "value": 1.2345678,
+         "quality": "stale", "age_s": 75.0, "alarms_active": ["fault"]},
+    ],
+    "alarms": [
+        {"id": "tank1.lel:A1", "level": 2, "colour": "orange", "state": "active_unack",
+         "shelved": None, "value": LEAK, "unit": "%LEL", "decimals": 1},
+    ],
+}  # fmt: skip
+
+
+class CannedClient:
+    def __init__(self, home: object) -> None:
+        pass
+
+    def status(self) -> dict:
+        return CANNED_STATUS
+
+    def get(self, path: str) -> dict:
+        return CANNED_STATUS
+
+
+def test_values_are_shown_with_the_channels_decimals(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import box.cli.alarm_cmds
+    import box.cli.box_cmds
+    import box.client
+
+    for module in (box.cli.box_cmds, box.cli.alarm_cmds, box.client):
+        monkeypatch.setattr(module, "BoxClient", CannedClient)
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    status = run_cli(home, "status").output
+    listed = run_cli(home, "alarms", "list").output
+    read = run_cli(home, "sensors", "read", "tank1.lel", "--count", "1").output
+    for out in (status, listed, read):
+        assert "38.43682882174573" not in out and "38.437" not in out
+    assert "38.4 %LEL" in status and "1.235 MPa" in status and "stale" in status
+    assert "value 38.4 %LEL" in listed
+    assert read.strip() == "tank1.lel: 38.4 %LEL (good, age 0.4 s)"
+
+
+def test_docs_stand_alone() -> None:
+    """The project's docs hold what users need; none points at notes outside the repository."""
+    docs = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    for doc in docs:
+        text = doc.read_text(encoding="utf-8")
+        assert "DOMAIN" not in text and "../shared" not in text, doc.name
+    assert "(docs/ALARMS.md)" in (REPO / "README.md").read_text(encoding="utf-8")
+    alarms = (REPO / "docs" / "ALARMS.md").read_text(encoding="utf-8")
+    for topic in ("deadband", "on_delay_s", "cleared_unack", "stale_after_s", "STEL", "k out of n"):
+        assert topic in alarms, topic

@@ -145,7 +145,10 @@ waveform = { shape = "constant", value = 1.0 }
         ),
         pytest.param(
             CHANNEL.replace('"%LEL"', '"%LEL"\nalarms.stale_after_s = 300'),
-            ["exceeds 100 s, the GB 50166 limit for a safety channel"],
+            [
+                "exceeds 100 s, the GB 50166 limit for a safety channel",
+                "(safety = false) may wait longer, and it still faults when offline",
+            ],
             id="safety-stale-limit",
         ),
         pytest.param(
@@ -230,3 +233,42 @@ channel = "b"
 waveform = { shape = "sine" }
 """
     assert locate(text, path) == line
+
+
+def test_demo_line3_faults_60_s_after_it_goes_silent_as_the_comment_says() -> None:
+    """The demo promises "goes silent for 80 s ...: an offline fault 60 s after its last
+    reading": the simulator's readings, fed through the demo's own rules, must do just that."""
+    from box.alarms.engine import AlarmEngine
+    from drivers.simulated import sample
+    from drivers.waveforms import Signal
+
+    assert "an offline fault 60 s after its last" in GOOD
+    demo = parse_config(GOOD)
+    (point,) = [p for p in demo.drivers[2].points if p.channel == "line3.pressure"]
+    assert demo.channel("line3.pressure").alarms.stale_after_s == 60
+    t0 = 1_780_000_000.0
+    clock = [t0]
+    engine = AlarmEngine(demo, lambda e: None, lambda: clock[0])
+    fault = engine.alarms["line3.pressure:fault"]
+    raised_at = cleared_at = None
+    for t in range(0, 520):
+        clock[0] = t0 + t
+        engine.process(sample([(point, Signal(point.waveform))], t, int(clock[0] * 1000)))
+        engine.tick()
+        if fault.effective and raised_at is None:
+            raised_at = t
+        if raised_at is not None and not fault.effective and cleared_at is None:
+            cleared_at = t
+    assert point.dropout is not None and point.dropout.offset_s == 400
+    assert raised_at == 399 + 60, "60 s after the last reading (at 399 s), not at once"
+    assert cleared_at == 480, "the first reading after the 80 s silence clears it"
+
+
+def test_demo_o2_has_a_low_and_a_high_alarm_on_one_channel() -> None:
+    th = parse_config(GOOD).channel("pump2.o2").alarms.thresholds
+    assert th is not None
+    assert [(name, at, rising) for name, at, rising in th.ladder()] == [
+        ("LO", 19.5, False),
+        ("LOLO", 18.0, False),
+        ("HI", 23.5, True),
+    ]

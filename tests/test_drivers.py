@@ -71,6 +71,7 @@ def test_dropout_window() -> None:
 
 
 def test_sim_driver_emits_stamped_batches_and_bad_quality_during_dropout() -> None:
+    """``mode = "bad_quality"``: what a bus driver reports for a unit that does not answer."""
     cfg = SimDriverConfig.model_validate(
         {
             "type": "sim",
@@ -81,7 +82,7 @@ def test_sim_driver_emits_stamped_batches_and_bad_quality_during_dropout() -> No
                 {
                     "channel": "b",
                     "waveform": {"shape": "constant", "value": 1.0},
-                    "dropout": {"every_s": 100, "for_s": 100},
+                    "dropout": {"every_s": 100, "for_s": 100, "mode": "bad_quality"},
                 },
             ],
         }
@@ -99,6 +100,23 @@ def test_sim_driver_emits_stamped_batches_and_bad_quality_during_dropout() -> No
     assert (b.channel, b.value, b.quality.name) == ("b", None, "BAD")
     stamps = [batch[0].ts_ms for batch in batches]
     assert stamps == sorted(stamps) and stamps[-1] > stamps[0]
+
+
+def test_a_silent_dropout_emits_nothing_for_its_point() -> None:
+    from drivers.simulated import SimPoint, sample
+
+    quiet = SimPoint.model_validate(
+        {
+            "channel": "b",
+            "waveform": {"shape": "constant", "value": 1.0},
+            "dropout": {"every_s": 10, "for_s": 2},
+        }
+    )
+    loud = SimPoint.model_validate({"channel": "a", "waveform": {"shape": "constant", "value": 3}})
+    signals = [(loud, Signal(loud.waveform)), (quiet, Signal(quiet.waveform))]
+    assert [r.channel for r in sample(signals, 1.0, 0)] == ["a"], "silent: no reading at all"
+    assert [(r.channel, r.value) for r in sample(signals, 3.0, 0)] == [("a", 3.0), ("b", 1.0)]
+    assert sample(signals[1:], 1.0, 0) == []
 
 
 def test_crash_injection_raises() -> None:

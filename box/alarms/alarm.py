@@ -20,6 +20,7 @@ from typing import Any
 
 from box.core.errors import SafetyBoxError
 from box.core.levels import COLOURS, RESPONSE
+from box.numbers import DEFAULT_DECIMALS
 
 
 class State(StrEnum):
@@ -49,6 +50,8 @@ class AlarmSpec:
     on_delay_s: float = 0.0
     off_delay_s: float = 0.0
     zone: str = ""
+    unit: str = ""
+    decimals: int = DEFAULT_DECIMALS  # for showing values and thresholds (CLI, logs)
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,8 @@ class Alarm:
             "name": s.name,
             "kind": s.kind,
             "zone": s.zone,
+            "unit": s.unit,
+            "decimals": s.decimals,
             "level": s.level,
             "colour": COLOURS[s.level],
             "response": RESPONSE[s.level],

@@ -33,6 +33,10 @@ LAMP_TEST = Annunciation(buzzer=CONTINUOUS, red=ON, yellow=ON, green=ON)
 
 
 def annunciate(alarms: Iterable[Alarm], relays: list[Relay], silenced: bool) -> Annunciation:
+    alarms = list(alarms)
+    # Any shelved alarm lights yellow, even while normal: that point cannot sound (GB 16808's
+    # yellow shield indicator), so reduced coverage must be visible.
+    shelved = any(a.shelved is not None for a in alarms)
     visible = [a for a in alarms if a.state != State.NORMAL]
     live = [a for a in visible if a.shelved is None]
     process = [a for a in live if a.spec.kind == "alarm"]
@@ -47,7 +51,7 @@ def annunciate(alarms: Iterable[Alarm], relays: list[Relay], silenced: bool) -> 
     red = BLINK_FAST if any(a.state in UNACKED for a in process) else ON if process else OFF
     if any(a.state in UNACKED for a in faults):
         yellow = BLINK_SLOW
-    elif faults or len(live) < len(visible):
+    elif faults or shelved:
         yellow = ON
     else:
         yellow = OFF

@@ -14,33 +14,66 @@ from box.core.model import Identifier, StrictModel
 Delay = float  # seconds; bounds are set per field
 
 
+Direction = Literal["rising", "falling"]
+
+
 class ThresholdLevel(StrictModel):
     name: Identifier = Field(description="e.g. A1, A2")
     at: float
     level: AlarmLevel = 2
     latching: bool = False
+    direction: Direction | None = Field(
+        default=None,
+        description="this level's direction (default: the thresholds' direction); "
+        "O2: LO falling and HI rising on one channel",
+    )
+
+
+def order_problem(levels: list[tuple[str, float, bool]]) -> str | None:
+    """Why (name, at, rising) levels are not a valid ladder, or None.
+
+    Per direction, the listed order is the order of severity: rising 'at' strictly increase,
+    falling 'at' strictly decrease. Every falling level lies below every rising one, so no
+    value can be too low and too high at once.
+    """
+    rising = [at for _, at, up in levels if up]
+    falling = [at for _, at, up in levels if not up]
+    if rising != sorted(set(rising)):
+        return f"rising thresholds need strictly increasing 'at': {rising}"
+    if falling != sorted(set(falling), reverse=True):
+        return f"falling thresholds need strictly decreasing 'at': {falling}"
+    if rising and falling and max(falling) >= min(rising):
+        return f"falling levels {falling} must all be below the rising levels {rising}"
+    return None
 
 
 class Thresholds(StrictModel):
-    """Two or more levels; rising (gas, temperature, pressure) or falling (O2 deficiency)."""
+    """Up to four levels on one channel, each rising (gas, temperature, pressure) or falling
+    (O2 deficiency); O2 mixes falling LO/LOLO and rising HI/HIHI levels."""
 
-    direction: Literal["rising", "falling"] = "rising"
+    direction: Direction = Field(default="rising", description="the levels' default direction")
     levels: list[ThresholdLevel] = Field(min_length=1, max_length=4)
     deadband: float = Field(default=0.0, ge=0, description="absolute hysteresis")
     deadband_pct: float | None = Field(default=None, ge=0, le=50, description="% of full scale")
     on_delay_s: float = Field(default=0, ge=0, le=3600)
     off_delay_s: float = Field(default=0, ge=0, le=3600)
 
+    def rising(self, lv: ThresholdLevel) -> bool:
+        return (lv.direction or self.direction) == "rising"
+
+    def ladder(self, ats: dict[str, float] | None = None) -> list[tuple[str, float, bool]]:
+        """(name, at, rising) per level, with 'at' taken from ``ats`` where given."""
+        ats = ats or {}
+        return [(lv.name, ats.get(lv.name, lv.at), self.rising(lv)) for lv in self.levels]
+
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
         names = [lv.name for lv in self.levels]
         if len(set(names)) != len(names):
             raise ValueError(f"level names must be unique, got {names}")
-        ats = [lv.at for lv in self.levels]
-        want = sorted(ats) if self.direction == "rising" else sorted(ats, reverse=True)
-        if ats != want or len(set(ats)) != len(ats):
-            order = "increasing" if self.direction == "rising" else "decreasing"
-            raise ValueError(f"{self.direction} thresholds need strictly {order} 'at': {ats}")
+        problem = order_problem(self.ladder())
+        if problem:
+            raise ValueError(problem)
         if self.deadband and self.deadband_pct is not None:
             raise ValueError("give deadband or deadband_pct, not both")
         return self
@@ -216,7 +249,12 @@ class ChannelConfig(StrictModel):
     name: str = Field(default="", max_length=80)
     zone: str = Field(default="", max_length=64)
     range: tuple[float, float] | None = Field(default=None, description="full scale [min, max]")
-    safety: bool = Field(default=True, description="a safety channel: offline fault within 100 s")
+    safety: bool = Field(
+        default=True,
+        description="a safety channel: stale_after_s at most 100 s (GB 50166); every channel, "
+        "safety or not, faults when offline or its quality is bad",
+    )
+    decimals: int = Field(default=2, ge=0, le=6, description="digits shown after the point")
     ne43: bool = Field(default=False, description="value is a 4-20 mA loop: NAMUR NE43 faults")
     alarms: ChannelAlarms = Field(default_factory=ChannelAlarms)
     upstream: Literal["raw", "aggregate", "events_only", "none"] = Field(
@@ -236,7 +274,8 @@ class ChannelConfig(StrictModel):
         if self.safety and self.alarms.stale_after_s > 100:
             raise ValueError(
                 f"alarms.stale_after_s = {self.alarms.stale_after_s} exceeds 100 s, the GB 50166 "
-                "limit for a safety channel's fault (set safety = false for a process channel)"
+                "limit for a safety channel to report an offline fault; only a process channel "
+                "(safety = false) may wait longer, and it still faults when offline"
             )
         if self.alarms.thresholds and self.alarms.thresholds.deadband_pct and not self.range:
             raise ValueError("alarms.thresholds.deadband_pct needs the channel's range")

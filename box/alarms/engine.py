@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from box.alarms import journal
 from box.alarms.alarm import Alarm, AlarmCommandError, AlarmSpec, State, Transition
 from box.alarms.annunciation import LAMP_TEST, Annunciation, annunciate
 from box.alarms.config import AlarmsConfig, Vote
@@ -157,16 +158,19 @@ class AlarmEngine:
         """Timers: delays, offline channels, sustained durations, expiries, profiles, floods."""
         now = self.clock()
         out: list[Transition] = []
+        escalated: list[tuple[str, float]] = []
         for ch in self.rules.values():
             out += ch.tick(now)
-            if ch.fault is not None and ch.fault.escalation_due(now):
+            if ch.fault.escalation_due(now):
+                offline_s = round(now - ch.fault.last_good, 1)
+                escalated.append((ch.channel.id, offline_s))
                 self._event(
                     "maintenance_escalation",
                     ch.channel.id,
                     now,
                     Level.LEVEL_3,
                     channel=ch.channel.id,
-                    offline_s=round(now - ch.fault.last_good, 1),
+                    offline_s=offline_s,
                     upstream=True,
                 )
         for _, alarm, _ in self.votes:
@@ -181,6 +185,8 @@ class AlarmEngine:
             self._handle(out, now)
         elif changed:
             self._refresh()
+        for channel, offline_s in escalated:
+            journal.log_escalation(channel, offline_s)
 
     # -- operator commands (all on the pipeline thread) --------------------------------------
 
@@ -243,10 +249,9 @@ class AlarmEngine:
         th = rules.thresholds if rules else None
         if th is None or level not in th.base:
             raise AlarmCommandError(f"channel {channel!r} has no threshold level {level!r}")
-        trial = [at if n == level else th.base[n] for n in th.names]
-        want = sorted(trial) if th.rising else sorted(trial, reverse=True)
-        if trial != want or len(set(trial)) != len(trial):
-            raise AlarmCommandError(f"levels would no longer be strictly ordered: {trial}")
+        problem = th.order_problem({level: at})
+        if problem:
+            raise AlarmCommandError(f"levels would no longer be strictly ordered: {problem}")
         previous = th.base[level]
         th.base[level] = at
         th.set_points(None if self.profile is None else self._profile_points(channel))
@@ -268,6 +273,7 @@ class AlarmEngine:
         self.silenced_until = now + seconds
         self._event("alarm_silenced", "operator", now, Level.INFO, who=who, seconds=seconds)
         self._refresh()
+        journal.log_silenced(who, seconds)
         return self.silenced_until
 
     def lamp_test(self, who: str, seconds: float = 5.0) -> None:
@@ -325,6 +331,7 @@ class AlarmEngine:
         for alarm_id in {t.alarm.spec.id for t in transitions}:
             self.persist(f"alarm.{alarm_id}", json.dumps(self.alarms[alarm_id].persisted()))
         self._refresh()
+        journal.log_transitions(transitions)  # after the pins: a slow log never delays them
 
     def _record(self, t: Transition, now: float) -> None:
         alarm = t.alarm

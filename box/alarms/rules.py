@@ -10,7 +10,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from box.alarms.alarm import Alarm, AlarmSpec, Transition
-from box.alarms.config import ChannelConfig, Exposure, RateOfChange, Sustained, Thresholds
+from box.alarms.config import (
+    ChannelConfig,
+    Exposure,
+    RateOfChange,
+    Sustained,
+    Thresholds,
+    order_problem,
+)
 from box.alarms.exposure import RollingAverage
 from box.core.records import Quality, Reading
 
@@ -40,15 +47,18 @@ def _channel_alarm(
         on_delay_s,
         off_delay_s,
         channel.zone,
+        channel.unit,
+        channel.decimals,
     )
     return Alarm(spec)
 
 
 class ThresholdRule:
-    """Two or more levels with hysteresis; a more severe level implies the less severe ones."""
+    """Up to four levels with hysteresis, each rising or falling. Within one direction a more
+    severe level implies the less severe ones (LOLO implies LO, A2 implies A1)."""
 
     def __init__(self, channel: ChannelConfig, cfg: Thresholds) -> None:
-        self.rising = cfg.direction == "rising"
+        self.cfg = cfg
         deadband = cfg.deadband
         if cfg.deadband_pct is not None and channel.range is not None:
             deadband = cfg.deadband_pct / 100 * (channel.range[1] - channel.range[0])
@@ -57,6 +67,12 @@ class ThresholdRule:
         self.base = {lv.name: lv.at for lv in cfg.levels}
         self.at = dict(self.base)
         self._ats = [self.at[n] for n in self.names]
+        self._rising = [cfg.rising(lv) for lv in cfg.levels]
+        # Most severe first within each direction, so that implication runs down each ladder.
+        self._ladders = [
+            [i for i in range(len(self.names) - 1, -1, -1) if self._rising[i] == up]
+            for up in (True, False)
+        ]
         self.alarms = [
             _channel_alarm(
                 channel,
@@ -75,24 +91,29 @@ class ThresholdRule:
         self.at = {**self.base, **(points or {})}
         self._ats = [self.at[n] for n in self.names]
 
+    def order_problem(self, ats: dict[str, float]) -> str | None:
+        """Why these 'at' values (merged over the configured ones) would break the ladder."""
+        return order_problem(self.cfg.ladder({**self.base, **ats}))
+
     def evaluate(self, v: float, now: float) -> list[Transition]:
+        # Raise at the setpoint (>= rising, <= falling); clear only strictly past the deadband.
         db = self.deadband
         beyond = self._beyond
-        if self.rising:
-            for i, at in enumerate(self._ats):
+        for i, at in enumerate(self._ats):
+            if self._rising[i]:
                 beyond[i] = v >= (at - db if beyond[i] else at)
-        else:
-            for i, at in enumerate(self._ats):
+            else:
                 beyond[i] = v <= (at + db if beyond[i] else at)
         out: list[Transition] = []
-        implied = False
-        for i in range(len(beyond) - 1, -1, -1):  # most severe first
-            implied = implied or beyond[i]
-            alarm = self.alarms[i]
-            if implied == alarm.raw == alarm.effective:
-                alarm.value = v  # steady state: nothing to decide (the hot path)
-                continue
-            out += alarm.observe(implied, now, v, threshold=self.at[self.names[i]])
+        for ladder in self._ladders:
+            implied = False
+            for i in ladder:
+                implied = implied or beyond[i]
+                alarm = self.alarms[i]
+                if implied == alarm.raw == alarm.effective:
+                    alarm.value = v  # steady state: nothing to decide (the hot path)
+                    continue
+                out += alarm.observe(implied, now, v, threshold=self.at[self.names[i]])
         return out
 
 
@@ -255,7 +276,7 @@ class ChannelRules:
         self.channel = channel
         self.thresholds = ThresholdRule(channel, a.thresholds) if a.thresholds else None
         self.over_range = OverRangeRule(channel) if channel.range and a.over_range else None
-        self.fault = FaultRule(channel, now) if channel.safety or channel.ne43 else None
+        self.fault = FaultRule(channel, now)  # every channel: safety only bounds stale_after_s
         self.sustained = [
             SustainedRule(channel, s, persist, saved.get(f"sustained.{channel.id}:{s.name}"))
             for s in a.sustained
@@ -270,8 +291,7 @@ class ChannelRules:
             out += self.thresholds.alarms
         if self.over_range:
             out.append(self.over_range.alarm)
-        if self.fault:
-            out.append(self.fault.alarm)
+        out.append(self.fault.alarm)
         out += [s.alarm for s in self.sustained] + [r.alarm for r in self.rate]
         if self.exposure:
             out += self.exposure.alarms
@@ -280,10 +300,9 @@ class ChannelRules:
     def on_reading(self, r: Reading, now: float, out: list[Transition]) -> None:
         """Append the transitions that reading ``r`` causes to ``out`` (the hot path)."""
         fault = self.fault
-        if fault is not None:
-            out += fault.on_reading(r, now)
-            if fault.loop_fault:
-                return
+        out += fault.on_reading(r, now)
+        if fault.loop_fault:
+            return
         v = r.value
         if v is None or r.quality >= Quality.BAD:
             return  # bad data never clears (or raises) a process alarm
@@ -302,8 +321,7 @@ class ChannelRules:
 
     def tick(self, now: float) -> list[Transition]:
         out: list[Transition] = []
-        if self.fault:
-            out += self.fault.tick(now)
+        out += self.fault.tick(now)
         for s in self.sustained:
             out += s.tick(now)
         if self.exposure:

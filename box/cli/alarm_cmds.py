@@ -12,6 +12,7 @@ import click
 from box.cli.common import Context, json_option, pass_box, print_json
 from box.client import BoxClient
 from box.core.errors import SafetyBoxError
+from box.numbers import DEFAULT_DECIMALS, shown
 from box.timeparse import iso_utc, parse_duration_s
 
 
@@ -84,7 +85,10 @@ def list_alarms(box: Context, as_json: bool) -> None:
             if a["shelved"]
             else ""
         )
-        value = "" if a["value"] is None else f" value {a['value']:.3f}"
+        value = ""
+        if a["value"] is not None:
+            value = f" value {shown(a['value'], a.get('decimals', DEFAULT_DECIMALS))}"
+            value += f" {a['unit']}" if a.get("unit") else ""
         click.echo(
             f"{mark} {a['id']:<28} L{a['level']} {a['colour']:<7} {a['state']:<14}{value}{shelved}"
         )

@@ -8,6 +8,7 @@ import click
 
 from box.cli.common import Context, json_line, json_logs, json_option, pass_box, print_json
 from box.client import BoxClient
+from box.numbers import DEFAULT_DECIMALS, shown
 from box.timeparse import iso_utc
 
 
@@ -110,7 +111,7 @@ def status(box: Context, as_json: bool) -> None:
         click.echo(f"driver type {name}: FAILED TO IMPORT: {why}")
     click.echo(f"{'channel':<22}{'value':>12} {'unit':<8}{'quality':<10}{'age s':>8}  alarms")
     for c in s["channels"]:
-        value = "-" if c["value"] is None else f"{c['value']:.3f}"
+        value = shown(c["value"], c.get("decimals", DEFAULT_DECIMALS))
         age = "-" if c["age_s"] is None else f"{c['age_s']:.1f}"
         click.echo(
             f"{c['id']:<22}{value:>12} {c['unit']:<8}{c['quality']:<10}{age:>8}  "

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from box.cli.common import Context, json_option, pass_box, print_json, report
+from box.numbers import DEFAULT_DECIMALS, shown
 
 
 def _range(text: str) -> list[int]:
@@ -179,9 +180,8 @@ def read(
             if as_json:
                 click.echo(json.dumps(c, ensure_ascii=False, default=str))
             else:
-                click.echo(
-                    f"{c['id']}: {c['value']} {c['unit']} ({c['quality']}, age {c['age_s']} s)"
-                )
+                value = shown(c["value"], c.get("decimals", DEFAULT_DECIMALS))
+                click.echo(f"{c['id']}: {value} {c['unit']} ({c['quality']}, age {c['age_s']} s)")
             time.sleep(interval)
         return
     if unit is None or profile is None:
@@ -226,7 +226,13 @@ def read(
             click.echo(json.dumps({"unit": unit, "points": sample}))
         else:
             click.echo(
-                "  ".join(f"{r.channel}={r.value} ({r.quality.name.lower()})" for r in batch)
+                # No channel config here: 6 significant digits, so a mis-decoded value (a
+                # wrong word order gives e.g. 4.17e-08) stays visible instead of "0.00".
+                "  ".join(
+                    f"{r.channel}={'-' if r.value is None else f'{r.value:.6g}'} "
+                    f"({r.quality.name.lower()})"
+                    for r in batch
+                )
             )
         if seen[0] >= count:
             stop.set()

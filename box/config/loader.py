@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from box.alarms.config import order_problem
 from box.config.locate import PathElem, locate
 from box.config.schema import BoxConfigBase, build_config_model
 from box.core.errors import ConfigError
@@ -146,10 +147,8 @@ def _check_alarm_refs(config: BoxConfigBase, seen: dict[str, int]) -> list[Confi
         for ch in config.channels
         if ch.alarms.thresholds is not None
     }
-    directions = {
-        ch.id: ch.alarms.thresholds.direction
-        for ch in config.channels
-        if ch.alarms.thresholds is not None
+    ladders = {
+        ch.id: ch.alarms.thresholds for ch in config.channels if ch.alarms.thresholds is not None
     }
     for v, vote in enumerate(config.votes):
         for c, channel in enumerate(vote.channels):
@@ -172,17 +171,11 @@ def _check_alarm_refs(config: BoxConfigBase, seen: dict[str, int]) -> list[Confi
             if unknown:
                 issues.append(ConfigIssue(path, points, f"unknown level(s) {sorted(unknown)}"))
                 continue
-            merged = [points.get(name, at) for name, at in levels[channel].items()]
-            rising = directions[channel] == "rising"
-            ordered = sorted(merged) if rising else sorted(merged, reverse=True)
-            if merged != ordered or len(set(merged)) != len(merged):
-                issues.append(
-                    ConfigIssue(
-                        path,
-                        points,
-                        f"with these setpoints the levels are no longer strictly ordered: {merged}",
-                    )
-                )
+            problem = order_problem(ladders[channel].ladder(points))
+            if problem:
+                merged = [points.get(name, at) for name, at in levels[channel].items()]
+                reason = f"with these setpoints the levels are no longer strictly ordered: {merged}"
+                issues.append(ConfigIssue(path, points, f"{reason} ({problem})"))
     for r, relay in enumerate(config.outputs.relays):
         for c, channel in enumerate(relay.channels):
             if channel not in seen and not channel.startswith("vote:"):

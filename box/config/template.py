@@ -33,7 +33,8 @@ PLAIN_BODY = """
 # name = "Tank 1 combustible gas"
 # zone = "tank-farm"
 # [channels.alarms]
-# stale_after_s = 60           # no good reading this long: fault (at most 100 s, GB 50166)
+# stale_after_s = 60           # no good reading this long: fault (at most 100 s on a
+#                              # safety channel, GB 50166; bad quality faults at once)
 # [channels.alarms.thresholds] # GB/T 50493: A1 <= 25 %LEL, A2 <= 50 %LEL
 # levels = [
 #   {{ name = "A1", at = 25, level = 2 }},
@@ -64,7 +65,8 @@ pin_factory = "auto"           # real GPIO on a Raspberry Pi, mock pins elsewher
 DEMO_BODY = """
 # Demo site: simulated detectors on mock GPIO pins.
 # tank1.lel has a scripted leak every 5 minutes: 38 %LEL (A1) from 60 s to 150 s.
-# line3.pressure goes silent for 80 s every 10 minutes: an offline fault after 60 s.
+# line3.pressure goes silent for 80 s every 10 minutes: an offline fault 60 s after its last
+# reading (stale_after_s), cleared by the first reading after the silence.
 [alarms]
 silence_s = 60
 
@@ -103,9 +105,12 @@ unit = "%VOL"
 range = [0, 25]
 name = "Pump house O2"
 zone = "pump-house"
-[channels.alarms.thresholds]   # O2 deficiency: falling
-direction = "falling"
-levels = [{{ name = "LO", at = 19.5, level = 2 }}, {{ name = "LOLO", at = 18.0, level = 1 }}]
+[channels.alarms.thresholds]   # O2 deficiency (falling) and enrichment (rising)
+levels = [
+  {{ name = "LO", at = 19.5, level = 2, direction = "falling" }},
+  {{ name = "LOLO", at = 18.0, level = 1, direction = "falling" }},
+  {{ name = "HI", at = 23.5, level = 2 }},
+]
 deadband = 0.2
 
 [[channels]]
@@ -265,7 +270,7 @@ noise = 0.2
 [[drivers.points]]
 channel = "line3.pressure"
 waveform = {{ shape = "sine", mean = 1.2, amplitude = 0.1, period_s = 120 }}
-dropout = {{ every_s = 600, for_s = 80, offset_s = 400 }}
+dropout = {{ every_s = 600, for_s = 80, offset_s = 400, mode = "silent" }}
 """
 
 

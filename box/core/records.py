@@ -90,3 +90,11 @@ class Detection:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def shown_quality(reading: Reading | None, at_ms: int, stale_after_s: float) -> str:
+    """The quality to show for a channel's last reading at ``at_ms``: older than the channel's
+    ``stale_after_s`` it is "stale", so a silent channel's last value never looks current."""
+    if reading is None or at_ms - reading.ts_ms >= stale_after_s * 1000:
+        return "stale"
+    return Quality(reading.quality).name.lower()

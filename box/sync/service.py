@@ -87,14 +87,12 @@ class SyncService:
         key_id, _ = self.keyring.current()
         chans = []
         for c in self.config.channels:
-            levels = (
-                [
-                    {"name": lv.name, "at": lv.at, "level": lv.level}
-                    for lv in c.alarms.thresholds.levels
-                ]
-                if c.alarms.thresholds
-                else []
-            )
+            th = c.alarms.thresholds
+            levels = [
+                {"name": lv.name, "at": lv.at, "level": lv.level,
+                 "direction": lv.direction or th.direction}
+                for lv in (th.levels if th else [])
+            ]  # fmt: skip
             chans.append(
                 {
                     "id": c.id,
