@@ -21,12 +21,15 @@ class Reading:
     """A value read from a device. ``ts_ms`` is the time of the read (UTC, ms), not of processing.
 
     ``value`` is None when nothing trustworthy was read: drivers never invent values.
+    ``reason`` says why in words, for a bad reading ("warming up", "sensor open circuit"); it
+    reaches the channel's fault alarm and is not stored with the value.
     """
 
     channel: str
     ts_ms: int
     value: float | None
     quality: Quality = Quality.GOOD
+    reason: str = ""
 
 
 def now_ms() -> int:
