@@ -354,6 +354,9 @@ def test_driver_config_takes_the_profiles_folder_and_sees_new_files(tmp_path: Pa
     (folder / "m.toml").write_text(METHANE)  # added while the box runs: a reload sees it
     got = ModbusDriverConfig.model_validate(cfg, context={PROFILES_DIR: folder})
     assert got.devices[0]._profile is not None and got.devices[0]._profile.name == "mine-ch4"
+    (folder / "m.toml").write_text(METHANE.replace('"%CH4"', '"%VOL"'))
+    changed = ModbusDriverConfig.model_validate(cfg, context={PROFILES_DIR: folder})
+    assert changed != got, "a changed profile makes a reload restart the driver"
 
 
 def _start_sim(home: Path, *args: str) -> tuple[subprocess.Popen, str]:
@@ -533,3 +536,22 @@ def test_read_of_a_unit_that_does_not_answer_exits_non_zero(tmp_path: Path) -> N
         pty.stop()
     assert r.exit_code == 1
     assert "unit 9 gave no usable reading in 2 sample(s): no answer from unit 9" in r.output
+
+
+# -- the format reference stays true ---------------------------------------------------------
+
+
+def test_the_profile_reference_example_loads_and_its_word_orders_are_right() -> None:
+    from drivers.modbus.datatypes import DataType, decode, encode
+
+    doc = (Path(__file__).parent.parent / "docs" / "PROFILES.md").read_text(encoding="utf-8")
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    profile = _load(example, "PROFILES.md")
+    assert profile.name == "mine-ch4" and profile.fault_codes[0].codes[1] == "sensor open circuit"
+    orders = {"ABCD": ("big", "big"), "CDAB": ("little", "big"), "BADC": ("big", "little")}
+    orders["DCBA"] = ("little", "little")
+    for name, (word, byte) in orders.items():
+        words = encode(0.35, DataType.FLOAT32, word, byte)
+        assert f"| {name} | `{words[0]:#06X}` | `{words[1]:#06X}` |".replace("0X", "0x") in doc
+    assert f"{decode([0x3333, 0x3EB3], DataType.FLOAT32):.3g}" == "4.17e-08"
+    assert "DOMAIN" not in doc and "shared/" not in doc
