@@ -45,7 +45,7 @@ def run_checks(home: BoxHome) -> list[Check]:
     checks += _keys(home)
     checks.append(_store(home))
     if config is not None:
-        checks += _serial_ports(config)
+        checks += _serial_ports(config, home)
         checks.append(_gpio(config.outputs.pin_factory))
         if config.sync.enabled:
             checks.append(_broker(config.sync.host, config.sync.port))
@@ -113,7 +113,7 @@ def _store(home: BoxHome) -> Check:
     return Check("store", OK, f"{home.database_file} opens and checks ok")
 
 
-def _serial_ports(config: object) -> list[Check]:
+def _serial_ports(config: object, home: BoxHome) -> list[Check]:
     out = []
     for drv in getattr(config, "drivers", []):
         port = getattr(drv, "port", None)
@@ -138,8 +138,34 @@ def _serial_ports(config: object) -> list[Check]:
                 )
             )
         else:
-            out.append(Check(f"serial {port}", OK, f"driver {drv.name} can open it"))
+            out.append(_open_with_settings(drv, port, home))
     return out
+
+
+def _open_with_settings(drv: object, port: str, home: BoxHome) -> Check:
+    """Open the port as the driver will (its baud rate, parity and stop bits): an adapter or
+    a device node that refuses the settings fails here with the operating system's words."""
+    from box.instance import DAEMON, InstanceLock, lock_file_for
+    from drivers.modbus.line_faults import port_busy
+    from drivers.modbus.serial_open import serial_open_error, settings_text
+
+    baud, parity, stopbits = (getattr(drv, k) for k in ("baudrate", "parity", "stopbits"))
+    name = getattr(drv, "name", "?")
+    settings = settings_text(baud, parity, stopbits)
+    err = serial_open_error(port, baud, parity, stopbits)
+    if err is None:
+        return Check(f"serial {port}", OK, f"driver {name} can open it at {settings}")
+    holder = InstanceLock(lock_file_for(home.database_file)).holder()
+    if port_busy(err) and holder is not None and holder.role == DAEMON:
+        return Check(f"serial {port}", OK, f"in use by the running box (driver {name})")
+    return Check(
+        f"serial {port}",
+        FAIL,
+        f"driver {name}: cannot open it at {settings}: {err}",
+        "another program holds it (fuser -v PORT)"
+        if port_busy(err)
+        else "check the port is a serial device and the adapter supports these settings",
+    )
 
 
 def _gpio(factory: str) -> Check:

@@ -45,6 +45,11 @@ class BoxHome:
         return self.config_file.parent / "box_id"
 
     @property
+    def profiles_dir(self) -> Path:
+        """The box's own Modbus device profiles (beside box.toml)."""
+        return self.config_file.parent / "profiles"
+
+    @property
     def database_file(self) -> Path:
         return self.data_dir / "box.db"
 

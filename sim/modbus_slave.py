@@ -1,9 +1,10 @@
 """A Modbus slave that serves any device profile, over a pseudo-terminal (RTU) or TCP.
 
 Scenarios drive the value (steady with noise, drift, slow leak ramp, sudden release, fault
-bits, warm-up, calibration); fault injection corrupts the line (no answer, late answer, CRC
-errors, exception codes, stray bytes). With ``baud`` set, each frame is delayed by its wire
-time, so bus throughput can be measured honestly. Binds to loopback only.
+bits, warm-up, calibration; a fault code from the profile's code table); fault injection
+corrupts the line (no answer, late answer, CRC errors, exception codes, stray bytes). With
+``baud`` set, each frame is delayed by its wire time, so bus throughput can be measured
+honestly. Binds to loopback only.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from drivers.modbus.datatypes import DataType, encode
-from drivers.modbus.profiles import Profile
+from drivers.modbus.profiles import FaultCodes, Profile
 
 Scenario = Literal["steady", "drift", "leak", "release", "fault", "warmup", "calibration"]
 
@@ -65,8 +66,10 @@ def _address_spaces(p: Profile) -> dict[int, set[int]]:
         )
     for c in p.commands:
         spaces[3].update(range(c.address, c.address + len(c.values)))
-    if p.identify:
-        spaces[p.identify.function].add(p.identify.address)
+    for f in p.fault_codes:
+        spaces[f.function].add(f.address)
+    for check in p.identify:
+        spaces[check.function].add(check.address)
     # Real devices expose a contiguous map: everything between the first and last register.
     return {
         fc: set(range(min(regs), max(regs) + 1)) if regs else set() for fc, regs in spaces.items()
@@ -83,10 +86,13 @@ class DeviceSim:
         scenario: Scenario = "steady",
         base: float = 10.0,
         seed: int = 0,
+        fault_code: int | None = None,
     ) -> None:
         self.profile = profile
         self.unit = unit
         self.scenario = scenario
+        # Served in every fault-code register (within its mask); None: the scenario decides.
+        self.fault_code = fault_code
         self.base = base
         self.rng = random.Random(seed or unit)
         self.registers: dict[int, int] = {}
@@ -137,8 +143,25 @@ class DeviceSim:
             if "heartbeat" in bits and int(t / 2) % 2:
                 word |= 1 << bits["heartbeat"]
             self.registers[p.status.address] = word
-        if p.identify is not None:
-            self.registers.setdefault(p.identify.address, p.identify.min)
+        for table in p.fault_codes:
+            code = self._code_for(table, t)
+            shift = (table.mask & -table.mask).bit_length() - 1
+            self.registers[table.address] = code << shift & table.mask
+        for check in p.identify:
+            self.registers.setdefault(check.address, check.min)
+
+    def _code_for(self, table: FaultCodes, t: float) -> int:
+        """The code a fault-code register reads: the one asked for, else the scenario's."""
+        if self.fault_code is not None:
+            return self.fault_code
+        ok = table.ok[0] if table.ok else 0
+        if self.scenario == "fault" and table.codes:
+            return min(table.codes)
+        if self.scenario == "warmup" and t < 10 and table.warmup:
+            return table.warmup[0]
+        if self.scenario == "calibration" and table.calibration:
+            return table.calibration[0]
+        return ok
 
     def read(self, address: int, count: int) -> list[int] | None:
         self.update()

@@ -145,6 +145,7 @@ class FaultRule:
         self.escalate_after_s = a.escalate_after_s
         self.last_good = now  # a channel never heard from faults after stale_after_s too
         self.bad_quality = False
+        self.device_reason = ""
         self.loop_fault = ""
         self.escalated = False
         self.alarm = _channel_alarm(channel, "fault", a.fault_level, False, kind="fault")
@@ -160,6 +161,7 @@ class FaultRule:
             self.escalated = False
             return ()
         self.bad_quality = r.quality >= Quality.BAD or r.value is None
+        self.device_reason = r.reason if self.bad_quality else ""  # "warming up", "sensor short"
         self.loop_fault = ""
         if not self.bad_quality and self.ne43:
             assert r.value is not None  # noqa: S101 - checked just above
@@ -178,6 +180,8 @@ class FaultRule:
     def _observe(self, now: float) -> list[Transition]:
         stale = now - self.last_good >= self.stale_after_s
         reasons = [r for r, on in (("stale", stale), ("quality_bad", self.bad_quality)) if on]
+        if self.bad_quality and self.device_reason:
+            reasons.append(self.device_reason)
         if self.loop_fault:
             reasons.append(self.loop_fault)
         return self.alarm.observe(bool(reasons), now, reasons=reasons)

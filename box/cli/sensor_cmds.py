@@ -1,4 +1,5 @@
-"""``sensors scan|read``: find and read field devices, for a technician at the cabinet."""
+"""``sensors scan|read|set|command``: find and read field devices, for a technician at the
+cabinet. Every command knows the box's own profiles (``profiles/`` beside box.toml)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,11 @@ def bus_options(fn: Any) -> Any:
                 "--stopbits", type=click.Choice(["1", "2"]), default="1", show_default=True
             ),
             click.option(
-                "--timeout", type=click.FloatRange(0.01, 10), default=0.2, show_default=True
+                "--timeout",
+                type=click.FloatRange(0.01, 10),
+                default=None,
+                help="Seconds to wait for an answer [default: the wire time of the largest "
+                "read at --baud plus 0.15 s; TCP 0.5].",
             ),
         ]
     ):
@@ -65,19 +70,48 @@ def bus_options(fn: Any) -> Any:
     return wrapper
 
 
+def _profiles(box: Context) -> dict[str, Any]:
+    from drivers.modbus.profiles import load_profiles
+
+    return load_profiles(box.home.profiles_dir)
+
+
+def _profile(box: Context, name: str) -> Any:
+    profiles = _profiles(box)
+    p = profiles.get(name)
+    if p is None:
+        raise click.BadParameter(
+            f"unknown profile {name!r}; known: {', '.join(sorted(profiles))} "
+            f"(the box's own go in {box.home.profiles_dir})"
+        )
+    return p
+
+
+def _timeout(bus: dict[str, Any], profiles: dict[str, Any]) -> float:
+    """--timeout, or one that scales with the baud rate (1200 baud needs far longer)."""
+    from drivers.modbus.scan import default_timeout
+
+    if bus["timeout"] is not None:
+        return float(bus["timeout"])
+    return default_timeout(bus["baud"] if bus["port"] else None, profiles)
+
+
+def _check_bus(bus: dict[str, Any]) -> None:
+    if (bus["port"] is None) == (bus["host"] is None):
+        raise click.UsageError("give exactly one of --port or --host")
+
+
 def _client(
-    port: str | None,
-    host: str | None,
-    tcp_port: int,
-    baud: int,
-    parity: str,
-    stopbits: str,
-    timeout: float,
+    box: Context, bus: dict[str, Any], profiles: dict[str, Any], trace: Any = None
 ) -> tuple[Any, dict[str, Any]]:
     from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 
-    if (port is None) == (host is None):
-        raise click.UsageError("give exactly one of --port or --host")
+    from box.cli.bus_owner import explain_open_failure
+
+    _check_bus(bus)
+    port, host, tcp_port = bus["port"], bus["host"], bus["tcp_port"]
+    baud, parity, stopbits = bus["baud"], bus["parity"], bus["stopbits"]
+    timeout = _timeout(bus, profiles)
     if port:
         client = ModbusSerialClient(
             port,
@@ -87,16 +121,17 @@ def _client(
             timeout=timeout,
             retries=0,
             reconnect_delay=0,
+            trace_packet=trace,
         )
-        bus = {"port": port, "baudrate": baud, "parity": parity, "stopbits": int(stopbits)}
+        settings = {"port": port, "baudrate": baud, "parity": parity, "stopbits": int(stopbits)}
     else:
         client = ModbusTcpClient(
             host or "", port=tcp_port, timeout=timeout, retries=0, reconnect_delay=0
         )
-        bus = {"host": host, "tcp_port": tcp_port}
+        settings = {"host": host, "tcp_port": tcp_port}
     if not client.connect():
-        raise click.ClickException(f"cannot open {port or f'{host}:{tcp_port}'}")
-    return client, bus
+        raise click.ClickException(explain_open_failure(box.home, bus))
+    return client, settings
 
 
 @click.group()
@@ -108,24 +143,27 @@ def sensors() -> None:
 @bus_options
 @click.option("--units", default="1-247", show_default=True, help="e.g. 1-247 or 3,7,10-20.")
 @json_option
+@pass_box
 def scan(
+    box: Context,
     bus: dict[str, Any],
     units: str,
     as_json: bool,
 ) -> None:
     """Find responding unit ids, identify their profile, print a config snippet.
 
-    \\b
+    \b
     Example:
       safetybox sensors scan --port /dev/ttyUSB0 --baud 9600 --units 1-32
     """
-    from drivers.modbus.profiles import load_profiles
+    from drivers.modbus.line_faults import RxWatch
+    from drivers.modbus.scan import describe_unknown, nothing_found_hint, snippet
     from drivers.modbus.scan import scan as do_scan
-    from drivers.modbus.scan import snippet
 
     ids = _range(units)
-    client, bus = _client(**bus)
-    profiles = load_profiles()
+    profiles = _profiles(box)
+    watch = RxWatch()
+    client, settings = _client(box, bus, profiles, trace=watch)
     try:
         if sys.stderr.isatty() and not as_json:
             with click.progressbar(length=len(ids), label="scanning", file=sys.stderr) as bar:
@@ -134,13 +172,17 @@ def scan(
             found = do_scan(client, ids, profiles)
     finally:
         client.close()
+    hint = "" if found else nothing_found_hint(settings, units, watch.ever_received)
     if as_json:
-        print_json({"devices": found})
+        print_json({"devices": found, **({"hint": hint} if hint else {})})
         return
     for d in found:
-        click.echo(f"unit {d['unit']:>3}: {d['profile'] or 'answers, profile unknown'}")
+        click.echo(f"unit {d['unit']:>3}: {d['profile'] or describe_unknown(d)}")
     click.echo(f"{len(found)} device(s) found\n")
-    click.echo(snippet(found, bus, profiles), nl=False)
+    if hint:
+        click.echo(hint)
+        return
+    click.echo(snippet(found, settings, profiles), nl=False)
 
 
 @sensors.command()
@@ -164,7 +206,7 @@ def read(
 ) -> None:
     """Live values: of a CHANNEL of the running box, or straight from a device.
 
-    \\b
+    \b
     Examples:
       safetybox sensors read tank1.lel
       safetybox sensors read --port /dev/ttyUSB0 --unit 3 --profile generic-gas-probe
@@ -186,9 +228,31 @@ def read(
         return
     if unit is None or profile is None:
         raise click.UsageError("give a CHANNEL, or --unit and --profile with --port/--host")
+    _read_device(box, bus, unit, profile, count, interval, as_json)
+
+
+def _read_device(
+    box: Context,
+    bus: dict[str, Any],
+    unit: int,
+    profile: str,
+    count: int,
+    interval: float,
+    as_json: bool,
+) -> None:
+    """Samples straight from a device, through the box's own driver code."""
     import threading
 
-    from drivers.modbus.driver import ModbusDriver, ModbusDriverConfig
+    from box.cli.bus_owner import explain_open_failure
+    from drivers.modbus.driver import PROFILES_DIR, ModbusDriver, ModbusDriverConfig
+
+    _check_bus(bus)
+    points = [pt.name for pt in _profile(box, profile).points]
+    if bus["port"]:
+        from drivers.modbus.serial_open import serial_open_error
+
+        if serial_open_error(bus["port"], bus["baud"], bus["parity"], int(bus["stopbits"])):
+            raise click.ClickException(explain_open_failure(box.home, bus))
 
     where = (
         {"port": bus["port"]} if bus["port"] else {"host": bus["host"], "tcp_port": bus["tcp_port"]}
@@ -201,23 +265,26 @@ def read(
             "baudrate": bus["baud"],
             "parity": bus["parity"],
             "stopbits": int(bus["stopbits"]),
-            "timeout_s": bus["timeout"],
+            "timeout_s": _timeout(bus, _profiles(box)),
             "retries": 0,
             "devices": [
                 {
                     "unit": unit,
                     "profile": profile,
                     "interval_s": interval,
-                    "channels": {p: p for p in _points(profile)},
+                    "channels": {p: p for p in points},
                 }
             ],
-        }
+        },
+        context={PROFILES_DIR: box.home.profiles_dir},
     )
     stop = threading.Event()
     seen = [0]
+    usable = [0]
 
     def show(batch: list[Any]) -> None:
         seen[0] += 1
+        usable[0] += any(r.value is not None for r in batch)
         if as_json:
             sample = {
                 r.channel: {"value": r.value, "quality": r.quality.name.lower(), "ts_ms": r.ts_ms}
@@ -243,34 +310,28 @@ def read(
         driver.run(stop)
     finally:
         driver.stop()
-    errors = driver.diagnostics()["devices"][unit]
-    if errors["last_error"]:
-        click.echo(f"last error: {errors['last_error']}", err=True)
-
-
-def _points(profile: str) -> list[str]:
-    from drivers.modbus.profiles import load_profiles
-
-    p = load_profiles().get(profile)
-    if p is None:
-        raise click.BadParameter(f"unknown profile {profile!r}")
-    return [pt.name for pt in p.points]
+    diag = driver.diagnostics()
+    last_error = diag["devices"][unit]["last_error"]
+    if not usable[0]:  # a script must see that nothing was read
+        raise click.ClickException(
+            f"unit {unit} gave no usable reading in {seen[0]} sample(s): "
+            f"{last_error or diag['port_error'] or 'no answer'}"
+        )
+    if last_error:
+        click.echo(f"last error: {last_error}", err=True)
 
 
 COMMANDS = [sensors]
 
 
 @contextmanager
-def _device(bus: dict[str, Any], profile: str) -> Iterator[tuple[Any, Any]]:
+def _device(box: Context, bus: dict[str, Any], profile: str) -> Iterator[tuple[Any, Any]]:
     """A client on the bus and the device's profile; the tool's refusals (out of range, not
     in the profile, no answer) become one-line errors, and the port is always closed."""
-    from drivers.modbus.profiles import load_profiles
     from firmware_tools.modbus_tool import ToolError
 
-    p = load_profiles().get(profile)
-    if p is None:
-        raise click.BadParameter(f"unknown profile {profile!r}")
-    client, _ = _client(**bus)
+    p = _profile(box, profile)
+    client, _ = _client(box, bus, _profiles(box))
     try:
         yield client, p
     except ToolError as exc:
@@ -295,7 +356,9 @@ def _confirm(yes: bool, as_json: bool, what: str) -> None:
 @click.option("--value", type=float, required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
+@pass_box
 def set_cmd(
+    box: Context,
     bus: dict[str, Any],
     unit: int,
     profile: str,
@@ -306,14 +369,14 @@ def set_cmd(
 ) -> None:
     """Write a detector's alarm setpoint (checked against the profile), then read it back.
 
-    \\b
+    \b
     Example:
       safetybox sensors set --port /dev/ttyUSB0 --unit 4 --profile generic-gas-probe \\
           --setpoint A1 --value 250
     """
     from firmware_tools.modbus_tool import plan_setpoint, set_setpoint
 
-    with _device(bus, profile) as (client, p):
+    with _device(box, bus, profile) as (client, p):
         plan_setpoint(p, name, value)  # refuse before asking
         _confirm(yes, as_json, f"write {name} = {value} to unit {unit}")
         got = set_setpoint(client, unit, p, name, value)
@@ -331,7 +394,9 @@ def set_cmd(
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
+@pass_box
 def command_cmd(
+    box: Context,
     bus: dict[str, Any],
     unit: int,
     profile: str,
@@ -341,13 +406,13 @@ def command_cmd(
 ) -> None:
     """Send a profile command (zero, span, reset...) to a detector.
 
-    \\b
+    \b
     Example:
       safetybox sensors command --port /dev/ttyUSB0 --unit 4 --profile generic-gas-probe zero
     """
     from firmware_tools.modbus_tool import run_command
 
-    with _device(bus, profile) as (client, p):
+    with _device(box, bus, profile) as (client, p):
         if not any(c.name == name for c in p.commands):
             run_command(client, unit, p, name)  # raises with the list of commands
         _confirm(yes, as_json, f"send {name} to unit {unit}")
@@ -364,19 +429,26 @@ def command_cmd(
 @click.option("--new-unit", type=click.IntRange(1, 247), required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
+@pass_box
 def set_unit_cmd(
-    bus: dict[str, Any], unit: int, profile: str, new_unit: int, yes: bool, as_json: bool
+    box: Context,
+    bus: dict[str, Any],
+    unit: int,
+    profile: str,
+    new_unit: int,
+    yes: bool,
+    as_json: bool,
 ) -> None:
     """Change a detector's unit id (where its profile says where it is stored), then check it
     answers at the new id.
 
-    \\b
+    \b
     Example:
       safetybox sensors set-unit --port /dev/ttyUSB0 --unit 1 --profile P --new-unit 7
     """
     from firmware_tools.modbus_tool import set_unit_id
 
-    with _device(bus, profile) as (client, p):
+    with _device(box, bus, profile) as (client, p):
         if p.address_register is None:
             set_unit_id(client, unit, p, new_unit)  # raises the explanation
         _confirm(yes, as_json, f"change unit {unit} to unit {new_unit}")
@@ -395,25 +467,32 @@ def set_unit_cmd(
 @click.option("--new-baud", type=click.IntRange(300, 921600), required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
+@pass_box
 def set_baud_cmd(
-    bus: dict[str, Any], unit: int, profile: str, new_baud: int, yes: bool, as_json: bool
+    box: Context,
+    bus: dict[str, Any],
+    unit: int,
+    profile: str,
+    new_baud: int,
+    yes: bool,
+    as_json: bool,
 ) -> None:
     """Change a detector's baud rate (where its profile gives the register and codes), then
     reopen the port at the new rate and read it back.
 
-    \\b
+    \b
     Example:
       safetybox sensors set-baud --port /dev/ttyUSB0 --unit 3 --profile P --new-baud 9600
     """
     from firmware_tools.modbus_tool import set_baud, verify_baud
 
-    with _device(bus, profile) as (client, p):
+    with _device(box, bus, profile) as (client, p):
         if p.baud_register is None or new_baud not in p.baud_codes:
             set_baud(client, unit, p, new_baud)  # raises the explanation
         _confirm(yes, as_json, f"change unit {unit} to {new_baud} baud")
         code = set_baud(client, unit, p, new_baud)
     reopened = {**bus, "baud": new_baud} if bus["port"] else bus  # serial: at the new rate
-    with _device(reopened, profile) as (client, p):
+    with _device(box, reopened, profile) as (client, p):
         verify_baud(client, unit, p, code)
     report(
         as_json,

@@ -76,6 +76,12 @@ def _units(text: str) -> list[int]:
     show_default=True,
 )
 @click.option("--base", type=float, default=10.0, show_default=True, help="Base value.")
+@click.option(
+    "--fault-code",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve this code in the profile's fault-code registers (default: the scenario's).",
+)
 @click.option("--baud", type=click.IntRange(300, 921600), help="Delay frames by their wire time.")
 @click.option("--no-answer", type=click.FloatRange(0, 1), default=0.0, help="Probability.")
 @click.option("--crc-errors", type=click.FloatRange(0, 1), default=0.0, help="Probability.")
@@ -90,7 +96,9 @@ def _units(text: str) -> list[int]:
     "(a USB adapter pulled out and plugged back).",
 )
 @click.option("--json", "as_json", is_flag=True, help="First line as JSON.")
+@pass_box
 def modbus(
+    box: Context,
     as_json: bool,
     profile_names: tuple[str, ...],
     units: str,
@@ -99,6 +107,7 @@ def modbus(
     link: str | None,
     scenario: str,
     base: float,
+    fault_code: int | None,
     baud: int | None,
     no_answer: float,
     crc_errors: float,
@@ -109,7 +118,8 @@ def modbus(
 ) -> None:
     """A Modbus slave serving device profiles, until stopped. The first line of output names
     the pseudo-terminal (``pty PATH``) or the port (``tcp 127.0.0.1:PORT``); with ``--json``
-    it is ``{"pty": PATH, "link": ...}`` or ``{"tcp": "127.0.0.1:PORT"}``.
+    it is ``{"pty": PATH, "link": ...}`` or ``{"tcp": "127.0.0.1:PORT"}``. Profiles: the
+    shipped ones and the box's own (``profiles/`` beside box.toml, see --home).
 
     \b
     Example:
@@ -126,16 +136,20 @@ def modbus(
     if use_pty == (tcp_port is not None):
         raise click.UsageError("give exactly one of --pty or --tcp PORT")
     ids = _units(units)
-    profiles = load_profiles()
+    profiles = load_profiles(box.home.profiles_dir)  # shipped ones and the box's own
     names = list(profile_names) * len(ids) if len(profile_names) == 1 else list(profile_names)
     if len(names) != len(ids):
         raise click.UsageError("give one --profile, or one per unit")
     for n in names:
         if n not in profiles:
             raise click.BadParameter(
-                f"unknown profile {n!r}; shipped: {', '.join(sorted(profiles))}"
+                f"unknown profile {n!r}; known: {', '.join(sorted(profiles))} "
+                f"(the box's own go in {box.home.profiles_dir})"
             )
-    devices = [DeviceSim(profiles[n], u, scenario, base) for n, u in zip(names, ids, strict=True)]
+    devices = [
+        DeviceSim(profiles[n], u, scenario, base, fault_code=fault_code)  # type: ignore[arg-type]
+        for n, u in zip(names, ids, strict=True)
+    ]
     faults = Faults(
         no_answer=no_answer,
         late_s=late,

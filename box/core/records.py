@@ -38,6 +38,8 @@ class Reading:
     """A value read from a device. ``ts_ms`` is the time of the read (UTC, ms), not of processing.
 
     ``value`` is None when nothing trustworthy was read: drivers never invent values.
+    ``reason`` says why in words, for a bad reading ("warming up", "sensor open circuit"); it
+    reaches the channel's fault alarm and is not stored with the value.
     """
 
     RECORD_TYPE: ClassVar[str] = "reading"
@@ -45,6 +47,7 @@ class Reading:
     ts_ms: int
     value: float | None
     quality: Quality = Quality.GOOD
+    reason: str = ""
 
 
 @dataclass(slots=True, frozen=True)

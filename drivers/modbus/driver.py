@@ -3,8 +3,10 @@
 One thread owns the bus and serialises every transaction (so frames never overlap).
 Each device is polled on its own interval; a poll that is due while another is still running
 is skipped and counted, never queued. Readings are stamped at the time of the read. A failed,
-implausible or fault-flagged read gives bad quality and no value; the port is reopened when
-it comes back. The last raw frames stay in a ring buffer for diagnostics.
+implausible or fault-flagged read gives bad quality and no value, with a reason in words
+("warming up", "sensor open circuit", "replies arrive but fail CRC: ...") that travels with the
+reading to the fault alarm; the port is reopened when it comes back. The last raw frames stay
+in a ring buffer for diagnostics.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ import logging
 import threading
 import time
 from collections import deque
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
@@ -25,7 +26,10 @@ from box.core.model import StrictModel
 from box.core.records import Quality, Reading, now_ms
 from drivers.base import Driver, DriverConfig
 from drivers.modbus.datatypes import DataType, decode
-from drivers.modbus.profiles import NOT_MEASURING, UNIT_CODES, Point, Profile, load_profiles
+from drivers.modbus.device_status import device_status
+from drivers.modbus.line_faults import RxWatch, describe
+from drivers.modbus.profiles import UNIT_CODES, Point, Profile, load_profiles
+from drivers.modbus.serial_open import serial_open_error, settings_text, tcp_open_error
 
 log = logging.getLogger(__name__)
 # pymodbus logs every timeout at ERROR: on a flaky bus that floods the SD card. The driver
@@ -38,16 +42,19 @@ RECONNECT_S = 0.5
 MAX_BLOCK = 125
 
 
-def _profiles() -> dict[str, Profile]:
-    """Shipped profiles plus the box's own (``profiles/`` beside box.toml), by name."""
-    from box.paths import BoxHome
-
-    return _profiles_in(BoxHome.resolve().config_file.parent / "profiles")
+PROFILES_DIR = "profiles_dir"  # validation context key: the box's own profiles folder
 
 
-@cache
-def _profiles_in(extra: Path) -> dict[str, Profile]:
-    return load_profiles(extra)
+def profiles_for(context: dict[str, Any] | None) -> dict[str, Profile]:
+    """Shipped profiles plus the box's own, by name. The folder comes from the validation
+    context (``{"profiles_dir": home.profiles_dir}``); without one, from the box home the
+    process was started for (``--home`` / SAFETYBOX_HOME / system)."""
+    folder = (context or {}).get(PROFILES_DIR)
+    if folder is None:
+        from box.paths import BoxHome
+
+        folder = BoxHome.resolve().profiles_dir
+    return load_profiles(Path(folder))
 
 
 class DeviceConfig(StrictModel):
@@ -58,6 +65,8 @@ class DeviceConfig(StrictModel):
     ma_ranges: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description="point -> engineering range of its 4-20 mA loop"
     )
+    # The profile this device was validated against, so the driver runs exactly that one.
+    _profile: Profile | None = PrivateAttr(default=None)
 
 
 class ModbusDriverConfig(DriverConfig):
@@ -73,17 +82,18 @@ class ModbusDriverConfig(DriverConfig):
     devices: list[DeviceConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _checks(self) -> ModbusDriverConfig:
+    def _checks(self, info: ValidationInfo) -> ModbusDriverConfig:
         if (self.port is None) == (self.host is None):
             raise ValueError("give exactly one of port (RTU) or host (TCP)")
-        known = _profiles()
+        known = profiles_for(info.context)
         for d in self.devices:
             p = known.get(d.profile)
             if p is None:
                 raise ValueError(
                     f"unit {d.unit}: unknown profile {d.profile!r}; "
-                    f"shipped: {', '.join(sorted(known))}"
+                    f"known: {', '.join(sorted(known))}"
                 )
+            d._profile = p
             points = {pt.name for pt in p.points}
             unknown = set(d.channels) - points
             if unknown:
@@ -122,8 +132,9 @@ class DeviceState:
         self.blocks = _blocks(profile)
         self.polls = 0
         self.skipped = 0
-        self.errors: dict[str, int] = {"timeout": 0, "exception": 0, "decode": 0}
+        self.errors: dict[str, int] = {"timeout": 0, "crc": 0, "exception": 0, "decode": 0}
         self.last_error = ""
+        self.status = "not polled yet"  # what the device is doing, in words
         self.heartbeat: tuple[int, float] | None = None  # (bit value, when it last changed)
         self.in_error = False
         self.units: dict[str, str] = {}  # point -> unit the device reports (unit-code register)
@@ -140,6 +151,8 @@ def _blocks(profile: Profile) -> list[tuple[int, int, int]]:
                 regs.add(extra)
     if profile.status:
         need.setdefault(profile.status.function, set()).add(profile.status.address)
+    for f in profile.fault_codes:
+        need.setdefault(f.function, set()).add(f.address)
     blocks = []
     for fc, regs in sorted(need.items()):
         ordered = sorted(regs)
@@ -160,10 +173,15 @@ class ModbusDriver(Driver):
 
     def start(self) -> None:
         cfg = self.config
-        profiles = _profiles()
-        self.devices = [DeviceState(d, profiles[d.profile]) for d in cfg.devices]
+        profiles = None if all(d._profile for d in cfg.devices) else profiles_for(None)
+        self.devices = [
+            DeviceState(d, d._profile or profiles[d.profile])  # type: ignore[index]
+            for d in cfg.devices
+        ]
         self.frames: deque[tuple[float, str, str]] = deque(maxlen=64)
+        self.rx = RxWatch(self._trace)
         self.connected = False
+        self.port_error = ""
         self.bus_load = bus_load(cfg, self.devices)
         if self.bus_load > 0.9:
             log.warning(
@@ -190,7 +208,7 @@ class ModbusDriver(Driver):
                 timeout=cfg.timeout_s,
                 retries=0,
                 reconnect_delay=0,
-                trace_packet=self._trace,
+                trace_packet=self.rx,
             )
         return ModbusTcpClient(
             cfg.host or "",
@@ -198,7 +216,7 @@ class ModbusDriver(Driver):
             timeout=cfg.timeout_s,
             retries=0,
             reconnect_delay=0,
-            trace_packet=self._trace,
+            trace_packet=self.rx,
         )
 
     def stop(self) -> None:
@@ -209,9 +227,11 @@ class ModbusDriver(Driver):
     def diagnostics(self) -> dict[str, Any]:
         return {
             "connected": self.connected,
+            "port_error": self.port_error,
             "bus_load": round(self.bus_load, 3),
             "devices": {
                 d.cfg.unit: {
+                    "status": d.status,
                     "polls": d.polls,
                     "skipped": d.skipped,
                     "errors": d.errors,
@@ -248,32 +268,50 @@ class ModbusDriver(Driver):
             self.connected = False
             log.debug("modbus %s: open failed: %s", self.config.name, exc)
         if not self.connected:
+            self.port_error = self._open_error()
             for d in self.devices:
-                d.last_error = "port or host unavailable"
+                d.last_error = d.status = self.port_error
                 self._emit_bad(d)
             stop.wait(RECONNECT_S)
+        else:
+            self.port_error = ""
         return self.connected
+
+    def _open_error(self) -> str:
+        """The operating system's reason the port or host does not open (pymodbus keeps it)."""
+        cfg = self.config
+        if cfg.port:
+            err = serial_open_error(cfg.port, cfg.baudrate, cfg.parity, cfg.stopbits)
+            where = f"{cfg.port} at {settings_text(cfg.baudrate, cfg.parity, cfg.stopbits)}"
+        else:
+            err = tcp_open_error(cfg.host or "", cfg.tcp_port, cfg.timeout_s)
+            where = f"{cfg.host}:{cfg.tcp_port}"
+        return f"cannot open {where}: {err or 'it opened on a second try; retrying'}"
 
     def _read(self, dev: DeviceState, fc: int, start: int, count: int) -> list[int] | None:
         fn = self.client.read_holding_registers if fc == 3 else self.client.read_input_registers
         # The inter-frame gap: pymodbus's serial client ends each response only after about four
         # character times of silence, which is already the >= 3.5 characters the next request
         # must wait; the one bus thread never starts a frame before the last one ended.
-        for attempt in range(self.config.retries + 1):
+        attempts = self.config.retries + 1
+        for attempt in range(attempts):
             if attempt:
                 time.sleep(min(0.05 * 2**attempt, 0.4))  # back off before retrying
+            self.rx.begin()
             try:
                 result = fn(start, count=count, device_id=dev.cfg.unit)
-            except ModbusException as exc:
-                dev.errors["timeout"] += 1
-                dev.last_error = f"no valid answer: {exc}"
+            except ModbusException:
+                kind = self.rx.failure()  # silence, or bytes that never made a valid frame
+                dev.errors[kind] += 1
+                dev.last_error = describe(kind, dev.cfg.unit, self.config.timeout_s, attempts)
                 if not self.client.connected:
                     self.connected = False
                     return None
                 continue
             if result.isError():
                 dev.errors["exception"] += 1
-                dev.last_error = f"exception response {getattr(result, 'exception_code', '?')}"
+                code = getattr(result, "exception_code", "?")
+                dev.last_error = f"exception response {code} to a read at {start}"
                 return None  # a device's refusal is not retried
             return list(result.registers)
         return None
@@ -287,7 +325,7 @@ class ModbusDriver(Driver):
                 self._emit_bad(dev)
                 return
             regs.update({(fc, start + i): w for i, w in enumerate(words)})
-        for p in dev.profile.points:  # the unit the device says it measures in (DOMAIN 5A)
+        for p in dev.profile.points:  # the unit the device says it measures in
             if p.unit_code_register is not None:
                 code = regs.get((p.function, p.unit_code_register), 0)
                 dev.units[p.name] = UNIT_CODES[code] if code < len(UNIT_CODES) else f"code {code}"
@@ -295,38 +333,37 @@ class ModbusDriver(Driver):
         if dev.in_error:
             dev.in_error = False
             log.info("modbus %s unit %d: answering again", self.config.name, dev.cfg.unit)
-        measuring = self._status_ok(dev, regs)
+        not_measuring = self._status(dev, regs)
+        dev.status = not_measuring or "measuring"
         batch = []
         for point in dev.profile.points:
             channel = dev.cfg.channels.get(point.name)
             if channel is None:
                 continue
-            value, quality = (None, Quality.BAD)
-            if measuring:
-                value, quality = self._value(dev, point, regs)
-            batch.append(Reading(channel, ts, value, quality))
+            if not_measuring:
+                batch.append(Reading(channel, ts, None, Quality.BAD, not_measuring))
+                continue
+            value, quality = self._value(dev, point, regs)
+            reason = dev.last_error if quality == Quality.BAD else ""
+            batch.append(Reading(channel, ts, value, quality, reason))
         self.sink(batch)
 
-    def _status_ok(self, dev: DeviceState, regs: dict[tuple[int, int], int]) -> bool:
+    def _status(self, dev: DeviceState, regs: dict[tuple[int, int], int]) -> str:
+        """Why the device is not measuring now ("warming up", "sensor open circuit", ...), or
+        "" when it is."""
+        heartbeat_stopped = False
         st = dev.profile.status
-        if st is None:
-            return True
-        word = regs.get((st.function, st.address), 0)
-        flags = {name for name, bit in st.bits.items() if word >> bit & 1}
-        if word & st.fault_mask:
-            flags.add("fault")
-        if "heartbeat" in st.bits:
+        if st is not None and "heartbeat" in st.bits:
+            word = regs.get((st.function, st.address), 0)
             bit = word >> st.bits["heartbeat"] & 1
             now = time.monotonic()
             if dev.heartbeat is None or dev.heartbeat[0] != bit:
                 dev.heartbeat = (bit, now)
-            elif now - dev.heartbeat[1] > dev.profile.heartbeat_timeout_s:
-                flags.add("fault")
-                dev.last_error = "heartbeat bit stopped toggling"
-        bad = flags & set(NOT_MEASURING)
-        if bad:
-            dev.last_error = f"device reports {', '.join(sorted(bad))}"
-        return not bad
+            heartbeat_stopped = now - dev.heartbeat[1] > dev.profile.heartbeat_timeout_s
+        reason = device_status(dev.profile, regs, heartbeat_stopped)
+        if reason:
+            dev.last_error = reason
+        return reason
 
     def _value(
         self, dev: DeviceState, p: Point, regs: dict[tuple[int, int], int]
@@ -346,6 +383,7 @@ class ModbusDriver(Driver):
             dev.last_error = f"{p.name}: {exc}"
             return None, Quality.BAD
         if value is None:
+            dev.last_error = f"{p.name}: the device sends no number (NaN or infinity)"
             return None, Quality.BAD
         value = value * p.scale + p.offset
         quality = Quality.GOOD
@@ -364,8 +402,10 @@ class ModbusDriver(Driver):
         return value, quality
 
     def _emit_bad(self, dev: DeviceState) -> None:
+        dev.status = dev.last_error
         if not dev.in_error:
             dev.in_error = True
             log.error("modbus %s unit %d: %s", self.config.name, dev.cfg.unit, dev.last_error)
         ts = now_ms()
-        self.sink([Reading(ch, ts, None, Quality.BAD) for ch in dev.cfg.channels.values()])
+        reason = dev.last_error
+        self.sink([Reading(ch, ts, None, Quality.BAD, reason) for ch in dev.cfg.channels.values()])

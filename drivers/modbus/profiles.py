@@ -1,7 +1,8 @@
 """Device profiles: register maps as data files, validated when loaded.
 
 Shipped profiles live in ``drivers/modbus/profiles/*.toml``; a box can add its own in
-``<data dir>/profiles``. Every error names the profile, the register and the field.
+``profiles/`` beside its box.toml. Every error names the profile, the register and the field.
+The format is described for technicians in docs/PROFILES.md.
 """
 
 from __future__ import annotations
@@ -9,15 +10,15 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from box.core.errors import DriverError
 from box.core.model import Identifier, StrictModel
 from drivers.modbus.datatypes import LEGALITY, DataType
 
-# Unit codes of the generic Chinese gas probe (DOMAIN.md 5A).
+# Unit codes of the generic Chinese gas probe (its unit-code register reads 0..18).
 UNIT_CODES = [
     "",
     "ppm",
@@ -94,13 +95,47 @@ class Command(StrictModel):
     values: list[int] = Field(min_length=1, max_length=4)
 
 
-class Identify(StrictModel):
-    """For scans: a register that reads within [min, max] on this device type."""
+class FaultCodes(StrictModel):
+    """A register (or some of its bits) holding a code: which codes mean measuring, warming up,
+    calibrating, and what every fault code means in words."""
 
     address: int = Field(ge=0, le=65535)
     function: Literal[3, 4] = 3
-    min: int = 0
-    max: int = 65535
+    mask: int = Field(default=0xFFFF, ge=1, le=0xFFFF, description="bits holding the code")
+    ok: list[int] = Field(default_factory=lambda: [0], description="codes meaning: measuring")
+    warmup: list[int] = Field(default_factory=list)
+    calibration: list[int] = Field(default_factory=list)
+    codes: dict[int, str] = Field(default_factory=dict, description="fault code -> meaning")
+
+    def code_of(self, word: int) -> int:
+        shift = (self.mask & -self.mask).bit_length() - 1  # the mask's lowest bit is bit 0
+        return (word & self.mask) >> shift
+
+    def largest(self) -> int:
+        return self.code_of(0xFFFF)
+
+
+class Identify(StrictModel):
+    """For scans: a register (or some of its bits) that reads within [min, max] on this
+    device type."""
+
+    address: int = Field(ge=0, le=65535)
+    function: Literal[3, 4] = 3
+    mask: int = Field(default=0xFFFF, ge=1, le=0xFFFF, description="bits to compare")
+    min: int = Field(default=0, ge=0, le=65535)
+    max: int = Field(default=65535, ge=0, le=65535)
+
+    def value_of(self, word: int) -> int:
+        shift = (self.mask & -self.mask).bit_length() - 1
+        return (word & self.mask) >> shift
+
+    def passes(self, word: int) -> bool:
+        return self.min <= self.value_of(word) <= self.max
+
+    @property
+    def narrows(self) -> bool:
+        """Does this check rule out some devices? (0..65535 matches any register.)"""
+        return self.max - self.min < self.value_of(0xFFFF)
 
 
 class Profile(StrictModel):
@@ -115,8 +150,16 @@ class Profile(StrictModel):
     status: StatusWord | None = None
     setpoints: list[Setpoint] = Field(default_factory=list)
     commands: list[Command] = Field(default_factory=list)
-    identify: Identify | None = None
+    fault_codes: list[FaultCodes] = Field(default_factory=list)
+    identify: list[Identify] = Field(
+        default_factory=list, description="checks a scan needs to pass to name this profile"
+    )
     heartbeat_timeout_s: float = Field(default=6.0, gt=0)
+
+    @field_validator("identify", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value  # [identify] or [[identify]]
 
     @model_validator(mode="after")
     def _legal(self) -> Profile:
@@ -149,7 +192,25 @@ class Profile(StrictModel):
         for s in self.setpoints:
             if s.min > s.max:
                 raise ValueError(f"setpoint {s.name} (register {s.address}): min > max")
+        for f in self.fault_codes:
+            _check_fault_codes(f)
+        for i in self.identify:
+            if i.min > i.max:
+                raise ValueError(f"identify register {i.address}: min > max")
         return self
+
+
+def _check_fault_codes(f: FaultCodes) -> None:
+    where = f"fault_codes register {f.address}"
+    groups = {"ok": f.ok, "warmup": f.warmup, "calibration": f.calibration, "codes": list(f.codes)}
+    seen: dict[int, str] = {}
+    for group, codes in groups.items():
+        for code in codes:
+            if not 0 <= code <= f.largest():
+                raise ValueError(f"{where}: code {code} in {group} does not fit mask {f.mask:#06x}")
+            if code in seen:
+                raise ValueError(f"{where}: code {code} is in both {seen[code]} and {group}")
+            seen[code] = group
 
 
 def _load(text: str, source: str) -> Profile:
@@ -175,11 +236,47 @@ def shipped() -> dict[str, Profile]:
     return out
 
 
+_SHIPPED: dict[str, Profile] | None = None  # part of the installed package: read once
+_USER: dict[Path, tuple[tuple[Any, ...], dict[str, Profile]]] = {}
+
+
+def _shipped_once() -> dict[str, Profile]:
+    global _SHIPPED
+    if _SHIPPED is None:
+        _SHIPPED = shipped()
+    return _SHIPPED
+
+
+def _signature(folder: Path) -> tuple[Any, ...]:
+    """What the folder holds now: a new, changed or removed file changes it."""
+    out = []
+    for path in sorted(folder.glob("*.toml")):
+        st = path.stat()
+        out.append((path.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def user_profiles(folder: Path) -> dict[str, Profile]:
+    """The profiles in a box's ``profiles/`` folder, re-read whenever its files change (a
+    config reload must see a profile added a moment ago), else from the last read."""
+    if not folder.is_dir():
+        return {}
+    sig = _signature(folder)
+    cached = _USER.get(folder)
+    if cached is not None and cached[0] == sig:
+        return cached[1]
+    found: dict[str, Profile] = {}
+    for path in sorted(folder.glob("*.toml")):
+        profile = _load(path.read_text(encoding="utf-8"), str(path))
+        found[profile.name] = profile
+    _USER[folder] = (sig, found)
+    return found
+
+
 def load_profiles(extra_dir: Path | None = None) -> dict[str, Profile]:
-    """Shipped profiles, plus (overriding by name) those in ``extra_dir``."""
-    profiles = shipped()
-    if extra_dir is not None and extra_dir.is_dir():
-        for path in sorted(extra_dir.glob("*.toml")):
-            profile = _load(path.read_text(encoding="utf-8"), str(path))
-            profiles[profile.name] = profile
+    """Shipped profiles, plus (overriding by name) those in ``extra_dir`` (a box's
+    ``profiles/`` folder, :attr:`box.paths.BoxHome.profiles_dir`)."""
+    profiles = dict(_shipped_once())
+    if extra_dir is not None:
+        profiles.update(user_profiles(extra_dir))
     return profiles
