@@ -360,3 +360,41 @@ def test_long_commands_show_progress_on_a_terminal(home: Path, tmp_path: Path) -
             os.close(secondary)
     assert b"backup" in drawn and b"100%" in drawn
     assert json.loads(proc.stdout)["encrypted"] is True
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("alarms", "ack", "x:A1"),
+        ("audit", "verify"),
+        ("doctor",),
+        ("config", "check"),
+        ("status",),
+        ("readings", "export", "--format", "csv"),
+        ("keys", "export"),
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_without_home_the_advice_names_the_system_layout_and_home(
+    argv: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'run safetybox init' alone would create a second box under /etc beside the real one."""
+    import box.paths
+
+    monkeypatch.delenv("SAFETYBOX_HOME", raising=False)
+    monkeypatch.setattr(box.paths, "SYSTEM_CONFIG_DIR", tmp_path / "etc")
+    monkeypatch.setattr(box.paths, "SYSTEM_DATA_DIR", tmp_path / "var")
+    result = run_cli(None, *argv, check=False)
+    assert result.exit_code == 1
+    out = " ".join(result.output.split())
+    assert f"the system layout ({tmp_path / 'etc'}, {tmp_path / 'var'}) has no box" in out
+    assert "--home DIR (or SAFETYBOX_HOME=DIR)" in out and "safetybox init" in out
+    assert "Traceback" not in result.output
+
+
+def test_in_a_home_folder_the_advice_keeps_that_home(home: Path) -> None:
+    (home / "box.toml").unlink()
+    result = run_cli(home, "config", "check", check=False)
+    assert result.exit_code == 1
+    assert "run 'safetybox init' with the same --home" in result.output
+    assert "system layout" not in result.output

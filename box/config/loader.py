@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from box.config.locate import PathElem, locate
 from box.config.schema import BoxConfigBase, build_config_model
 from box.errors import ConfigError
+from box.paths import setup_advice
 from drivers.base import DriverRegistry, default_registry
 
 _MISSING = object()
@@ -91,7 +92,7 @@ def load_config(path: Path, registry: DriverRegistry | None = None) -> BoxConfig
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found (run 'safetybox init')") from None
+        raise ConfigError(f"{path}: config file not found: {setup_advice(path)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
     return parse_config(text, str(path), registry)
