@@ -398,3 +398,42 @@ def test_in_a_home_folder_the_advice_keeps_that_home(home: Path) -> None:
     assert result.exit_code == 1
     assert "run 'safetybox init' with the same --home" in result.output
     assert "system layout" not in result.output
+
+
+HELP_TIME_FORMS = [
+    "2026-11-23T08:00",
+    "2026-11-23",
+    "2026-11-23T08:00Z",
+    "1790000000000",
+    "now",
+    "30m",
+    "2h",
+    "2h ago",
+    "30 min ago",
+    "1d ago",
+]
+
+
+def test_every_time_form_the_help_offers_is_accepted() -> None:
+    help_text = " ".join(run_cli(None, "readings", "export", "--help").output.split())
+    now = 1_790_000_000_000
+    for form in HELP_TIME_FORMS:
+        assert form in help_text, f"{form!r} no longer in the help: update this list"
+        assert isinstance(parse_time_ms(form, now), int), form
+    assert parse_time_ms("2h ago", now) == now - 7_200_000
+    assert parse_time_ms("30 min ago", now) == now - 1_800_000
+    assert parse_time_ms("1d ago", now) == parse_time_ms("1d", now) == now - 86_400_000
+    assert parse_time_ms("90 seconds ago", now) == now - 90_000
+    assert parse_time_ms("2 hours ago", now) == parse_time_ms("2H AGO", now)
+    assert parse_time_ms("now", now) == now
+    assert parse_time_ms("2026-11-23T08:00Z", now) == 1_795_420_800_000
+    with pytest.raises(ValueError, match="'2 parsecs ago' is not a time"):
+        parse_time_ms("2 parsecs ago", now)
+
+
+def test_readings_export_since_an_age_with_ago(home: Path) -> None:
+    fill(home)  # readings at T0, before this machine's clock
+    everything = run_cli(home, "readings", "export", "--since", "100000d ago", "--format", "csv")
+    assert "exported 11 readings" in everything.stderr
+    recent = run_cli(home, "readings", "export", "--since", "30 min ago", "--format", "csv")
+    assert "exported 0 readings" in recent.stderr

@@ -15,7 +15,7 @@ from box.readings import now_ms
 from box.store.audit import audit_events
 from box.store.database import connect
 from box.store.export import FORMATS, query_readings, write_readings
-from box.timeparse import parse_time_ms
+from box.timeparse import TIME_FORMS, parse_time_ms
 
 
 def _reader(box: Context):  # noqa: ANN202 - a sqlcipher3 connection
@@ -42,8 +42,8 @@ def readings() -> None:
 
 @readings.command()
 @click.option("--channel", help="Only this channel id.")
-@click.option("--since", type=TimeParam(), help="From this time (ISO 8601, epoch ms, or 2h ago).")
-@click.option("--until", type=TimeParam(), help="Up to (not including) this time.")
+@click.option("--since", type=TimeParam(), help=f"From this time: {TIME_FORMS}.")
+@click.option("--until", type=TimeParam(), help="Up to (not including) this time (same forms).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default: stdout).")
 @click.option("--json", "as_json", is_flag=True, help="With -o: print a JSON summary.")
@@ -61,7 +61,7 @@ def export(
 
     \b
     Examples:
-      safetybox readings export --channel tank1.lel --since 2h --format csv
+      safetybox readings export --channel tank1.lel --since "2h ago" --format csv
       safetybox readings export --since 2026-11-01 --until 2026-11-02 --format jsonl -o nov1.jsonl
     """
     if as_json and not output:
