@@ -437,3 +437,25 @@ def test_readings_export_since_an_age_with_ago(home: Path) -> None:
     assert "exported 11 readings" in everything.stderr
     recent = run_cli(home, "readings", "export", "--since", "30 min ago", "--format", "csv")
     assert "exported 0 readings" in recent.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("readings", "export", "--format", "csv"), ("keys", "export")],
+    ids=lambda a: " ".join(a),
+)
+def test_dash_o_refuses_an_existing_file_unless_force(
+    argv: tuple[str, ...], home: Path, tmp_path: Path
+) -> None:
+    fill(home)
+    target = tmp_path / "earlier-work.txt"
+    target.write_text("keep me\n")
+    refused = run_cli(home, *argv, "-o", str(target), check=False)
+    assert refused.exit_code == 1
+    assert f"{target} exists: choose a new file name, or add --force" in refused.output
+    assert target.read_text() == "keep me\n"
+    run_cli(home, *argv, "-o", str(target), "--force")
+    assert target.read_text() != "keep me\n"
+    fresh = tmp_path / "new.txt"
+    run_cli(home, *argv, "-o", str(fresh))
+    assert fresh.stat().st_size > 0

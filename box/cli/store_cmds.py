@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from box.cli.common import Context, json_option, pass_box, print_json
+from box.cli.common import (
+    Context,
+    force_option,
+    json_option,
+    pass_box,
+    print_json,
+    refuse_existing,
+)
 from box.cli.progress import count_bar
 from box.keys import STORE_KEY, FileKeyProvider
 from box.readings import now_ms
@@ -46,6 +53,7 @@ def readings() -> None:
 @click.option("--until", type=TimeParam(), help="Up to (not including) this time (same forms).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default: stdout).")
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="With -o: print a JSON summary.")
 @pass_box
 def export(
@@ -55,6 +63,7 @@ def export(
     until: int | None,
     fmt: str,
     output: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Export readings as CSV or JSON lines, oldest first.
@@ -69,12 +78,16 @@ def export(
             "--json summarises an export to a file (-o); for JSON lines on "
             "stdout use --format jsonl"
         )
+    if output:
+        refuse_existing(Path(output), force)
     conn = _reader(box)
     try:
         rows = query_readings(conn, channel, since, until)
         if output:
             total = _count(conn, channel, since, until) if sys.stderr.isatty() else 0
-            with Path(output).open("w", encoding="utf-8", newline="") as f:
+            # "x": a file that appeared since the check is not overwritten either.
+            mode = "w" if force else "x"
+            with Path(output).open(mode, encoding="utf-8", newline="") as f:
                 if total:  # a progress bar only on a terminal, and only when writing a file
                     with click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
                         count = write_readings(rows, f, fmt, bar.update)
