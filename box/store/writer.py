@@ -63,7 +63,8 @@ class _Call:
 
 @dataclass
 class WriterStats:
-    committed_readings: int = 0
+    committed_readings: int = 0  # by this writer (this run)
+    stored_readings: int = 0  # rows in the store: counted at open, plus commits, less evictions
     committed_events: int = 0
     commits: int = 0
     dropped_readings: int = 0  # refused at the door (queue full); recorded by a gap event
@@ -124,6 +125,7 @@ class StoreWriter:
                 (name, cid) for cid, name in self._conn.execute("SELECT id, name FROM channels")
             )
             self._last_seq, self._last_hash = self._chain_head()
+            self.stats.stored_readings = self._count_readings()
         except BaseException:
             self._lock.release()
             raise
@@ -416,6 +418,7 @@ class StoreWriter:
             st.failing_since, st.commit_error = None, ""
             self._report_health("")
         st.committed_readings += len(rows)
+        st.stored_readings += len(rows)
         st.committed_events += len(events)
         st.commits += 1
         st.last_commit_ms = (time.perf_counter() - started) * 1000
@@ -537,7 +540,17 @@ class StoreWriter:
             log.error("retention failed: %s", exc)
             return
         if gaps:
+            self.stats.stored_readings -= sum(g["count"] for g in gaps if g["stream"] == "readings")
             self._commit([Event("gap", "retention", now_ms(), Level.INFO, g) for g in gaps])
+
+    def _count_readings(self) -> int:
+        """Rows in ``readings`` from two index lookups, not a scan of millions of rows: ids only
+        grow and retention deletes only the oldest ids, so the ids form one unbroken range."""
+        # Two subqueries: SQLite answers a lone min() or max() from the index, not both at once.
+        low, high = self._conn.execute(
+            "SELECT (SELECT min(id) FROM readings), (SELECT max(id) FROM readings)"
+        ).fetchone()
+        return 0 if high is None else high - low + 1
 
     def _chain_head(self) -> tuple[int, str]:
         row = self._conn.execute(
