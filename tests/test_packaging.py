@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import configparser
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -58,3 +62,28 @@ def test_readme_says_how_to_expose_the_page_beyond_loopback() -> None:
     assert 'listen = ["0.0.0.0:8080"]' in readme
     exposed = readme.split('listen = ["0.0.0.0:8080"]', 1)[1][:2500]
     assert "https = true" in exposed and "viewer" in exposed
+
+
+def test_build_packages_templates_static_and_profiles_without_warnings(tmp_path: Path) -> None:
+    """What a wheel gets (build_py), from a copy of the sources: the web page's templates and
+    static files and the shipped Modbus profiles, with no setuptools warnings on the way."""
+    src = tmp_path / "src"
+    keep = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("box", "drivers", "sim", "firmware_tools"):
+        shutil.copytree(REPO / folder, src / folder, ignore=keep)
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    out = tmp_path / "build"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from setuptools import setup; setup()", "build_py", "-d", out],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "box.web.static" not in proc.stderr, proc.stderr
+    for data in ("box/web/templates", "box/web/static", "drivers/modbus/profiles"):
+        shipped = {p.name for p in (REPO / data).iterdir() if p.is_file()}
+        built = {p.name for p in (out / data).iterdir()}
+        assert shipped and shipped <= built, data
