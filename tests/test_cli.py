@@ -459,3 +459,65 @@ def test_dash_o_refuses_an_existing_file_unless_force(
     fresh = tmp_path / "new.txt"
     run_cli(home, *argv, "-o", str(fresh))
     assert fresh.stat().st_size > 0
+
+
+def _fill_events(home: Path) -> None:
+    bh = BoxHome.under(home)
+    w = StoreWriter(bh.database_file, FileKeyProvider(bh.keys_dir).get("store"), StoreSection())
+    w.start()
+    w.submit_event(Event("alarm_raised", "tank1.lel", T0, 2, {"alarm": "tank1.lel:A1"}))
+    w.submit_event(Event("alarm_acked", "tank1.lel", T0 + 60_000, 0, {"who": "cli:li"}))
+    w.submit_event(Event("alarm_raised", "tank2.lel", T0 + 120_000, 1, {"alarm": "tank2.lel:A2"}))
+    w.submit_event(Event("config_applied", "web", T0 + 180_000, 0, {"who": "admin"}))
+    assert w.flush()
+    w.stop()
+
+
+def _seqs(home: Path, *args: str) -> list[str]:
+    out = json.loads(run_cli(home, "events", "list", "--json", *args).stdout)
+    return [f"{e['kind']}@{e['source']}" for e in out]
+
+
+def test_events_list_with_filters(home: Path) -> None:
+    _fill_events(home)
+    assert _seqs(home, "--source", "tank1.lel") == [
+        "alarm_raised@tank1.lel",
+        "alarm_acked@tank1.lel",
+    ]
+    assert _seqs(home, "--kind", "alarm_raised") == [
+        "alarm_raised@tank1.lel",
+        "alarm_raised@tank2.lel",
+    ]
+    assert _seqs(home, "--level", "1", "--level", "2") == [
+        "alarm_raised@tank1.lel",
+        "alarm_raised@tank2.lel",
+    ]
+    window = ("--since", str(T0 + 60_000), "--until", "2026-09-21T14:16:20Z")  # T0 + 3 min
+    assert _seqs(home, *window) == ["alarm_acked@tank1.lel", "alarm_raised@tank2.lel"]
+    assert _seqs(home, "--kind", "config_applied", "--since", "100000d ago") == [
+        "config_applied@web"
+    ]
+    newest = json.loads(run_cli(home, "events", "list", "--limit", "2", "--json").stdout)
+    assert [e["kind"] for e in newest] == ["alarm_raised", "config_applied"], "newest, in order"
+    assert newest[0]["details"] == {"alarm": "tank2.lel:A2"}
+    assert newest[0]["ts"] == "2026-09-21T14:15:20.000+00:00"
+    assert newest[1]["seq"] > newest[0]["seq"]
+
+    text = run_cli(home, "events", "list", "--source", "tank2.lel").stdout
+    assert "L1 alarm_raised" in text and "tank2.lel:A2" in text and "tank1" not in text
+    none = run_cli(home, "events", "list", "--kind", "nothing-like-this")
+    assert none.stdout == "" and "no events match" in none.stderr
+
+
+def test_events_list_reads_beside_a_running_writer(home: Path) -> None:
+    """Read-only: a box holding the store's lock does not stop a technician reading events."""
+    _fill_events(home)
+    bh = BoxHome.under(home)
+    w = StoreWriter(bh.database_file, FileKeyProvider(bh.keys_dir).get("store"), StoreSection())
+    w.start()
+    try:
+        w.submit_event(Event("fault", "bus", T0 + 240_000, 3, {"why": "offline"}))
+        assert w.flush()
+        assert _seqs(home, "--kind", "fault") == ["fault@bus"]
+    finally:
+        w.stop()

@@ -25,7 +25,8 @@ from box.store.export import FORMATS, query_readings, write_readings
 from box.timeparse import TIME_FORMS, parse_time_ms
 
 
-def _reader(box: Context):  # noqa: ANN202 - a sqlcipher3 connection
+def open_store_reader(box: Context):  # noqa: ANN201 - a sqlcipher3 connection
+    """A read-only connection: works beside a running box (WAL readers never block it)."""
     key = FileKeyProvider(box.home.keys_dir).get(STORE_KEY)
     return connect(box.home.database_file, key, readonly=True)
 
@@ -80,7 +81,7 @@ def export(
         )
     if output:
         refuse_existing(Path(output), force)
-    conn = _reader(box)
+    conn = open_store_reader(box)
     try:
         rows = query_readings(conn, channel, since, until)
         if output:
@@ -122,7 +123,7 @@ def verify(box: Context, as_json: bool) -> None:
     Example:
       safetybox audit verify
     """
-    conn = _reader(box)
+    conn = open_store_reader(box)
     try:
         report = audit_events(conn)
     finally:
