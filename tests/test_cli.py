@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import click
@@ -521,3 +522,129 @@ def test_events_list_reads_beside_a_running_writer(home: Path) -> None:
         assert _seqs(home, "--kind", "fault") == ["fault@bus"]
     finally:
         w.stop()
+
+
+def _counts(home: Path) -> tuple[int, list[str]]:
+    from tests.conftest import open_reader
+
+    conn = open_reader(home)
+    try:
+        readings = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+        kinds = [k for (k,) in conn.execute("SELECT kind FROM events ORDER BY seq")]
+    finally:
+        conn.close()
+    return readings, kinds
+
+
+def test_restore_puts_the_backup_back_and_keeps_the_replaced_store(
+    home: Path, tmp_path: Path
+) -> None:
+    fill(home)
+    copy = tmp_path / "backup.db"
+    run_cli(home, "backup", "-o", str(copy))
+    _fill_events(home)  # after the backup: 4 more events and 11 more readings
+    fill(home)
+    assert _counts(home)[0] == 22
+    result = json.loads(run_cli(home, "restore", str(copy), "--json").stdout)
+    assert result["readings"] == 11 and result["events"] == 1 and result["last_event_seq"] == 1
+    readings, kinds = _counts(home)
+    assert readings == 11, "the readings are the backup's"
+    assert kinds == ["test", "store_restored"], "the backup's events, then the restore's"
+    assert "hash chain intact: 2 events" in run_cli(home, "audit", "verify").output
+    aside = Path(result["kept_aside"])
+    assert aside.parent == home / "data" and aside.name.startswith("box-replaced-")
+    from box.store.database import connect
+
+    conn = connect(aside, FileKeyProvider(BoxHome.under(home).keys_dir).get("store"), readonly=True)
+    assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 22, "kept, whole"
+    conn.close()
+    assert copy.exists(), "the backup itself is left as it was"
+    text = run_cli(home, "restore", str(copy)).output
+    assert "restored" in text and "the replaced store is kept as" in text
+    assert len(list((home / "data").glob("box-replaced-*.db"))) == 2, "never overwritten"
+
+
+def test_restore_is_refused_while_a_box_writes_the_store(home: Path, tmp_path: Path) -> None:
+    import os
+
+    fill(home)
+    copy = tmp_path / "backup.db"
+    run_cli(home, "backup", "-o", str(copy))
+    db = home / "data" / "box.db"
+    bh = BoxHome.under(home)
+    w = StoreWriter(bh.database_file, FileKeyProvider(bh.keys_dir).get("store"), StoreSection())
+    w.start()
+    try:
+        refused = run_cli(home, "restore", str(copy), check=False)
+    finally:
+        w.stop()
+    assert refused.exit_code == 1
+    assert f"cannot restore while the box daemon (pid {os.getpid()}) runs" in refused.output
+    assert "stop it first" in refused.output
+    assert not list(db.parent.glob("box-replaced-*")) and _counts(home)[0] == 11
+
+
+def _foreign_files(tmp_path: Path, home: Path) -> dict[str, Path]:
+    import sqlite3
+
+    from box.store.database import connect
+
+    files = {}
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(os.urandom(8192))
+    files["random bytes"] = junk
+    plain = tmp_path / "plain.db"
+    conn = sqlite3.connect(plain)
+    conn.execute("CREATE TABLE readings(id)")
+    conn.commit()
+    conn.close()
+    files["plain sqlite"] = plain
+    other = tmp_path / "other-box.db"
+    w = StoreWriter(other, bytes(range(32)), StoreSection())
+    w.start()
+    w.submit_event(Event("test", "other", T0, 0, {}))
+    assert w.flush()
+    w.stop()
+    files["another box's key"] = other
+    key = FileKeyProvider(BoxHome.under(home).keys_dir).get("store")
+    empty = tmp_path / "keyed-not-a-store.db"
+    conn = connect(empty, key)
+    conn.execute("CREATE TABLE x(y)")
+    conn.close()
+    files["not a store"] = empty
+    tampered = tmp_path / "tampered.db"
+    run_cli(home, "backup", "-o", str(tampered))
+    conn = connect(tampered, key)
+    conn.execute("UPDATE events SET details = '{\"x\":2}'")
+    conn.close()
+    files["broken hash chain"] = tampered
+    truncated = tmp_path / "truncated.db"
+    good = tmp_path / "good.db"
+    run_cli(home, "backup", "-o", str(good))
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    files["truncated"] = truncated
+    return files
+
+
+def test_restore_refuses_foreign_and_damaged_files_and_leaves_the_store(
+    home: Path, tmp_path: Path
+) -> None:
+    import hashlib
+
+    fill(home)
+    db = home / "data" / "box.db"
+    files = _foreign_files(tmp_path, home)
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    for what, path in files.items():
+        result = run_cli(home, "restore", str(path), check=False)
+        assert result.exit_code == 1, what
+        assert f"{path} is not restored (the store is unchanged)" in result.output, what
+        assert "Traceback" not in result.output
+        assert hashlib.sha256(db.read_bytes()).hexdigest() == before, what
+        assert not list(db.parent.glob("box-replaced-*")), what
+        assert not list(db.parent.glob("box.db.restoring*")), what
+    assert _counts(home) == (11, ["test"])
+    tampered = run_cli(home, "restore", str(files["broken hash chain"]), check=False)
+    assert "hash chain is broken at seq 1" in tampered.output
+    foreign = run_cli(home, "restore", str(files["another box's key"]), check=False)
+    assert "the store key does not open it" in foreign.output

@@ -177,4 +177,37 @@ def backup(box: Context, output: str, as_json: bool) -> None:
         click.echo(f"wrote {target} ({size:,} bytes, encrypted with the store key)")
 
 
-COMMANDS = [readings, audit, backup]
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@json_option
+@pass_box
+def restore(box: Context, file: str, as_json: bool) -> None:
+    """Replace the store by a backup (from 'safetybox backup'), once it proves sound.
+
+    Refused while the box runs (stop it first). The backup must open with this box's store
+    key, pass SQLite's integrity check and have an intact event hash chain; only then is the
+    current store renamed aside (box-replaced-TIME.db, never deleted) and the backup put in
+    its place. The restore is recorded as a store_restored event.
+
+    \b
+    Example:
+      sudo systemctl stop safetybox
+      sudo -u safetybox safetybox restore /media/usb/safetybox-2026-11-23.db
+      sudo systemctl start safetybox
+    """
+    from box.store.restore import restore as restore_store
+
+    key = FileKeyProvider(box.home.keys_dir).get(STORE_KEY)
+    result = restore_store(box.home.database_file, key, Path(file))
+    if as_json:
+        print_json({"store": str(box.home.database_file), **result.__dict__})
+        return
+    click.echo(
+        f"restored {result.restored_from}: {result.readings:,} readings, {result.events:,} "
+        "events (integrity and hash chain checked)"
+    )
+    if result.kept_aside:
+        click.echo(f"the replaced store is kept as {result.kept_aside}")
+
+
+COMMANDS = [readings, audit, backup, restore]

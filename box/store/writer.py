@@ -100,10 +100,13 @@ class StoreWriter:
         on_health: HealthHook | None = None,
         owner: str = DAEMON,
         wait_s: float = 0.0,
+        lock: InstanceLock | None = None,
     ) -> None:
         """Takes the store's lock first (:class:`box.instance.BoxRunning` if another process
-        writes it; ``owner`` names this one in the message the next one gets)."""
-        self._lock = InstanceLock(lock_file_for(path))
+        writes it; ``owner`` names this one in the message the next one gets). ``lock``: one
+        the caller holds already (a restore), so there is no moment without it; released by
+        :meth:`stop` like the writer's own."""
+        self._lock = lock or InstanceLock(lock_file_for(path))
         self._lock.acquire(owner, wait_s)
         self.path = path
         self.settings = settings
