@@ -36,6 +36,9 @@ class SimDriverConfig(DriverConfig):
     def channel_ids(self) -> list[str]:
         return [p.channel for p in self.points]
 
+    def channel_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        return [(("points", i, "channel"), p.channel) for i, p in enumerate(self.points)]
+
 
 class SimDriver(Driver):
     """Emits one batch of readings per interval, stamped at the instant of the simulated read."""
