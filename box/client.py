@@ -12,7 +12,7 @@ from typing import Any
 
 from box.core.errors import BoxNotRunning
 from box.keys import API_TOKEN, FileKeyProvider
-from box.paths import BoxHome
+from box.paths import BoxHome, setup_advice
 from box.tls import client_context, default_paths
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -77,9 +77,12 @@ class BoxClient:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
         except (urllib.error.URLError, OSError) as exc:
+            hint = "is it running? (systemctl status safetybox, or: safetybox run)"
+            config = self.home.config_file
+            if not config.exists():  # probably the wrong home rather than a stopped box
+                hint = f"{config} does not exist: {setup_advice(config)}"
             raise BoxNotRunning(
-                f"no box answers at {self.url} ({getattr(exc, 'reason', exc)}); is it running? "
-                "(systemctl status safetybox, or: safetybox run)"
+                f"no box answers at {self.url} ({getattr(exc, 'reason', exc)}); {hint}"
             ) from None
 
     def status(self) -> dict[str, Any]:

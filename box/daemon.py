@@ -443,10 +443,11 @@ class Daemon:
         return problems
 
     def status_line(self) -> str:
+        st = self.writer.stats
         live = sum(1 for s in self.supervisors if s.state == "running")
         return (
             f"{len(self.config.channels)} channels, {live}/{len(self.supervisors)} drivers "
-            f"running, {self.writer.stats.committed_readings} readings stored"
+            f"running, {st.stored_readings} readings stored ({st.committed_readings} this run)"
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -509,6 +510,7 @@ class Daemon:
                 "path": str(db),
                 "size_bytes": size,
                 "committed_readings": ws.committed_readings,
+                "stored_readings": ws.stored_readings,
                 "committed_events": ws.committed_events,
                 "last_event_seq": self.writer.last_event_seq,
                 "dropped_readings": ws.uncommitted_readings + self.pipeline.dropped_readings,

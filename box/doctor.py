@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from box.paths import BoxHome
+from box.paths import BoxHome, setup_advice
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -33,12 +33,15 @@ def run_checks(home: BoxHome) -> list[Check]:
         config = load_config(home.config_file)
         checks.append(Check("config", OK, f"{home.config_file} is valid"))
     except SafetyBoxError as exc:
+        missing = not home.config_file.exists()
         checks.append(
             Check(
                 "config",
                 FAIL,
-                str(exc).splitlines()[0],
-                f"safetybox config check {home.config_file}",
+                f"{home.config_file} not found" if missing else str(exc).splitlines()[0],
+                setup_advice(home.config_file)
+                if missing
+                else f"safetybox config check {home.config_file}",
             )
         )
         config = None
@@ -72,7 +75,7 @@ def _keys(home: BoxHome) -> list[Check]:
         else:
             out.append(Check(f"key {path.name}", OK, "mode 600"))
     if not out:
-        out.append(Check("keys", FAIL, f"no keys in {home.keys_dir}", "safetybox init"))
+        out.append(Check("keys", FAIL, f"no keys in {home.keys_dir}", setup_advice(home.keys_dir)))
     return out
 
 
@@ -100,14 +103,18 @@ def _store(home: BoxHome) -> Check:
     from box.keys import STORE_KEY, FileKeyProvider
     from box.store.database import connect
 
+    keys = FileKeyProvider(home.keys_dir)
+    if not keys.path(STORE_KEY).exists():
+        return Check("store", FAIL, f"no store key at {keys.path(STORE_KEY)}", "see keys")
     try:
-        conn = connect(
-            home.database_file, FileKeyProvider(home.keys_dir).get(STORE_KEY), readonly=True
-        )
+        conn = connect(home.database_file, keys.get(STORE_KEY), readonly=True)
         result = conn.execute("PRAGMA quick_check").fetchone()[0]
         conn.close()
     except SafetyBoxError as exc:
-        return Check("store", FAIL, str(exc), "safetybox init, or restore the store key")
+        fix = "restore the store key, or the store (safetybox restore FILE)"
+        if not home.database_file.exists():
+            fix = setup_advice(home.database_file)
+        return Check("store", FAIL, str(exc), fix)
     if result != "ok":
         return Check("store", FAIL, f"quick_check: {result}", "restore from a backup")
     return Check("store", OK, f"{home.database_file} opens and checks ok")

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from box.core.errors import KeyFileError
+from box.paths import setup_advice
 
 STORE_KEY = "store"
 SYNC_KEY = "sync"
@@ -51,7 +52,7 @@ class FileKeyProvider(KeyProvider):
         try:
             st = path.stat()
         except FileNotFoundError:
-            raise KeyFileError(f"key file {path} is missing: run 'safetybox init'") from None
+            raise KeyFileError(f"key file {path} is missing: {setup_advice(path)}") from None
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise KeyFileError(
                 f"key file {path} is accessible by group or others "

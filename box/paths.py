@@ -11,6 +11,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HOME_ENV = "SAFETYBOX_HOME"
+SYSTEM_CONFIG_DIR = Path("/etc/safetybox")
+SYSTEM_DATA_DIR = Path("/var/lib/safetybox")
+
+
+def setup_advice(missing: Path) -> str:
+    """What to do when a box file is missing. In the system layout, 'safetybox init' alone
+    would create a second box under /etc while the real one may live in another folder, so
+    the advice names the layout it looked at and offers --home first."""
+    if _under(missing, SYSTEM_CONFIG_DIR) or _under(missing, SYSTEM_DATA_DIR):
+        return (
+            f"the system layout ({SYSTEM_CONFIG_DIR}, {SYSTEM_DATA_DIR}) has no box; "
+            f"if the box lives in another folder, give --home DIR (or SAFETYBOX_HOME=DIR); "
+            f"to set up a box here, run 'sudo -u safetybox safetybox init'"
+        )
+    return (
+        "run 'safetybox init' with the same --home (or SAFETYBOX_HOME) to set up a box there, "
+        "or check that --home names the box's folder"
+    )
+
+
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 @dataclass(frozen=True)
@@ -24,9 +46,9 @@ class BoxHome:
     @classmethod
     def system(cls) -> BoxHome:
         return cls(
-            config_file=Path("/etc/safetybox/box.toml"),
-            keys_dir=Path("/etc/safetybox/keys"),
-            data_dir=Path("/var/lib/safetybox"),
+            config_file=SYSTEM_CONFIG_DIR / "box.toml",
+            keys_dir=SYSTEM_CONFIG_DIR / "keys",
+            data_dir=SYSTEM_DATA_DIR,
         )
 
     @classmethod
@@ -69,5 +91,5 @@ class BoxHome:
             from box.core.errors import SafetyBoxError
 
             raise SafetyBoxError(
-                f"no box id at {self.box_id_file}: run 'safetybox init' first"
+                f"no box id at {self.box_id_file}: {setup_advice(self.box_id_file)}"
             ) from None

@@ -36,6 +36,11 @@ class DriverConfig(StrictModel):
         """Channels this instance produces, so the config can check they are declared."""
         return []
 
+    def channel_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(path inside this table, channel id) per channel produced, so a config error names
+        the key that refers to the channel; drivers that know their keys override it."""
+        return [((), channel) for channel in self.channel_ids()]
+
 
 class Driver(ABC):
     """One configured driver instance, run in its own supervised thread.

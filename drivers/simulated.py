@@ -36,6 +36,9 @@ class SimDriverConfig(DriverConfig):
     def channel_ids(self) -> list[str]:
         return [p.channel for p in self.points]
 
+    def channel_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        return [(("points", i, "channel"), p.channel) for i, p in enumerate(self.points)]
+
 
 def sample(signals: list[tuple[SimPoint, Signal]], t: float, ts: int) -> list[Reading]:
     """The readings of one read at ``t`` s after start; a silent dropout yields none."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import click
@@ -366,7 +367,7 @@ LEAK = 38.43682882174573
 CANNED_STATUS = {
     "name": "Demo", "box_id": "sb-1", "version": "0", "uptime_s": 5, "healthy": True,
     "problems": [], "started_ms": T0, "failed_driver_imports": {}, "drivers": [],
-    "store": {"committed_readings": 1, "committed_events": 1, "size_bytes": 0,
+    "store": {"committed_readings": 1, "stored_readings": 1, "committed_events": 1, "size_bytes": 0,
               "dropped_readings": 0},
     "queues": {"pipeline": 0, "store": 0}, "outputs": {}, "silenced_until": None,
     "sync": {"enabled": False}, "first_out": "tank1.lel:A1",
@@ -424,3 +425,290 @@ def test_docs_stand_alone() -> None:
     alarms = (REPO / "docs" / "ALARMS.md").read_text(encoding="utf-8")
     for topic in ("deadband", "on_delay_s", "cleared_unack", "stale_after_s", "STEL", "k out of n"):
         assert topic in alarms, topic
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("alarms", "ack", "x:A1"),
+        ("audit", "verify"),
+        ("doctor",),
+        ("config", "check"),
+        ("status",),
+        ("readings", "export", "--format", "csv"),
+        ("keys", "export"),
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_without_home_the_advice_names_the_system_layout_and_home(
+    argv: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'run safetybox init' alone would create a second box under /etc beside the real one."""
+    import box.paths
+
+    monkeypatch.delenv("SAFETYBOX_HOME", raising=False)
+    monkeypatch.setattr(box.paths, "SYSTEM_CONFIG_DIR", tmp_path / "etc")
+    monkeypatch.setattr(box.paths, "SYSTEM_DATA_DIR", tmp_path / "var")
+    result = run_cli(None, *argv, check=False)
+    assert result.exit_code == 1
+    out = " ".join(result.output.split())
+    assert f"the system layout ({tmp_path / 'etc'}, {tmp_path / 'var'}) has no box" in out
+    assert "--home DIR (or SAFETYBOX_HOME=DIR)" in out and "safetybox init" in out
+    assert "Traceback" not in result.output
+
+
+def test_in_a_home_folder_the_advice_keeps_that_home(home: Path) -> None:
+    (home / "box.toml").unlink()
+    result = run_cli(home, "config", "check", check=False)
+    assert result.exit_code == 1
+    assert "run 'safetybox init' with the same --home" in result.output
+    assert "system layout" not in result.output
+
+
+HELP_TIME_FORMS = [
+    "2026-11-23T08:00",
+    "2026-11-23",
+    "2026-11-23T08:00Z",
+    "1790000000000",
+    "now",
+    "30m",
+    "2h",
+    "2h ago",
+    "30 min ago",
+    "1d ago",
+]
+
+
+def test_every_time_form_the_help_offers_is_accepted() -> None:
+    help_text = " ".join(run_cli(None, "readings", "export", "--help").output.split())
+    now = 1_790_000_000_000
+    for form in HELP_TIME_FORMS:
+        assert form in help_text, f"{form!r} no longer in the help: update this list"
+        assert isinstance(parse_time_ms(form, now), int), form
+    assert parse_time_ms("2h ago", now) == now - 7_200_000
+    assert parse_time_ms("30 min ago", now) == now - 1_800_000
+    assert parse_time_ms("1d ago", now) == parse_time_ms("1d", now) == now - 86_400_000
+    assert parse_time_ms("90 seconds ago", now) == now - 90_000
+    assert parse_time_ms("2 hours ago", now) == parse_time_ms("2H AGO", now)
+    assert parse_time_ms("now", now) == now
+    assert parse_time_ms("2026-11-23T08:00Z", now) == 1_795_420_800_000
+    with pytest.raises(ValueError, match="'2 parsecs ago' is not a time"):
+        parse_time_ms("2 parsecs ago", now)
+
+
+def test_readings_export_since_an_age_with_ago(home: Path) -> None:
+    fill(home)  # readings at T0, before this machine's clock
+    everything = run_cli(home, "readings", "export", "--since", "100000d ago", "--format", "csv")
+    assert "exported 11 readings" in everything.stderr
+    recent = run_cli(home, "readings", "export", "--since", "30 min ago", "--format", "csv")
+    assert "exported 0 readings" in recent.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("readings", "export", "--format", "csv"), ("keys", "export")],
+    ids=lambda a: " ".join(a),
+)
+def test_dash_o_refuses_an_existing_file_unless_force(
+    argv: tuple[str, ...], home: Path, tmp_path: Path
+) -> None:
+    fill(home)
+    target = tmp_path / "earlier-work.txt"
+    target.write_text("keep me\n")
+    refused = run_cli(home, *argv, "-o", str(target), check=False)
+    assert refused.exit_code == 1
+    assert f"{target} exists: choose a new file name, or add --force" in refused.output
+    assert target.read_text() == "keep me\n"
+    run_cli(home, *argv, "-o", str(target), "--force")
+    assert target.read_text() != "keep me\n"
+    fresh = tmp_path / "new.txt"
+    run_cli(home, *argv, "-o", str(fresh))
+    assert fresh.stat().st_size > 0
+
+
+def _fill_events(home: Path) -> None:
+    bh = BoxHome.under(home)
+    w = StoreWriter(bh.database_file, FileKeyProvider(bh.keys_dir).get("store"), StoreSection())
+    w.start()
+    w.submit_event(Event("alarm_raised", "tank1.lel", T0, 2, {"alarm": "tank1.lel:A1"}))
+    w.submit_event(Event("alarm_acked", "tank1.lel", T0 + 60_000, 0, {"who": "cli:li"}))
+    w.submit_event(Event("alarm_raised", "tank2.lel", T0 + 120_000, 1, {"alarm": "tank2.lel:A2"}))
+    w.submit_event(Event("config_applied", "web", T0 + 180_000, 0, {"who": "admin"}))
+    assert w.flush()
+    w.stop()
+
+
+def _seqs(home: Path, *args: str) -> list[str]:
+    out = json.loads(run_cli(home, "events", "list", "--json", *args).stdout)
+    return [f"{e['kind']}@{e['source']}" for e in out]
+
+
+def test_events_list_with_filters(home: Path) -> None:
+    _fill_events(home)
+    assert _seqs(home, "--source", "tank1.lel") == [
+        "alarm_raised@tank1.lel",
+        "alarm_acked@tank1.lel",
+    ]
+    assert _seqs(home, "--kind", "alarm_raised") == [
+        "alarm_raised@tank1.lel",
+        "alarm_raised@tank2.lel",
+    ]
+    assert _seqs(home, "--level", "1", "--level", "2") == [
+        "alarm_raised@tank1.lel",
+        "alarm_raised@tank2.lel",
+    ]
+    window = ("--since", str(T0 + 60_000), "--until", "2026-09-21T14:16:20Z")  # T0 + 3 min
+    assert _seqs(home, *window) == ["alarm_acked@tank1.lel", "alarm_raised@tank2.lel"]
+    assert _seqs(home, "--kind", "config_applied", "--since", "100000d ago") == [
+        "config_applied@web"
+    ]
+    newest = json.loads(run_cli(home, "events", "list", "--limit", "2", "--json").stdout)
+    assert [e["kind"] for e in newest] == ["alarm_raised", "config_applied"], "newest, in order"
+    assert newest[0]["details"] == {"alarm": "tank2.lel:A2"}
+    assert newest[0]["ts"] == "2026-09-21T14:15:20.000+00:00"
+    assert newest[1]["seq"] > newest[0]["seq"]
+
+    text = run_cli(home, "events", "list", "--source", "tank2.lel").stdout
+    assert "L1 alarm_raised" in text and "tank2.lel:A2" in text and "tank1" not in text
+    none = run_cli(home, "events", "list", "--kind", "nothing-like-this")
+    assert none.stdout == "" and "no events match" in none.stderr
+
+
+def test_events_list_reads_beside_a_running_writer(home: Path) -> None:
+    """Read-only: a box holding the store's lock does not stop a technician reading events."""
+    _fill_events(home)
+    bh = BoxHome.under(home)
+    w = StoreWriter(bh.database_file, FileKeyProvider(bh.keys_dir).get("store"), StoreSection())
+    w.start()
+    try:
+        w.submit_event(Event("fault", "bus", T0 + 240_000, 3, {"why": "offline"}))
+        assert w.flush()
+        assert _seqs(home, "--kind", "fault") == ["fault@bus"]
+    finally:
+        w.stop()
+
+
+def _counts(home: Path) -> tuple[int, list[str]]:
+    from tests.conftest import open_reader
+
+    conn = open_reader(home)
+    try:
+        readings = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+        kinds = [k for (k,) in conn.execute("SELECT kind FROM events ORDER BY seq")]
+    finally:
+        conn.close()
+    return readings, kinds
+
+
+def test_restore_puts_the_backup_back_and_keeps_the_replaced_store(
+    home: Path, tmp_path: Path
+) -> None:
+    fill(home)
+    copy = tmp_path / "backup.db"
+    run_cli(home, "backup", "-o", str(copy))
+    _fill_events(home)  # after the backup: 4 more events and 11 more readings
+    fill(home)
+    assert _counts(home)[0] == 22
+    result = json.loads(run_cli(home, "restore", str(copy), "--json").stdout)
+    assert result["readings"] == 11 and result["events"] == 1 and result["last_event_seq"] == 1
+    readings, kinds = _counts(home)
+    assert readings == 11, "the readings are the backup's"
+    assert kinds == ["test", "store_restored"], "the backup's events, then the restore's"
+    assert "hash chain intact: 2 events" in run_cli(home, "audit", "verify").output
+    aside = Path(result["kept_aside"])
+    assert aside.parent == home / "data" and aside.name.startswith("box-replaced-")
+    from box.store.database import connect
+
+    conn = connect(aside, FileKeyProvider(BoxHome.under(home).keys_dir).get("store"), readonly=True)
+    assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 22, "kept, whole"
+    conn.close()
+    assert copy.exists(), "the backup itself is left as it was"
+    text = run_cli(home, "restore", str(copy)).output
+    assert "restored" in text and "the replaced store is kept as" in text
+    assert len(list((home / "data").glob("box-replaced-*.db"))) == 2, "never overwritten"
+
+
+def test_restore_is_refused_while_a_box_writes_the_store(home: Path, tmp_path: Path) -> None:
+    import os
+
+    fill(home)
+    copy = tmp_path / "backup.db"
+    run_cli(home, "backup", "-o", str(copy))
+    db = home / "data" / "box.db"
+    bh = BoxHome.under(home)
+    w = StoreWriter(bh.database_file, FileKeyProvider(bh.keys_dir).get("store"), StoreSection())
+    w.start()
+    try:
+        refused = run_cli(home, "restore", str(copy), check=False)
+    finally:
+        w.stop()
+    assert refused.exit_code == 1
+    assert f"cannot restore while the box daemon (pid {os.getpid()}) runs" in refused.output
+    assert "stop it first" in refused.output
+    assert not list(db.parent.glob("box-replaced-*")) and _counts(home)[0] == 11
+
+
+def _foreign_files(tmp_path: Path, home: Path) -> dict[str, Path]:
+    import sqlite3
+
+    from box.store.database import connect
+
+    files = {}
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(os.urandom(8192))
+    files["random bytes"] = junk
+    plain = tmp_path / "plain.db"
+    conn = sqlite3.connect(plain)
+    conn.execute("CREATE TABLE readings(id)")
+    conn.commit()
+    conn.close()
+    files["plain sqlite"] = plain
+    other = tmp_path / "other-box.db"
+    w = StoreWriter(other, bytes(range(32)), StoreSection())
+    w.start()
+    w.submit_event(Event("test", "other", T0, 0, {}))
+    assert w.flush()
+    w.stop()
+    files["another box's key"] = other
+    key = FileKeyProvider(BoxHome.under(home).keys_dir).get("store")
+    empty = tmp_path / "keyed-not-a-store.db"
+    conn = connect(empty, key)
+    conn.execute("CREATE TABLE x(y)")
+    conn.close()
+    files["not a store"] = empty
+    tampered = tmp_path / "tampered.db"
+    run_cli(home, "backup", "-o", str(tampered))
+    conn = connect(tampered, key)
+    conn.execute("UPDATE events SET details = '{\"x\":2}'")
+    conn.close()
+    files["broken hash chain"] = tampered
+    truncated = tmp_path / "truncated.db"
+    good = tmp_path / "good.db"
+    run_cli(home, "backup", "-o", str(good))
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    files["truncated"] = truncated
+    return files
+
+
+def test_restore_refuses_foreign_and_damaged_files_and_leaves_the_store(
+    home: Path, tmp_path: Path
+) -> None:
+    import hashlib
+
+    fill(home)
+    db = home / "data" / "box.db"
+    files = _foreign_files(tmp_path, home)
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    for what, path in files.items():
+        result = run_cli(home, "restore", str(path), check=False)
+        assert result.exit_code == 1, what
+        assert f"{path} is not restored (the store is unchanged)" in result.output, what
+        assert "Traceback" not in result.output
+        assert hashlib.sha256(db.read_bytes()).hexdigest() == before, what
+        assert not list(db.parent.glob("box-replaced-*")), what
+        assert not list(db.parent.glob("box.db.restoring*")), what
+    assert _counts(home) == (11, ["test"])
+    tampered = run_cli(home, "restore", str(files["broken hash chain"]), check=False)
+    assert "hash chain is broken at seq 1" in tampered.output
+    foreign = run_cli(home, "restore", str(files["another box's key"]), check=False)
+    assert "the store key does not open it" in foreign.output

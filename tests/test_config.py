@@ -99,7 +99,9 @@ waveform = { shape = "constant", value = 1.0 }
             id="low-above-high",
         ),
         pytest.param(
-            SIM, ["drivers[0] = 'a.lel': channel 'a.lel' is not declared"], id="undeclared-channel"
+            SIM,
+            ["box.toml:6: drivers[0].points[0].channel = 'a.lel': channel 'a.lel' is not declared"],
+            id="undeclared-channel",
         ),
         pytest.param(
             CHANNEL + SIM.replace('"sim"', '"simm"'),
@@ -121,7 +123,7 @@ waveform = { shape = "constant", value = 1.0 }
         ),
         pytest.param(
             CHANNEL + SIM + SIM.replace("s1", "s2"),
-            ["drivers[1] = 'a.lel': channel 'a.lel' is also produced by 's1'"],
+            ["drivers[1].points[0].channel = 'a.lel': channel 'a.lel' is also produced by 's1'"],
             id="channel-produced-twice",
         ),
         pytest.param(
@@ -272,3 +274,89 @@ def test_demo_o2_has_a_low_and_a_high_alarm_on_one_channel() -> None:
         ("LOLO", 18.0, False),
         ("HI", 23.5, True),
     ]
+
+
+MODBUS = """
+[[drivers]]
+type = "modbus"
+name = "bus"
+port = "/dev/ttyUSB0"
+[[drivers.devices]]
+unit = 1
+profile = "generic-gas-probe"
+channels = { concentration = "a.lel" }
+"""
+
+
+def _problems(document: str) -> list[str]:
+    with pytest.raises(ConfigInvalid) as info:
+        parse_config("config_version = 1\n" + document)
+    return str(info.value).splitlines()[1:]
+
+
+def test_cross_section_errors_come_with_field_errors_in_one_report() -> None:
+    """Fixing the field errors must not reveal a second list: a duplicate id is there at once."""
+    bad_kind = CHANNEL.replace('"gas_lel"', '"o3"')
+    lines = _problems(CHANNEL + CHANNEL + bad_kind + "[store]\nretention_days = 0\n")
+    assert any("channels[2].kind = 'o3'" in x for x in lines), lines
+    assert any("store.retention_days = 0" in x for x in lines), lines
+    assert any("box.toml:9: channels[1].id = 'a.lel': duplicate of channels[0]" in x for x in lines)
+    assert any("channels[2].id = 'a.lel': duplicate of channels[0]" in x for x in lines), lines
+    assert len(lines) == 4, lines
+
+
+def test_a_channel_with_field_errors_still_counts_as_declared() -> None:
+    """Its id is known, so the driver using it is not also reported as using nothing."""
+    lines = _problems(CHANNEL.replace('"gas_lel"', '"o3"') + SIM)
+    assert len(lines) == 1 and "channels[0].kind = 'o3'" in lines[0], lines
+
+
+def test_a_driver_with_field_errors_does_not_hide_other_cross_checks() -> None:
+    doc = CHANNEL + MODBUS.replace("unit = 1", "unit = 0") + SIM + SIM.replace("s1", "s2")
+    lines = _problems(doc)
+    assert any("drivers[0].devices[0].unit = 0: Input should be greater" in x for x in lines)
+    assert any(
+        "drivers[2].points[0].channel = 'a.lel': channel 'a.lel' is also" in x for x in lines
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ('profile = "generic-gas-probe"', 'profile = "nope"'),
+            "box.toml:14: drivers[0].devices[0].profile = 'nope': unit 1: unknown profile 'nope'",
+        ),
+        (
+            ("concentration =", "concentrationn ="),
+            "box.toml:15: drivers[0].devices[0].channels = ",
+        ),
+        (
+            ('port = "/dev/ttyUSB0"', 'port = "/dev/ttyUSB0"\nhost = "10.0.0.5"'),
+            "box.toml:12: drivers[0].host = '10.0.0.5': give exactly one of port (RTU) or host",
+        ),
+        (
+            ('port = "/dev/ttyUSB0"', ""),
+            "box.toml:8: drivers[0] = (table): give exactly one of port (RTU) or host (TCP)",
+        ),
+    ],
+    ids=["unknown-profile", "unknown-point", "port-and-host", "neither"],
+)
+def test_driver_errors_name_the_key_inside_the_driver(
+    change: tuple[str, str], expected: str
+) -> None:
+    """Not the [[drivers]] header with a Python dict repr of the whole table."""
+    lines = _problems(CHANNEL + MODBUS.replace(*change))
+    assert any(expected in x for x in lines), lines
+    assert not any("{'" in x for x in lines), lines
+
+
+def test_duplicate_unit_ids_point_at_the_second_unit() -> None:
+    second = '[[drivers.devices]]\nunit = 1\nprofile = "generic-gas-probe"\n'
+    second += 'channels = { concentration = "b.lel" }\n'
+    lines = _problems(CHANNEL + CHANNEL.replace("a.lel", "b.lel") + MODBUS + second)
+    assert any(
+        "box.toml:22: drivers[0].devices[1].unit = 1: unit ids must be unique on a bus: "
+        "also devices[0]" in x
+        for x in lines
+    ), lines

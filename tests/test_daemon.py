@@ -286,3 +286,28 @@ def test_physical_ack_and_reset_buttons(home: Path, started: list[Daemon]) -> No
     acked = events(home, "alarm_acked")
     assert acked and all(a["who"] == "button" for a in acked)
     assert events(home, "alarm_reset")[0]["who"] == "button"
+
+
+def test_start_up_line_counts_the_store_and_this_run(home: Path, started: list[Daemon]) -> None:
+    from box.core.records import Quality, Reading, now_ms
+    from box.keys import FileKeyProvider
+    from box.store.config import StoreSection
+    from box.store.writer import StoreWriter
+
+    bh = BoxHome.under(home)
+    w = StoreWriter(bh.database_file, FileKeyProvider(bh.keys_dir).get("store"), StoreSection())
+    w.start()
+    w.submit_readings([Reading("old", now_ms() - 5000 + i, 1.0, Quality.GOOD) for i in range(900)])
+    assert w.flush()
+    w.stop()
+    write_config(home, "")
+    d = start(home, started)
+    assert d.status_line().endswith("900 readings stored (0 this run)")
+    s = get_json(f"http://{_listen(home)}/api/status")
+    assert s["store"]["stored_readings"] == 900 and s["store"]["committed_readings"] == 0
+
+
+def _listen(home: Path) -> str:
+    import tomllib
+
+    return tomllib.loads((home / "box.toml").read_text())["web"]["listen"][0]

@@ -286,3 +286,27 @@ def test_minute_rollups_and_trend_buckets(tmp_path: Path) -> None:
     conn.close()
     chart = svg(points, {"A1": 10.0})
     assert chart.startswith("<svg") and "<polyline" in chart and ">A1</text>" in chart
+
+
+def test_the_writer_knows_how_many_readings_the_store_holds(tmp_path: Path) -> None:
+    """Not only this run's commits: start-up said '7 readings stored' beside 9,000 rows."""
+    db = tmp_path / "b.db"
+    old = readings(300, start_ts=now_ms() - 10 * 86_400_000, channel="old")
+    w = write(db, old + readings(9000, start_ts=now_ms() - 1000))
+    assert (w.stats.stored_readings, w.stats.committed_readings) == (9300, 9300)
+    w.stop()
+    w = StoreWriter(db, KEY, StoreSection(retention_days=5))
+    assert (w.stats.stored_readings, w.stats.committed_readings) == (9300, 0)
+    w.start()
+    w.submit_readings(readings(7, start_ts=now_ms()))
+    assert w.flush()
+    assert (w.stats.stored_readings, w.stats.committed_readings) == (9307, 7)
+    w.run_maintenance()  # the 300 old ones go
+    assert w.stats.stored_readings == 9007
+    w.stop()
+    conn = connect(db, KEY, readonly=True)
+    assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 9007
+    conn.close()
+    w = StoreWriter(db, KEY, StoreSection())
+    assert w.stats.stored_readings == 9007
+    w.stop()

@@ -21,7 +21,7 @@ SECTIONS = {
     "Configure": ["config", "drivers", "keys", "users"],
     "Field devices": ["sensors"],
     "Upstream": ["sync", "consume"],
-    "Data and audit": ["readings", "audit", "backup"],
+    "Data and audit": ["readings", "events", "audit", "backup", "restore"],
     "Measure and simulate": ["bench", "sim"],
 }
 
@@ -85,6 +85,7 @@ def _register() -> None:
         box_cmds,
         config_cmds,
         driver_cmds,
+        event_cmds,
         sensor_cmds,
         sim_cmds,
         store_cmds,
@@ -98,6 +99,7 @@ def _register() -> None:
         config_cmds,
         driver_cmds,
         store_cmds,
+        event_cmds,
         bench_cmds,
         sim_cmds,
         sync_cmds,

@@ -100,7 +100,8 @@ def status(box: Context, as_json: bool) -> None:
     click.echo(f"{s['name']} ({s['box_id']}) v{s['version']}  up {s['uptime_s']:.0f} s  {health}")
     st = s["store"]
     click.echo(
-        f"store: {st['committed_readings']} readings, {st['committed_events']} events, "
+        f"store: {st['stored_readings']} readings ({st['committed_readings']} this run), "
+        f"{st['committed_events']} events this run, "
         f"{st['size_bytes'] / 1e6:.1f} MB, dropped {st['dropped_readings']}; "
         f"queues pipeline {s['queues']['pipeline']} store {s['queues']['store']}"
     )

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -21,6 +22,18 @@ class Context:
 
 
 pass_box = click.make_pass_decorator(Context)
+
+
+def force_option(func: F) -> F:
+    return click.option("--force", is_flag=True, help="Overwrite the -o file if it exists.")(func)
+
+
+def refuse_existing(path: Path, force: bool) -> None:
+    """``-o FILE`` never replaces a file by surprise (an earlier export, someone's key file)."""
+    if path.exists() and not force:
+        raise click.ClickException(
+            f"{path} exists: choose a new file name, or add --force to overwrite it"
+        )
 
 
 def json_option(func: F) -> F:

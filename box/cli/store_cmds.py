@@ -8,17 +8,25 @@ from typing import Any
 
 import click
 
-from box.cli.common import Context, json_option, pass_box, print_json
+from box.cli.common import (
+    Context,
+    force_option,
+    json_option,
+    pass_box,
+    print_json,
+    refuse_existing,
+)
 from box.cli.progress import count_bar
 from box.core.records import now_ms
 from box.keys import STORE_KEY, FileKeyProvider
 from box.store.audit import audit_events
 from box.store.database import connect
 from box.store.export import FORMATS, query_readings, write_readings
-from box.timeparse import parse_time_ms
+from box.timeparse import TIME_FORMS, parse_time_ms
 
 
-def _reader(box: Context):  # noqa: ANN202 - a sqlcipher3 connection
+def open_store_reader(box: Context):  # noqa: ANN201 - a sqlcipher3 connection
+    """A read-only connection: works beside a running box (WAL readers never block it)."""
     key = FileKeyProvider(box.home.keys_dir).get(STORE_KEY)
     return connect(box.home.database_file, key, readonly=True)
 
@@ -42,10 +50,11 @@ def readings() -> None:
 
 @readings.command()
 @click.option("--channel", help="Only this channel id.")
-@click.option("--since", type=TimeParam(), help="From this time (ISO 8601, epoch ms, or 2h ago).")
-@click.option("--until", type=TimeParam(), help="Up to (not including) this time.")
+@click.option("--since", type=TimeParam(), help=f"From this time: {TIME_FORMS}.")
+@click.option("--until", type=TimeParam(), help="Up to (not including) this time (same forms).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default: stdout).")
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="With -o: print a JSON summary.")
 @pass_box
 def export(
@@ -55,13 +64,14 @@ def export(
     until: int | None,
     fmt: str,
     output: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Export readings as CSV or JSON lines, oldest first.
 
     \b
     Examples:
-      safetybox readings export --channel tank1.lel --since 2h --format csv
+      safetybox readings export --channel tank1.lel --since "2h ago" --format csv
       safetybox readings export --since 2026-11-01 --until 2026-11-02 --format jsonl -o nov1.jsonl
     """
     if as_json and not output:
@@ -69,12 +79,16 @@ def export(
             "--json summarises an export to a file (-o); for JSON lines on "
             "stdout use --format jsonl"
         )
-    conn = _reader(box)
+    if output:
+        refuse_existing(Path(output), force)
+    conn = open_store_reader(box)
     try:
         rows = query_readings(conn, channel, since, until)
         if output:
             total = _count(conn, channel, since, until) if sys.stderr.isatty() else 0
-            with Path(output).open("w", encoding="utf-8", newline="") as f:
+            # "x": a file that appeared since the check is not overwritten either.
+            mode = "w" if force else "x"
+            with Path(output).open(mode, encoding="utf-8", newline="") as f:
                 if total:  # a progress bar only on a terminal, and only when writing a file
                     with click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
                         count = write_readings(rows, f, fmt, bar.update)
@@ -109,7 +123,7 @@ def verify(box: Context, as_json: bool) -> None:
     Example:
       safetybox audit verify
     """
-    conn = _reader(box)
+    conn = open_store_reader(box)
     try:
         report = audit_events(conn)
     finally:
@@ -163,4 +177,37 @@ def backup(box: Context, output: str, as_json: bool) -> None:
         click.echo(f"wrote {target} ({size:,} bytes, encrypted with the store key)")
 
 
-COMMANDS = [readings, audit, backup]
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@json_option
+@pass_box
+def restore(box: Context, file: str, as_json: bool) -> None:
+    """Replace the store by a backup (from 'safetybox backup'), once it proves sound.
+
+    Refused while the box runs (stop it first). The backup must open with this box's store
+    key, pass SQLite's integrity check and have an intact event hash chain; only then is the
+    current store renamed aside (box-replaced-TIME.db, never deleted) and the backup put in
+    its place. The restore is recorded as a store_restored event.
+
+    \b
+    Example:
+      sudo systemctl stop safetybox
+      sudo -u safetybox safetybox restore /media/usb/safetybox-2026-11-23.db
+      sudo systemctl start safetybox
+    """
+    from box.store.restore import restore as restore_store
+
+    key = FileKeyProvider(box.home.keys_dir).get(STORE_KEY)
+    result = restore_store(box.home.database_file, key, Path(file))
+    if as_json:
+        print_json({"store": str(box.home.database_file), **result.__dict__})
+        return
+    click.echo(
+        f"restored {result.restored_from}: {result.readings:,} readings, {result.events:,} "
+        "events (integrity and hash chain checked)"
+    )
+    if result.kept_aside:
+        click.echo(f"the replaced store is kept as {result.kept_aside}")
+
+
+COMMANDS = [readings, audit, backup, restore]

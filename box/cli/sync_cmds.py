@@ -10,7 +10,15 @@ from typing import Any
 
 import click
 
-from box.cli.common import Context, json_option, pass_box, print_json, report
+from box.cli.common import (
+    Context,
+    force_option,
+    json_option,
+    pass_box,
+    print_json,
+    refuse_existing,
+    report,
+)
 from box.cli.progress import count_bar
 from box.keys import FileKeyProvider
 from box.sync.keyring import SyncKeyring, write_export
@@ -41,9 +49,10 @@ def rotate(box: Context, as_json: bool) -> None:
 
 @keys.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (mode 0600).")
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="With -o: a JSON summary (no secrets).")
 @pass_box
-def export(box: Context, output: str | None, as_json: bool) -> None:
+def export(box: Context, output: str | None, force: bool, as_json: bool) -> None:
     """Export box id, cipher and keys as JSON for an upstream platform to import.
 
     The file holds secrets: it is written with mode 0600. Example:
@@ -51,6 +60,8 @@ def export(box: Context, output: str | None, as_json: bool) -> None:
     """
     from box.home import provisioning_export
 
+    if output:
+        refuse_existing(Path(output), force)
     data = provisioning_export(box.home)
     if output:
         write_export(Path(output), data)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from box.alarms.config import order_problem
+from box.alarms.config import ChannelConfig, order_problem
 from box.config.locate import PathElem, locate
 from box.config.schema import BoxConfigBase, build_config_model
 from box.core.errors import ConfigError
+from box.core.model import FieldProblem
+from box.paths import setup_advice
 from drivers.base import DriverRegistry, default_registry
 
 _MISSING = object()
@@ -38,7 +42,11 @@ class ConfigIssue:
 
     @property
     def shown_value(self) -> str:
-        return "(missing)" if self.value is _MISSING else repr(self.value)
+        if self.value is _MISSING:
+            return "(missing)"
+        if isinstance(self.value, dict):
+            return "(table)"  # the key named by the path is the one to look at, not a repr
+        return repr(self.value)
 
     def render(self, source: str) -> str:
         where = f"{source}:{self.line}" if self.line else source
@@ -78,13 +86,14 @@ def parse_config(
         config = model.model_validate(data)
     except ValidationError as exc:
         issues += [_issue_from_pydantic(err, data, text) for err in exc.errors()]
-    if issues:
-        raise ConfigInvalid(source, issues) from None
-    issues = [
+        # Cross-section checks over the parts that are valid on their own, in the same report:
+        # fixing one list of problems must not reveal a second one.
+        config = partial_config(model, data)
+    issues += [
         ConfigIssue(i.path, i.value, i.reason, locate(text, i.path)) for i in cross_check(config)
     ]
     if issues:
-        raise ConfigInvalid(source, issues)
+        raise ConfigInvalid(source, issues) from None
     return config
 
 
@@ -92,17 +101,55 @@ def load_config(path: Path, registry: DriverRegistry | None = None) -> BoxConfig
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found (run 'safetybox init')") from None
+        raise ConfigError(f"{path}: config file not found: {setup_advice(path)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
     return parse_config(text, str(path), registry)
 
 
+def partial_config(model: type[BoxConfigBase], data: dict[str, Any]) -> BoxConfigBase:
+    """The document's valid parts, unvalidated as a whole, for :func:`cross_check` when it has
+    field errors: each section and each list item on its own; an invalid section is left at
+    its default, an invalid list item is None (indices stay), and an invalid channel keeps its
+    id, so drivers that refer to it are not also reported as referring to nothing."""
+    sections: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if name not in data:
+            continue
+        raw = data[name]
+        if isinstance(raw, list) and typing.get_origin(field.annotation) is list:
+            item = _adapter(typing.get_args(field.annotation)[0])
+            sections[name] = [_valid_or_none(item, x, name) for x in raw]
+        else:
+            try:
+                sections[name] = _adapter(field.annotation).validate_python(raw)
+            except ValidationError:
+                pass  # left at its default by model_construct
+    return model.model_construct(**sections)
+
+
+@functools.lru_cache(maxsize=64)
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def _valid_or_none(adapter: TypeAdapter[Any], raw: Any, section: str) -> Any:
+    try:
+        return adapter.validate_python(raw)
+    except ValidationError:
+        if section == "channels" and isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            return ChannelConfig.model_construct(id=raw["id"])
+        return None
+
+
 def cross_check(config: BoxConfigBase) -> list[ConfigIssue]:
-    """Rules that span sections: unique ids, and every driver channel declared once."""
+    """Rules that span sections: unique ids, and every driver channel declared once. List items
+    may be None (invalid on their own: see :func:`partial_config`) and are skipped."""
     issues: list[ConfigIssue] = []
     seen: dict[str, int] = {}
     for i, ch in enumerate(config.channels):
+        if ch is None:
+            continue
         if ch.id in seen:
             issues.append(
                 ConfigIssue(("channels", i, "id"), ch.id, f"duplicate of channels[{seen[ch.id]}]")
@@ -111,6 +158,8 @@ def cross_check(config: BoxConfigBase) -> list[ConfigIssue]:
     names: dict[str, int] = {}
     produced: dict[str, str] = {}
     for d, drv in enumerate(config.drivers):
+        if drv is None:
+            continue
         if drv.name in names:
             issues.append(
                 ConfigIssue(
@@ -118,8 +167,8 @@ def cross_check(config: BoxConfigBase) -> list[ConfigIssue]:
                 )
             )
         names.setdefault(drv.name, d)
-        for channel in drv.channel_ids():
-            path: tuple[PathElem, ...] = ("drivers", d)
+        for where, channel in drv.channel_refs():
+            path: tuple[PathElem, ...] = ("drivers", d, *where)
             if channel not in seen:
                 issues.append(
                     ConfigIssue(
@@ -142,15 +191,15 @@ def cross_check(config: BoxConfigBase) -> list[ConfigIssue]:
 def _check_alarm_refs(config: BoxConfigBase, seen: dict[str, int]) -> list[ConfigIssue]:
     """Votes, profiles and relays refer to channels and threshold levels that exist."""
     issues: list[ConfigIssue] = []
-    levels = {
-        ch.id: {lv.name: lv.at for lv in ch.alarms.thresholds.levels}
-        for ch in config.channels
-        if ch.alarms.thresholds is not None
-    }
     ladders = {
-        ch.id: ch.alarms.thresholds for ch in config.channels if ch.alarms.thresholds is not None
+        ch.id: ch.alarms.thresholds
+        for ch in config.channels
+        if ch is not None and ch.alarms.thresholds is not None
     }
+    levels = {cid: {lv.name: lv.at for lv in th.levels} for cid, th in ladders.items()}
     for v, vote in enumerate(config.votes):
+        if vote is None:
+            continue
         for c, channel in enumerate(vote.channels):
             path: tuple[PathElem, ...] = ("votes", v, "channels", c)
             if channel not in seen:
@@ -162,6 +211,8 @@ def _check_alarm_refs(config: BoxConfigBase, seen: dict[str, int]) -> list[Confi
                     )
                 )
     for p, profile in enumerate(config.profiles):
+        if profile is None:
+            continue
         for channel, points in profile.setpoints.items():
             path = ("profiles", p, "setpoints", channel)
             if channel not in levels:
@@ -193,6 +244,10 @@ def _issue_from_pydantic(err: Any, data: Any, text: str) -> ConfigIssue:
     path = _real_path(err["loc"], data)
     value = err.get("input", _MISSING) if err["type"] != "missing" else _MISSING
     reason = err["msg"].removeprefix("Value error, ")
+    problem = err.get("ctx", {}).get("error")
+    if isinstance(problem, FieldProblem):  # a model validator naming the field inside its model
+        path = (*path, *problem.path)
+        value = _value_at(data, path)
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         # Point at the discriminator field itself (e.g. drivers[0].type), not the section.
         tag = err.get("ctx", {}).get("discriminator", "'type'").strip("'")
@@ -203,6 +258,16 @@ def _issue_from_pydantic(err: Any, data: Any, text: str) -> ConfigIssue:
     if err["type"] == "extra_forbidden":
         reason = "unknown key (check the spelling; unknown keys are not ignored)"
     return ConfigIssue(path, value, reason, locate(text, path))
+
+
+def _value_at(data: Any, path: Sequence[PathElem]) -> Any:
+    node = data
+    for elem in path:
+        try:
+            node = node[elem]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return node
 
 
 def _real_path(loc: Sequence[PathElem], data: Any) -> tuple[PathElem, ...]:

@@ -64,7 +64,8 @@ class _Call:
 
 @dataclass
 class WriterStats:
-    committed_readings: int = 0
+    committed_readings: int = 0  # by this writer (this run)
+    stored_readings: int = 0  # rows in the store: counted at open, plus commits, less evictions
     committed_events: int = 0
     commits: int = 0
     dropped_readings: int = 0  # refused at the door (queue full); recorded by a gap event
@@ -100,10 +101,13 @@ class StoreWriter:
         on_health: HealthHook | None = None,
         owner: str = DAEMON,
         wait_s: float = 0.0,
+        lock: InstanceLock | None = None,
     ) -> None:
         """Takes the store's lock first (:class:`box.instance.BoxRunning` if another process
-        writes it; ``owner`` names this one in the message the next one gets)."""
-        self._lock = InstanceLock(lock_file_for(path))
+        writes it; ``owner`` names this one in the message the next one gets). ``lock``: one
+        the caller holds already (a restore), so there is no moment without it; released by
+        :meth:`stop` like the writer's own."""
+        self._lock = lock or InstanceLock(lock_file_for(path))
         self._lock.acquire(owner, wait_s)
         self.path = path
         self.settings = settings
@@ -125,6 +129,7 @@ class StoreWriter:
                 (name, cid) for cid, name in self._conn.execute("SELECT id, name FROM channels")
             )
             self._last_seq, self._last_hash = self._chain_head()
+            self.stats.stored_readings = self._count_readings()
         except BaseException:
             self._lock.release()
             raise
@@ -417,6 +422,7 @@ class StoreWriter:
             st.failing_since, st.commit_error = None, ""
             self._report_health("")
         st.committed_readings += len(rows)
+        st.stored_readings += len(rows)
         st.committed_events += len(events)
         st.commits += 1
         st.last_commit_ms = (time.perf_counter() - started) * 1000
@@ -538,7 +544,17 @@ class StoreWriter:
             log.error("retention failed: %s", exc)
             return
         if gaps:
+            self.stats.stored_readings -= sum(g["count"] for g in gaps if g["stream"] == "readings")
             self._commit([Event("gap", "retention", now_ms(), Level.INFO, g) for g in gaps])
+
+    def _count_readings(self) -> int:
+        """Rows in ``readings`` from two index lookups, not a scan of millions of rows: ids only
+        grow and retention deletes only the oldest ids, so the ids form one unbroken range."""
+        # Two subqueries: SQLite answers a lone min() or max() from the index, not both at once.
+        low, high = self._conn.execute(
+            "SELECT (SELECT min(id) FROM readings), (SELECT max(id) FROM readings)"
+        ).fetchone()
+        return 0 if high is None else high - low + 1
 
     def _chain_head(self) -> tuple[int, str]:
         row = self._conn.execute(

@@ -22,7 +22,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from box.core.model import StrictModel
+from box.core.model import FieldProblem, StrictModel
 from box.core.records import Quality, Reading, now_ms
 from drivers.base import Driver, DriverConfig
 from drivers.modbus.datatypes import DataType, decode
@@ -83,30 +83,46 @@ class ModbusDriverConfig(DriverConfig):
 
     @model_validator(mode="after")
     def _checks(self, info: ValidationInfo) -> ModbusDriverConfig:
-        if (self.port is None) == (self.host is None):
-            raise ValueError("give exactly one of port (RTU) or host (TCP)")
+        # FieldProblem: each error names the key inside the driver table, not the table.
+        if self.port is None and self.host is None:
+            raise FieldProblem((), "give exactly one of port (RTU) or host (TCP)")
+        if self.port is not None and self.host is not None:
+            raise FieldProblem(("host",), "give exactly one of port (RTU) or host (TCP)")
         known = profiles_for(info.context)
-        for d in self.devices:
+        seen: dict[int, int] = {}
+        for i, d in enumerate(self.devices):
             p = known.get(d.profile)
             if p is None:
-                raise ValueError(
+                raise FieldProblem(
+                    ("devices", i, "profile"),
                     f"unit {d.unit}: unknown profile {d.profile!r}; "
-                    f"known: {', '.join(sorted(known))}"
+                    f"known: {', '.join(sorted(known))}",
                 )
             d._profile = p
             points = {pt.name for pt in p.points}
             unknown = set(d.channels) - points
             if unknown:
-                raise ValueError(
-                    f"unit {d.unit}: profile {p.name} has no point(s) {sorted(unknown)}"
+                raise FieldProblem(
+                    ("devices", i, "channels"),
+                    f"unit {d.unit}: profile {p.name} has no point(s) {sorted(unknown)}",
                 )
-        units = [d.unit for d in self.devices]
-        if len(set(units)) != len(units):
-            raise ValueError(f"unit ids must be unique on a bus, got {units}")
+            if d.unit in seen:
+                raise FieldProblem(
+                    ("devices", i, "unit"),
+                    f"unit ids must be unique on a bus: also devices[{seen[d.unit]}]",
+                )
+            seen[d.unit] = i
         return self
 
     def channel_ids(self) -> list[str]:
         return [c for d in self.devices for c in d.channels.values()]
+
+    def channel_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        return [
+            (("devices", i, "channels", point), channel)
+            for i, d in enumerate(self.devices)
+            for point, channel in d.channels.items()
+        ]
 
 
 def exchange_s(baudrate: int, count: int) -> float:
