@@ -12,15 +12,15 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import ClassVar
 
+from box.core import plugins
 from box.core.model import Identifier, StrictModel
 from box.core.records import Reading
 
 log = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "safetybox.drivers"
+ENTRY_POINT_GROUP = plugins.DRIVERS
 
 ReadingSink = Callable[[Sequence[Reading]], None]
 
@@ -87,25 +87,16 @@ class DriverRegistry:
     @classmethod
     def from_entry_points(cls) -> DriverRegistry:
         """Load every installed driver; one that fails to import is reported, not fatal."""
-        registry = cls()
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                loaded = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import failure must not stop the others
-                registry.failed[ep.name] = f"{type(exc).__name__}: {exc}"
-                log.error("driver %r failed to import: %s", ep.name, exc)
-                continue
-            if not (isinstance(loaded, type) and issubclass(loaded, Driver)):
-                registry.failed[ep.name] = f"entry point {ep.value} is not a Driver subclass"
-                continue
-            if loaded.type_key != ep.name:
-                registry.failed[ep.name] = (
-                    f"entry point name {ep.name!r} differs from {loaded.__name__}.type_key "
-                    f"{loaded.type_key!r}"
-                )
-                continue
-            registry.register(loaded)
-        return registry
+        loaded = plugins.load(plugins.DRIVERS, _is_driver_named)
+        return cls(drivers=dict(loaded.items), failed=dict(loaded.failed))
+
+
+def _is_driver_named(name: str, obj: object) -> str:
+    if not (isinstance(obj, type) and issubclass(obj, Driver)):
+        return "is not a Driver subclass"
+    if obj.type_key != name:
+        return f"entry point name {name!r} differs from {obj.__name__}.type_key {obj.type_key!r}"
+    return ""
 
 
 _default: DriverRegistry | None = None

@@ -8,6 +8,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from box.config.loader import parse_config
+from box.core import plugins
 from drivers import base
 from drivers.base import DriverRegistry
 from drivers.simulated import SimDriver, SimDriverConfig
@@ -26,7 +27,7 @@ def test_a_driver_that_fails_to_import_is_reported_by_name(monkeypatch: pytest.M
         EntryPoint("broken", "no_such_module_xyz:Driver", base.ENTRY_POINT_GROUP),
         EntryPoint("notadriver", "json:dumps", base.ENTRY_POINT_GROUP),
     ]
-    monkeypatch.setattr(base, "entry_points", lambda group: eps)
+    monkeypatch.setattr(plugins, "entry_points", lambda group: eps)
     reg = DriverRegistry.from_entry_points()
     assert list(reg.drivers) == ["sim"]
     assert "ModuleNotFoundError" in reg.failed["broken"]

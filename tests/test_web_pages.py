@@ -717,12 +717,13 @@ def test_a_new_area_is_one_blueprint_and_one_template(box, monkeypatch) -> None:
     from importlib.metadata import EntryPoint
 
     import box.web as web
+    from box.core import plugins
 
     eps = [
         EntryPoint("example", "tests.example_area", web.ENTRY_POINT_GROUP),
         EntryPoint("broken", "no_such_module_xyz", web.ENTRY_POINT_GROUP),
     ]
-    monkeypatch.setattr(web, "entry_points", lambda group: eps)
+    monkeypatch.setattr(plugins, "entry_points", lambda group: eps)
     d, _ = box
     app = create_app(d, {"TESTING": True})
     d.accounts.create("vic", PASSWORD, "viewer", must_change=False)

@@ -13,6 +13,7 @@ import click
 
 from box import __version__
 from box.cli.common import Context
+from box.core import plugins
 from box.core.errors import SafetyBoxError
 
 SECTIONS = {
@@ -39,6 +40,11 @@ class SafetyBoxGroup(click.Group):
             if rows:
                 with formatter.section(title):
                     formatter.write_dl(rows)
+        listed = {n for names in SECTIONS.values() for n in names}
+        extra = [(n, c.get_short_help_str(70)) for n, c in self.commands.items() if n not in listed]
+        if extra:
+            with formatter.section("Plug-ins"):
+                formatter.write_dl(sorted(extra))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -108,6 +114,19 @@ def _register() -> None:
     ):
         for command in module.COMMANDS:
             main.add_command(command)
+    add_plugin_commands(main)
+
+
+def add_plugin_commands(group: click.Group) -> dict[str, str]:
+    """Command groups other packages add (``safetybox.cli`` entry points). A broken one, or
+    one that would replace a built-in command, is logged by name and the rest works.
+    Returns the failures (name -> why)."""
+    taken = dict(group.commands)
+    extra = plugins.load(plugins.CLI, plugins.instance_of(click.Command), builtins=taken)
+    for name, command in extra.items.items():
+        if name not in taken:
+            group.add_command(command, name)
+    return extra.failed
 
 
 _register()

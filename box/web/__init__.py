@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, NotFound
 
+from box.core import plugins
 from box.web.auth import csrf_token, current_user
 from box.web.i18n import lang, t
 from box.web.nav import NavItem, nav_items
@@ -31,23 +31,21 @@ AREAS = (
     "box.web.config_api",
     "box.web.alarms_api",
 )
-ENTRY_POINT_GROUP = "safetybox.web"
+ENTRY_POINT_GROUP = plugins.WEB
 
 
 def _areas() -> list[ModuleType]:
     """The built-in areas, then those other packages add (a broken one is logged, skipped:
     the page, and certainly the alarms, must not depend on a plug-in importing)."""
     modules = [importlib.import_module(name) for name in AREAS]
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            module = ep.load()
-            if not isinstance(getattr(module, "bp", None), Blueprint):
-                raise TypeError("has no Flask blueprint 'bp'")
-        except Exception as exc:  # noqa: BLE001 - any import error of a plug-in
-            log.error("web area %r (%s) not loaded: %s", ep.name, ep.value, exc)
-            continue
-        modules.append(module)
-    return modules
+    extra: plugins.Loaded[ModuleType] = plugins.load(plugins.WEB, _has_blueprint)
+    return modules + list(extra.items.values())
+
+
+def _has_blueprint(name: str, module: object) -> str:
+    return (
+        "" if isinstance(getattr(module, "bp", None), Blueprint) else "has no Flask blueprint 'bp'"
+    )
 
 
 def _idle_minutes(box: Any) -> float:
