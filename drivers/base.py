@@ -12,7 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from box.core import plugins
 from box.core.model import Identifier, StrictModel
@@ -65,6 +65,10 @@ class Driver(ABC):
 
     def stop(self) -> None:  # noqa: B027 - optional hook
         """Release what :meth:`start` opened. Must not raise."""
+
+    def diagnostics(self) -> dict[str, Any]:
+        """What a technician needs to see (last frames, error counters); drivers add theirs."""
+        return {}
 
     def restart_backoff(self, start_s: float, max_s: float) -> tuple[float, float]:
         """(first, longest) delay before a restart; a driver with its own limits overrides."""

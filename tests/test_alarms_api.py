@@ -11,22 +11,25 @@ from flask.testing import FlaskClient
 
 from box.web import create_app
 from tests.alarm_harness import Box
+from tests.fake_box import FakeBox
 from tests.test_alarm_rules import GAS
 
 TOKEN = "k" * 64
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-class EngineBox:
-    """The daemon's alarm surface, over a harness engine (commands run inline)."""
+class EngineBox(FakeBox):
+    """The box's alarm surface over a harness engine (commands run inline)."""
 
     api_token = TOKEN
 
     def __init__(self, box: Box) -> None:
+        super().__init__()
         self.box = box
-
-    def alarm_command(self, fn: Any) -> Any:
-        return fn(self.box.engine)
+        e = box.engine
+        self.ack, self.ack_all, self.reset, self.reset_all = e.ack, e.ack_all, e.reset, e.reset_all
+        self.shelve, self.unshelve, self.silence = e.shelve, e.unshelve, e.silence
+        self.lamp_test, self.set_threshold = e.lamp_test, e.set_threshold
 
     def alarm_summary(self) -> dict[str, Any]:
         e = self.box.engine

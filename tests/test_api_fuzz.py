@@ -10,8 +10,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from box.daemon import Daemon
 from box.paths import BoxHome
+from box.runtime.daemon import Daemon
 from box.web import create_app
 from tests.conftest import open_reader, run_cli, sim_body, write_config
 
@@ -26,7 +26,7 @@ def test_every_operation_survives_generated_input(tmp_path: Path) -> None:
     d = Daemon(BoxHome.under(home))
     d.start()
     try:
-        app = create_app(d, {"TESTING": True})
+        app = create_app(d.api, {"TESTING": True})
         schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
         auth = {"Authorization": f"Bearer {d.api_token}"}
         operations = 0
@@ -46,7 +46,7 @@ def test_every_operation_survives_generated_input(tmp_path: Path) -> None:
             run()
             operations += 1
         assert operations == 33
-        assert d.health_problems() == [], "the box is still healthy"
+        assert d.api.health_problems() == [], "the box is still healthy"
         assert (home / "box.toml").read_text() == config_before, "config untouched"
         d.writer.flush()
     finally:

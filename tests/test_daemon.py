@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from box.config.changes import digest
-from box.daemon import Daemon
 from box.paths import BoxHome
+from box.runtime.daemon import Daemon
+from box.runtime.status import status_line
 from drivers.base import DriverRegistry
 from tests.conftest import free_port, get_json, open_reader, sim_body, wait_for, write_config
 
@@ -116,7 +117,7 @@ def test_reload_applies_a_valid_config_and_rejects_an_invalid_one(
 def test_a_crashing_driver_is_restarted_and_stored_as_a_fault(
     home: Path, started: list[Daemon], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("box.supervisor.BACKOFF_START_S", 0.05)
+    monkeypatch.setattr("box.runtime.supervisor.BACKOFF_START_S", 0.05)
     body = (
         sim_body()
         + """
@@ -143,7 +144,7 @@ waveform = { shape = "constant", value = 1.0 }
     faults = events(home, "fault")
     assert faults[0]["source"] == "driver:crashy" and "simulated crash" in faults[0]["error"]
     assert faults[1]["restart_in_s"] == 2 * faults[0]["restart_in_s"], "backoff doubles"
-    assert not d.health_problems(), "restarting drivers do not make the box unhealthy"
+    assert not d.api.health_problems(), "restarting drivers do not make the box unhealthy"
 
 
 def test_unavailable_driver_is_reported_while_the_others_run(
@@ -158,7 +159,9 @@ def test_unavailable_driver_is_reported_while_the_others_run(
     d.writer.flush()
     (ev,) = events(home, "driver_unavailable")
     assert ev["driver"] == "bus1" and "uwb_x" in ev["error"]
-    assert d.snapshot()["failed_driver_imports"] == {"uwb": "ImportError: no module named uwb_x"}
+    assert d.api.snapshot()["failed_driver_imports"] == {
+        "uwb": "ImportError: no module named uwb_x"
+    }
 
 
 def test_web_port_in_use_does_not_stop_the_box(home: Path, started: list[Daemon]) -> None:
@@ -243,7 +246,7 @@ def test_watchdog_is_fed_only_while_workers_are_alive(home: Path, started: list[
     assert d.notifier.sent == [{"STATUS": "unhealthy: store writer stuck or dead"}]
     d.writer.heartbeat += 60
     d.pipeline.stop()  # a dead worker thread
-    assert d.tick() is False and "pipeline stuck or dead" in d.health_problems()
+    assert d.tick() is False and "pipeline stuck or dead" in d.api.health_problems()
 
 
 def test_restart_records_only_what_changed_while_stopped(home: Path, started: list[Daemon]) -> None:
@@ -302,7 +305,7 @@ def test_start_up_line_counts_the_store_and_this_run(home: Path, started: list[D
     w.stop()
     write_config(home, "")
     d = start(home, started)
-    assert d.status_line().endswith("900 readings stored (0 this run)")
+    assert status_line(d).endswith("900 readings stored (0 this run)")
     s = get_json(f"http://{_listen(home)}/api/status")
     assert s["store"]["stored_readings"] == 900 and s["store"]["committed_readings"] == 0
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from box.daemon import Daemon
 from box.paths import BoxHome
+from box.runtime.daemon import Daemon
 from box.tls import client_context, default_paths, fingerprint
 from tests.conftest import free_port, run_cli, sim_body
 
@@ -118,7 +118,7 @@ def test_a_missing_certificate_is_a_web_fault_not_a_dead_box(tmp_path: Path) -> 
     d.start()
     try:
         assert "cannot listen" in d.web_error and "web.crt" in d.web_error
-        assert d.health_problems() == [], "the alarms run without the page"
+        assert d.api.health_problems() == [], "the alarms run without the page"
     finally:
         d.stop()
 

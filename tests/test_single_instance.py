@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from box.core.records import Event, Quality, Reading
-from box.daemon import Daemon
 from box.instance import BoxRunning, InstanceLock, lock_file_for
 from box.keys import FileKeyProvider
 from box.paths import BoxHome
+from box.runtime.daemon import Daemon
 from box.store.config import StoreSection
 from box.store.writer import StoreWriter
 from tests.conftest import REPO, open_reader, run_cli, sim_body, wait_for, write_config
@@ -201,11 +201,11 @@ def daemon(home: Path) -> Iterator[Daemon]:
 
 
 def test_a_daemon_whose_store_cannot_commit_is_unhealthy_and_shows_a_fault(daemon: Daemon) -> None:
-    assert not daemon.health_problems()
+    assert not daemon.api.health_problems()
     _fail_commits(daemon.writer)
-    wait_for(lambda: daemon.health_problems(), what="health problem")
-    assert any("store cannot commit" in p for p in daemon.health_problems())
-    assert not daemon.snapshot()["healthy"]
+    wait_for(lambda: daemon.api.health_problems(), what="health problem")
+    assert any("store cannot commit" in p for p in daemon.api.health_problems())
+    assert not daemon.api.snapshot()["healthy"]
     assert daemon.tick() is False, "the watchdog is not fed"
 
     def fault_shown() -> bool:
@@ -216,4 +216,4 @@ def test_a_daemon_whose_store_cannot_commit_is_unhealthy_and_shows_a_fault(daemo
     wait_for(fault_shown, what="store fault alarm")
     wait_for(lambda: daemon.outputs.states()["yellow"]["mode"] != "off", what="yellow lamp")
     daemon.writer._conn.execute("PRAGMA query_only = 0")
-    wait_for(lambda: not daemon.health_problems(), what="healthy again")
+    wait_for(lambda: not daemon.api.health_problems(), what="healthy again")

@@ -11,8 +11,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from box.daemon import Daemon
 from box.paths import BoxHome
+from box.runtime.daemon import Daemon
 from sim.upstream import Consumer, MqttConsumer, seal_command
 from tests.broker import Broker
 from tests.conftest import open_reader, run_cli, sim_body, wait_for, write_config

@@ -9,24 +9,7 @@ from flask.testing import FlaskClient
 
 from box.paths import BoxHome
 from box.web import create_app
-
-
-class FakeBox:
-    api_token = "t" * 64
-
-    def __init__(self) -> None:
-        self.reloads: list[str] = []
-        self.problems: list[str] = []
-
-    def snapshot(self) -> dict:
-        return {"box_id": "sb-x", "channels": []}
-
-    def health_problems(self) -> list[str]:
-        return self.problems
-
-    def reload(self, who: str) -> dict:
-        self.reloads.append(who)
-        return {"accepted": True, "errors": [], "changed": []}
+from tests.fake_box import FakeBox
 
 
 @pytest.fixture

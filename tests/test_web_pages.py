@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from box.daemon import Daemon
 from box.paths import BoxHome
+from box.runtime.daemon import Daemon
 from box.web import create_app, pages
 from tests.conftest import open_reader, png_bytes, run_cli, sim_body, wait_for, write_config
 
@@ -32,7 +32,7 @@ def box(tmp_path: Path) -> Iterator[tuple[Daemon, str]]:
 
 @pytest.fixture
 def client(box: tuple[Daemon, str]) -> FlaskClient:
-    return create_app(box[0], {"TESTING": True}).test_client()
+    return create_app(box[0].api, {"TESTING": True}).test_client()
 
 
 def csrf(client: FlaskClient, path: str = "/login") -> str:
@@ -135,7 +135,7 @@ def test_per_address_rate_limit(box, client: FlaskClient) -> None:  # noqa: ANN0
 def test_sessions_time_out_when_idle(box) -> None:  # noqa: ANN001
     d, _ = box
     d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
-    app = create_app(d, {"TESTING": True, "SESSION_IDLE_S": -1})
+    app = create_app(d.api, {"TESTING": True, "SESSION_IDLE_S": -1})
     c = app.test_client()
     login(c, "vic", PASSWORD)
     assert c.get("/").headers["Location"] == "/login"
@@ -578,7 +578,7 @@ PARAMS = {
 
 
 def _session_client(d: Daemon, role: str | None) -> tuple[FlaskClient, dict[str, str]]:
-    c = create_app(d, {"TESTING": True}).test_client()
+    c = create_app(d.api, {"TESTING": True}).test_client()
     if role is None:
         return c, {}
     if d.accounts.get(role) is None:
@@ -593,7 +593,7 @@ def _session_client(d: Daemon, role: str | None) -> tuple[FlaskClient, dict[str,
 def test_every_route_for_every_role(box) -> None:  # noqa: ANN001
     """Each route states the role it needs; each role gets in exactly where it may."""
     d, _ = box
-    app = create_app(d, {"TESTING": True})
+    app = create_app(d.api, {"TESTING": True})
     clients = {who: _session_client(d, who) for who in (None, *ROLE_ORDER)}
     checked = 0
     for rule in app.url_map.iter_rules():
@@ -725,7 +725,7 @@ def test_a_new_area_is_one_blueprint_and_one_template(box, monkeypatch) -> None:
     ]
     monkeypatch.setattr(plugins, "entry_points", lambda group: eps)
     d, _ = box
-    app = create_app(d, {"TESTING": True})
+    app = create_app(d.api, {"TESTING": True})
     d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
     d.accounts.create("ops", PASSWORD, "operator", must_change=False)
     viewer, operator = app.test_client(), app.test_client()
@@ -751,7 +751,7 @@ def test_admins_change_roles_and_remove_accounts_but_never_the_last_admin(box, c
     assert r.status_code == 400 and "your own account" in r.get_data(as_text=True)
     r = client.post("/users/ops/role", data={"csrf_token": token, "role": "admin"})
     assert r.status_code == 302 and d.accounts.get("ops").role == "admin"
-    other = create_app(d, {"TESTING": True}).test_client()
+    other = create_app(d.api, {"TESTING": True}).test_client()
     login(other, "ops", PASSWORD)
     assert other.get("/users").status_code == 200, "the new role applies at the next request"
     auth = {"Authorization": f"Bearer {d.api_token}"}
@@ -817,9 +817,9 @@ def test_the_alarm_list_carries_the_signature_the_page_polls_against(box, client
     d, _ = box
     d.accounts.set_password("admin", PASSWORD, must_change=False)
     login(client, "admin", PASSWORD)
-    wait_for(lambda: d.snapshot()["alarms"], what="the step alarm")
+    wait_for(lambda: d.api.snapshot()["alarms"], what="the step alarm")
     html = client.get("/").get_data(as_text=True)
-    expected = ",".join(f"{a['id']}:{a['state']}" for a in d.snapshot()["alarms"])
+    expected = ",".join(f"{a['id']}:{a['state']}" for a in d.api.snapshot()["alarms"])
     assert f'data-signature="{expected}"' in html and expected.startswith("t1.lel:A1:")
 
 
@@ -864,4 +864,4 @@ def test_config_forms_survive_any_input(box, client) -> None:  # noqa: ANN001
 
     run()
     assert d.home.config_file.read_text() == before
-    assert d.health_problems() == []
+    assert d.api.health_problems() == []

@@ -16,7 +16,7 @@ import pytest
 from box.config.loader import parse_config
 from box.core.errors import ConfigError
 from box.core.records import Quality, Reading
-from box.supervisor import DriverSupervisor
+from box.runtime.supervisor import DriverSupervisor
 from box.workers.config import ProcessDriverConfig
 from box.workers.driver import ProcessDriver
 from box.workers.frames import WRITING, FrameRing, new_spec
@@ -284,8 +284,8 @@ def test_config_checks_worker_path_channels_and_backoff() -> None:
 def test_in_the_daemon_a_crashing_worker_is_a_fault_and_sim_alarms_still_work(
     home: Path,
 ) -> None:
-    from box.daemon import Daemon
     from box.paths import BoxHome
+    from box.runtime.daemon import Daemon
     from tests.test_daemon import events
 
     write_config(home, sim_body() + PROCESS_BODY.format(worker="tests.worker_example:crash"))

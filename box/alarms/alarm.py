@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from box.core.errors import SafetyBoxError
+from box.core.errors import CommandRefused
 from box.core.levels import COLOURS, RESPONSE
 from box.numbers import DEFAULT_DECIMALS
 
@@ -35,7 +35,7 @@ UNACKED = (State.ACTIVE_UNACK, State.CLEARED_UNACK)
 ACTIVE = (State.ACTIVE_UNACK, State.ACTIVE_ACK)
 
 
-class AlarmCommandError(SafetyBoxError, ValueError):
+class AlarmCommandError(CommandRefused):
     """An operator command that does not apply to the alarm in its current state."""
 
 

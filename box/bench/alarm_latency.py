@@ -22,7 +22,7 @@ from box.bench import Step, quiet
 from box.bench.stats import median, peak_rss_mb, percentile
 from box.config.loader import parse_config
 from box.core.records import Quality, Reading, now_ms
-from box.pipeline import Pipeline
+from box.runtime.pipeline import Pipeline
 from box.store.config import StoreSection
 from box.store.writer import StoreWriter
 

@@ -16,7 +16,7 @@ from typing import Any
 from box.alarms.engine import AlarmEngine
 from box.bench import Step, quiet
 from box.config.schema import BoxConfigBase, StoreSection
-from box.pipeline import Pipeline
+from box.runtime.pipeline import Pipeline
 from box.store.writer import StoreWriter
 from drivers.modbus import driver as modbus_driver
 from drivers.modbus.driver import DeviceConfig, ModbusDriver, ModbusDriverConfig, exchange_s

@@ -20,7 +20,7 @@ from box.bench import Step, quiet
 from box.bench.stats import median, peak_rss_mb, percentile, pin_to_one_core
 from box.config.schema import BoxConfigBase, ChannelConfig, StoreSection
 from box.core.records import Quality, Reading, now_ms
-from box.pipeline import Pipeline
+from box.runtime.pipeline import Pipeline
 from box.store.writer import StoreWriter
 
 BATCH = 500

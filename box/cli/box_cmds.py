@@ -70,7 +70,7 @@ def run(box: Context, as_json: bool) -> None:
       safetybox --home ./site run
     """
     from box.client import base_url
-    from box.daemon import Daemon
+    from box.runtime.daemon import Daemon
 
     daemon = Daemon(box.home)
     url = f"{base_url(box.home)}/api/status"

@@ -34,3 +34,7 @@ class DriverOffline(SafetyBoxError, ConnectionError):
 
 class BoxNotRunning(SafetyBoxError, ConnectionError):
     """No running box answers at the configured status address."""
+
+
+class CommandRefused(SafetyBoxError, ValueError):
+    """A command (ack, reset, shelve, ...) that does not apply now; the message says why."""

@@ -18,11 +18,14 @@ import json
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, Protocol
 
-from box.alarms.alarm import AlarmCommandError
+from box.alarms.config import Outputs
+from box.core.errors import CommandRefused
 from box.core.levels import Level
+from box.core.ports import Commands
 from box.core.records import Event, now_ms
+from box.sync.config import SyncSection
 from box.sync.envelope import EnvelopeError, Stream, key_id_bytes, open_envelope
 from box.sync.keyring import SyncKeyring
 
@@ -35,9 +38,27 @@ class CommandRejected(ValueError):
     """A command that is well sealed but not acceptable; the reason goes back upstream."""
 
 
+class DownlinkConfig(Protocol):
+    @property
+    def sync(self) -> SyncSection: ...
+    @property
+    def outputs(self) -> Outputs: ...
+
+
+class DownlinkBox(Commands, Protocol):
+    """What the downlink needs of the box (its facade): commands, config, event and state."""
+
+    @property
+    def box_id(self) -> str: ...
+    @property
+    def config(self) -> DownlinkConfig: ...
+    def submit_event(self, event: Event) -> None: ...
+    def set_state(self, key: str, value: str | None) -> None: ...
+
+
 class Downlink:
-    def __init__(self, box: Any, keyring: SyncKeyring) -> None:
-        self.box = box  # the daemon
+    def __init__(self, box: DownlinkBox, keyring: SyncKeyring) -> None:
+        self.box = box
         self.keyring = keyring
         self.service: Any = None  # the SyncService: see attach()
         self.last_seq = 0
@@ -70,15 +91,15 @@ class Downlink:
             if not isinstance(ts, int) or abs(now_ms() - ts) > cfg.command_max_skew_s * 1000:
                 raise CommandRejected("stale command: timestamp outside the allowed skew")
             result = self._execute(cmd)
-        except (EnvelopeError, ValueError, AlarmCommandError) as exc:
+        except (EnvelopeError, ValueError, CommandRefused) as exc:
             reason = str(exc)
             log.warning("downlink command rejected: %s", reason)
             self._event("downlink_rejected", Level.LEVEL_3, seq=seq, reason=reason)
-            if seq is not None and isinstance(exc, CommandRejected | AlarmCommandError):
+            if seq is not None and isinstance(exc, CommandRejected | CommandRefused):
                 self._reply(seq, False, reason)
             return
         self.last_seq = seq
-        self.box.writer.set_state(STATE_SEQ, str(seq))
+        self.box.set_state(STATE_SEQ, str(seq))
         self._event(
             "downlink_command",
             Level.INFO,
@@ -96,7 +117,7 @@ class Downlink:
             raise CommandRejected("'args' must be an object")
         if name == "ack_alarm":
             alarm, note = _str(args, "alarm"), str(args.get("note", ""))[:500]
-            return self.box.alarm_command(lambda e: e.ack(alarm, who, note))
+            return self.box.ack(alarm, who, note)
         if name == "set_threshold":
             channel, level, at = _str(args, "channel"), _str(args, "level"), args.get("at")
             if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
@@ -106,7 +127,7 @@ class Downlink:
                 raise CommandRejected(f"{channel}:{level} may not be changed from upstream")
             if not bounds[0] <= at <= bounds[1]:
                 raise CommandRejected(f"{at} is outside the allowed range {list(bounds)}")
-            return self.box.alarm_command(lambda e: e.set_threshold(channel, level, float(at), who))
+            return self.box.set_threshold(channel, level, float(at), who)
         if name == "resend":
             stream, first, last = _str(args, "stream"), args.get("first"), args.get("last")
             if stream not in ("events", "readings"):
@@ -122,12 +143,12 @@ class Downlink:
                 raise CommandRejected(f"relay {relay!r} may not be switched from upstream")
             if active is not None and not isinstance(active, bool):
                 raise CommandRejected("'active' must be true, false or null")
-            self.box.pipeline.call(lambda: self.box.outputs.force(relay, active))
+            self.box.set_output(relay, active, who)
             return {"relay": relay, "active": active}
         raise CommandRejected(f"unknown command {name!r}")
 
     def _event(self, kind: str, level: int, **details: Any) -> None:
-        self.box.writer.submit_event(Event(kind, "upstream", now_ms(), level, details))
+        self.box.submit_event(Event(kind, "upstream", now_ms(), level, details))
 
     def _reply(self, seq: int, accepted: bool, reason: str, result: Any = None) -> None:
         if self.service is None:

@@ -1,6 +1,7 @@
 """The box's HTTP side: a Flask app factory with one blueprint per area.
 
-For now it serves the JSON status and the config-reload API; the web page builds on it.
+The app sees the box only through its port (:class:`box.web.port.WebBox`): status, alarms and
+commands, accounts and the store's read side; never the daemon.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from box.core import plugins
 from box.web.auth import csrf_token, current_user
 from box.web.i18n import lang, t
 from box.web.nav import NavItem, nav_items
+from box.web.port import WebBox
 
 log = logging.getLogger(__name__)
 
@@ -48,29 +50,19 @@ def _has_blueprint(name: str, module: object) -> str:
     )
 
 
-def _idle_minutes(box: Any) -> float:
-    web = getattr(getattr(box, "config", None), "web", None)
-    return float(getattr(web, "session_idle_min", 30))
-
-
-def create_app(box: Any, test_config: dict[str, Any] | None = None) -> Flask:
-    """``box`` is the running daemon (or a test double with the same methods)."""
+def create_app(box: WebBox, test_config: dict[str, Any] | None = None) -> Flask:
+    """``box`` is the running box's facade (:class:`box.web.port.WebBox`) or a test double."""
     app = Flask(__name__)
-    secret = (
-        getattr(box, "web_secret", None)
-        or hashlib.sha256(
-            b"safetybox web session\n" + str(getattr(box, "api_token", "")).encode()
-        ).digest()
-    )
+    secret = hashlib.sha256(b"safetybox web session\n" + box.api_token.encode()).digest()
     app.config.update(
         BOX=box,
         SECRET_KEY=secret,
         SESSION_COOKIE_NAME="safetybox_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=bool(getattr(box, "https", False)),
+        SESSION_COOKIE_SECURE=box.https,
         PERMANENT_SESSION_LIFETIME=12 * 3600,
-        SESSION_IDLE_S=_idle_minutes(box) * 60,
+        SESSION_IDLE_S=box.config.web.session_idle_min * 60,
         MAX_CONTENT_LENGTH=1 << 20,
     )
     app.jinja_env.globals.update(t=t, lang=lang, csrf_token=csrf_token, user=current_user)

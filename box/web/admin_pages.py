@@ -14,7 +14,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    current_app,
     g,
     jsonify,
     redirect,
@@ -27,37 +26,37 @@ from box.web.accounts import ROLES, AccountError
 from box.web.audit import audit
 from box.web.auth import body, page_role, require_role, who
 from box.web.nav import NavItem
+from box.web.port import current_box
 
 bp = Blueprint("admin", __name__)
 NAV = [NavItem("/users", "users", role="admin", order=50)]
-
-
-def _box() -> Any:
-    return current_app.config["BOX"]
 
 
 @bp.get("/users")
 @page_role("admin")
 def users() -> Any:
     return render_template(
-        "users.html", users=_box().accounts.list(), roles=ROLES, message=request.args.get("message")
+        "users.html",
+        users=current_box().accounts.list(),
+        roles=ROLES,
+        message=request.args.get("message"),
     )
 
 
 def _create(name: str, role: str, by: str) -> str:
     """A new account with a temporary password (returned), changed at its first login."""
     password = secrets.token_urlsafe(12)
-    _box().accounts.create(name, password, role, must_change=True)
+    current_box().accounts.create(name, password, role, must_change=True)
     audit("user_created", user=name, role=role, by=by)
     return password
 
 
 def _reset(name: str, by: str) -> str | None:
     """A new temporary password for ``name``, or None if there is no such account."""
-    if _box().accounts.get(name) is None:
+    if current_box().accounts.get(name) is None:
         return None
     password = secrets.token_urlsafe(12)
-    _box().accounts.set_password(name, password, must_change=True)
+    current_box().accounts.set_password(name, password, must_change=True)
     audit("password_reset", user=name, by=by)
     return password
 
@@ -70,7 +69,7 @@ def add_user() -> Any:
         password = _create(name, role, g.user.name)
     except AccountError as exc:
         return render_template(
-            "users.html", users=_box().accounts.list(), roles=ROLES, error=str(exc)
+            "users.html", users=current_box().accounts.list(), roles=ROLES, error=str(exc)
         ), 400
     return redirect(f"/users?message={name}: temporary password {password}")
 
@@ -85,18 +84,18 @@ def reset_user(name: str) -> Any:
 
 
 def _set_role(name: str, role: str, by: str) -> None:
-    _box().accounts.set_role(name, role)
+    current_box().accounts.set_role(name, role)
     audit("user_role_changed", user=name, role=role, by=by)
 
 
 def _remove(name: str, by: str) -> None:
-    _box().accounts.remove(name)
+    current_box().accounts.remove(name)
     audit("user_removed", user=name, by=by)
 
 
 def _users_page_error(exc: AccountError) -> Any:
     return render_template(
-        "users.html", users=_box().accounts.list(), roles=ROLES, error=str(exc)
+        "users.html", users=current_box().accounts.list(), roles=ROLES, error=str(exc)
     ), (404 if str(exc).startswith("no account") else 400)
 
 
@@ -126,7 +125,7 @@ def remove_user(name: str) -> Any:
 @bp.get("/api/users")
 @require_role("admin")
 def users_api() -> Any:
-    return jsonify(users=[_user_json(u) for u in _box().accounts.list()], roles=list(ROLES))
+    return jsonify(users=[_user_json(u) for u in current_box().accounts.list()], roles=list(ROLES))
 
 
 def _user_json(user: Any) -> dict[str, Any]:
@@ -201,14 +200,14 @@ def _diagnostics(by: str) -> Any:
     from box.config.secrets import mask_secrets
     from box.doctor import run_checks
 
-    box = _box()
+    box = current_box()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("status.json", json.dumps(box.snapshot(), indent=2, default=str))
         z.writestr(
             "drivers.json",
             json.dumps(
-                {s.name: getattr(s.driver, "diagnostics", dict)() for s in box.supervisors},
+                box.driver_diagnostics(),
                 indent=2,
                 default=str,
             ),
@@ -217,7 +216,7 @@ def _diagnostics(by: str) -> Any:
             "config.json", json.dumps(mask_secrets(box.config.model_dump(mode="json")), indent=2)
         )
         z.writestr("doctor.json", json.dumps([c.__dict__ for c in run_checks(box.home)], indent=2))
-        rows = box.accounts.reader.execute(
+        rows = box.reader.execute(
             "SELECT seq, ts, kind, level, source, details FROM events ORDER BY seq DESC LIMIT 2000"
         ).fetchall()
         z.writestr(
@@ -263,13 +262,10 @@ def backup_api() -> Any:
 def _backup(by: str) -> Any:
     """A consistent copy of the store, still encrypted with the store key (SQLite's online
     backup between two keyed connections). Restoring it needs that key: keep it apart."""
-    from box.keys import STORE_KEY
-    from box.store.backup import backup
-
-    box = _box()
+    box = current_box()
     with tempfile.TemporaryDirectory(prefix="safetybox-backup-") as tmp:
         target_path = Path(tmp) / "backup.db"
-        backup(box.home.database_file, box.keys.get(STORE_KEY), target_path)
+        box.backup_to(target_path)
         data = target_path.read_bytes()
     audit("backup_downloaded", by=by, bytes=len(data))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

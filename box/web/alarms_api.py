@@ -1,23 +1,21 @@
 """Alarm API: list, acknowledge, reset, shelve, silence, lamp test. Writes need the API token.
 
-Every command runs on the pipeline thread (the engine's own), through ``box.pipeline.call``.
+Every command goes through the box's ``Commands`` port, which runs it on the core thread.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
-from box.alarms.alarm import AlarmCommandError
+from box.core.errors import CommandRefused
 from box.web.auth import body, require_role, who
+from box.web.port import current_box
 
 bp = Blueprint("alarms", __name__)
-
-
-def _box() -> Any:
-    return current_app.config["BOX"]
 
 
 class BadRequest(ValueError):
@@ -31,10 +29,10 @@ def _number(data: dict[str, Any], key: str, default: float | None = None) -> flo
     return float(value)
 
 
-def _run(fn: Any) -> Any:
+def _run(fn: Callable[[], Any]) -> Any:
     try:
-        return jsonify(_box().alarm_command(fn))
-    except AlarmCommandError as exc:
+        return jsonify(fn())
+    except CommandRefused as exc:
         return jsonify(error=str(exc)), 409
     except BadRequest as exc:
         return jsonify(error=str(exc)), 400
@@ -42,34 +40,34 @@ def _run(fn: Any) -> Any:
 
 @bp.get("/api/alarms")
 def list_alarms() -> Any:
-    return jsonify(_box().alarm_summary())
+    return jsonify(current_box().alarm_summary())
 
 
 @bp.post("/api/alarms/<alarm_id>/ack")
 @require_role("operator")
 def ack(alarm_id: str) -> Any:
     data = body()
-    actor = who(data)  # in the request thread: the command runs on the pipeline thread
+    actor = who(data)
     note = str(data.get("note", ""))[:500]
-    return _run(lambda e: e.ack(alarm_id, actor, note))
+    return _run(lambda: current_box().ack(alarm_id, actor, note))
 
 
 @bp.post("/api/alarms/<alarm_id>/reset")
 @require_role("operator")
 def reset(alarm_id: str) -> Any:
     data = body()
-    actor = who(data)  # in the request thread: the command runs on the pipeline thread
-    return _run(lambda e: e.reset(alarm_id, actor))
+    actor = who(data)
+    return _run(lambda: current_box().reset(alarm_id, actor))
 
 
 @bp.post("/api/alarms/<alarm_id>/shelve")
 @require_role("operator")
 def shelve(alarm_id: str) -> Any:
     data = body()
-    actor = who(data)  # in the request thread: the command runs on the pipeline thread
+    actor = who(data)
 
-    def cmd(e: Any) -> Any:
-        return e.shelve(
+    def cmd() -> Any:
+        return current_box().shelve(
             alarm_id, actor, _number(data, "duration_s"), str(data.get("reason", ""))[:500]
         )
 
@@ -80,37 +78,42 @@ def shelve(alarm_id: str) -> Any:
 @require_role("operator")
 def unshelve(alarm_id: str) -> Any:
     data = body()
-    actor = who(data)  # in the request thread: the command runs on the pipeline thread
-    return _run(lambda e: e.unshelve(alarm_id, actor))
+    actor = who(data)
+    return _run(lambda: current_box().unshelve(alarm_id, actor))
 
 
 @bp.post("/api/alarms/ack-all")
 @require_role("operator")
 def ack_all() -> Any:
     data = body()
-    actor = who(data)  # in the request thread: the command runs on the pipeline thread
-    return _run(lambda e: {"acknowledged": e.ack_all(actor)})
+    actor = who(data)
+    return _run(lambda: {"acknowledged": current_box().ack_all(actor)})
 
 
 @bp.post("/api/alarms/silence")
 @require_role("operator")
 def silence() -> Any:
     data = body()
-    actor = who(data)  # in the request thread: the command runs on the pipeline thread
-    return _run(lambda e: {"silenced_until": e.silence(actor, _number(data, "seconds", 0) or None)})
+    actor = who(data)
+
+    def cmd() -> Any:
+        seconds = _number(data, "seconds", 0) or None
+        return {"silenced_until": current_box().silence(actor, seconds)}
+
+    return _run(cmd)
 
 
 @bp.post("/api/alarms/test")
 @require_role("operator")
 def lamp_test() -> Any:
     data = body()
-    actor = who(data)  # in the request thread: the command runs on the pipeline thread
+    actor = who(data)
 
-    def cmd(e: Any) -> Any:
+    def cmd() -> Any:
         seconds = _number(data, "seconds", 5.0)
         if not 0 < seconds <= 60:
             raise BadRequest(f"'seconds' must be between 0 and 60, got {seconds}")
-        e.lamp_test(actor, seconds)
+        current_box().lamp_test(actor, seconds)
         return {"lamp_test_s": seconds}
 
     return _run(cmd)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
+
+from box.web.port import current_box
 
 bp = Blueprint("api", __name__)
 
 
-def _box() -> Any:
-    return current_app.config["BOX"]
-
-
 @bp.get("/api/status")
 def status() -> Any:
-    return jsonify(_box().snapshot())
+    return jsonify(current_box().snapshot())
 
 
 @bp.get("/api/openapi.json")
@@ -27,5 +25,5 @@ def openapi() -> Any:
 
 @bp.get("/api/health")
 def health() -> Any:
-    problems = _box().health_problems()
+    problems = current_box().health_problems()
     return jsonify(ok=not problems, problems=problems), (200 if not problems else 503)

@@ -18,18 +18,15 @@ from typing import Any
 from flask import abort, current_app, g, jsonify, redirect, request, session
 
 from box.web.accounts import User
+from box.web.port import current_box
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
-
-
-def _box() -> Any:
-    return current_app.config["BOX"]
 
 
 def bearer_ok() -> bool:
     header = request.headers.get("Authorization", "")
     token = header.removeprefix("Bearer ").strip()
-    return header.startswith("Bearer ") and hmac.compare_digest(token, _box().api_token)
+    return header.startswith("Bearer ") and hmac.compare_digest(token, current_box().api_token)
 
 
 def current_user() -> User | None:
@@ -38,7 +35,7 @@ def current_user() -> User | None:
         return g.user
     g.user = None
     name = session.get("user")
-    accounts = getattr(_box(), "accounts", None)
+    accounts = current_box().accounts
     if name is None or accounts is None:
         return None
     idle_s = current_app.config.get("SESSION_IDLE_S", 1800)

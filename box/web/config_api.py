@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from box.config.changes import digest
 from box.config.edit import Edit, apply_edits
@@ -21,20 +21,17 @@ from box.config.review import (
 )
 from box.core.errors import ConfigError
 from box.web.auth import body, require_role, who
+from box.web.port import current_box
 
 bp = Blueprint("config_api", __name__)
 
 
-def _box() -> Any:
-    return current_app.config["BOX"]
-
-
 def _review(text: str) -> dict[str, Any]:
-    issues = check(text, getattr(_box(), "registry", None))
+    issues = check(text, current_box().registry)
     return {
         "valid": not issues,
         "issues": [issue_json(i) for i in issues],
-        "diff": unified_diff(running_text(_box().home), text),
+        "diff": unified_diff(running_text(current_box().home), text),
         "text": text,
     }
 
@@ -47,8 +44,8 @@ def _text(data: dict[str, Any]) -> str | None:
 @bp.get("/api/config")
 @require_role("admin")
 def read() -> Any:
-    text = running_text(_box().home)
-    return jsonify(text=text, base=digest(text), history=saved_configs(_box().home))
+    text = running_text(current_box().home)
+    return jsonify(text=text, base=digest(text), history=saved_configs(current_box().home))
 
 
 @bp.post("/api/config/check")
@@ -86,7 +83,7 @@ def edit() -> Any:
     """Change fields by path (comments and layout stay); with ``"apply": true`` save and
     reload when the result is valid, like the page's Apply."""
     data = body()
-    running = running_text(_box().home)
+    running = running_text(current_box().home)
     try:
         text = apply_edits(running, _edits(data.get("edits")))
     except ConfigError as exc:
@@ -113,7 +110,7 @@ def apply() -> Any:
 def _save(text: str, base: Any, data: dict[str, Any], review: dict[str, Any] | None) -> Any:
     if not isinstance(base, str):
         return jsonify(error='"base" is required: the digest from GET /api/config'), 400
-    box = _box()
+    box = current_box()
     try:
         result = save(
             box.home.config_file,
@@ -134,14 +131,16 @@ def _save(text: str, base: Any, data: dict[str, Any], review: dict[str, Any] | N
 def restore() -> Any:
     """A saved config, checked and diffed against the running one (apply it to restore)."""
     name = body().get("name")
-    if name not in saved_configs(_box().home):
+    if name not in saved_configs(current_box().home):
         return jsonify(error=f"no saved config {name!r}; see GET /api/config"), 404
-    return jsonify(_review((_box().home.config_history_dir / name).read_text(encoding="utf-8")))
+    return jsonify(
+        _review((current_box().home.config_history_dir / name).read_text(encoding="utf-8"))
+    )
 
 
 @bp.post("/api/config/reload")
 @require_role("admin")
 def reload_config() -> Any:
     """Re-read box.toml; an invalid config is rejected and the running one stays."""
-    result = _box().reload(who=who(body()))
+    result = current_box().reload(who=who(body()))
     return jsonify(result), (200 if result["accepted"] else 422)

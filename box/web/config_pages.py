@@ -12,7 +12,7 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request
+from flask import Blueprint, abort, g, redirect, render_template, request
 
 from box.config import form as config_form
 from box.config.changes import digest
@@ -32,7 +32,7 @@ from box.core.errors import ConfigError
 from box.web.auth import page_role
 from box.web.field_names import zh_name
 from box.web.nav import NavItem
-from drivers.base import default_registry
+from box.web.port import current_box
 
 bp = Blueprint("config_pages", __name__)
 NAV = [NavItem("/config", "config", role="admin", order=40)]
@@ -41,21 +41,17 @@ TABLE_SECTIONS = ("box", "store", "web", "alarms", "outputs", "inputs", "sync")
 LIST_SECTIONS = ("channels", "drivers", "votes", "profiles")
 
 
-def _box() -> Any:
-    return current_app.config["BOX"]
-
-
 def _running() -> str:
-    return running_text(_box().home)
+    return running_text(current_box().home)
 
 
 def _history() -> list[str]:
-    return saved_configs(_box().home)
+    return saved_configs(current_box().home)
 
 
 def _registry() -> Any:
     """The running box's drivers (a test double may have none: then the installed ones)."""
-    return getattr(_box(), "registry", None) or default_registry()
+    return current_box().registry
 
 
 def _render(text: str, status: int = 200, **ctx: Any) -> Any:
@@ -111,14 +107,14 @@ def restore() -> Any:
     name = request.form.get("name", "")
     if name not in _history():
         abort(404, "no such saved config")
-    return _review((_box().home.config_history_dir / name).read_text(encoding="utf-8"))
+    return _review((current_box().home.config_history_dir / name).read_text(encoding="utf-8"))
 
 
 @bp.post("/config/apply")
 @page_role("admin")
 def apply() -> Any:
     text = request.form.get("text", "").replace("\r\n", "\n")
-    box = _box()
+    box = current_box()
     try:
         result = save(
             box.home.config_file,

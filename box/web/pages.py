@@ -6,6 +6,7 @@ import json
 import math
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    current_app,
     g,
     jsonify,
     make_response,
@@ -23,6 +23,7 @@ from flask import (
     session,
 )
 
+from box.core.errors import CommandRefused
 from box.core.levels import Level
 from box.core.records import now_ms
 from box.web.accounts import AccountError, User
@@ -37,16 +38,13 @@ from box.web.auth import (
     require_role,
 )
 from box.web.nav import NavItem
+from box.web.port import current_box
 
 bp = Blueprint("pages", __name__)
 NAV = [NavItem("/", "dashboard", order=10), NavItem("/system", "system", order=30)]
 
 LOGIN_FAILURES_PER_MINUTE = 10  # per client address, on top of the per-account lockout
 _failures: dict[str, deque[float]] = defaultdict(deque)
-
-
-def _box() -> Any:
-    return current_app.config["BOX"]
 
 
 def _page(template: str, status: int = 200, **ctx: Any) -> Any:
@@ -68,7 +66,7 @@ def _too_many_attempts() -> bool:
 def _login(name: Any, password: Any) -> tuple[User | None, str]:
     """Check the credentials and start a session: (the user, "") or (None, why not).
     Failures count towards the account's lockout and the address's rate limit."""
-    accounts = getattr(_box(), "accounts", None)
+    accounts = current_box().accounts
     if accounts is None:
         abort(503)
     name = name[:64] if isinstance(name, str) else ""
@@ -158,7 +156,7 @@ def api_change_password() -> Any:
     if not isinstance(old, str) or not isinstance(new, str):
         return jsonify(error='send {"old": ..., "new": ...}'), 400
     try:
-        _box().accounts.change_password(user.name, old, new)
+        current_box().accounts.change_password(user.name, old, new)
     except AccountError as exc:
         return jsonify(error=str(exc)), 400
     audit("password_changed", user=user.name)
@@ -180,7 +178,7 @@ def change_password() -> Any:
     if not csrf_ok():
         return _page("password.html", 400, error="the form expired: load the page again")
     try:
-        _box().accounts.change_password(
+        current_box().accounts.change_password(
             user.name, request.form.get("old", ""), request.form.get("new", "")
         )
     except AccountError as exc:
@@ -193,7 +191,7 @@ def change_password() -> Any:
 @bp.get("/")
 @page_role("viewer")
 def dashboard() -> Any:
-    status = _box().snapshot()
+    status = current_box().snapshot()
     return _page("dashboard.html", status_=status, alarm_signature=alarm_signature(status))
 
 
@@ -219,16 +217,19 @@ def alarm_action(alarm_id: str, action: str) -> Any:
         if minutes not in SHELVE_MINUTES:
             abort(400, f"shelve for one of {SHELVE_MINUTES} minutes")
         reason = request.form.get("reason", "").strip()[:200]
-        command = lambda e: e.shelve(alarm_id, who, minutes * 60, reason)  # noqa: E731
-    elif action in ("ack", "reset", "unshelve"):
-        command = lambda e: getattr(e, action)(alarm_id, who)  # noqa: E731
+        box = current_box()
+        command: Callable[[], object] = lambda: box.shelve(alarm_id, who, minutes * 60, reason)  # noqa: E731
+    elif action == "ack":
+        command = lambda: current_box().ack(alarm_id, who)  # noqa: E731
+    elif action == "reset":
+        command = lambda: current_box().reset(alarm_id, who)  # noqa: E731
+    elif action == "unshelve":
+        command = lambda: current_box().unshelve(alarm_id, who)  # noqa: E731
     else:
         abort(404)
-    from box.alarms.alarm import AlarmCommandError
-
     try:
-        _box().alarm_command(command)
-    except AlarmCommandError as exc:
+        command()
+    except CommandRefused as exc:
         abort(409, str(exc))
     return redirect("/")
 
@@ -237,7 +238,7 @@ def alarm_action(alarm_id: str, action: str) -> Any:
 @page_role("operator")
 def silence() -> Any:
     user = g.user
-    _box().alarm_command(lambda e: e.silence(f"web:{user.name}"))
+    current_box().silence(f"web:{user.name}")
     return redirect("/")
 
 
@@ -248,8 +249,8 @@ def system() -> Any:
 
     return _page(
         "system.html",
-        status_=_box().snapshot(),
-        checks=run_checks(_box().home),
+        status_=current_box().snapshot(),
+        checks=run_checks(current_box().home),
         cpu_temp=_cpu_temperature(),
         now=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     )
@@ -262,7 +263,7 @@ def system_api() -> Any:
     from box.doctor import run_checks
 
     return jsonify(
-        checks=[c.__dict__ for c in run_checks(_box().home)],
+        checks=[c.__dict__ for c in run_checks(current_box().home)],
         cpu_temperature=_cpu_temperature(),
         time_ms=now_ms(),
     )
@@ -271,13 +272,13 @@ def system_api() -> Any:
 def _trend(channel: str, range_name: str) -> tuple[dict[str, Any], list[Any]]:
     from box.store.trends import RANGES, trend
 
-    status = _box().snapshot()
+    status = current_box().snapshot()
     ch = next((c for c in status["channels"] if c["id"] == channel), None)
     if ch is None:
         abort(404, f"no channel {channel!r}")
     if range_name not in RANGES:
         abort(400, f"range is one of {', '.join(RANGES)}")
-    return ch, trend(_box().accounts.reader, channel, range_name, now_ms())
+    return ch, trend(current_box().reader, channel, range_name, now_ms())
 
 
 @bp.get("/trend/<channel>")
@@ -341,7 +342,7 @@ def _history(args: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         f"SELECT seq, ts, kind, level, source, details FROM events WHERE kind IN ({marks}) "  # noqa: S608 - placeholders only
         "AND ts >= ? AND (? = '' OR source = ?) ORDER BY seq DESC LIMIT 500"
     )
-    rows = _box().accounts.reader.execute(sql, (*kinds, since, source, source)).fetchall()
+    rows = current_box().reader.execute(sql, (*kinds, since, source, source)).fetchall()
     events = [
         {
             "seq": seq,

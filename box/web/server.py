@@ -88,6 +88,10 @@ class WebServer:
         except Exception:  # a crash of the page must not take anything else down
             log.exception("web server stopped")
 
+    def is_alive(self) -> bool:
+        """Every listen address still served (a thread that died is a health problem)."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
     def stop(self, timeout: float = 10.0) -> None:
         for server in self._servers:
             server.stop()

@@ -14,7 +14,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    current_app,
     jsonify,
     redirect,
     render_template,
@@ -26,6 +25,7 @@ from box.atomic import write_atomic
 from box.web.audit import audit
 from box.web.auth import body, current_user, page_role, require_role, who
 from box.web.nav import NavItem
+from box.web.port import current_box
 
 bp = Blueprint("site", __name__)
 NAV = [NavItem("/site", "site", order=20)]
@@ -35,13 +35,9 @@ MAX_PLAN_BYTES = 5 * 1024 * 1024
 MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg"}
 
 
-def _box() -> Any:
-    return current_app.config["BOX"]
-
-
 def _plan() -> Any:
     for ext in ("png", "jpg"):
-        path = _box().home.data_dir / f"site-plan.{ext}"
+        path = current_box().home.data_dir / f"site-plan.{ext}"
         if path.exists():
             return path
     return None
@@ -49,8 +45,8 @@ def _plan() -> Any:
 
 def positions() -> dict[str, list[float]]:
     row = (
-        _box()
-        .accounts.reader.execute("SELECT value FROM state WHERE key = ?", (STATE_POSITIONS,))
+        current_box()
+        .reader.execute("SELECT value FROM state WHERE key = ?", (STATE_POSITIONS,))
         .fetchone()
     )
     return json.loads(row[0]) if row else {}
@@ -60,7 +56,10 @@ def positions() -> dict[str, list[float]]:
 @page_role("viewer")
 def site() -> Any:
     return render_template(
-        "site.html", status_=_box().snapshot(), plan=_plan() is not None, positions=positions()
+        "site.html",
+        status_=current_box().snapshot(),
+        plan=_plan() is not None,
+        positions=positions(),
     )
 
 
@@ -91,8 +90,8 @@ def _store_plan(data: bytes) -> str | None:
     if ext is None:
         return "only PNG or JPEG images are accepted"
     for old in ("png", "jpg"):
-        (_box().home.data_dir / f"site-plan.{old}").unlink(missing_ok=True)
-    write_atomic(_box().home.data_dir / f"site-plan.{ext}", data, mode=0o640)
+        (current_box().home.data_dir / f"site-plan.{old}").unlink(missing_ok=True)
+    write_atomic(current_box().home.data_dir / f"site-plan.{ext}", data, mode=0o640)
     audit("site_plan_uploaded", by=who({}), bytes=len(data), format=ext)
     return None
 
@@ -136,7 +135,7 @@ def place() -> Any:
     """Place a channel on the plan: ``{"channel": id, "x": 0..100, "y": 0..100}`` (percent)."""
     data = body()
     channel, x, y = data.get("channel"), data.get("x"), data.get("y")
-    known = {c.id for c in _box().config.channels}
+    known = {c.id for c in current_box().config.channels}
     if channel not in known:
         return jsonify(error=f"unknown channel {channel!r}"), 400
     for name, v in (("x", x), ("y", y)):
@@ -147,11 +146,5 @@ def place() -> Any:
     placed[channel] = [round(float(x), 2), round(float(y), 2)]
     audit("site_position_set", by=who(data), channel=channel, at=placed[channel])
     text = json.dumps(placed)
-    _box().writer.call(
-        lambda conn: conn.execute(
-            "INSERT INTO state(key, value, updated_ts) VALUES (?, ?, 0) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (STATE_POSITIONS, text),
-        )
-    )
+    current_box().save_state(STATE_POSITIONS, text)
     return jsonify(placed)

@@ -1,9 +1,10 @@
 """The ``process`` driver: runs a worker function in a child and supervises it.
 
 Everything that can go wrong in the child (an exception, ``os._exit``, a signal, silence, too
-much memory) ends the child and raises :class:`WorkerFailed` from :meth:`ProcessDriver.run`, so
-the ordinary :class:`~box.supervisor.DriverSupervisor` stores the fault event and restarts it
-with this driver's backoff; the worker's channels go stale like those of any silent driver.
+much memory) ends the child and raises :class:`WorkerFailed` from :meth:`ProcessDriver.run`,
+so the ordinary :class:`~box.runtime.supervisor.DriverSupervisor` stores the fault event and
+restarts it with this driver's backoff; the worker's channels go stale like those of any
+silent driver.
 """
 
 from __future__ import annotations

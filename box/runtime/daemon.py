@@ -7,14 +7,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from box import __version__
-from box.alarms.annunciation import Annunciation
 from box.alarms.buttons import Buttons
 from box.alarms.engine import AlarmEngine
 from box.alarms.outputs import OutputController
@@ -24,18 +23,24 @@ from box.config.loader import ConfigInvalid, parse_config
 from box.config.schema import BoxConfigBase
 from box.core.errors import ConfigError
 from box.core.levels import Level
-from box.core.records import Event, now_ms, shown_quality
+from box.core.records import Event, now_ms
 from box.keys import API_TOKEN, STORE_KEY, FileKeyProvider, KeyProvider
 from box.paths import BoxHome
-from box.pipeline import Pipeline
-from box.sdnotify import Notifier
+from box.runtime import status
+from box.runtime.facade import BoxFacade
+from box.runtime.pipeline import Pipeline
+from box.runtime.sdnotify import Notifier
+from box.runtime.supervisor import DriverSupervisor
 from box.store.writer import StoreWriter
-from box.supervisor import DriverSupervisor
 from drivers.base import DriverRegistry, default_registry
+
+if TYPE_CHECKING:
+    from box.sync.service import SyncService
+    from box.web.accounts import Accounts
+    from box.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_LIMIT_S = 10.0  # a worker silent this long is stuck: stop feeding systemd's watchdog
 CLI_LOCK_WAIT_S = 30.0  # a 'safetybox users ...' holding the store finishes in about a second
 STATE_CONFIG_TEXT = "config.text"  # the config last applied, to diff against after a restart
 
@@ -56,11 +61,23 @@ class Daemon:
         self.config: BoxConfigBase
         self.config_text = ""
         self.config_loaded_ms = 0
+        self.box_id = ""
+        self.api_token = ""
         self.supervisors: list[DriverSupervisor] = []
-        self.web: Any = None
-        self.sync: Any = None
+        self.web: WebServer | None = None
+        self.web_reader: sqlite3.Connection | None = None
+        self.accounts: Accounts | None = None
+        self.sync: SyncService | None = None
         self.web_error = ""
         self.https = False
+        self.api = BoxFacade(self)  # what the web app, the downlink and the CLI's API see
+        # Set by start(); typed here so every part of the running box is declared in one place.
+        self.writer: StoreWriter
+        self.pipeline: Pipeline
+        self.engine: AlarmEngine
+        self.outputs: OutputController
+        self.buttons: Buttons
+        self._opened: list[str] = []  # what start() got to, so a failed start closes just that
         self._reload_lock = threading.Lock()
         self._stop_requested = threading.Event()
         self._reload_requested = threading.Event()
@@ -69,6 +86,17 @@ class Daemon:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start everything in order; if a step fails, close what the earlier ones opened."""
+        try:
+            self._start()
+        except BaseException:
+            log.error(
+                "start-up failed after %s; closing them", ", ".join(self._opened) or "nothing"
+            )
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         self.box_id = self.home.read_box_id()
         store_key = self.keys.get(STORE_KEY)
         self.api_token = self.keys.get(API_TOKEN).hex()
@@ -82,6 +110,7 @@ class Daemon:
             on_health=self._store_health,
             wait_s=CLI_LOCK_WAIT_S,
         )
+        self._opened.append("store")
         previous_text = self.writer.read_state(STATE_CONFIG_TEXT).get(STATE_CONFIG_TEXT)
         saved = self.writer.read_state("alarm.", "sustained.", "threshold.")
         self.writer.start()
@@ -110,36 +139,51 @@ class Daemon:
                 who="startup (file changed while stopped)",
             )
         self._start_alarms(config, saved)
+        self._opened.append("outputs")
         self.pipeline = Pipeline(self.engine, self.writer, config.store.queue_max_batches)
         self._start_buttons(config)
+        self._opened.append("buttons")
         self.pipeline.start()
+        self._opened.append("pipeline")
         self._start_drivers(config)
         self._start_sync(config)
         self._start_web(config)
-        self.notifier.ready(self.status_line())
-        log.info("box %s running: %s", self.box_id, self.status_line())
+        line = status.status_line(self)
+        self.notifier.ready(line)
+        log.info("box %s running: %s", self.box_id, line)
 
     def stop(self) -> None:
-        """Ordered shutdown: web, drivers, pipeline (drained), then the store is flushed."""
+        """Ordered shutdown: web, sync, drivers, pipeline (drained), outputs, then the store is
+        flushed. Also closes a start-up that failed part-way: only what was opened."""
         self.notifier.stopping()
         if self.web is not None:
             self.web.stop()
-        if getattr(self, "_web_reader", None) is not None:
-            self._web_reader.close()
+        if self.web_reader is not None:
+            self.web_reader.close()
+            self.web_reader = None
         self._stop_sync()
         for sup in self.supervisors:
             sup.stop()
-        self.pipeline.stop()
-        self.buttons.close()
-        self.outputs.close()  # releases the pins: fail-safe outputs de-energise
+        opened = set(self._opened)
+        if "pipeline" in opened:
+            self.pipeline.stop()
+        if "buttons" in opened:
+            self.buttons.close()
+        if "outputs" in opened:
+            self.outputs.close()  # releases the pins: fail-safe outputs de-energise
+        if "store" not in opened:
+            return
         self.writer.submit_event(Event("daemon_stopped", "daemon", now_ms(), Level.INFO, {}))
         self.writer.stop()
+        self._opened.clear()
         st = self.writer.stats
+        processed = self.pipeline.processed_readings if "pipeline" in opened else 0
+        dropped = self.pipeline.dropped_readings if "pipeline" in opened else 0
         log.info(
             "box stopped; store flushed: processed=%d committed=%d dropped=%d lost_events=%d",
-            self.pipeline.processed_readings,
+            processed,
             st.committed_readings,
-            st.uncommitted_readings + self.pipeline.dropped_readings,
+            st.uncommitted_readings + dropped,
             st.lost_events,
         )
 
@@ -174,13 +218,13 @@ class Daemon:
         if self._reload_requested.is_set():
             self._reload_requested.clear()
             self.reload(who="signal:SIGHUP")
-        problems = self.health_problems()
+        problems = status.health_problems(self)
         if problems:
             log.error("not feeding the watchdog: %s", "; ".join(problems))
             self.notifier.status("unhealthy: " + "; ".join(problems))
             return False
         self.notifier.watchdog()
-        self.notifier.status(self.status_line())
+        self.notifier.status(status.status_line(self))
         return True
 
     # -- config -----------------------------------------------------------------------------------
@@ -280,26 +324,6 @@ class Daemon:
             self._start_buttons(new)
         self.engine.reconfigure(new)
 
-    def alarm_command(self, fn: Any) -> Any:
-        """Run ``fn(engine)`` on the pipeline thread (the only one that touches alarms)."""
-        return self.pipeline.call(lambda: fn(self.engine))
-
-    def alarm_summary(self) -> dict[str, Any]:
-        e = self.engine
-        return {
-            "alarms": e.views,
-            "first_out": e.first_out_id,
-            "silenced_until": e.silenced_until,
-            "profile": e.profile,
-            "annunciation": asdict(e.annunciation or Annunciation()),
-            "outputs": self.outputs.states(),
-        }
-
-    def _thresholds(self, channel: str) -> dict[str, float]:
-        rules = self.engine.rules.get(channel)
-        th = rules.thresholds if rules else None
-        return dict(th.at) if th else {}
-
     def _store_health(self, error: str) -> None:
         """On the writer thread: commits fail ("" when they succeed again). A fault alarm, so
         the yellow lamp and the page say the record is not being kept."""
@@ -370,7 +394,7 @@ class Daemon:
         from box.sync.service import SyncService
 
         keyring = SyncKeyring(FileKeyProvider(self.home.keys_dir))
-        downlink = Downlink(self, keyring)
+        downlink = Downlink(self.api, keyring)
         self.sync = SyncService(
             config,
             self.box_id,
@@ -400,8 +424,8 @@ class Daemon:
         from box.web.accounts import Accounts
         from box.web.server import WebServer
 
-        self._web_reader = connect(self.home.database_file, self.keys.get(STORE_KEY), readonly=True)
-        self.accounts = Accounts(self.writer, self._web_reader)
+        self.web_reader = connect(self.home.database_file, self.keys.get(STORE_KEY), readonly=True)
+        self.accounts = Accounts(self.writer, self.web_reader)
 
         tls = None
         if config.web.https:
@@ -412,7 +436,7 @@ class Daemon:
             )
         self.https = tls is not None  # before create_app: it sets the Secure cookie flag
         try:
-            self.web = WebServer(create_app(self), config.web.listen, tls=tls)
+            self.web = WebServer(create_app(self.api), config.web.listen, tls=tls)
         except OSError as exc:
             # The web page is not a safety function: report it, keep the alarms running.
             self.web_error = f"cannot listen on {', '.join(config.web.listen)}: {exc}"
@@ -423,109 +447,3 @@ class Daemon:
 
     def _event(self, kind: str, level: Level, source: str = "daemon", **details: Any) -> None:
         self.writer.submit_event(Event(kind, source, now_ms(), level, details))
-
-    # -- status -----------------------------------------------------------------------------------
-
-    def health_problems(self) -> list[str]:
-        now = time.monotonic()
-        problems = []
-        if not self.writer.is_alive() or now - self.writer.heartbeat > HEARTBEAT_LIMIT_S:
-            problems.append("store writer stuck or dead")
-        elif commit_problem := self.writer.commit_problem():
-            problems.append(commit_problem)
-        if not self.pipeline.is_alive() or now - self.pipeline.heartbeat > HEARTBEAT_LIMIT_S:
-            problems.append("pipeline stuck or dead")
-        problems += [
-            f"driver {s.name} supervisor dead" for s in self.supervisors if not s.is_alive()
-        ]
-        if self.sync is not None and not self.sync.is_alive():
-            problems.append("sync worker dead")
-        return problems
-
-    def status_line(self) -> str:
-        st = self.writer.stats
-        live = sum(1 for s in self.supervisors if s.state == "running")
-        return (
-            f"{len(self.config.channels)} channels, {live}/{len(self.supervisors)} drivers "
-            f"running, {st.stored_readings} readings stored ({st.committed_readings} this run)"
-        )
-
-    def snapshot(self) -> dict[str, Any]:
-        now_mono = time.monotonic()
-        now = now_ms()
-        live = self.pipeline.live
-        alarm_views = self.engine.views
-        channels = []
-        for ch in self.config.channels:
-            lv = live.get(ch.id)
-            active = [
-                v["name"] for v in alarm_views if v["source"] == ch.id and v["state"] != "normal"
-            ]
-            channels.append(
-                {
-                    "id": ch.id,
-                    "name": ch.name,
-                    "kind": ch.kind,
-                    "unit": ch.unit,
-                    "decimals": ch.decimals,
-                    "zone": ch.zone,
-                    "value": lv.value if lv else None,
-                    "quality": shown_quality(lv, now, ch.alarms.stale_after_s),
-                    "ts_ms": lv.ts_ms if lv else None,
-                    "age_s": round((now - lv.ts_ms) / 1000, 3) if lv else None,
-                    "alarms_active": active,
-                    "thresholds": self._thresholds(ch.id),
-                }
-            )
-        ws = self.writer.stats
-        db = self.home.database_file
-        size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
-        return {
-            "box_id": self.box_id,
-            "name": self.config.box.name,
-            "site": self.config.box.site,
-            "version": __version__,
-            "pid": os.getpid(),
-            "uptime_s": round(now_mono - self.started_monotonic, 1),
-            "started_ms": self.started_ms,
-            "healthy": not self.health_problems(),
-            "problems": self.health_problems(),
-            "channels": channels,
-            "drivers": [
-                {
-                    "name": s.name,
-                    "type": s.driver.type_key,
-                    "state": s.state,
-                    "restarts": s.restarts,
-                    "last_error": s.last_error,
-                }
-                for s in self.supervisors
-            ],
-            "failed_driver_imports": self.registry.failed,
-            "queues": {
-                "pipeline": self.pipeline.queue_depth,
-                "store": self.writer.queue_depth,
-            },
-            "store": {
-                "path": str(db),
-                "size_bytes": size,
-                "committed_readings": ws.committed_readings,
-                "stored_readings": ws.stored_readings,
-                "committed_events": ws.committed_events,
-                "last_event_seq": self.writer.last_event_seq,
-                "dropped_readings": ws.uncommitted_readings + self.pipeline.dropped_readings,
-                "lost_events": ws.lost_events,
-                "failed_commits": ws.failed_commits,
-                "commit_error": ws.commit_error,
-                "last_commit_ms": round(ws.last_commit_ms, 2),
-            },
-            "config": {"sha256": digest(self.config_text), "loaded_ms": self.config_loaded_ms},
-            "alarms": alarm_views,
-            "annunciation": asdict(self.engine.annunciation or Annunciation()),
-            "silenced_until": self.engine.silenced_until,
-            "first_out": self.engine.first_out_id,
-            "profile": self.engine.profile,
-            "outputs": self.outputs.states(),
-            "sync": self.sync.status() if self.sync is not None else {"enabled": False},
-            "web_error": self.web_error,
-        }

@@ -1,0 +1,53 @@
+"""The ports between the core and everything around it, as Protocols.
+
+Drivers get a record sink; the web app, the downlink and the CLI get a :class:`BoxApi` (what
+the box sees) and :class:`Commands` (the closed set of things they may ask it to do). Nobody
+outside the runtime holds the daemon itself. Every command runs on the core thread, in order
+with the readings, so the alarm engine needs no locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from box.core.records import Event
+
+RecordSink = Callable[[Sequence[Any]], None]
+"""Where a driver hands a batch of records (readings, positions, detections, ...); never
+blocks: a full queue drops the batch and counts it."""
+
+EventSink = Callable[[Event], None]
+"""Where an event goes to be stored (hash-chained) and synced; never blocks."""
+
+StateSink = Callable[[str, "str | None"], None]
+"""Sets (or with None deletes) a small key/value state entry in the store; never blocks."""
+
+
+class Commands(Protocol):
+    """What web, CLI, buttons and downlink may ask the core to do. Each raises
+    :class:`box.core.errors.CommandRefused` when it does not apply (e.g. reset while the
+    condition is present); ``who`` goes into the audit trail."""
+
+    def ack(self, alarm_id: str, who: str, note: str = "") -> dict[str, Any]: ...
+    def ack_all(self, who: str) -> int: ...
+    def reset(self, alarm_id: str, who: str) -> dict[str, Any]: ...
+    def reset_all(self, who: str) -> int: ...
+    def shelve(self, alarm_id: str, who: str, duration_s: float, reason: str) -> dict[str, Any]: ...
+    def unshelve(self, alarm_id: str, who: str) -> dict[str, Any]: ...
+    def silence(self, who: str, seconds: float | None = None) -> float: ...
+    def lamp_test(self, who: str, seconds: float = 5.0) -> None: ...
+    def set_threshold(self, channel: str, level: str, at: float, who: str) -> dict[str, Any]: ...
+    def set_output(self, relay: str, active: bool | None, who: str) -> None: ...
+    def reload(self, who: str) -> dict[str, Any]: ...
+
+
+class BoxApi(Protocol):
+    """What the box sees, for readers: plain data, safe to serialise."""
+
+    @property
+    def box_id(self) -> str: ...
+    def snapshot(self) -> dict[str, Any]: ...
+    def alarm_summary(self) -> dict[str, Any]: ...
+    def health_problems(self) -> list[str]: ...
+    def driver_diagnostics(self) -> dict[str, dict[str, Any]]: ...
