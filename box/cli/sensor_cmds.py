@@ -231,6 +231,13 @@ def read(
     _read_device(box, bus, unit, profile, count, interval, as_json)
 
 
+def _alarm_note(alarm: str | None) -> str:
+    """The device's own alarm state, when its profile has alarm bits."""
+    if alarm is None:
+        return ""
+    return f" [device alarm {alarm}]" if alarm else " [device alarm none]"
+
+
 def _read_device(
     box: Context,
     bus: dict[str, Any],
@@ -287,7 +294,12 @@ def _read_device(
         usable[0] += any(r.value is not None for r in batch)
         if as_json:
             sample = {
-                r.channel: {"value": r.value, "quality": r.quality.name.lower(), "ts_ms": r.ts_ms}
+                r.channel: {
+                    "value": r.value,
+                    "quality": r.quality.name.lower(),
+                    "ts_ms": r.ts_ms,
+                    **({} if r.device_alarm is None else {"device_alarm": r.device_alarm}),
+                }
                 for r in batch
             }
             click.echo(json.dumps({"unit": unit, "points": sample}))
@@ -297,7 +309,7 @@ def _read_device(
                 # wrong word order gives e.g. 4.17e-08) stays visible instead of "0.00".
                 "  ".join(
                     f"{r.channel}={'-' if r.value is None else f'{r.value:.6g}'} "
-                    f"({r.quality.name.lower()})"
+                    f"({r.quality.name.lower()}){_alarm_note(r.device_alarm)}"
                     for r in batch
                 )
             )
