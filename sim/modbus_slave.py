@@ -1,7 +1,10 @@
 """A Modbus slave that serves any device profile, over a pseudo-terminal (RTU) or TCP.
 
 Scenarios drive the value (steady with noise, drift, slow leak ramp, sudden release, fault
-bits, warm-up, calibration; a fault code from the profile's code table); fault injection
+bits, warm-up, calibration; a fault code from the profile's code table); the device's own
+alarm bits follow the value against its setpoints (``A1``/``A2`` registers), and ``word_swap``
+serves 2-register values in the other word order than the profile declares (a wrong-word-order
+field install: the device is right, the profile is not); fault injection
 corrupts the line (no answer, late answer, CRC errors, exception codes, stray bytes). With
 ``baud`` set, each frame is delayed by its wire time, so bus throughput can be measured
 honestly. Binds to loopback only.
@@ -19,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from drivers.modbus.datatypes import DataType, encode
-from drivers.modbus.profiles import FaultCodes, Profile
+from drivers.modbus.datatypes import LEGALITY, DataType, decode, encode
+from drivers.modbus.profiles import ALARM_FLAGS, FaultCodes, Profile, Setpoint
 
 Scenario = Literal["steady", "drift", "leak", "release", "fault", "warmup", "calibration"]
 
@@ -87,8 +90,13 @@ class DeviceSim:
         base: float = 10.0,
         seed: int = 0,
         fault_code: int | None = None,
+        word_swap: bool = False,
+        setpoints: dict[str, float] | None = None,
+        noise: float = 0.005,
     ) -> None:
+        self.noise = noise  # steady scenario: gaussian, as a fraction of the base value
         self.profile = profile
+        self.word_swap = word_swap
         self.unit = unit
         self.scenario = scenario
         # Served in every fault-code register (within its mask); None: the scenario decides.
@@ -99,7 +107,44 @@ class DeviceSim:
         self.started = time.monotonic()
         self.value_override: float | None = None
         self.spaces = _address_spaces(profile)
+        for name, sp_value in (setpoints or {}).items():
+            self.set_setpoint(name, sp_value)
         self.update()
+
+    def _setpoint(self, name: str) -> Setpoint:
+        for s in self.profile.setpoints:
+            if s.name == name:
+                return s
+        known = ", ".join(s.name for s in self.profile.setpoints) or "none"
+        raise ValueError(f"profile {self.profile.name} has no setpoint {name!r} (known: {known})")
+
+    def set_setpoint(self, name: str, value: float) -> None:
+        """Store a setpoint as the device would after ``sensors set``."""
+        s = self._setpoint(name)
+        words = encode(value / s.scale, s.type, s.word_order or "big")
+        for i, w in enumerate(words):
+            self.registers[s.address + i] = w
+
+    def setpoint_value(self, s: Setpoint) -> float:
+        n = LEGALITY[s.type].registers
+        words = [self.registers.get(s.address + i, 0) for i in range(n)]
+        return (decode(words, s.type, s.word_order or "big") or 0.0) * s.scale
+
+    def _alarm_bits(self, value: float) -> int:
+        """The device's own alarm bits: a1/a2 set while the value is at or above the setpoint
+        of the same name (A1, A2). A setpoint that reads 0 is not armed."""
+        st = self.profile.status
+        word = 0
+        if st is None:
+            return word
+        by_name = {s.name.lower(): s for s in self.profile.setpoints}
+        for flag in ALARM_FLAGS:
+            sp = by_name.get(flag)
+            if flag in st.bits and sp is not None:
+                limit = self.setpoint_value(sp)
+                if limit > 0 and value >= limit:
+                    word |= 1 << st.bits[flag]
+        return word
 
     def value_at(self, t: float) -> float:
         s, b = self.scenario, self.base
@@ -111,7 +156,7 @@ class DeviceSim:
             return b + max(0.0, t - 5) * 0.5
         if s == "release":
             return b if t < 5 else b * 8
-        return b + self.rng.gauss(0, b * 0.005)
+        return b + self.rng.gauss(0, b * self.noise) if self.noise else b
 
     def update(self) -> None:
         t = time.monotonic() - self.started
@@ -128,11 +173,14 @@ class DeviceSim:
             dtype = DataType.INT16 if point.type == DataType.SCALED else point.type
             if dtype == DataType.UINT16:
                 raw = max(0, min(65535, raw))
-            words = encode(raw, dtype, point.word_order or "big", point.byte_order)
+            order = point.word_order or "big"
+            if self.word_swap and point.registers() == 2:  # the device disagrees with its profile
+                order = "little" if order == "big" else "big"
+            words = encode(raw, dtype, order, point.byte_order)
             for i, w in enumerate(words):
                 self.registers[point.address + i] = w
         if p.status:
-            word = 0
+            word = self._alarm_bits(value)
             bits = p.status.bits
             if self.scenario == "fault":
                 word |= 1 << bits["fault"] if "fault" in bits else p.status.fault_mask & 0x0010

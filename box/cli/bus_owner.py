@@ -56,9 +56,9 @@ def running_daemon_pid(home: BoxHome) -> int | None:
     return holder.pid
 
 
-def explain_open_failure(home: BoxHome, bus: dict[str, Any]) -> str:
+def explain_open_failure(home: BoxHome, bus: dict[str, Any], command: str = "read") -> str:
     """One message: what failed to open, the operating system's words, and, when the running
-    box owns the port, that it does and how to read through it."""
+    box owns the port, that it does and how to ``sensors read`` (or ``verify``) through it."""
     if not bus.get("port"):
         err = tcp_open_error(bus["host"], bus["tcp_port"], bus.get("timeout") or 2.0)
         return f"cannot connect to {bus['host']}:{bus['tcp_port']}: {err or 'refused, retry'}"
@@ -72,7 +72,7 @@ def explain_open_failure(home: BoxHome, bus: dict[str, Any]) -> str:
         example = owner.channels[0] if owner.channels else "CHANNEL"
         return (
             f"{port} is in use by the running box (pid {pid}): its driver {owner.driver!r} "
-            f"polls this bus. Read through the box instead: safetybox sensors read {example}"
+            f"polls this bus. Read through the box instead: safetybox sensors {command} {example}"
             + (f" (channels on this bus: {shown})" if shown else "")
             + "; to use the field tools on this port, stop the box first"
         )

@@ -1,5 +1,6 @@
-"""``sensors scan|read|set|command``: find and read field devices, for a technician at the
-cabinet. Every command knows the box's own profiles (``profiles/`` beside box.toml)."""
+"""``sensors scan|read|verify|set|command``: find, read and commission field devices, for a
+technician at the cabinet. Every command knows the box's own profiles (``profiles/`` beside
+box.toml)."""
 
 from __future__ import annotations
 
@@ -102,7 +103,11 @@ def _check_bus(bus: dict[str, Any]) -> None:
 
 
 def _client(
-    box: Context, bus: dict[str, Any], profiles: dict[str, Any], trace: Any = None
+    box: Context,
+    bus: dict[str, Any],
+    profiles: dict[str, Any],
+    trace: Any = None,
+    command: str = "read",
 ) -> tuple[Any, dict[str, Any]]:
     from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 
@@ -130,7 +135,7 @@ def _client(
         )
         settings = {"host": host, "tcp_port": tcp_port}
     if not client.connect():
-        raise click.ClickException(explain_open_failure(box.home, bus))
+        raise click.ClickException(explain_open_failure(box.home, bus, command))
     return client, settings
 
 
@@ -231,6 +236,13 @@ def read(
     _read_device(box, bus, unit, profile, count, interval, as_json)
 
 
+def _alarm_note(alarm: str | None) -> str:
+    """The device's own alarm state, when its profile has alarm bits."""
+    if alarm is None:
+        return ""
+    return f" [device alarm {alarm}]" if alarm else " [device alarm none]"
+
+
 def _read_device(
     box: Context,
     bus: dict[str, Any],
@@ -287,7 +299,12 @@ def _read_device(
         usable[0] += any(r.value is not None for r in batch)
         if as_json:
             sample = {
-                r.channel: {"value": r.value, "quality": r.quality.name.lower(), "ts_ms": r.ts_ms}
+                r.channel: {
+                    "value": r.value,
+                    "quality": r.quality.name.lower(),
+                    "ts_ms": r.ts_ms,
+                    **({} if r.device_alarm is None else {"device_alarm": r.device_alarm}),
+                }
                 for r in batch
             }
             click.echo(json.dumps({"unit": unit, "points": sample}))
@@ -297,7 +314,7 @@ def _read_device(
                 # wrong word order gives e.g. 4.17e-08) stays visible instead of "0.00".
                 "  ".join(
                     f"{r.channel}={'-' if r.value is None else f'{r.value:.6g}'} "
-                    f"({r.quality.name.lower()})"
+                    f"({r.quality.name.lower()}){_alarm_note(r.device_alarm)}"
                     for r in batch
                 )
             )
@@ -319,6 +336,170 @@ def _read_device(
         )
     if last_error:
         click.echo(f"last error: {last_error}", err=True)
+
+
+def _device_registers(box: Context, bus: dict[str, Any], unit: int, p: Any) -> dict[Any, int]:
+    """Every register the profile reads, plus the word after each 1-register point (which
+    may really be half of a 32-bit value), straight from the device."""
+    from pymodbus.exceptions import ModbusException
+
+    from drivers.modbus.driver import _blocks
+    from drivers.modbus.line_faults import RxWatch, describe
+
+    watch = RxWatch()
+    client, _ = _client(box, bus, _profiles(box), trace=watch, command="verify")
+    regs: dict[Any, int] = {}
+    try:
+        reads = [(fc, start, count, True) for fc, start, count in _blocks(p)]
+        reads += [(pt.function, pt.address + 1, 1, False) for pt in p.points if pt.registers() == 1]
+        for fc, start, count, needed in reads:
+            fn = client.read_holding_registers if fc == 3 else client.read_input_registers
+            watch.begin()
+            try:
+                r = fn(start, count=count, device_id=unit)
+            except ModbusException:
+                if not needed:
+                    continue
+                timeout = _timeout(bus, _profiles(box))
+                raise click.ClickException(describe(watch.failure(), unit, timeout, 1)) from None
+            if r.isError():
+                if not needed:
+                    continue  # the map ends there: only 16-bit readings apply
+                code = getattr(r, "exception_code", "?")
+                raise click.ClickException(
+                    f"unit {unit}: exception response {code} to a read of {count} register(s) "
+                    f"at {start} (function {fc}): does the profile match the device?"
+                )
+            regs.update({(fc, start + i): w for i, w in enumerate(r.registers)})
+    finally:
+        client.close()
+    return regs
+
+
+def _box_registers(box: Context, channel: str) -> tuple[dict[str, Any], dict[Any, int]]:
+    """The words the running box last read for CHANNEL's device (the box owns the port)."""
+    from box.client import BoxClient
+
+    code, data = BoxClient(box.home).call("GET", f"/api/channels/{channel}/registers")
+    if code != 200:
+        raise click.ClickException(data.get("error") or f"the box answered {code}")
+    regs = {}
+    for key, word in data["registers"].items():
+        fc, _, address = key.partition(":")
+        regs[(int(fc), int(address))] = int(word)
+    return data, regs
+
+
+def _show_point(entry: dict[str, Any]) -> None:
+    where = f"function {entry['function']}, address {entry['address']}"
+    unit = f", unit {entry['unit']}" if entry.get("unit") else ""
+    click.echo(f"point {entry['point']} ({where}{unit}): registers {' '.join(entry['hex'])}")
+    if "device_alarm" in entry:  # the device's own opinion, whatever the decoding says
+        click.echo(f"  device alarm bits: {entry['device_alarm'] or 'none'}")
+    if entry.get("error"):
+        click.echo(f"  {entry['error']}")
+    for i in entry["interpretations"]:
+        value = "-" if i["value"] is None else f"{i['value']:.6g}"
+        mark = "<- profile" if i["current"] else ""
+        problem = f"implausible: {i['problem']}" if i["problem"] else ""
+        click.echo(f"  {i['type']:<8} {i['order']:<5} {value:>14}  {mark:<10} {problem}".rstrip())
+    check = entry.get("check")
+    if check:
+        verdict = "PASS" if check["passed"] else "FAIL"
+        got = "-" if check["reading"] is None else f"{check['reading']:.6g}"
+        click.echo(
+            f"test gas {check['test_gas']:g} ±{check['tolerance_pct']:g} %: {verdict} "
+            f"(the profile reads {got})"
+        )
+        if not check["passed"]:
+            click.echo(f"  would match: {', '.join(check['matches']) or 'no interpretation'}")
+            for line in check["advice"]:
+                click.echo(f"  change: {line}")
+            if not check["advice"]:
+                click.echo(
+                    "  no word order, type or scale explains it: check the test gas flow, the "
+                    "gas type and the sensor's calibration"
+                )
+
+
+@sensors.command()
+@click.argument("channel", required=False)
+@bus_options
+@click.option("--unit", type=click.IntRange(1, 247))
+@click.option("--profile")
+@click.option("--point", "point_name", help="Only this point (default: all; the test gas: the "
+              "point the device's alarm bits are about, else the first).")  # fmt: skip
+@click.option(
+    "--test-gas", type=float, help="Known concentration applied now, in the point's unit."
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0.1, 100),
+    default=10.0,
+    show_default=True,
+    help="With --test-gas: allowed deviation, % of the test gas.",
+)
+@json_option
+@pass_box
+def verify(
+    box: Context,
+    channel: str | None,
+    bus: dict[str, Any],
+    unit: int | None,
+    profile: str | None,
+    point_name: str | None,
+    test_gas: float | None,
+    tolerance: float,
+    as_json: bool,
+) -> None:
+    """Commissioning check: the raw registers of each point and every plausible
+    interpretation side by side (int16/uint16, int32/uint32/float32 in ABCD/CDAB/BADC/DCBA),
+    the profile's marked, impossible ones flagged. With --test-gas, pass or fail against a
+    known concentration (exit 1 on fail) and what to change in the profile. Give a CHANNEL to
+    read through the running box (it owns the port).
+
+    \b
+    Examples:
+      safetybox sensors verify --port /dev/ttyUSB0 --baud 1200 --parity E --unit 5 \\
+          --profile mine-ch4 --test-gas 0.35
+      safetybox sensors verify face1.ch4 --test-gas 0.35 --json
+    """
+    from drivers.modbus.interpretations import verify_point
+
+    source: dict[str, Any]
+    if channel:
+        info, regs = _box_registers(box, channel)
+        p = _profile(box, info["profile"])
+        point_name = point_name or info["point"]
+        unit = info["unit"]
+        source = {"channel": channel, "via": "box", "driver": info["driver"]}
+    else:
+        if unit is None or profile is None:
+            raise click.UsageError("give a CHANNEL, or --unit and --profile with --port/--host")
+        p = _profile(box, profile)
+        regs = _device_registers(box, bus, unit, p)
+        source = {"via": "device"}
+    points = [pt for pt in p.points if point_name in (None, pt.name)]
+    if not points:
+        names = ", ".join(pt.name for pt in p.points)
+        raise click.BadParameter(f"profile {p.name} has no point {point_name!r} (points: {names})")
+    gas_point = point_name or p.device_alarm_point() or p.points[0].name
+    entries = [
+        verify_point(p, pt, regs, test_gas if pt.name == gas_point else None, tolerance)
+        for pt in points
+    ]
+    failed = any(e.get("check", {}).get("passed") is False for e in entries)
+    if as_json:
+        print_json({"unit": unit, "profile": p.name, **source, "points": entries})
+    else:
+        click.echo(
+            f"unit {unit}, profile {p.name}"
+            + (f", channel {channel} (via the box)" if channel else "")
+        )
+        for e in entries:
+            _show_point(e)
+    if failed:
+        raise click.exceptions.Exit(1)
 
 
 COMMANDS = [sensors]

@@ -57,6 +57,21 @@ def _units(text: str) -> list[int]:
     return units
 
 
+def _setpoints(items: tuple[str, ...]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise click.BadParameter(
+                f"{item!r}: give NAME=VALUE, e.g. A1=0.5", param_hint="--setpoint"
+            )
+    return out
+
+
 @sim.command()
 @click.option(
     "--profile",
@@ -77,10 +92,31 @@ def _units(text: str) -> list[int]:
 )
 @click.option("--base", type=float, default=10.0, show_default=True, help="Base value.")
 @click.option(
+    "--noise",
+    type=click.FloatRange(0, 50),
+    default=0.5,
+    show_default=True,
+    help="Steady scenario: noise in %% of the base value (0: exactly the base, as a test gas).",
+)
+@click.option(
     "--fault-code",
     type=click.IntRange(0, 65535),
     default=None,
     help="Serve this code in the profile's fault-code registers (default: the scenario's).",
+)
+@click.option(
+    "--word-swap",
+    is_flag=True,
+    help="Serve 2-register values in the other word order than the profile declares "
+    "(reproduces a wrong word order in a field install; alarm bits stay right).",
+)
+@click.option(
+    "--setpoint",
+    "setpoints",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="The device's own alarm setpoint, e.g. A1=0.5 (repeat); its a1/a2 status bit is set "
+    "while the value is at or above it.",
 )
 @click.option("--baud", type=click.IntRange(300, 921600), help="Delay frames by their wire time.")
 @click.option("--no-answer", type=click.FloatRange(0, 1), default=0.0, help="Probability.")
@@ -107,7 +143,10 @@ def modbus(
     link: str | None,
     scenario: str,
     base: float,
+    noise: float,
     fault_code: int | None,
+    word_swap: bool,
+    setpoints: tuple[str, ...],
     baud: int | None,
     no_answer: float,
     crc_errors: float,
@@ -146,10 +185,23 @@ def modbus(
                 f"unknown profile {n!r}; known: {', '.join(sorted(profiles))} "
                 f"(the box's own go in {box.home.profiles_dir})"
             )
-    devices = [
-        DeviceSim(profiles[n], u, scenario, base, fault_code=fault_code)  # type: ignore[arg-type]
-        for n, u in zip(names, ids, strict=True)
-    ]
+    limits = _setpoints(setpoints)
+    try:
+        devices = [
+            DeviceSim(
+                profiles[n],
+                u,
+                scenario,  # type: ignore[arg-type]
+                base,
+                fault_code=fault_code,
+                word_swap=word_swap,
+                setpoints=limits,
+                noise=noise / 100,
+            )
+            for n, u in zip(names, ids, strict=True)
+        ]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--setpoint") from None
     faults = Faults(
         no_answer=no_answer,
         late_s=late,

@@ -40,6 +40,12 @@ class Reading:
     ``value`` is None when nothing trustworthy was read: drivers never invent values.
     ``reason`` says why in words, for a bad reading ("warming up", "sensor open circuit"); it
     reaches the channel's fault alarm and is not stored with the value.
+
+    ``device_alarm`` is the device's own alarm state, read with the value from its status word
+    (a Modbus profile's ``a1``/``a2`` bits): None when the device reports none for this
+    channel, ``""`` when it reports no alarm, else the highest level it signals (``"A1"``,
+    ``"A2"``). It is independent of ``value``: a device in alarm whose value decodes to
+    nonsense (a wrong word order) still says so here. Not stored.
     """
 
     RECORD_TYPE: ClassVar[str] = "reading"
@@ -48,6 +54,7 @@ class Reading:
     value: float | None
     quality: Quality = Quality.GOOD
     reason: str = ""
+    device_alarm: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

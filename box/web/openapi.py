@@ -343,6 +343,12 @@ def _view_paths() -> dict[str, Any]:
                 _query("range", {"type": "string", "enum": ["hour", "day", "week"]}, "span"),
             ],
         ),
+        "/api/channels/{channel}/registers": _get(
+            "The raw registers last read for a Modbus channel's device (sensors verify)",
+            404,
+            409,
+            params=[channel],
+        ),
         "/api/alarms/history": _get(
             "Stored alarm events, newest first (at most 500)",
             400,

@@ -7,7 +7,7 @@ they are the device working as designed, and a technician acts on them different
 
 from __future__ import annotations
 
-from drivers.modbus.profiles import FaultCodes, Profile
+from drivers.modbus.profiles import ALARM_FLAGS, FaultCodes, Profile
 
 WARMING_UP = "warming up"
 CALIBRATING = "calibration in progress"
@@ -57,3 +57,14 @@ def code_meaning(table: FaultCodes, word: int) -> str:
     if code in table.codes:
         return f"{table.codes[code]} (fault code {code})"
     return f"fault code {code} (not in the profile's table)"
+
+
+def device_alarm(profile: Profile, regs: Registers) -> str | None:
+    """The highest alarm level the device's status word signals ("A2", "A1"), "" for none,
+    None when the profile gives no alarm bits (the device's opinion is unknown, not "no")."""
+    st = profile.status
+    if st is None or not set(ALARM_FLAGS) & set(st.bits):
+        return None
+    word = regs.get((st.function, st.address), 0)
+    on = [f for f in ALARM_FLAGS if f in st.bits and word >> st.bits[f] & 1]
+    return on[-1].upper() if on else ""

@@ -26,7 +26,7 @@ from box.core.model import FieldProblem, StrictModel
 from box.core.records import Quality, Reading, now_ms
 from drivers.base import Driver, DriverConfig
 from drivers.modbus.datatypes import DataType, decode
-from drivers.modbus.device_status import device_status
+from drivers.modbus.device_status import device_alarm, device_status
 from drivers.modbus.line_faults import RxWatch, describe
 from drivers.modbus.profiles import UNIT_CODES, Point, Profile, load_profiles
 from drivers.modbus.serial_open import serial_open_error, settings_text, tcp_open_error
@@ -154,6 +154,7 @@ class DeviceState:
         self.heartbeat: tuple[int, float] | None = None  # (bit value, when it last changed)
         self.in_error = False
         self.units: dict[str, str] = {}  # point -> unit the device reports (unit-code register)
+        self.registers: dict[tuple[int, int], int] = {}  # the last good poll's words
 
 
 def _blocks(profile: Profile) -> list[tuple[int, int, int]]:
@@ -253,6 +254,8 @@ class ModbusDriver(Driver):
                     "errors": d.errors,
                     "last_error": d.last_error,
                     "units": d.units,
+                    # The words of the last good poll, for `sensors verify` through the box.
+                    "registers": {f"{fc}:{a}": w for (fc, a), w in sorted(d.registers.items())},
                 }
                 for d in self.devices
             },
@@ -351,17 +354,23 @@ class ModbusDriver(Driver):
             log.info("modbus %s unit %d: answering again", self.config.name, dev.cfg.unit)
         not_measuring = self._status(dev, regs)
         dev.status = not_measuring or "measuring"
+        dev.registers = regs
+        # The device's own alarm bits, whatever its value decodes to: the engine's defence
+        # against a profile that decodes nonsense (wrong word order, scale or unit).
+        alarm_point = dev.profile.device_alarm_point()
+        alarm = device_alarm(dev.profile, regs)
         batch = []
         for point in dev.profile.points:
             channel = dev.cfg.channels.get(point.name)
             if channel is None:
                 continue
+            own = alarm if point.name == alarm_point else None
             if not_measuring:
-                batch.append(Reading(channel, ts, None, Quality.BAD, not_measuring))
+                batch.append(Reading(channel, ts, None, Quality.BAD, not_measuring, own))
                 continue
             value, quality = self._value(dev, point, regs)
             reason = dev.last_error if quality == Quality.BAD else ""
-            batch.append(Reading(channel, ts, value, quality, reason))
+            batch.append(Reading(channel, ts, value, quality, reason, own))
         self.sink(batch)
 
     def _status(self, dev: DeviceState, regs: dict[tuple[int, int], int]) -> str:

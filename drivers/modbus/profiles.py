@@ -43,6 +43,7 @@ UNIT_CODES = [
 
 FLAGS = ("a1", "a2", "fault", "warmup", "calibration", "inhibit", "heartbeat")
 NOT_MEASURING = ("fault", "warmup", "calibration", "inhibit")
+ALARM_FLAGS = ("a1", "a2")  # the device's own alarm levels, lowest first
 
 
 class MilliAmp(StrictModel):
@@ -155,6 +156,16 @@ class Profile(StrictModel):
         default_factory=list, description="checks a scan needs to pass to name this profile"
     )
     heartbeat_timeout_s: float = Field(default=6.0, gt=0)
+    alarm_point: str | None = Field(
+        default=None, description="the point the status word's a1/a2 bits are about (first)"
+    )
+
+    def device_alarm_point(self) -> str | None:
+        """The point whose readings carry the device's alarm state, or None when the status
+        word has no alarm bits."""
+        if self.status is None or not set(ALARM_FLAGS) & set(self.status.bits):
+            return None
+        return self.alarm_point or self.points[0].name
 
     @field_validator("identify", mode="before")
     @classmethod
@@ -189,6 +200,8 @@ class Profile(StrictModel):
                 raise ValueError(
                     f"status register {self.status.address}: bits must be 0..15: {bad}"
                 )
+        if self.alarm_point is not None and self.alarm_point not in seen:
+            raise ValueError(f"alarm_point {self.alarm_point!r}: no point has that name")
         for s in self.setpoints:
             if s.min > s.max:
                 raise ValueError(f"setpoint {s.name} (register {s.address}): min > max")
