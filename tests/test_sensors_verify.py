@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from box.daemon import Daemon
 from box.paths import BoxHome
+from box.runtime.daemon import Daemon
 from drivers.modbus.datatypes import DataType
 from drivers.modbus.interpretations import check_test_gas, interpret
 from drivers.modbus.profiles import Point, _load, shipped

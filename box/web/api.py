@@ -6,9 +6,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from box.web.port import current_box
-
 from box.web.auth import require_role
+from box.web.port import current_box
 
 bp = Blueprint("api", __name__)
 
@@ -36,23 +35,24 @@ def health() -> Any:
 def channel_registers(channel: str) -> Any:
     """The raw words the box last read for a Modbus channel's device, so ``safetybox sensors
     verify CHANNEL`` can commission a device whose port the running box owns."""
-    for sup in _box().supervisors:
-        driver = sup.driver
-        if getattr(driver, "type_key", "") != "modbus":
-            continue
-        for dev in getattr(driver, "devices", []):
-            point = next((pt for pt, ch in dev.cfg.channels.items() if ch == channel), None)
+    box = current_box()
+    diagnostics = box.driver_diagnostics()
+    for drv in box.config.drivers:
+        for dev in getattr(drv, "devices", []):  # Modbus driver configs: units and their points
+            point = next((pt for pt, ch in dev.channels.items() if ch == channel), None)
             if point is None:
                 continue
-            if not dev.registers:
-                return jsonify(error=f"unit {dev.cfg.unit} not read yet: {dev.status}"), 409
+            seen = diagnostics.get(drv.name, {}).get("devices", {}).get(dev.unit, {})
+            if not seen.get("registers"):
+                status = seen.get("status", "driver not running")
+                return jsonify(error=f"unit {dev.unit} not read yet: {status}"), 409
             return jsonify(
                 channel=channel,
-                driver=sup.name,
-                unit=dev.cfg.unit,
-                profile=dev.profile.name,
+                driver=drv.name,
+                unit=dev.unit,
+                profile=dev.profile,
                 point=point,
-                status=dev.status,
-                registers={f"{fc}:{a}": w for (fc, a), w in sorted(dev.registers.items())},
+                status=seen.get("status", ""),
+                registers=seen["registers"],
             )
     return jsonify(error=f"no Modbus channel {channel!r} on this box"), 404
