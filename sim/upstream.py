@@ -121,6 +121,18 @@ class Consumer:
         hist = p["historical"]
         if p["stream"] == "events":
             return [{"stream": "events", "historical": hist, **e} for e in p["events"]]
+        if p["stream"] == "records":
+            return [
+                {
+                    "stream": "records",
+                    "seq": r[0],
+                    "type": r[1],
+                    "ts": r[2],
+                    "key": r[3],
+                    "data": r[4],
+                }
+                for r in p["records"]
+            ]
         chans = p.get("channels", {})
         recs = [
             {

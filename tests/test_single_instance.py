@@ -3,6 +3,7 @@ writer that cannot commit says so (health, fault alarm, counted losses)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -149,8 +150,18 @@ def test_users_commands_without_a_box_work_directly(home: Path) -> None:
 
 
 def _fail_commits(writer: StoreWriter) -> None:
-    """Make the writer's own connection refuse writes, as a read-only remount would."""
-    writer.call(lambda conn: conn.execute("PRAGMA query_only = 1"))
+    """Make the writer's own connection refuse writes, as a read-only remount would. The
+    pragma holds from the moment it runs; if readings share its commit, that commit already
+    fails and the call's answer never comes, which is fine here."""
+    once: list[bool] = []
+
+    def refuse(conn: object) -> None:  # a failed commit runs its calls again: only once here
+        if not once:
+            once.append(True)
+            conn.execute("PRAGMA query_only = 1")  # type: ignore[attr-defined]
+
+    with contextlib.suppress(TimeoutError):
+        writer.call(refuse, timeout=2)
 
 
 def test_a_writer_that_cannot_commit_reports_it_and_counts_every_lost_item(home: Path) -> None:

@@ -67,10 +67,10 @@ def test_wal_and_migrations_are_recorded(tmp_path: Path) -> None:
     db = open_store(tmp_path / "b.db", KEY)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = [r["name"] for r in db["_sqlite_migrations"].rows]
-    assert names == ["0001_initial", "0002_users", "0003_minute_rollups"]
+    assert names == ["0001_initial", "0002_users", "0003_minute_rollups", "0004_records"]
     db.conn.close()
     db = open_store(tmp_path / "b.db", KEY)  # re-applying is a no-op
-    assert db["_sqlite_migrations"].count == 3
+    assert db["_sqlite_migrations"].count == 4
     db.conn.close()
 
 

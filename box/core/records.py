@@ -1,9 +1,10 @@
 """The records that flow through the box: small, immutable, cheap (slots).
 
 Drivers emit them, the pipeline routes each type to the stages that subscribe to it, the store
-and the outbox keep and send them by type. A plugin may add its own record type: any frozen,
-slotted dataclass with a ``ts_ms`` field and a ``RECORD_TYPE`` name (see
-:mod:`box.core.plugins`).
+and the outbox keep and send them by type. A plug-in may add its own record type: a frozen
+dataclass with ``RECORD_TYPE`` (its name), ``RECORD_KEY`` (the field naming what it is about:
+a channel, a tag, a camera) and ``ts_ms``, registered through the ``safetybox.records`` entry
+points (:mod:`box.core.record_types`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Record(Protocol):
     """What every record has: its type's name and the time it describes (UTC, ms)."""
 
     RECORD_TYPE: ClassVar[str]
+    RECORD_KEY: ClassVar[str]
     ts_ms: int
 
 
@@ -49,6 +51,7 @@ class Reading:
     """
 
     RECORD_TYPE: ClassVar[str] = "reading"
+    RECORD_KEY: ClassVar[str] = "channel"
     channel: str
     ts_ms: int
     value: float | None
@@ -62,6 +65,7 @@ class Event:
     """An event before it is stored; ``seq`` and hashes are assigned by the store writer."""
 
     RECORD_TYPE: ClassVar[str] = "event"
+    RECORD_KEY: ClassVar[str] = "source"
     kind: str
     source: str
     ts_ms: int
@@ -74,6 +78,7 @@ class Position:
     """Where a tag (a worker, a vehicle) was: site coordinates in metres."""
 
     RECORD_TYPE: ClassVar[str] = "position"
+    RECORD_KEY: ClassVar[str] = "tag"
     tag: str
     ts_ms: int
     x: float
@@ -89,6 +94,7 @@ class Detection:
     """What a vision model saw in one frame of one camera."""
 
     RECORD_TYPE: ClassVar[str] = "detection"
+    RECORD_KEY: ClassVar[str] = "camera"
     camera: str
     ts_ms: int
     label: str  # e.g. person, no_helmet, smoke, fire

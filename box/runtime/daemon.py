@@ -23,6 +23,7 @@ from box.config.loader import ConfigInvalid, parse_config
 from box.config.schema import BoxConfigBase
 from box.core.errors import ConfigError
 from box.core.levels import Level
+from box.core.record_types import RecordTypes
 from box.core.records import Event, now_ms
 from box.keys import API_TOKEN, STORE_KEY, FileKeyProvider, KeyProvider
 from box.paths import BoxHome
@@ -55,6 +56,7 @@ class Daemon:
         self.home = home
         self.keys = keys or FileKeyProvider(home.keys_dir)
         self.registry = registry or default_registry()
+        self.record_types = RecordTypes.load()
         self.notifier = Notifier()
         self.started_monotonic = time.monotonic()
         self.started_ms = now_ms()
@@ -140,7 +142,9 @@ class Daemon:
             )
         self._start_alarms(config, saved)
         self._opened.append("outputs")
-        self.pipeline = Pipeline(self.engine, self.writer, config.store.queue_max_batches)
+        self.pipeline = Pipeline(
+            self.engine, self.writer, config.store.queue_max_batches, self.record_types
+        )
         self._start_buttons(config)
         self._opened.append("buttons")
         self.pipeline.start()

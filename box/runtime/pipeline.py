@@ -1,9 +1,12 @@
-"""The core thread: readings from drivers -> alarm engine -> live state and store writer.
+"""The core thread: records from drivers, routed by type to the stages that subscribe.
 
-Drivers hand over whole batches through one bounded queue; the core thread is the only one
-that touches alarm state, so the engine needs no locks. Commands from other threads (buttons,
-web API, CLI) travel through the same queue and run here, in order. Nothing here waits on disk:
-the writer's queues never block this thread.
+Readings go to the alarm engine, the live state and the store writer (the hot path, kept
+as it was); every other registered record type (positions, detections, a plug-in's own) goes
+to the stages subscribed to it: by default the store (which the outbox reads) and the live
+state, and whatever rule kinds subscribe. Drivers hand over whole batches through one bounded
+queue; the core thread is the only one that touches alarm state, so the engine needs no
+locks. Commands from other threads (buttons, web API, CLI) travel through the same queue and
+run here, in order. Nothing here waits on disk: the writer's queues never block this thread.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from box.alarms.engine import AlarmEngine
+from box.core.record_types import RecordTypes
 from box.core.records import Reading
 from box.store.writer import StoreWriter
 
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 _channel_of = operator.attrgetter("channel")
 TICK_S = 0.1  # timer resolution of the engine (delays, offline detection, expiries)
 T = TypeVar("T")
+Stage = Callable[[Sequence[Any]], None]
 
 
 @dataclass
@@ -36,12 +41,26 @@ class _Command:
 
 
 class Pipeline:
-    def __init__(self, engine: AlarmEngine, writer: StoreWriter, max_batches: int = 4096) -> None:
+    def __init__(
+        self,
+        engine: AlarmEngine,
+        writer: StoreWriter,
+        max_batches: int = 4096,
+        record_types: RecordTypes | None = None,
+    ) -> None:
         self.engine = engine
         self.writer = writer
         self.live: dict[str, Reading] = {}  # last reading per channel
+        self.latest: dict[tuple[str, str], Any] = {}  # last other record per (type, key)
         self.dropped_readings = 0
         self.processed_readings = 0
+        self.processed_records = 0
+        self.refused_records = 0  # of a type nobody registered: a driver's bug, counted
+        self._count_lock = threading.Lock()  # submit() runs on every driver's thread
+        self._routes: dict[type, list[Stage]] = {}
+        for kind in (record_types or RecordTypes.load()).generic():
+            self.subscribe(kind, writer.submit_records)
+            self.subscribe(kind, self._remember)
         self.heartbeat = time.monotonic()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_batches)
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
@@ -49,14 +68,19 @@ class Pipeline:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, batch: Sequence[Reading]) -> None:
+    def subscribe(self, record_type: type, stage: Stage) -> None:
+        """Hand every batch of ``record_type`` to ``stage`` on the core thread (before start)."""
+        self._routes.setdefault(record_type, []).append(stage)
+
+    def submit(self, batch: Sequence[Any]) -> None:
         """The sink drivers call; never blocks. A full queue drops the batch and counts it."""
         if not batch:
             return
         try:
             self._queue.put_nowait((batch, time.perf_counter_ns()))
         except queue.Full:
-            self.dropped_readings += len(batch)
+            with self._count_lock:
+                self.dropped_readings += len(batch)
 
     def call(self, fn: Callable[[], T], timeout: float = 5.0) -> T:
         """Run ``fn`` on the pipeline thread and return its result (or raise its exception)."""
@@ -117,8 +141,34 @@ class Pipeline:
             # A bad reading or rule must not stop the alarm path; log it with the traceback.
             log.exception("pipeline step %s failed", getattr(fn, "__name__", fn))
 
-    def _process(self, batch: Sequence[Reading], entered_ns: int) -> None:
-        self.engine.process(batch)
-        self.live.update(zip(map(_channel_of, batch), batch, strict=True))
-        self.processed_readings += len(batch)
-        self.writer.submit_readings(batch, entered_ns)
+    def _process(self, batch: Sequence[Any], entered_ns: int) -> None:
+        if all(type(r) is Reading for r in batch):  # the hot path; a mixed batch is split below
+            self.engine.process(batch)
+            self.live.update(zip(map(_channel_of, batch), batch, strict=True))
+            self.processed_readings += len(batch)
+            self.writer.submit_readings(batch, entered_ns)
+            return
+        groups: dict[type, list[Any]] = {}
+        for record in batch:
+            groups.setdefault(type(record), []).append(record)
+        for kind, records in groups.items():
+            if kind is Reading:
+                self._process(records, entered_ns)
+                continue
+            stages = self._routes.get(kind)
+            if stages is None:
+                self._refuse(kind, len(records))
+                continue
+            for stage in stages:
+                self._guard(stage, records)
+            self.processed_records += len(records)
+
+    def _remember(self, records: Sequence[Any]) -> None:
+        latest = self.latest
+        for r in records:
+            latest[(r.RECORD_TYPE, str(getattr(r, r.RECORD_KEY)))] = r
+
+    def _refuse(self, kind: type, count: int) -> None:
+        if not self.refused_records:
+            log.error("records of unregistered type %s refused (a driver's bug)", kind.__name__)
+        self.refused_records += count

@@ -3,6 +3,7 @@ one-line status (systemd STATUS=, the log) and the full snapshot (/api/status, t
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from box import __version__
 from box.alarms.annunciation import Annunciation
 from box.config.changes import digest
+from box.core.record_types import to_row
 from box.core.records import now_ms, shown_quality
 
 if TYPE_CHECKING:
@@ -91,6 +93,14 @@ def channels(d: Daemon) -> list[dict[str, Any]]:
     return out
 
 
+def latest_records(d: Daemon) -> dict[str, dict[str, Any]]:
+    """The last record of each type and key (a tag's position, a camera's detection)."""
+    out: dict[str, dict[str, Any]] = {}
+    for (kind, key), record in list(d.pipeline.latest.items()):
+        out.setdefault(kind, {})[key] = json.loads(to_row(record)[3])
+    return out
+
+
 def snapshot(d: Daemon) -> dict[str, Any]:
     ws = d.writer.stats
     db = d.home.database_file
@@ -134,6 +144,8 @@ def snapshot(d: Daemon) -> dict[str, Any]:
         },
         "config": {"sha256": digest(d.config_text), "loaded_ms": d.config_loaded_ms},
         **alarm_summary(d),
+        "records": latest_records(d),
+        "failed_record_types": d.record_types.failed,
         "sync": d.sync.status() if d.sync is not None else {"enabled": False},
         "web_error": d.web_error,
     }

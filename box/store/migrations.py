@@ -67,3 +67,18 @@ def minute_rollups(db: Database) -> None:
         " min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,"
         " PRIMARY KEY (channel_id, minute)) WITHOUT ROWID"
     )
+
+
+@MIGRATIONS(name="0004_records")
+def records(db: Database) -> None:
+    # Every record type but readings and events (positions, detections, plug-ins' types), as
+    # (type, ts, key, data JSON). Ids only grow, like readings', so the outbox's cursor works.
+    db.execute(
+        "CREATE TABLE records ("
+        " id INTEGER PRIMARY KEY,"
+        " type TEXT NOT NULL,"
+        " ts INTEGER NOT NULL,"
+        " key TEXT NOT NULL,"
+        " data TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX records_type_ts ON records(type, ts)")

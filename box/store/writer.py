@@ -22,6 +22,7 @@ from typing import Any
 
 from box.core.errors import StoreError
 from box.core.levels import Level
+from box.core.record_types import to_row
 from box.core.records import Event, Quality, Reading, now_ms
 from box.instance import DAEMON, InstanceLock, lock_file_for
 from box.store import retention
@@ -41,6 +42,13 @@ _MULTI_INSERT = _SINGLE_INSERT.replace("(?,?,?,?)", ",".join(["(?,?,?,?)"] * MUL
 class _Readings:
     batch: Sequence[Reading]
     enq_ns: int
+
+
+@dataclass
+class _Records:
+    """Records other than readings and events, as rows (type, ts, key, data JSON)."""
+
+    rows: list[tuple[str, int, str, str]]
 
 
 @dataclass
@@ -69,8 +77,11 @@ class WriterStats:
     committed_events: int = 0
     commits: int = 0
     dropped_readings: int = 0  # refused at the door (queue full); recorded by a gap event
+    dropped_records: int = 0
+    committed_records: int = 0
     lost_readings: int = 0  # accepted but never committed (the writer stopped or died first)
     lost_events: int = 0
+    lost_records: int = 0
     lost_other: int = 0  # state entries and calls
     failed_commits: int = 0
     last_commit_ms: float = 0.0
@@ -121,7 +132,8 @@ class StoreWriter:
         self._overflow: deque[Any] = deque()
         self._stop = threading.Event()
         self._drop_lock = threading.Lock()
-        self._dropped: list[int] = [0, 0, 0]  # count, first ts, last ts since last gap event
+        # Per stream: count, first ts, last ts of what was refused since the last gap event.
+        self._dropped: dict[str, list[int]] = {"readings": [0, 0, 0], "records": [0, 0, 0]}
         try:
             self._db = open_store(path, key, synchronous=settings.synchronous)
             self._conn = self._db.conn
@@ -161,14 +173,33 @@ class StoreWriter:
             self._queue.put_nowait(_Readings(batch, entered_ns or time.perf_counter_ns()))
             return True
         except queue.Full:
+            self._refused("readings", [r.ts_ms for r in batch])
             with self._drop_lock:
-                d = self._dropped
-                if d[0] == 0:
-                    d[1] = min(r.ts_ms for r in batch)
-                d[0] += len(batch)
-                d[2] = max(d[2], max(r.ts_ms for r in batch))
                 self.stats.dropped_readings += len(batch)
             return False
+
+    def submit_records(self, batch: Sequence[Any]) -> bool:
+        """Queue records of any registered type but readings and events (positions,
+        detections, plug-ins' types); False (counted, then a gap event) if the queue is full."""
+        rows = [to_row(r) for r in batch]
+        try:
+            self._queue.put_nowait(_Records(rows))
+            return True
+        except queue.Full:
+            self._refused("records", [r[1] for r in rows])
+            with self._drop_lock:
+                self.stats.dropped_records += len(rows)
+            return False
+
+    def _refused(self, stream: str, stamps: list[int]) -> None:
+        if not stamps:
+            return
+        with self._drop_lock:
+            d = self._dropped[stream]
+            if d[0] == 0:
+                d[1] = min(stamps)
+            d[0] += len(stamps)
+            d[2] = max(d[2], max(stamps))
 
     def submit_event(self, event: Event) -> None:
         """Queue an event; never blocks (the alarm path calls this)."""
@@ -285,6 +316,8 @@ class StoreWriter:
                 readings += len(item.batch)
             elif isinstance(item, Event):
                 events += 1
+            elif isinstance(item, _Records):
+                st.lost_records += len(item.rows)
             elif isinstance(item, _Flush):
                 continue  # its waiter times out and says so
             else:
@@ -329,6 +362,8 @@ class StoreWriter:
             items.append(item)
             if isinstance(item, _Readings):
                 rows += len(item.batch)
+            elif isinstance(item, _Records):
+                rows += len(item.rows)
         return items
 
     def _rows(self, batch: Sequence[Reading]) -> list[tuple[int, int, float | None, int]]:
@@ -353,9 +388,9 @@ class StoreWriter:
 
     def _commit(self, items: list[Any]) -> bool:
         started = time.perf_counter()
-        gap = self._take_dropped()
-        if gap:
-            items.append(gap)
+        gaps = self._take_dropped()
+        items.extend(gaps)
+        records: list[tuple[str, int, str, str]] = []
         rows: list[tuple[int, int, float | None, int]] = []
         events: list[Event] = []
         states: list[_State] = []
@@ -372,6 +407,8 @@ class StoreWriter:
                     batches.append((item.enq_ns, len(item.batch)))
                 elif isinstance(item, Event):
                     events.append(item)
+                elif isinstance(item, _Records):
+                    records.extend(item.rows)
                 elif isinstance(item, _State):
                     states.append(item)
                 elif isinstance(item, _Flush):
@@ -388,6 +425,10 @@ class StoreWriter:
             if rows:
                 self._insert_readings(rows)
                 self._roll_up(rows)
+            if records:
+                conn.executemany(
+                    "INSERT INTO records(type, ts, key, data) VALUES (?,?,?,?)", records
+                )
             event_rows = []
             for ev in events:
                 seq += 1
@@ -411,7 +452,7 @@ class StoreWriter:
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - disk full, I/O error: keep items, retry later
             self._commit_failed(exc)
-            if gap:
+            for gap in gaps:
                 items.remove(gap)
                 self._restore_dropped(gap)
             return False
@@ -424,6 +465,7 @@ class StoreWriter:
         st.committed_readings += len(rows)
         st.stored_readings += len(rows)
         st.committed_events += len(events)
+        st.committed_records += len(records)
         st.commits += 1
         st.last_commit_ms = (time.perf_counter() - started) * 1000
         for f in flushes:
@@ -500,32 +542,30 @@ class StoreWriter:
                 [(cid, minute, *a) for (cid, minute), a in agg.items()],
             )
 
-    def _take_dropped(self) -> Event | None:
+    def _take_dropped(self) -> list[Event]:
+        gaps = []
         with self._drop_lock:
-            count, first, last = self._dropped
-            if not count:
-                return None
-            self._dropped = [0, 0, 0]
-        return Event(
-            "gap",
-            "store",
-            now_ms(),
-            Level.LEVEL_3,
-            {
-                "stream": "readings",
-                "reason": "queue_full",
-                "count": count,
-                "from_ts": first,
-                "to_ts": last,
-            },
-        )
+            for stream, (count, first, last) in self._dropped.items():
+                if not count:
+                    continue
+                self._dropped[stream] = [0, 0, 0]
+                details = {
+                    "stream": stream,
+                    "reason": "queue_full",
+                    "count": count,
+                    "from_ts": first,
+                    "to_ts": last,
+                }
+                gaps.append(Event("gap", "store", now_ms(), Level.LEVEL_3, details))
+        return gaps
 
     def _restore_dropped(self, gap: Event) -> None:
         d = gap.details
         with self._drop_lock:
-            self._dropped[0] += d["count"]
-            self._dropped[1] = min(self._dropped[1] or d["from_ts"], d["from_ts"])
-            self._dropped[2] = max(self._dropped[2], d["to_ts"])
+            mine = self._dropped[d["stream"]]
+            mine[0] += d["count"]
+            mine[1] = min(mine[1] or d["from_ts"], d["from_ts"])
+            mine[2] = max(mine[2], d["to_ts"])
 
     def _maybe_maintain(self) -> None:
         if time.monotonic() < self._next_maintenance:

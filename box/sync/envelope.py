@@ -49,6 +49,7 @@ class Stream(IntEnum):
     EVENTS = 1
     READINGS = 2
     SNAPSHOTS = 3
+    RECORDS = 4  # positions, detections and plug-ins' record types
     COMMAND = 16  # downlink
     REPLY = 17  # box's answer to a command
 

@@ -21,6 +21,7 @@ from box.sync.envelope import Stream
 QUALITY = [q.name.lower() for q in Quality]
 STATE_EVENTS = "sync.cursor.events"
 STATE_READINGS = "sync.cursor.readings"
+STATE_RECORDS = "sync.cursor.records"
 STATE_BACKFILL = "sync.backfill.readings"
 
 
@@ -42,6 +43,7 @@ class Batch:
 class Cursors:
     events: int = 0
     readings: int = 0
+    records: int = 0
     backfill: list[int] | None = None  # [next id to send, last id of the range]
     _flip: bool = field(default=False, repr=False)
 
@@ -64,14 +66,16 @@ class Outbox:
         return Cursors(
             events=int(state.get(STATE_EVENTS, 0)),
             readings=int(state.get(STATE_READINGS, 0)),
+            records=int(state.get(STATE_RECORDS, 0)),
             backfill=json.loads(backfill) if backfill else None,
         )
 
     # -- choosing the next batch ------------------------------------------------------------
 
     def next_batch(self, now: float) -> Batch | None:
-        """Events first; then readings, alternating live and backfill batches."""
-        batch = self._events()
+        """Events first; then other records (positions, detections); then readings,
+        alternating live and backfill batches."""
+        batch = self._events() or self._records(now)
         if batch is not None:
             return batch
         self._maybe_split()
@@ -127,6 +131,27 @@ class Outbox:
         payload = self._envelope_payload("events", first, last, False)
         payload["events"] = events
         return Batch(Stream.EVENTS, first, last, payload, rows=len(rows))
+
+    def _records(self, now: float) -> Batch | None:
+        """Records of every generic type in store order; batched like live readings."""
+        c = self.cursors
+        size = self.sync.batch_max_rows
+        rows = self.conn.execute(
+            "SELECT id, type, ts, key, data FROM records WHERE id > ? ORDER BY id LIMIT ?",
+            (c.records, size),
+        ).fetchall()
+        if not rows:
+            return None
+        if len(rows) < size and now * 1000 - rows[0][2] < self.sync.batch_max_age_s * 1000:
+            return None
+        first, last = c.records + 1, rows[-1][0]
+        payload = self._envelope_payload("records", first, last, False)
+        if rows[0][0] > first:
+            payload["evicted"] = {"from": first, "to": rows[0][0] - 1, "count": rows[0][0] - first}
+        payload["records"] = [
+            [rid, kind, ts, key, json.loads(data)] for rid, kind, ts, key, data in rows
+        ]
+        return Batch(Stream.RECORDS, first, last, payload, rows=len(rows))
 
     def _readings(self, now: float, backfill: bool) -> Batch | None:
         c = self.cursors
@@ -242,6 +267,9 @@ class Outbox:
         if batch.stream == Stream.EVENTS:
             c.events = batch.last
             return {STATE_EVENTS: str(c.events)}
+        if batch.stream == Stream.RECORDS:
+            c.records = batch.last
+            return {STATE_RECORDS: str(c.records)}
         if batch.backfill:
             assert c.backfill is not None  # noqa: S101
             c.backfill[0] = batch.last + 1
