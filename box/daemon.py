@@ -17,6 +17,7 @@ from box import __version__
 from box.alarms.annunciation import Annunciation
 from box.alarms.buttons import Buttons
 from box.alarms.engine import AlarmEngine
+from box.alarms.kinds import RuleKinds, default_rule_kinds
 from box.alarms.outputs import OutputController
 from box.atomic import write_atomic
 from box.config.changes import archive, changed_paths, digest
@@ -46,10 +47,12 @@ class Daemon:
         home: BoxHome,
         keys: KeyProvider | None = None,
         registry: DriverRegistry | None = None,
+        rule_kinds: RuleKinds | None = None,
     ) -> None:
         self.home = home
         self.keys = keys or FileKeyProvider(home.keys_dir)
         self.registry = registry or default_registry()
+        self.rule_kinds = rule_kinds or default_rule_kinds()
         self.notifier = Notifier()
         self.started_monotonic = time.monotonic()
         self.started_ms = now_ms()
@@ -190,13 +193,13 @@ class Daemon:
         path = self.home.config_file
         try:
             text = path.read_text(encoding="utf-8")
-            return parse_config(text, str(path), self.registry), text, ""
+            return parse_config(text, str(path), self.registry, self.rule_kinds), text, ""
         except (ConfigError, OSError, UnicodeDecodeError) as exc:
             reason = str(exc)
         for old in sorted(self.home.config_history_dir.glob("box-*.toml"), reverse=True):
             try:
                 text = old.read_text(encoding="utf-8")
-                config = parse_config(text, str(old), self.registry)
+                config = parse_config(text, str(old), self.registry, self.rule_kinds)
             except (ConfigError, OSError, UnicodeDecodeError):
                 continue
             log.error("%s\nfalling back to the last good config %s", reason, old)
@@ -209,7 +212,7 @@ class Daemon:
             path = self.home.config_file
             try:
                 text = path.read_text(encoding="utf-8")
-                new = parse_config(text, str(path), self.registry)
+                new = parse_config(text, str(path), self.registry, self.rule_kinds)
             except (ConfigError, OSError, UnicodeDecodeError) as exc:
                 if isinstance(exc, ConfigInvalid):
                     errors = [issue.render(str(path)) for issue in exc.issues]
@@ -250,7 +253,10 @@ class Daemon:
             saved_state=saved,
             persist=self.writer.set_state,
             outputs=self.outputs,
+            kinds=self.rule_kinds,
         )
+        for name, reason in self.rule_kinds.failed.items():
+            self._event("rule_kind_unavailable", Level.LEVEL_3, rule_kind=name, error=reason)
 
     def _start_buttons(self, config: BoxConfigBase) -> None:
         engine, post = self.engine, self.pipeline.post
@@ -334,7 +340,7 @@ class Daemon:
         if text is None:
             return None
         try:
-            return parse_config(text, "previous config", self.registry)
+            return parse_config(text, "previous config", self.registry, self.rule_kinds)
         except ConfigError:
             return None
 
@@ -502,6 +508,7 @@ class Daemon:
                 for s in self.supervisors
             ],
             "failed_driver_imports": self.registry.failed,
+            "failed_rule_kinds": dict(self.rule_kinds.failed),
             "queues": {
                 "pipeline": self.pipeline.queue_depth,
                 "store": self.writer.queue_depth,
