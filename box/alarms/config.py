@@ -1,4 +1,5 @@
-"""Config models of the alarm engine: per-channel rules, votes, profiles, outputs and inputs."""
+"""Config models of the alarm engine: channels, profiles, outputs and inputs. Each rule kind's
+model lives with its kind (box/alarms/kinds)."""
 
 from __future__ import annotations
 
@@ -14,136 +15,15 @@ from box.core.model import Identifier, StrictModel
 Delay = float  # seconds; bounds are set per field
 
 
-Direction = Literal["rising", "falling"]
-
-
-class ThresholdLevel(StrictModel):
-    name: Identifier = Field(description="e.g. A1, A2")
-    at: float
-    level: AlarmLevel = 2
-    latching: bool = False
-    direction: Direction | None = Field(
-        default=None,
-        description="this level's direction (default: the thresholds' direction); "
-        "O2: LO falling and HI rising on one channel",
-    )
-
-
-def order_problem(levels: list[tuple[str, float, bool]]) -> str | None:
-    """Why (name, at, rising) levels are not a valid ladder, or None.
-
-    Per direction, the listed order is the order of severity: rising 'at' strictly increase,
-    falling 'at' strictly decrease. Every falling level lies below every rising one, so no
-    value can be too low and too high at once.
-    """
-    rising = [at for _, at, up in levels if up]
-    falling = [at for _, at, up in levels if not up]
-    if rising != sorted(set(rising)):
-        return f"rising thresholds need strictly increasing 'at': {rising}"
-    if falling != sorted(set(falling), reverse=True):
-        return f"falling thresholds need strictly decreasing 'at': {falling}"
-    if rising and falling and max(falling) >= min(rising):
-        return f"falling levels {falling} must all be below the rising levels {rising}"
-    return None
-
-
-class Thresholds(StrictModel):
-    """Up to four levels on one channel, each rising (gas, temperature, pressure) or falling
-    (O2 deficiency); O2 mixes falling LO/LOLO and rising HI/HIHI levels."""
-
-    direction: Direction = Field(default="rising", description="the levels' default direction")
-    levels: list[ThresholdLevel] = Field(min_length=1, max_length=4)
-    deadband: float = Field(default=0.0, ge=0, description="absolute hysteresis")
-    deadband_pct: float | None = Field(default=None, ge=0, le=50, description="% of full scale")
-    on_delay_s: float = Field(default=0, ge=0, le=3600)
-    off_delay_s: float = Field(default=0, ge=0, le=3600)
-
-    def rising(self, lv: ThresholdLevel) -> bool:
-        return (lv.direction or self.direction) == "rising"
-
-    def ladder(self, ats: dict[str, float] | None = None) -> list[tuple[str, float, bool]]:
-        """(name, at, rising) per level, with 'at' taken from ``ats`` where given."""
-        ats = ats or {}
-        return [(lv.name, ats.get(lv.name, lv.at), self.rising(lv)) for lv in self.levels]
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Thresholds:
-        names = [lv.name for lv in self.levels]
-        if len(set(names)) != len(names):
-            raise ValueError(f"level names must be unique, got {names}")
-        problem = order_problem(self.ladder())
-        if problem:
-            raise ValueError(problem)
-        if self.deadband and self.deadband_pct is not None:
-            raise ValueError("give deadband or deadband_pct, not both")
-        return self
-
-
-class Sustained(StrictModel):
-    """'above X for D' (or below): e.g. motor temperature above 80 °C for 3 hours."""
-
-    name: Identifier = "sustained"
-    above: float | None = None
-    below: float | None = None
-    for_s: float = Field(gt=0, le=30 * 86400)
-    level: AlarmLevel = 3
-    latching: bool = False
-
-    @model_validator(mode="after")
-    def _one_side(self) -> Sustained:
-        if (self.above is None) == (self.below is None):
-            raise ValueError("give exactly one of 'above' or 'below'")
-        return self
-
-
-class RateOfChange(StrictModel):
-    name: Identifier = "rate"
-    rise: float = Field(gt=0, description="alarm when the value rises this much ...")
-    within_s: float = Field(gt=0, le=3600, description="... within this many seconds")
-    level: AlarmLevel = 2
-    latching: bool = False
-
-
-class Exposure(StrictModel):
-    """Rolling time-weighted averages for toxic gases (missing time counts as zero exposure)."""
-
-    stel: float | None = Field(default=None, gt=0, description="15-min average limit")
-    twa: float | None = Field(default=None, gt=0, description="8-h average limit")
-    stel_window_s: float = Field(default=900, gt=0, le=86400)
-    twa_window_s: float = Field(default=28800, gt=0, le=86400)
-    level: AlarmLevel = 2
-    latching: bool = False
-
-
 class ChannelAlarms(StrictModel):
-    """Everything that can raise an alarm on one channel."""
+    """Everything that can raise an alarm on one channel: these keys of the always-on kinds
+    (over-range and fault), and one key per channel rule kind (added by the schema, see
+    box/alarms/kinds)."""
 
-    thresholds: Thresholds | None = None
     over_range: bool = Field(default=True, description="alarm (level 1) beyond the range")
-    sustained: list[Sustained] = Field(default_factory=list)
-    rate: list[RateOfChange] = Field(default_factory=list)
-    exposure: Exposure | None = None
     stale_after_s: float = Field(default=60, ge=1, le=86400)
     escalate_after_s: float = Field(default=3600, ge=60, le=7 * 86400)
     fault_level: AlarmLevel = 3
-
-
-class Vote(StrictModel):
-    """k-out-of-n: alarm when at least k of the channels have threshold level ``threshold``."""
-
-    id: Identifier
-    name: str = ""
-    channels: list[str] = Field(min_length=2)
-    k: int = Field(ge=1)
-    threshold: Identifier = Field(description="level name counted on each channel, e.g. A1")
-    level: AlarmLevel = 1
-    latching: bool = True
-
-    @model_validator(mode="after")
-    def _k_le_n(self) -> Vote:
-        if self.k > len(self.channels):
-            raise ValueError(f"k = {self.k} is more than the {len(self.channels)} channels")
-        return self
 
 
 _MMDD = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
@@ -277,21 +157,18 @@ class ChannelConfig(StrictModel):
                 "limit for a safety channel to report an offline fault; only a process channel "
                 "(safety = false) may wait longer, and it still faults when offline"
             )
-        if self.alarms.thresholds and self.alarms.thresholds.deadband_pct and not self.range:
-            raise ValueError("alarms.thresholds.deadband_pct needs the channel's range")
         return self
 
 
 class AlarmsConfig(Protocol):
     """What the alarm engine reads of the box config (the whole config satisfies it), so the
-    engine depends on its own sections, not on the schema that composes them."""
+    engine depends on its own sections, not on the schema that composes them. Site rule kinds'
+    lists (e.g. ``votes``) are further attributes, read by each kind."""
 
     @property
     def channels(self) -> Sequence[ChannelConfig]: ...
     @property
     def alarms(self) -> AlarmSettings: ...
-    @property
-    def votes(self) -> Sequence[Vote]: ...
     @property
     def profiles(self) -> Sequence[Profile]: ...
     @property

@@ -18,7 +18,9 @@ from typing import Any, Protocol
 from box.alarms import journal
 from box.alarms.alarm import Alarm, AlarmCommandError, AlarmSpec, State, Transition
 from box.alarms.annunciation import LAMP_TEST, Annunciation, annunciate
-from box.alarms.config import AlarmsConfig, Vote
+from box.alarms.config import AlarmsConfig
+from box.alarms.kinds import RuleKinds, default_rule_kinds
+from box.alarms.kinds.base import ChannelContext, SiteContext, SiteRule
 from box.alarms.rules import ChannelRules
 from box.alarms.schedule import active_profile
 from box.core.levels import COLOURS, Level
@@ -42,7 +44,9 @@ class AlarmEngine:
         saved_state: dict[str, str] | None = None,
         persist: Callable[[str, str | None], None] | None = None,
         outputs: OutputSink | None = None,
+        kinds: RuleKinds | None = None,
     ) -> None:
+        self.kinds = kinds or default_rule_kinds()
         self.emit = emit
         self.clock = clock
         self.persist = persist or (lambda key, value: None)
@@ -65,7 +69,8 @@ class AlarmEngine:
     def _build(self, config: AlarmsConfig, saved: dict[str, str]) -> None:
         now = self.clock()
         self.config = config
-        self.rules = {c.id: ChannelRules(c, now, self.persist, saved) for c in config.channels}
+        ctx = ChannelContext(now, self.persist, saved)
+        self.rules = {c.id: ChannelRules(c, ctx, self.kinds.channel) for c in config.channels}
         self.overrides = {k: v for k, v in saved.items() if k.startswith("threshold.")}
         for key, value in self.overrides.items():  # thresholds changed by command
             channel, _, level = key.removeprefix("threshold.").rpartition(":")
@@ -73,22 +78,15 @@ class AlarmEngine:
             if th is not None and level in th.base:
                 th.base[level] = float(value)
                 th.set_points(None)
-        self.votes: list[tuple[Vote, Alarm, list[Alarm]]] = []
-        by_id = {a.spec.id: a for r in self.rules.values() for a in r.alarms()}
-        for v in config.votes:
-            alarm = Alarm(
-                AlarmSpec(
-                    f"vote:{v.id}", f"vote:{v.id}", v.name or v.id, v.level, v.latching, "alarm"
-                )
-            )
-            members = [
-                by_id[f"{c}:{v.threshold}"] for c in v.channels if f"{c}:{v.threshold}" in by_id
-            ]
-            self.votes.append((v, alarm, members))
         self.alarms: dict[str, Alarm] = {
             a.spec.id: a for r in self.rules.values() for a in r.alarms()
         }
-        self.alarms.update({alarm.spec.id: alarm for _, alarm, _ in self.votes})
+        site = SiteContext(dict(self.alarms))
+        self.site_rules: list[SiteRule] = [
+            rule for kind in self.kinds.site for rule in kind.build(kind.items(config), site)
+        ]
+        self._site_alarms = [a for rule in self.site_rules for a in rule.alarms]
+        self.alarms.update({alarm.spec.id: alarm for alarm in self._site_alarms})
         self.alarms.update(self.externals)
         for alarm_id, alarm in self.alarms.items():
             text = saved.get(f"alarm.{alarm_id}")
@@ -108,14 +106,8 @@ class AlarmEngine:
         """New rules; alarms that still exist keep their state (an alarm never clears by edit)."""
         saved = {f"alarm.{i}": json.dumps(a.persisted()) for i, a in self.alarms.items()}
         saved.update(self.overrides)
-        saved.update(
-            {
-                f"sustained.{c}:{s.cfg.name}": repr(s.since)
-                for c, r in self.rules.items()
-                for s in r.sustained
-                if s.since is not None
-            }
-        )
+        for rules in self.rules.values():
+            saved.update(rules.saved_state())
         self._build(config, saved)
         self.tick()
 
@@ -173,7 +165,7 @@ class AlarmEngine:
                     offline_s=offline_s,
                     upstream=True,
                 )
-        for _, alarm, _ in self.votes:
+        for alarm in self._site_alarms:
             out += alarm.tick(now)
         for alarm in self.externals.values():
             out += alarm.tick(now)
@@ -316,16 +308,15 @@ class AlarmEngine:
         )
         self.profile = name
 
-    def _votes(self, now: float) -> list[Transition]:
+    def _site(self, now: float) -> list[Transition]:
         out: list[Transition] = []
-        for vote, alarm, members in self.votes:
-            voting = [m.spec.source for m in members if m.effective and m.shelved is None]
-            out += alarm.observe(len(voting) >= vote.k, now, voting=voting, k=vote.k)
+        for rule in self.site_rules:
+            out += rule.evaluate(now)
         return out
 
     def _handle(self, transitions: list[Transition], now: float) -> None:
-        if self.votes:
-            transitions = transitions + self._votes(now)
+        if self.site_rules:  # votes and the like follow the alarms that just changed
+            transitions = transitions + self._site(now)
         for t in transitions:
             self._record(t, now)
         for alarm_id in {t.alarm.spec.id for t in transitions}:

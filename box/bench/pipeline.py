@@ -18,25 +18,28 @@ from typing import Any
 from box.alarms.engine import AlarmEngine
 from box.bench import Step, quiet
 from box.bench.stats import median, peak_rss_mb, percentile, pin_to_one_core
-from box.config.schema import BoxConfigBase, ChannelConfig, StoreSection
+from box.config.schema import BoxConfigBase, StoreSection, build_config_model
 from box.core.records import Quality, Reading, now_ms
 from box.runtime.pipeline import Pipeline
 from box.store.writer import StoreWriter
+from drivers.base import default_registry
 
 BATCH = 500
 
 
-def _channels(n: int) -> list[ChannelConfig]:
-    return [
-        ChannelConfig(
-            id=f"bench.ch{i}",
-            kind="gas_lel",
-            unit="%LEL",
-            range=(0, 100),
-            alarms={"thresholds": {"levels": [{"name": "A1", "at": 50.0}], "deadband": 2.0}},
-        )
+def _config(n: int) -> BoxConfigBase:
+    """``n`` channels with thresholds (a rule kind's key: validated by the composed schema)."""
+    channels = [
+        {
+            "id": f"bench.ch{i}",
+            "kind": "gas_lel",
+            "unit": "%LEL",
+            "range": (0, 100),
+            "alarms": {"thresholds": {"levels": [{"name": "A1", "at": 50.0}], "deadband": 2.0}},
+        }
         for i in range(n)
     ]
+    return build_config_model(default_registry()).model_validate({"channels": channels})
 
 
 def _batches(channels: int, count: int) -> list[list[Reading]]:
@@ -72,7 +75,7 @@ def _pipeline_run(workdir: Path, total: int, channels: int, rate: float | None) 
     settings = StoreSection(queue_max_batches=4096)
     db = workdir / f"pipeline-{'paced' if rate else 'max'}.db"
     writer = StoreWriter(db, os.urandom(32), settings, on_commit=on_commit)
-    config = BoxConfigBase(channels=_channels(channels))
+    config = _config(channels)
     engine = AlarmEngine(config, writer.submit_event, persist=writer.set_state)
     pipeline = Pipeline(engine, writer, settings.queue_max_batches)
     writer.start()

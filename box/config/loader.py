@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from box.alarms.config import ChannelConfig, order_problem
+from box.alarms.config import ChannelConfig
+from box.alarms.kinds import RuleKinds, default_rule_kinds
 from box.config.locate import PathElem, locate
 from box.config.schema import BoxConfigBase, build_config_model
 from box.core.errors import ConfigError
@@ -64,7 +65,10 @@ class ConfigInvalid(ConfigError):
 
 
 def parse_config(
-    text: str, source: str = "box.toml", registry: DriverRegistry | None = None
+    text: str,
+    source: str = "box.toml",
+    registry: DriverRegistry | None = None,
+    kinds: RuleKinds | None = None,
 ) -> BoxConfigBase:
     """Validate a TOML document; raise :class:`ConfigInvalid` listing every problem."""
     try:
@@ -74,7 +78,8 @@ def parse_config(
         line = int(where.group(1)) if where else None
         issue = ConfigIssue((), _MISSING, f"not valid TOML: {exc}", line)
         raise ConfigInvalid(source, [issue]) from None
-    model = build_config_model(registry or default_registry())
+    kinds = kinds or default_rule_kinds()
+    model = build_config_model(registry or default_registry(), kinds)
     # The file must say its format: an empty or truncated file (a power cut during a non-atomic
     # write) must be rejected, not run as a valid box with no channels.
     issues = (
@@ -90,21 +95,24 @@ def parse_config(
         # fixing one list of problems must not reveal a second one.
         config = partial_config(model, data)
     issues += [
-        ConfigIssue(i.path, i.value, i.reason, locate(text, i.path)) for i in cross_check(config)
+        ConfigIssue(i.path, i.value, i.reason, locate(text, i.path))
+        for i in cross_check(config, kinds)
     ]
     if issues:
         raise ConfigInvalid(source, issues) from None
     return config
 
 
-def load_config(path: Path, registry: DriverRegistry | None = None) -> BoxConfigBase:
+def load_config(
+    path: Path, registry: DriverRegistry | None = None, kinds: RuleKinds | None = None
+) -> BoxConfigBase:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found: {setup_advice(path)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
-    return parse_config(text, str(path), registry)
+    return parse_config(text, str(path), registry, kinds)
 
 
 def partial_config(model: type[BoxConfigBase], data: dict[str, Any]) -> BoxConfigBase:
@@ -142,9 +150,10 @@ def _valid_or_none(adapter: TypeAdapter[Any], raw: Any, section: str) -> Any:
         return None
 
 
-def cross_check(config: BoxConfigBase) -> list[ConfigIssue]:
-    """Rules that span sections: unique ids, and every driver channel declared once. List items
-    may be None (invalid on their own: see :func:`partial_config`) and are skipped."""
+def cross_check(config: BoxConfigBase, kinds: RuleKinds | None = None) -> list[ConfigIssue]:
+    """Rules that span sections: unique ids, every driver channel declared once, and the rule
+    kinds' checks. List items may be None (invalid on their own: see :func:`partial_config`)
+    and are skipped."""
     issues: list[ConfigIssue] = []
     seen: dict[str, int] = {}
     for i, ch in enumerate(config.channels):
@@ -184,57 +193,30 @@ def cross_check(config: BoxConfigBase) -> list[ConfigIssue]:
                     )
                 )
             produced.setdefault(channel, drv.name)
-    issues += _check_alarm_refs(config, seen)
+    issues += _check_rule_kinds(config, seen, kinds or default_rule_kinds())
     return issues
 
 
-def _check_alarm_refs(config: BoxConfigBase, seen: dict[str, int]) -> list[ConfigIssue]:
-    """Votes, profiles and relays refer to channels and threshold levels that exist."""
-    issues: list[ConfigIssue] = []
-    ladders = {
-        ch.id: ch.alarms.thresholds
-        for ch in config.channels
-        if ch is not None and ch.alarms.thresholds is not None
-    }
-    levels = {cid: {lv.name: lv.at for lv in th.levels} for cid, th in ladders.items()}
-    for v, vote in enumerate(config.votes):
-        if vote is None:
-            continue
-        for c, channel in enumerate(vote.channels):
-            path: tuple[PathElem, ...] = ("votes", v, "channels", c)
-            if channel not in seen:
-                issues.append(ConfigIssue(path, channel, "not a declared channel"))
-            elif vote.threshold not in levels.get(channel, {}):
-                issues.append(
-                    ConfigIssue(
-                        path, channel, f"has no threshold level {vote.threshold!r} to vote on"
-                    )
-                )
-    for p, profile in enumerate(config.profiles):
-        if profile is None:
-            continue
-        for channel, points in profile.setpoints.items():
-            path = ("profiles", p, "setpoints", channel)
-            if channel not in levels:
-                issues.append(ConfigIssue(path, channel, "not a channel with thresholds"))
-                continue
-            unknown = set(points) - set(levels[channel])
-            if unknown:
-                issues.append(ConfigIssue(path, points, f"unknown level(s) {sorted(unknown)}"))
-                continue
-            problem = order_problem(ladders[channel].ladder(points))
-            if problem:
-                merged = [points.get(name, at) for name, at in levels[channel].items()]
-                reason = f"with these setpoints the levels are no longer strictly ordered: {merged}"
-                issues.append(ConfigIssue(path, points, f"{reason} ({problem})"))
+def _check_rule_kinds(
+    config: BoxConfigBase, seen: dict[str, int], kinds: RuleKinds
+) -> list[ConfigIssue]:
+    """Each kind's own cross-field checks; relays name channels or sources a site kind
+    provides (e.g. vote:ID)."""
+    issues = [
+        ConfigIssue(i.path, i.value, i.reason)
+        for kind in (*kinds.channel, *kinds.site)
+        for i in kind.check(config)
+    ]
+    sources = {s for kind in kinds.site for s in kind.sources(config)}
+    also = ", ".join(f"{kind.prefix}:ID" for kind in kinds.site)
     for r, relay in enumerate(config.outputs.relays):
         for c, channel in enumerate(relay.channels):
-            if channel not in seen and not channel.startswith("vote:"):
+            if channel not in seen and channel not in sources:
                 issues.append(
                     ConfigIssue(
                         ("outputs", "relays", r, "channels", c),
                         channel,
-                        "not a declared channel (or vote:ID)",
+                        f"not a declared channel (or {also})" if also else "not a declared channel",
                     )
                 )
     return issues

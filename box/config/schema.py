@@ -1,14 +1,17 @@
 """The typed schema of ``box.toml``, composed of the sections each package owns next to its
-code (store, web, alarms and channels, sync). Driver sections come from the driver registry."""
+code (store, web, alarms and channels, sync). Driver sections come from the driver registry,
+rule kinds' keys from the loaded rule kinds (``[channels.alarms.<kind>]``, ``[[<site kind>]]``)."""
 
 from __future__ import annotations
 
 import functools
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, create_model
+from pydantic import Field, create_model, model_validator
 
-from box.alarms.config import AlarmSettings, ChannelConfig, Inputs, Outputs, Profile, Vote
+from box.alarms.config import AlarmSettings, ChannelAlarms, ChannelConfig, Inputs, Outputs, Profile
+from box.alarms.kinds import RuleKinds, default_rule_kinds
+from box.alarms.kinds.base import ChannelKind, SiteKind
 from box.config.web import WebSection
 from box.core.model import StrictModel
 from box.store.config import StoreSection
@@ -33,7 +36,6 @@ class BoxConfigBase(StrictModel):
     channels: list[ChannelConfig] = Field(default_factory=list)
     drivers: list[DriverConfig] = Field(default_factory=list)
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
-    votes: list[Vote] = Field(default_factory=list)
     profiles: list[Profile] = Field(default_factory=list)
     outputs: Outputs = Field(default_factory=Outputs)
     inputs: Inputs = Field(default_factory=Inputs)
@@ -49,15 +51,25 @@ class UnavailableDriverConfig(DriverConfig):
     model_config = {"extra": "allow"}
 
 
-def build_config_model(registry: DriverRegistry) -> type[BoxConfigBase]:
-    """The full schema, with one ``drivers`` variant per registered driver type. Built once per
-    set of drivers: every config check and reload used to create new model classes."""
-    return _config_model(tuple(registry.config_models()), tuple(sorted(registry.failed)))
+def build_config_model(
+    registry: DriverRegistry, kinds: RuleKinds | None = None
+) -> type[BoxConfigBase]:
+    """The full schema, with one ``drivers`` variant per registered driver type and the keys
+    of the rule kinds. Built once per set of drivers and kinds: every config check and reload
+    used to create new model classes."""
+    kinds = kinds or default_rule_kinds()
+    return _config_model(
+        tuple(registry.config_models()),
+        tuple(sorted(registry.failed)),
+        kinds.channel,
+        kinds.site,
+        tuple(sorted(n for n in kinds.failed if ":" not in n)),  # entry-point names: the keys
+    )
 
 
-def config_json_schema(registry: DriverRegistry) -> dict[str, Any]:
+def config_json_schema(registry: DriverRegistry, kinds: RuleKinds | None = None) -> dict[str, Any]:
     """The JSON Schema the config forms are generated from (shared: do not modify it)."""
-    return _json_schema(build_config_model(registry))
+    return _json_schema(build_config_model(registry, kinds))
 
 
 @functools.lru_cache(maxsize=8)
@@ -67,7 +79,11 @@ def _json_schema(model: type[BoxConfigBase]) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=8)
 def _config_model(
-    driver_configs: tuple[type[DriverConfig], ...], failed: tuple[str, ...]
+    driver_configs: tuple[type[DriverConfig], ...],
+    failed: tuple[str, ...],
+    channel_kinds: tuple[ChannelKind, ...],
+    site_kinds: tuple[SiteKind, ...],
+    failed_kinds: tuple[str, ...] = (),
 ) -> type[BoxConfigBase]:
     variants: list[Any] = list(driver_configs)
     if failed:
@@ -84,6 +100,48 @@ def _config_model(
         item = variants[0]
     else:
         item = Annotated[Union[tuple(variants)], Field(discriminator="type")]  # noqa: UP007
+    sites: dict[str, Any] = {
+        k.name: k.field() for k in site_kinds if k.name not in BoxConfigBase.model_fields
+    }
+    # A kind that failed to load keeps its settings valid (kept, reported, not run), like a
+    # driver that failed to import: the rest of the box must still start.
+    sites.update({n: _unavailable(n) for n in failed_kinds if n not in BoxConfigBase.model_fields})
     return create_model(
-        "BoxConfig", __base__=BoxConfigBase, drivers=(list[item], Field(default_factory=list))
+        "BoxConfig",
+        __base__=BoxConfigBase,
+        drivers=(list[item], Field(default_factory=list)),
+        channels=(list[_channel_model(channel_kinds, failed_kinds)], Field(default_factory=list)),  # type: ignore[arg-type, misc]
+        **sites,
+    )
+
+
+def _unavailable(name: str) -> tuple[object, Any]:
+    reason = f"rule kind {name!r} failed to load: these settings are kept but not run"
+    return UnavailableRuleSettings, Field(default=None, description=reason)
+
+
+UnavailableRuleSettings = dict[str, object] | list[dict[str, object]] | None
+
+
+def _channel_model(
+    kinds: tuple[ChannelKind, ...], failed_kinds: tuple[str, ...] = ()
+) -> type[ChannelConfig]:
+    """``ChannelConfig`` whose ``alarms`` table has one key per channel kind that has one, and
+    the kinds' checks against the rest of the channel (e.g. a deadband in % needs a range)."""
+    fields: dict[str, Any] = {k.name: f for k in kinds if (f := k.field()) is not None}
+    fields.update({n: _unavailable(n) for n in failed_kinds if n not in ChannelAlarms.model_fields})
+    alarms = create_model("ChannelAlarms", __base__=ChannelAlarms, **fields)
+
+    def kind_checks(channel: ChannelConfig) -> ChannelConfig:
+        for kind in kinds:
+            problem = kind.check_channel(channel)
+            if problem:
+                raise ValueError(problem)
+        return channel
+
+    return create_model(
+        "ChannelConfig",
+        __base__=ChannelConfig,
+        __validators__={"_kind_checks": model_validator(mode="after")(kind_checks)},  # type: ignore[dict-item]
+        alarms=(alarms, Field(default_factory=alarms)),
     )

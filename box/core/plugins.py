@@ -48,6 +48,8 @@ def load(group: str, check: Check | None = None, builtins: dict[str, T] | None =
     result: Loaded[T] = Loaded(group, dict(builtins or {}))
     for ep in _entry_points(group):
         if ep.name in result.items:
+            if _is_the_builtin(ep, result.items[ep.name]):
+                continue  # a built-in also listed in setup.cfg (an installed package) is no clash
             result.failed[ep.name] = f"{ep.value}: the name is taken by a built-in"
             log.error("%s plug-in %r ignored: the name is taken by a built-in", group, ep.name)
             continue
@@ -64,6 +66,13 @@ def load(group: str, check: Check | None = None, builtins: dict[str, T] | None =
             continue
         result.add(ep.name, obj)
     return result
+
+
+def _is_the_builtin(ep: EntryPoint, builtin: object) -> bool:
+    try:
+        return ep.load() is builtin
+    except Exception:  # noqa: BLE001 - then it is a clash, reported by the caller
+        return False
 
 
 def _entry_points(group: str) -> list[EntryPoint]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from box import __version__
 from box.alarms.buttons import Buttons
 from box.alarms.engine import AlarmEngine
+from box.alarms.kinds import RuleKinds, default_rule_kinds
 from box.alarms.outputs import OutputController
 from box.atomic import write_atomic
 from box.config.changes import archive, changed_paths, digest
@@ -52,11 +53,13 @@ class Daemon:
         home: BoxHome,
         keys: KeyProvider | None = None,
         registry: DriverRegistry | None = None,
+        rule_kinds: RuleKinds | None = None,
     ) -> None:
         self.home = home
         self.keys = keys or FileKeyProvider(home.keys_dir)
         self.registry = registry or default_registry()
         self.record_types = RecordTypes.load()
+        self.rule_kinds = rule_kinds or default_rule_kinds()
         self.notifier = Notifier()
         self.started_monotonic = time.monotonic()
         self.started_ms = now_ms()
@@ -238,13 +241,13 @@ class Daemon:
         path = self.home.config_file
         try:
             text = path.read_text(encoding="utf-8")
-            return parse_config(text, str(path), self.registry), text, ""
+            return parse_config(text, str(path), self.registry, self.rule_kinds), text, ""
         except (ConfigError, OSError, UnicodeDecodeError) as exc:
             reason = str(exc)
         for old in sorted(self.home.config_history_dir.glob("box-*.toml"), reverse=True):
             try:
                 text = old.read_text(encoding="utf-8")
-                config = parse_config(text, str(old), self.registry)
+                config = parse_config(text, str(old), self.registry, self.rule_kinds)
             except (ConfigError, OSError, UnicodeDecodeError):
                 continue
             log.error("%s\nfalling back to the last good config %s", reason, old)
@@ -257,7 +260,7 @@ class Daemon:
             path = self.home.config_file
             try:
                 text = path.read_text(encoding="utf-8")
-                new = parse_config(text, str(path), self.registry)
+                new = parse_config(text, str(path), self.registry, self.rule_kinds)
             except (ConfigError, OSError, UnicodeDecodeError) as exc:
                 if isinstance(exc, ConfigInvalid):
                     errors = [issue.render(str(path)) for issue in exc.issues]
@@ -298,7 +301,10 @@ class Daemon:
             saved_state=saved,
             persist=self.writer.set_state,
             outputs=self.outputs,
+            kinds=self.rule_kinds,
         )
+        for name, reason in self.rule_kinds.failed.items():
+            self._event("rule_kind_unavailable", Level.LEVEL_3, rule_kind=name, error=reason)
 
     def _start_buttons(self, config: BoxConfigBase) -> None:
         engine, post = self.engine, self.pipeline.post
@@ -362,7 +368,7 @@ class Daemon:
         if text is None:
             return None
         try:
-            return parse_config(text, "previous config", self.registry)
+            return parse_config(text, "previous config", self.registry, self.rule_kinds)
         except ConfigError:
             return None
 

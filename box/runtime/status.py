@@ -128,6 +128,7 @@ def snapshot(d: Daemon) -> dict[str, Any]:
             for s in d.supervisors
         ],
         "failed_driver_imports": d.registry.failed,
+        "failed_rule_kinds": dict(d.rule_kinds.failed),
         "queues": {"pipeline": d.pipeline.queue_depth, "store": d.writer.queue_depth},
         "store": {
             "path": str(db),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from box import __version__
+from box.alarms.kinds import thresholds
 from box.store.database import connect
 from box.store.writer import StoreWriter
 from box.sync.config import SyncedConfig
@@ -87,7 +88,7 @@ class SyncService:
         key_id, _ = self.keyring.current()
         chans = []
         for c in self.config.channels:
-            th = c.alarms.thresholds
+            th = thresholds.KIND.one(c)
             levels = [
                 {"name": lv.name, "at": lv.at, "level": lv.level,
                  "direction": lv.direction or th.direction}
