@@ -59,11 +59,12 @@ class ChannelRules:
         """Append the transitions that reading ``r`` causes to ``out`` (the hot path)."""
         gate = self.fault
         out += gate.on_reading(r, now)
-        if gate.loop_fault:
-            return
         v = r.value
-        if v is None or r.quality >= Quality.BAD:
-            return  # bad data never clears (or raises) a process alarm
+        good = v is not None and r.quality < Quality.BAD and not gate.loop_fault
+        if r.device_alarm is not None and self.thresholds is not None and _trusted(r):
+            out += self.thresholds.on_device(r.device_alarm, good, now)
+        if not good or v is None:
+            return  # bad data never clears (or raises) a process alarm; the device's bits may
         ts = r.ts_ms / 1000
         for on_value in self._on_value:
             out += on_value(v, ts, now)
@@ -75,3 +76,9 @@ class ChannelRules:
         for alarm in self._alarms:
             out += alarm.tick(now)
         return out
+
+
+def _trusted(r: Reading) -> bool:
+    """A device in calibration (test gas) or with its alarms inhibited signals nothing real."""
+    reason = r.reason.lower()
+    return not (reason.startswith("calibration") or "inhibit" in reason)

@@ -1,6 +1,12 @@
 """``[channels.alarms.thresholds]``: up to four levels with hysteresis, rising or falling.
 
 The engine also uses this kind for operator setpoint changes and for setpoint profiles.
+
+Defence in depth, as a gas controller does: when the device reports its own alarm bits
+(``Reading.device_alarm``), a device alarm raises the box's level of that name whatever the
+decoded value says (a wrong word order can turn 0.35 %CH4 into 4e-08), and a disagreement
+between the device's bits and the box's own evaluation that lasts ``MISMATCH_DELAY_S`` is a
+fault (``CHANNEL:device_mismatch``) that says what to check.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from box.core.levels import AlarmLevel
 from box.core.model import Identifier, StrictModel
 
 Direction = Literal["rising", "falling"]
+MISMATCH_DELAY_S = 5.0  # absorbs a device whose own setpoints differ a little from the box's
+MISMATCH = "device_mismatch"
 
 
 class ThresholdLevel(StrictModel):
@@ -112,6 +120,20 @@ class ThresholdRule(ChannelRule):
             for lv in cfg.levels
         ]
         self._beyond = [False] * len(cfg.levels)
+        self._device = [False] * len(cfg.levels)  # levels the device itself signals
+        self._device_fresh = False  # the current reading carried the device's bits
+        self._device_name = ""
+        self.channel = channel
+        self.mismatch = channel_alarm(
+            channel,
+            MISMATCH,
+            3,
+            False,
+            kind="fault",
+            on_delay_s=MISMATCH_DELAY_S,
+            off_delay_s=MISMATCH_DELAY_S,
+        )
+        self.alarms.append(self.mismatch)
 
     def set_points(self, points: dict[str, float] | None) -> None:
         """Apply a profile's setpoints (None restores the configured ones)."""
@@ -131,17 +153,75 @@ class ThresholdRule(ChannelRule):
                 beyond[i] = v >= (at - db if beyond[i] else at)
             else:
                 beyond[i] = v <= (at + db if beyond[i] else at)
+        out = self._decide(v, now)
+        if self._device_fresh:
+            self._device_fresh = False
+            out += self._compare(v, now)
+        return out
+
+    def _decide(self, v: float | None, now: float) -> list[Transition]:
+        beyond, device = self._beyond, self._device
         out: list[Transition] = []
         for ladder in self._ladders:
             implied = False
             for i in ladder:
-                implied = implied or beyond[i]
+                implied = implied or beyond[i] or device[i]
                 alarm = self.alarms[i]
                 if implied == alarm.raw == alarm.effective:
-                    alarm.value = v  # steady state: nothing to decide (the hot path)
+                    if v is not None:
+                        alarm.value = v  # steady state: nothing to decide (the hot path)
                     continue
-                out += alarm.observe(implied, now, v, threshold=self.at[self.names[i]])
+                detail: dict[str, object] = {"threshold": self.at[self.names[i]]}
+                if device[i] and not beyond[i]:
+                    detail.update(cause="device_alarm", device_alarm=self._device_name)
+                out += alarm.observe(implied, now, v, **detail)
         return out
+
+    def on_device(self, name: str, value_follows: bool, now: float) -> list[Transition]:
+        """The device's own alarm state with this reading ("" none, else a level name such as
+        "A1"). ``value_follows``: a good value comes next (then :meth:`on_value` decides);
+        otherwise the device's word decides alone, since a bad value must not hide it."""
+        self._device_name = name
+        asserted = self._device_index(name)
+        self._device = [i == asserted for i in range(len(self.names))]
+        if asserted is not None:  # the device's level implies the milder ones of its ladder
+            for ladder in self._ladders:
+                if asserted in ladder:
+                    for i in ladder[ladder.index(asserted) :]:
+                        self._device[i] = True
+        self._device_fresh = value_follows
+        return [] if value_follows else self._decide(None, now)
+
+    def _device_index(self, name: str) -> int | None:
+        if not name:
+            return None
+        if name in self.names:
+            return self.names.index(name)
+        rising = self._ladders[0] or self._ladders[1]  # most severe first
+        return rising[0] if name.upper().endswith("2") else rising[-1]
+
+    def _compare(self, v: float, now: float) -> list[Transition]:
+        """Fault when the device's bits and the box's own evaluation of the value disagree."""
+        box = next((self.names[i] for lad in self._ladders for i in lad if self._beyond[i]), "")
+        device = self._device_name
+        same = (box == "") == (device == "") and (
+            not box or self._device_index(device) == self.names.index(box)
+        )
+        if same:
+            return self.mismatch.observe(False, now, v) if self.mismatch.raw else []
+        unit = self.channel.unit
+        if device:
+            why = (
+                f"the device signals {device} but the box reads {v:.6g} {unit} (no {device}): "
+                "check the profile's word order, scale and unit "
+                f"(safetybox sensors verify {self.channel.id} --test-gas ...)"
+            )
+        else:
+            why = (
+                f"the box reads {v:.6g} {unit} ({box}) but the device signals no alarm: "
+                "check the device's setpoints (sensors set) and the profile's scale and unit"
+            )
+        return self.mismatch.observe(True, now, v, device_alarm=device, box=box, reason=why)
 
 
 class ThresholdsKind(ChannelKind[Thresholds]):
