@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from box.config.loader import ConfigInvalid, parse_config
 from box.config.locate import locate
 from box.config.template import render
+from tests.conftest import run_cli
 
 GOOD = render(demo=True)
 
@@ -360,3 +362,46 @@ def test_duplicate_unit_ids_point_at_the_second_unit() -> None:
         "also devices[0]" in x
         for x in lines
     ), lines
+
+
+MY_O2 = 'name = "my-o2"\n[[points]]\nname = "o2"\naddress = 1\ntype = "uint16"\nscale = 0.1\n'
+USES_MY_O2 = (
+    '[[channels]]\nid = "p.o2"\nkind = "o2"\nunit = "%VOL"\n'
+    '[[drivers]]\ntype = "modbus"\nname = "bus"\nport = "/dev/ttyUSB9"\n'
+    '[[drivers.devices]]\nunit = 1\nprofile = "my-o2"\nchannels = { o2 = "p.o2" }\n'
+)
+
+
+def test_the_daemon_validates_with_its_own_profiles_and_a_reload_sees_new_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No process-wide box home: a box validates with the profiles beside its box.toml, even
+    when SAFETYBOX_HOME names another box, and a profile added later counts at the reload."""
+    from box.paths import BoxHome
+    from box.runtime.daemon import Daemon
+    from tests.conftest import sim_body, write_config
+
+    other = tmp_path / "other"
+    run_cli(other, "init")
+    monkeypatch.setenv("SAFETYBOX_HOME", str(other))  # a different box: must not matter
+    home = tmp_path / "box"
+    run_cli(home, "init")
+    write_config(home, sim_body())
+    d = Daemon(BoxHome.under(home))
+    d.start()
+    try:
+        (home / "box.toml").write_text((home / "box.toml").read_text() + USES_MY_O2)
+        first = d.reload(who="test")
+        assert not first["accepted"] and "unknown profile 'my-o2'" in " ".join(first["errors"])
+        (home / "profiles").mkdir()
+        (home / "profiles" / "my-o2.toml").write_text(MY_O2)
+        second = d.reload(who="test")
+        assert second["accepted"], second["errors"]
+    finally:
+        d.stop()
+    # The CLI checks a candidate file against the box's profiles, wherever the file lies.
+    candidate = tmp_path / "elsewhere" / "new.toml"
+    candidate.parent.mkdir()
+    candidate.write_text((home / "box.toml").read_text())
+    assert run_cli(home, "config", "check", str(candidate)).exit_code == 0
+    assert run_cli(other, "config", "check", str(candidate), check=False).exit_code == 1

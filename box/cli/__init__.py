@@ -6,7 +6,6 @@ Library errors (:class:`box.core.errors.SafetyBoxError`) become one-line message
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import click
@@ -78,10 +77,7 @@ def main(ctx: click.Context, home: str | None, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if home:
-        # Library code that locates box files (e.g. user Modbus profiles) sees the same home.
-        os.environ["SAFETYBOX_HOME"] = home
-    ctx.obj = Context(home)
+    ctx.obj = Context(home)  # commands pass the home on explicitly (no process-wide variable)
 
 
 def _register() -> None:

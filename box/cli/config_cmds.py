@@ -14,7 +14,7 @@ import tomli_w
 from box.atomic import write_atomic
 from box.cli.common import Context, json_option, pass_box, print_json
 from box.client import BoxClient
-from box.config.loader import ConfigInvalid, load_config, parse_config
+from box.config.loader import ConfigInvalid, context_for, load_config, parse_config
 from box.config.secrets import mask_secrets
 from box.core.errors import BoxNotRunning, ConfigError
 
@@ -36,8 +36,8 @@ def check(box: Context, file: str | None, as_json: bool) -> None:
       safetybox config check /tmp/new-box.toml
     """
     path = Path(file) if file else box.home.config_file
-    try:
-        cfg = load_config(path)
+    try:  # a candidate file is checked against this box's own profiles, wherever it lies
+        cfg = load_config(path, context=context_for(box.home.config_file))
     except ConfigInvalid as exc:
         if as_json:
             print_json(
@@ -94,7 +94,8 @@ def apply(box: Context, file: str, as_json: bool) -> None:
     """
     path = Path(file)
     text = path.read_text(encoding="utf-8")
-    parse_config(text, str(path))  # raises with every problem, before anything is touched
+    # Raises with every problem, before anything is touched; the box's own profiles count.
+    parse_config(text, str(path), context=context_for(box.home.config_file))
     write_atomic(box.home.config_file, text, mode=0o640)
     if not as_json:
         click.echo(f"installed {path} as {box.home.config_file}")

@@ -64,13 +64,27 @@ class ConfigInvalid(ConfigError):
         super().__init__(f"{source}: {len(lines)} problem(s)\n  " + "\n  ".join(lines))
 
 
+BOX_DIR = "box_dir"
+"""Validation context key: the folder of the box's box.toml, where validators find the box's
+own files (the Modbus driver: ``profiles/``). Passed in explicitly, never read from a global,
+so a reload sees a profile added meanwhile and the field tools see the same ones."""
+
+
+def context_for(config_file: Path) -> dict[str, Any]:
+    return {BOX_DIR: config_file.parent}
+
+
 def parse_config(
     text: str,
     source: str = "box.toml",
     registry: DriverRegistry | None = None,
     kinds: RuleKinds | None = None,
+    context: dict[str, Any] | None = None,
 ) -> BoxConfigBase:
-    """Validate a TOML document; raise :class:`ConfigInvalid` listing every problem."""
+    """Validate a TOML document; raise :class:`ConfigInvalid` listing every problem.
+
+    ``context``: :func:`context_for` the box's config file (without one, validators that need
+    the box's files fall back to the box home of the process: --home, SAFETYBOX_HOME, /etc)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -88,12 +102,12 @@ def parse_config(
         else [ConfigIssue(("config_version",), _MISSING, "Field required (config_version = 1)", 1)]
     )
     try:
-        config = model.model_validate(data)
+        config = model.model_validate(data, context=context)
     except ValidationError as exc:
         issues += [_issue_from_pydantic(err, data, text) for err in exc.errors()]
         # Cross-section checks over the parts that are valid on their own, in the same report:
         # fixing one list of problems must not reveal a second one.
-        config = partial_config(model, data)
+        config = partial_config(model, data, context)
     issues += [
         ConfigIssue(i.path, i.value, i.reason, locate(text, i.path))
         for i in cross_check(config, kinds)
@@ -104,18 +118,25 @@ def parse_config(
 
 
 def load_config(
-    path: Path, registry: DriverRegistry | None = None, kinds: RuleKinds | None = None
+    path: Path,
+    registry: DriverRegistry | None = None,
+    kinds: RuleKinds | None = None,
+    context: dict[str, Any] | None = None,
 ) -> BoxConfigBase:
+    """The config file at ``path``, validated with ``context`` (default: the box whose
+    box.toml it is, i.e. the profiles beside it)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found: {setup_advice(path)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
-    return parse_config(text, str(path), registry, kinds)
+    return parse_config(text, str(path), registry, kinds, context or context_for(path))
 
 
-def partial_config(model: type[BoxConfigBase], data: dict[str, Any]) -> BoxConfigBase:
+def partial_config(
+    model: type[BoxConfigBase], data: dict[str, Any], context: dict[str, Any] | None = None
+) -> BoxConfigBase:
     """The document's valid parts, unvalidated as a whole, for :func:`cross_check` when it has
     field errors: each section and each list item on its own; an invalid section is left at
     its default, an invalid list item is None (indices stay), and an invalid channel keeps its
@@ -127,10 +148,10 @@ def partial_config(model: type[BoxConfigBase], data: dict[str, Any]) -> BoxConfi
         raw = data[name]
         if isinstance(raw, list) and typing.get_origin(field.annotation) is list:
             item = _adapter(typing.get_args(field.annotation)[0])
-            sections[name] = [_valid_or_none(item, x, name) for x in raw]
+            sections[name] = [_valid_or_none(item, x, name, context) for x in raw]
         else:
             try:
-                sections[name] = _adapter(field.annotation).validate_python(raw)
+                sections[name] = _adapter(field.annotation).validate_python(raw, context=context)
             except ValidationError:
                 pass  # left at its default by model_construct
     return model.model_construct(**sections)
@@ -141,9 +162,11 @@ def _adapter(annotation: Any) -> TypeAdapter[Any]:
     return TypeAdapter(annotation)
 
 
-def _valid_or_none(adapter: TypeAdapter[Any], raw: Any, section: str) -> Any:
+def _valid_or_none(
+    adapter: TypeAdapter[Any], raw: Any, section: str, context: dict[str, Any] | None
+) -> Any:
     try:
-        return adapter.validate_python(raw)
+        return adapter.validate_python(raw, context=context)
     except ValidationError:
         if section == "channels" and isinstance(raw, dict) and isinstance(raw.get("id"), str):
             return ChannelConfig.model_construct(id=raw["id"])

@@ -28,10 +28,12 @@ def saved_configs(home: Any, keep: int = 20) -> list[str]:
     return sorted((p.name for p in folder.glob("box-*.toml")), reverse=True)[:keep]
 
 
-def check(text: str, registry: Any = None) -> list[ConfigIssue]:
+def check(
+    text: str, registry: Any = None, context: dict[str, Any] | None = None
+) -> list[ConfigIssue]:
     """Every problem with ``text``; empty when it is a valid config."""
     try:
-        parse_config(text, "box.toml", registry)
+        parse_config(text, "box.toml", registry, context=context)
     except ConfigInvalid as exc:
         return exc.issues
     except ConfigError as exc:

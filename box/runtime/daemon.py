@@ -20,7 +20,7 @@ from box.alarms.kinds import RuleKinds, default_rule_kinds
 from box.alarms.outputs import OutputController
 from box.atomic import write_atomic
 from box.config.changes import archive, changed_paths, digest
-from box.config.loader import ConfigInvalid, parse_config
+from box.config.loader import ConfigInvalid, context_for, parse_config
 from box.config.schema import BoxConfigBase
 from box.core.errors import ConfigError
 from box.core.levels import Level
@@ -236,18 +236,24 @@ class Daemon:
 
     # -- config -----------------------------------------------------------------------------------
 
+    @property
+    def _validation(self) -> tuple[DriverRegistry, RuleKinds, dict[str, Any]]:
+        """What every config of this box is validated with: its drivers, rule kinds and files
+        (its own Modbus profiles, read afresh each time, so a reload sees a new one)."""
+        return self.registry, self.rule_kinds, context_for(self.home.config_file)
+
     def _initial_config(self) -> tuple[BoxConfigBase, str, str]:
         """The config file, or if it is invalid the newest valid one in history: alarms must run."""
         path = self.home.config_file
         try:
             text = path.read_text(encoding="utf-8")
-            return parse_config(text, str(path), self.registry, self.rule_kinds), text, ""
+            return parse_config(text, str(path), *self._validation), text, ""
         except (ConfigError, OSError, UnicodeDecodeError) as exc:
             reason = str(exc)
         for old in sorted(self.home.config_history_dir.glob("box-*.toml"), reverse=True):
             try:
                 text = old.read_text(encoding="utf-8")
-                config = parse_config(text, str(old), self.registry, self.rule_kinds)
+                config = parse_config(text, str(old), *self._validation)
             except (ConfigError, OSError, UnicodeDecodeError):
                 continue
             log.error("%s\nfalling back to the last good config %s", reason, old)
@@ -260,7 +266,7 @@ class Daemon:
             path = self.home.config_file
             try:
                 text = path.read_text(encoding="utf-8")
-                new = parse_config(text, str(path), self.registry, self.rule_kinds)
+                new = parse_config(text, str(path), *self._validation)
             except (ConfigError, OSError, UnicodeDecodeError) as exc:
                 if isinstance(exc, ConfigInvalid):
                     errors = [issue.render(str(path)) for issue in exc.issues]
@@ -368,7 +374,7 @@ class Daemon:
         if text is None:
             return None
         try:
-            return parse_config(text, "previous config", self.registry, self.rule_kinds)
+            return parse_config(text, "previous config", *self._validation)
         except ConfigError:
             return None
 

@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify
 
 from box.config.changes import digest
 from box.config.edit import Edit, apply_edits
-from box.config.loader import ConfigInvalid
+from box.config.loader import ConfigInvalid, context_for
 from box.config.review import (
     StaleBase,
     check,
@@ -27,7 +27,8 @@ bp = Blueprint("config_api", __name__)
 
 
 def _review(text: str) -> dict[str, Any]:
-    issues = check(text, current_box().registry)
+    box = current_box()
+    issues = check(text, box.registry, context_for(box.home.config_file))
     return {
         "valid": not issues,
         "issues": [issue_json(i) for i in issues],

@@ -18,7 +18,7 @@ from box.config import form as config_form
 from box.config.changes import digest
 from box.config.edit import Edit, apply_edits
 from box.config.form import UNSET
-from box.config.loader import ConfigInvalid
+from box.config.loader import ConfigInvalid, context_for
 from box.config.review import (
     StaleBase,
     check,
@@ -89,7 +89,7 @@ def show() -> Any:
 
 def _review(text: str) -> Any:
     """Validate ``text``: the errors page, or the diff with an Apply button."""
-    issues = check(text, _registry())
+    issues = check(text, _registry(), context_for(current_box().home.config_file))
     if issues:
         return _render(text, 400, issues=issues)
     return _render(text, diff=unified_diff(_running(), text) or "(no change)", valid=True)
@@ -212,7 +212,7 @@ def edit_form(section: str, item: str | None = None) -> Any:
         text = apply_edits(draft, changes)
     except ConfigError as exc:
         return _form_page(tree, draft, 400, general=[str(exc)])
-    issues = check(text, _registry())
+    issues = check(text, _registry(), context_for(current_box().home.config_file))
     diff = unified_diff(_running(), text) or "(no change)"
     data = tomllib.loads(text)
     if any(e.delete and e.path == path for e in changes) or _value(data, path) is UNSET:

@@ -45,11 +45,17 @@ MAX_BLOCK = 125
 PROFILES_DIR = "profiles_dir"  # validation context key: the box's own profiles folder
 
 
+BOX_DIR = "box_dir"  # the same key as box.config.loader.BOX_DIR (drivers sit below config)
+
+
 def profiles_for(context: dict[str, Any] | None) -> dict[str, Profile]:
     """Shipped profiles plus the box's own, by name. The folder comes from the validation
-    context (``{"profiles_dir": home.profiles_dir}``); without one, from the box home the
-    process was started for (``--home`` / SAFETYBOX_HOME / system)."""
-    folder = (context or {}).get(PROFILES_DIR)
+    context: ``profiles_dir``, or ``profiles/`` in ``box_dir`` (the folder of box.toml);
+    without either, from the box home the process was started for."""
+    ctx = context or {}
+    folder = ctx.get(PROFILES_DIR)
+    if folder is None and ctx.get(BOX_DIR) is not None:
+        folder = Path(ctx[BOX_DIR]) / "profiles"
     if folder is None:
         from box.paths import BoxHome
 
