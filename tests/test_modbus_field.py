@@ -175,13 +175,14 @@ def test_the_reason_reaches_the_channel_fault_alarm() -> None:
     b = Box('[[channels]]\nid = "s"\nkind = "gas_ppm"\nunit = "ppm"\n')
     try:
         b.read(0, "s", 10.0)
-        b.engine.process([Reading("s", 1, None, Quality.BAD, "warming up")])
+        why = "sensor open circuit (fault code 1)"  # (warm-up is not a fault: test_not_ready)
+        b.engine.process([Reading("s", 1, None, Quality.BAD, why)])
         b.at(1)
         alarm = b.engine.alarms["s:fault"]
         assert str(alarm.state) == "active_unack"
-        assert alarm.detail["reasons"] == ["quality_bad", "warming up"]
+        assert alarm.detail["reasons"] == ["quality_bad", why]
         raised = next(e for e in b.events if e.kind == "alarm_raised")
-        assert "warming up" in raised.details["detail"]["reasons"]
+        assert why in raised.details["detail"]["reasons"]
     finally:
         b.close()
 

@@ -41,9 +41,11 @@ def annunciate(alarms: Iterable[Alarm], relays: list[Relay], silenced: bool) -> 
     live = [a for a in visible if a.shelved is None]
     process = [a for a in live if a.spec.kind == "alarm"]
     faults = [a for a in live if a.spec.kind == "fault"]
+    # Not ready (warm-up, calibration, inhibited at the device): reduced coverage, by design.
+    inhibited = any(a.spec.kind == "inhibit" for a in live)
 
     buzzer = OFF
-    sounding = [a for a in live if a.state == State.ACTIVE_UNACK]
+    sounding = [a for a in live if a.state == State.ACTIVE_UNACK and a.spec.kind != "inhibit"]
     if sounding and not silenced:
         worst = min(a.spec.level if a.spec.kind == "alarm" else 9 for a in sounding)
         buzzer = CONTINUOUS if worst == 1 else INTERMITTENT if worst == 2 else CHIRP
@@ -51,7 +53,7 @@ def annunciate(alarms: Iterable[Alarm], relays: list[Relay], silenced: bool) -> 
     red = BLINK_FAST if any(a.state in UNACKED for a in process) else ON if process else OFF
     if any(a.state in UNACKED for a in faults):
         yellow = BLINK_SLOW
-    elif faults or shelved:
+    elif faults or shelved or inhibited:
         yellow = ON
     else:
         yellow = OFF

@@ -104,6 +104,20 @@ class Detection:
     snapshot: str = ""  # a reference to a stored image (file name), never the pixels
 
 
+# Why a device is not measuring, when it is working as designed: a driver puts these words in
+# ``Reading.reason`` (joined by "; " with others), and the alarm engine shows such a channel as
+# not ready (yellow, silent) instead of as a sensor fault.
+WARMING_UP = "warming up"
+CALIBRATING = "calibration in progress"
+INHIBITED = "alarms inhibited at the device"
+NOT_READY = (WARMING_UP, CALIBRATING, INHIBITED)
+
+
+def not_ready(reason: str) -> bool:
+    """Every part of ``reason`` is a by-design not-measuring state (warm-up, calibration)."""
+    return bool(reason) and all(part in NOT_READY for part in reason.split("; "))
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 

@@ -7,11 +7,9 @@ they are the device working as designed, and a technician acts on them different
 
 from __future__ import annotations
 
+from box.core.records import CALIBRATING, INHIBITED, WARMING_UP  # the engine knows these words
 from drivers.modbus.profiles import ALARM_FLAGS, FaultCodes, Profile
 
-WARMING_UP = "warming up"
-CALIBRATING = "calibration in progress"
-INHIBITED = "alarms inhibited at the device"
 DEVICE_FAULT = "device reports a fault"
 HEARTBEAT_STOPPED = "heartbeat bit stopped toggling"
 

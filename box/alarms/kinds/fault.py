@@ -1,6 +1,11 @@
 """The fault rule, always on and configured by the channel's own keys (``stale_after_s``,
 ``escalate_after_s``, ``fault_level``, ``ne43``): bad quality, NAMUR NE43 loop faults, stale data.
 
+A device that says it is warming up, being calibrated or has its alarms inhibited is working
+as designed: the channel is *not ready* (``CH:not_ready``, level 4, lit yellow, silent), not
+faulty; such readings keep it from going stale, and ``escalate_after_s`` still reports a
+warm-up that never ends.
+
 The fault rule is each channel's gate: it sees every reading, also bad ones, and the other
 rules see a value only when it is good.
 """
@@ -13,7 +18,7 @@ from box.alarms.alarm import Transition
 from box.alarms.config import ChannelConfig
 from box.alarms.kinds.base import ChannelContext, ChannelKind, ChannelRule, channel_alarm
 from box.core.model import StrictModel
-from box.core.records import Quality, Reading
+from box.core.records import Quality, Reading, not_ready
 
 NE43_LOW_MA = 3.6
 NE43_HIGH_MA = 21.0
@@ -33,23 +38,30 @@ class FaultRule(ChannelRule):
         self.last_good = now  # a channel never heard from faults after stale_after_s too
         self.bad_quality = False
         self.device_reason = ""
+        self.not_ready = ""  # "warming up", "calibration in progress" while the device says so
+        self.last_heard = now  # the last reading that was good or not-ready
         self.loop_fault = ""
         self.escalated = False
         self.alarm = channel_alarm(channel, "fault", a.fault_level, False, kind="fault")
-        self.alarms = [self.alarm]
+        self.ready_alarm = channel_alarm(channel, "not_ready", 4, False, kind="inhibit")
+        self.alarms = [self.alarm, self.ready_alarm]
 
     def on_reading(self, r: Reading, now: float) -> Sequence[Transition]:
         if (
             not self.ne43
             and r.value is not None
             and r.quality < Quality.BAD
-            and not (self.alarm.raw or self.alarm.effective or self.bad_quality)
+            and not (self.alarm.raw or self.alarm.effective or self.bad_quality or self.not_ready)
         ):
-            self.last_good = now  # healthy and was healthy: the hot path
+            self.last_good = self.last_heard = now  # healthy and was healthy: the hot path
             self.escalated = False
             return ()
-        self.bad_quality = r.quality >= Quality.BAD or r.value is None
-        self.device_reason = r.reason if self.bad_quality else ""  # "warming up", "sensor short"
+        bad = r.quality >= Quality.BAD or r.value is None
+        self.not_ready = r.reason if bad and not_ready(r.reason) else ""
+        self.bad_quality = bad and not self.not_ready
+        self.device_reason = r.reason if self.bad_quality else ""  # "sensor short", ...
+        if self.not_ready:
+            self.last_heard = now
         self.loop_fault = ""
         if not self.bad_quality and self.ne43:
             assert r.value is not None  # noqa: S101 - checked just above
@@ -57,8 +69,8 @@ class FaultRule(ChannelRule):
                 self.loop_fault = f"loop current {r.value:.2f} mA < {NE43_LOW_MA} (NE43)"
             elif r.value > NE43_HIGH_MA:
                 self.loop_fault = f"loop current {r.value:.2f} mA > {NE43_HIGH_MA} (NE43)"
-        if not self.bad_quality and not self.loop_fault:
-            self.last_good = now
+        if not bad and not self.loop_fault:
+            self.last_good = self.last_heard = now
             self.escalated = False
         return self._observe(now)
 
@@ -66,13 +78,14 @@ class FaultRule(ChannelRule):
         return self._observe(now)
 
     def _observe(self, now: float) -> list[Transition]:
-        stale = now - self.last_good >= self.stale_after_s
+        stale = now - self.last_heard >= self.stale_after_s
         reasons = [r for r, on in (("stale", stale), ("quality_bad", self.bad_quality)) if on]
         if self.bad_quality and self.device_reason:
             reasons.append(self.device_reason)
         if self.loop_fault:
             reasons.append(self.loop_fault)
-        return self.alarm.observe(bool(reasons), now, reasons=reasons)
+        out = self.alarm.observe(bool(reasons), now, reasons=reasons)
+        return out + self.ready_alarm.observe(bool(self.not_ready), now, reason=self.not_ready)
 
     def escalation_due(self, now: float) -> bool:
         """True once per offline episode, when it has lasted ``escalate_after_s``."""
