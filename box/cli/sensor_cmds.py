@@ -18,6 +18,8 @@ from box.cli.common import Context, json_option, pass_box, print_json, report
 from box.numbers import DEFAULT_DECIMALS, shown
 
 if TYPE_CHECKING:
+    from pymodbus.client import ModbusBaseSyncClient
+
     from box.core.records import Record
 
 
@@ -111,7 +113,7 @@ def _client(
     profiles: dict[str, Any],
     trace: Any = None,
     command: str = "read",
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[ModbusBaseSyncClient, dict[str, Any]]:
     from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 
     from box.cli.bus_owner import explain_open_failure
