@@ -37,11 +37,13 @@ test: $(STAMP)
 	@scripts/ensure-apt $(TEST_APT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy box drivers sim firmware_tools
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy box drivers sim firmware_tools
 
 bench: $(STAMP)
 	$(BIN)/safetybox bench pipeline

@@ -1,8 +1,8 @@
 """The driver interface and the registry that finds drivers through entry points.
 
-A driver only talks to its hardware and hands readings to a sink; it knows nothing of rules,
-storage or MQTT. Built-in drivers are registered through the same ``safetybox.drivers``
-entry-point group that third-party packages use.
+A driver only talks to its hardware and hands records (readings, ...) to a sink; it knows
+nothing of rules, storage or MQTT. Built-in drivers are registered through the same
+``safetybox.drivers`` entry-point group that third-party packages use.
 """
 
 from __future__ import annotations
@@ -10,19 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from box.core import plugins
 from box.core.model import Identifier, StrictModel
-from box.core.records import Reading
+from box.core.ports import RecordSink
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = plugins.DRIVERS
-
-ReadingSink = Callable[[Sequence[Reading]], None]
 
 
 class DriverConfig(StrictModel):
@@ -52,7 +49,7 @@ class Driver(ABC):
     type_key: ClassVar[str]
     config_model: ClassVar[type[DriverConfig]]
 
-    def __init__(self, config: DriverConfig, sink: ReadingSink) -> None:
+    def __init__(self, config: DriverConfig, sink: RecordSink) -> None:
         self.config = config
         self.sink = sink
 
@@ -91,7 +88,7 @@ class DriverRegistry:
     @classmethod
     def from_entry_points(cls) -> DriverRegistry:
         """Load every installed driver; one that fails to import is reported, not fatal."""
-        loaded = plugins.load(plugins.DRIVERS, _is_driver_named)
+        loaded: plugins.Loaded[type[Driver]] = plugins.load(plugins.DRIVERS, _is_driver_named)
         return cls(drivers=dict(loaded.items), failed=dict(loaded.failed))
 
 

@@ -7,8 +7,7 @@ reading it back. Also reachable as ``safetybox sensors set|command|set-unit``.
 
 from __future__ import annotations
 
-from typing import Any
-
+from pymodbus.client import ModbusBaseSyncClient
 from pymodbus.exceptions import ModbusException
 
 from drivers.modbus.datatypes import DataType, decode, encode
@@ -19,7 +18,7 @@ class ToolError(ValueError):
     """A write that is refused or failed; the message says why."""
 
 
-def _write(client: Any, unit: int, address: int, words: list[int]) -> None:
+def _write(client: ModbusBaseSyncClient, unit: int, address: int, words: list[int]) -> None:
     try:
         if len(words) == 1:
             r = client.write_register(address, words[0], device_id=unit)
@@ -46,7 +45,9 @@ def plan_setpoint(profile: Profile, name: str, value: float) -> tuple[int, list[
     return sp.address, encode(raw, DataType(sp.type), sp.word_order or "big")
 
 
-def set_setpoint(client: Any, unit: int, profile: Profile, name: str, value: float) -> float:
+def set_setpoint(
+    client: ModbusBaseSyncClient, unit: int, profile: Profile, name: str, value: float
+) -> float:
     address, words = plan_setpoint(profile, name, value)
     sp = next(s for s in profile.setpoints if s.name == name)
     _write(client, unit, address, words)
@@ -60,7 +61,7 @@ def set_setpoint(client: Any, unit: int, profile: Profile, name: str, value: flo
     return (got or 0.0) * sp.scale
 
 
-def run_command(client: Any, unit: int, profile: Profile, name: str) -> None:
+def run_command(client: ModbusBaseSyncClient, unit: int, profile: Profile, name: str) -> None:
     cmd = next((c for c in profile.commands if c.name == name), None)
     if cmd is None:
         names = ", ".join(c.name for c in profile.commands) or "none"
@@ -68,7 +69,7 @@ def run_command(client: Any, unit: int, profile: Profile, name: str) -> None:
     _write(client, unit, cmd.address, list(cmd.values))  # the device echoes what it took
 
 
-def set_unit_id(client: Any, unit: int, profile: Profile, new_unit: int) -> None:
+def set_unit_id(client: ModbusBaseSyncClient, unit: int, profile: Profile, new_unit: int) -> None:
     if profile.address_register is None:
         raise ToolError(f"profile {profile.name} does not say where the unit id is stored")
     if not 1 <= new_unit <= 247:
@@ -79,7 +80,7 @@ def set_unit_id(client: Any, unit: int, profile: Profile, new_unit: int) -> None
         raise ToolError(f"the device does not answer as unit {new_unit} after the change")
 
 
-def set_baud(client: Any, unit: int, profile: Profile, baud: int) -> int:
+def set_baud(client: ModbusBaseSyncClient, unit: int, profile: Profile, baud: int) -> int:
     """Write the baud-rate code; the device answers at the new rate afterwards, so the
     read-back happens on a client opened at that rate (:func:`verify_baud`). Returns the code."""
     if profile.baud_register is None or not profile.baud_codes:
@@ -92,7 +93,9 @@ def set_baud(client: Any, unit: int, profile: Profile, baud: int) -> int:
     return code
 
 
-def verify_baud(client_at_new_rate: Any, unit: int, profile: Profile, code: int) -> None:
+def verify_baud(
+    client_at_new_rate: ModbusBaseSyncClient, unit: int, profile: Profile, code: int
+) -> None:
     assert profile.baud_register is not None  # noqa: S101 - set_baud checked it
     back = client_at_new_rate.read_holding_registers(profile.baud_register, count=1, device_id=unit)
     if back.isError() or back.registers[0] != code:

@@ -280,7 +280,7 @@ def request_length(buf: bytes) -> int | None:
 def parse_rtu(buf: bytearray) -> list[tuple[int, bytes]]:
     """Take every complete, CRC-valid request off the front of ``buf``; junk is skipped byte by
     byte until a valid frame lines up (how a real slave resynchronises)."""
-    out = []
+    out: list[tuple[int, bytes]] = []
     while True:
         n = request_length(bytes(buf))
         if n is None or len(buf) < n:

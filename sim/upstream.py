@@ -207,19 +207,24 @@ class MqttConsumer:
         )
         if ca_file:
             self.client.tls_set(ca_certs=str(ca_file))
-        self.client.on_connect = lambda c, u, f, rc, p: (
-            c.subscribe(f"{base}/up/#", qos=1),
-            c.subscribe(f"{base}/status", qos=1),
-        )
+        self._base = base
+        self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(0.2, 2)
+        # paho annotates the delays as int but sleeps for any float.
+        self.client.reconnect_delay_set(0.2, 2)  # type: ignore[arg-type]
         self.client.connect_async(host, port, keepalive=30)
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
+    ) -> None:
+        client.subscribe(f"{self._base}/up/#", qos=1)
+        client.subscribe(f"{self._base}/status", qos=1)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic.endswith("/status"):
             self.consumer.status = json.loads(msg.payload)
             return
-        self.consumer.handle(msg.payload)
+        self.consumer.handle(bytes(msg.payload))
 
     def start(self) -> MqttConsumer:
         self.client.loop_start()

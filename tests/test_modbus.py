@@ -770,3 +770,12 @@ def test_set_unit_and_set_baud_cli_explain_what_a_profile_lacks(tcp_probe) -> No
     assert r.exit_code == 1 and "does not say where the unit id is stored" in r.output
     r = CliRunner().invoke(main, ["sensors", "set-baud", *base, "--new-baud", "9600"])
     assert r.exit_code == 1 and "does not say where the baud rate is stored" in r.output
+
+
+def test_bench_modbus_tcp_polls_its_own_profile() -> None:
+    # The TCP phase's profile is in no profiles folder: the bench attaches it to each device
+    # (it used to register it in a profile cache the driver no longer has, and crashed).
+    from box.bench.modbus_bench import tcp
+
+    result = tcp(0.5, units=2)
+    assert result["tcp_stored"] > 0 and result["tcp_datapoints_per_s"] > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from box.alarms.config import Profile
@@ -12,7 +13,7 @@ def _within(value: str, start: str, end: str) -> bool:
     return start <= value <= end if start <= end else value >= start or value <= end
 
 
-def active_profile(profiles: list[Profile], when: datetime) -> Profile | None:
+def active_profile(profiles: Sequence[Profile], when: datetime) -> Profile | None:
     """The first profile whose dates and hours both include ``when`` (local time)."""
     mmdd = when.strftime("%m-%d")
     hhmm = when.strftime("%H:%M")

@@ -18,7 +18,6 @@ from box.bench import Step, quiet
 from box.config.schema import BoxConfigBase, StoreSection
 from box.runtime.pipeline import Pipeline
 from box.store.writer import StoreWriter
-from drivers.modbus import driver as modbus_driver
 from drivers.modbus.driver import DeviceConfig, ModbusDriver, ModbusDriverConfig, exchange_s
 from drivers.modbus.profiles import Profile, shipped
 from sim.modbus_slave import DeviceSim, PtySlave, Slave, TcpSlave
@@ -50,6 +49,18 @@ def _config(devices: list[DeviceConfig], **bus: Any) -> ModbusDriverConfig:
     return ModbusDriverConfig.model_construct(**{**fields, **bus})
 
 
+def _device(
+    unit: int, profile: Profile, channels: dict[str, str], interval_s: float
+) -> DeviceConfig:
+    # model_construct skips the validation that attaches the profile; attach it here, so the
+    # driver runs this one (the bench profile is not in any profiles folder).
+    device = DeviceConfig.model_construct(
+        unit=unit, profile=profile.name, interval_s=interval_s, channels=channels, ma_ranges={}
+    )
+    device._profile = profile
+    return device
+
+
 def _run(driver: ModbusDriver, seconds: float) -> float:
     stop = threading.Event()
     driver.start()
@@ -69,14 +80,7 @@ def rtu(seconds: float, baud: int = 9600, units: int = 32) -> dict[str, Any]:
     pty = PtySlave(slave).start()
     try:
         devices = [
-            DeviceConfig.model_construct(
-                unit=u,
-                profile=probe.name,
-                interval_s=0.001,
-                channels={"concentration": f"c{u}"},
-                ma_ranges={},
-            )
-            for u in range(1, units + 1)
+            _device(u, probe, {"concentration": f"c{u}"}, 0.001) for u in range(1, units + 1)
         ]
         drv = ModbusDriver(_config(devices, port=pty.path, baudrate=baud), lambda b: None)
         elapsed = _run(drv, seconds)
@@ -94,17 +98,10 @@ def rtu(seconds: float, baud: int = 9600, units: int = 32) -> dict[str, Any]:
 
 
 def tcp(seconds: float, units: int = 32) -> dict[str, Any]:
-    modbus_driver._profiles()[BENCH_PROFILE.name] = BENCH_PROFILE  # the cached dict
     slave = Slave([DeviceSim(BENCH_PROFILE, u) for u in range(1, units + 1)])
     server = TcpSlave(slave).start()
     devices = [
-        DeviceConfig.model_construct(
-            unit=u,
-            profile=BENCH_PROFILE.name,
-            interval_s=0.0001,
-            channels={f"r{i}": f"u{u}.r{i}" for i in range(8)},
-            ma_ranges={},
-        )
+        _device(u, BENCH_PROFILE, {f"r{i}": f"u{u}.r{i}" for i in range(8)}, 0.0001)
         for u in range(1, units + 1)
     ]
     with tempfile.TemporaryDirectory(prefix="safetybox-bench-") as tmp:

@@ -8,14 +8,19 @@ import functools
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from box.cli.common import Context, json_option, pass_box, print_json, report
 from box.numbers import DEFAULT_DECIMALS, shown
+
+if TYPE_CHECKING:
+    from pymodbus.client import ModbusBaseSyncClient
+
+    from box.core.records import Record
 
 
 def _range(text: str) -> list[int]:
@@ -108,7 +113,7 @@ def _client(
     profiles: dict[str, Any],
     trace: Any = None,
     command: str = "read",
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[ModbusBaseSyncClient, dict[str, Any]]:
     from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 
     from box.cli.bus_owner import explain_open_failure
@@ -117,6 +122,7 @@ def _client(
     port, host, tcp_port = bus["port"], bus["host"], bus["tcp_port"]
     baud, parity, stopbits = bus["baud"], bus["parity"], bus["stopbits"]
     timeout = _timeout(bus, profiles)
+    client: ModbusSerialClient | ModbusTcpClient
     if port:
         client = ModbusSerialClient(
             port,
@@ -256,6 +262,7 @@ def _read_device(
     import threading
 
     from box.cli.bus_owner import explain_open_failure
+    from box.core.records import Reading
     from drivers.modbus.driver import PROFILES_DIR, ModbusDriver, ModbusDriverConfig
 
     _check_bus(bus)
@@ -294,7 +301,8 @@ def _read_device(
     seen = [0]
     usable = [0]
 
-    def show(batch: list[Any]) -> None:
+    def show(records: Sequence[Record]) -> None:
+        batch = [r for r in records if isinstance(r, Reading)]  # the Modbus driver's only type
         seen[0] += 1
         usable[0] += any(r.value is not None for r in batch)
         if as_json:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -104,7 +104,9 @@ def export(
         click.echo(f"exported {count} readings", err=True)
 
 
-def _count(conn: Any, channel: str | None, since: int | None, until: int | None) -> int:
+def _count(
+    conn: sqlite3.Connection, channel: str | None, since: int | None, until: int | None
+) -> int:
     return sum(1 for _ in query_readings(conn, channel, since, until, batch=50_000))
 
 

@@ -146,12 +146,13 @@ def partial_config(
         if name not in data:
             continue
         raw = data[name]
-        if isinstance(raw, list) and typing.get_origin(field.annotation) is list:
-            item = _adapter(typing.get_args(field.annotation)[0])
+        annotation: Any = field.annotation  # a type form (a model, list[...], a union)
+        if isinstance(raw, list) and typing.get_origin(annotation) is list:
+            item = _adapter(typing.get_args(annotation)[0])
             sections[name] = [_valid_or_none(item, x, name, context) for x in raw]
         else:
             try:
-                sections[name] = _adapter(field.annotation).validate_python(raw, context=context)
+                sections[name] = _adapter(annotation).validate_python(raw, context=context)
             except ValidationError:
                 pass  # left at its default by model_construct
     return model.model_construct(**sections)

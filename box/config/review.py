@@ -7,29 +7,33 @@ import difflib
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from box.atomic import write_atomic
 from box.config.changes import digest
 from box.config.loader import ConfigInvalid, ConfigIssue, parse_config
 from box.core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from box.paths import BoxHome
+    from drivers.base import DriverRegistry
+
 _save_lock = threading.Lock()
 
 
-def running_text(home: Any) -> str:
+def running_text(home: BoxHome) -> str:
     """The box.toml the box runs from (or will run at its next start)."""
     return home.config_file.read_text(encoding="utf-8")
 
 
-def saved_configs(home: Any, keep: int = 20) -> list[str]:
+def saved_configs(home: BoxHome, keep: int = 20) -> list[str]:
     """Names of the earlier accepted configs that can be restored, newest first."""
     folder = home.config_history_dir
     return sorted((p.name for p in folder.glob("box-*.toml")), reverse=True)[:keep]
 
 
 def check(
-    text: str, registry: Any = None, context: dict[str, Any] | None = None
+    text: str, registry: DriverRegistry | None = None, context: dict[str, Any] | None = None
 ) -> list[ConfigIssue]:
     """Every problem with ``text``; empty when it is a valid config."""
     try:
@@ -67,7 +71,7 @@ def save(
     text: str,
     base: str,
     reload: Callable[[], dict[str, Any]],
-    registry: Any = None,
+    registry: DriverRegistry | None = None,
 ) -> dict[str, Any]:
     """Validate, write atomically and reload, one editor at a time. ``base`` (the digest of
     the text the editor started from) refuses to overwrite someone else's change."""

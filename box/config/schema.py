@@ -5,7 +5,7 @@ rule kinds' keys from the loaded rule kinds (``[channels.alarms.<kind>]``, ``[[<
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Final, Literal, Union
 
 from pydantic import Field, create_model, model_validator
 
@@ -18,7 +18,7 @@ from box.store.config import StoreSection
 from box.sync.config import SyncSection
 from drivers.base import DriverConfig, DriverRegistry
 
-CONFIG_VERSION = 1
+CONFIG_VERSION: Final = 1
 
 __all__ = ["BoxConfigBase", "ChannelConfig", "StoreSection", "WebSection", "build_config_model"]
 
@@ -91,7 +91,8 @@ def _config_model(
             create_model(
                 "UnavailableDriver",
                 __base__=UnavailableDriverConfig,
-                type=(Literal[failed], ...),  # type: ignore[valid-type]
+                # A Literal of names known only at run time: no static type describes it.
+                type=(Literal[failed], ...),  # type: ignore[valid-type, arg-type]
             )
         )
     if not variants:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from box.core.records import Event
+from box.core.records import Event, Record
 
-RecordSink = Callable[[Sequence[Any]], None]
+RecordSink = Callable[[Sequence[Record]], None]
 """Where a driver hands a batch of records (readings, positions, detections, ...); never
 blocks: a full queue drops the batch and counts it."""
 

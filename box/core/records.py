@@ -32,7 +32,9 @@ class Record(Protocol):
 
     RECORD_TYPE: ClassVar[str]
     RECORD_KEY: ClassVar[str]
-    ts_ms: int
+
+    @property
+    def ts_ms(self) -> int: ...  # read-only: records are frozen dataclasses
 
 
 @dataclass(slots=True, frozen=True)

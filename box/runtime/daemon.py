@@ -10,7 +10,9 @@ import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from box import __version__
@@ -197,8 +199,12 @@ class Daemon:
     def run_forever(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Feeds the systemd watchdog."""
 
-        def on_signal(flag: threading.Event) -> Any:
-            return lambda *_: (flag.set(), self._wake.set())
+        def on_signal(flag: threading.Event) -> Callable[[int, FrameType | None], None]:
+            def handler(signum: int, frame: FrameType | None) -> None:
+                flag.set()
+                self._wake.set()
+
+            return handler
 
         signal.signal(signal.SIGTERM, on_signal(self._stop_requested))
         signal.signal(signal.SIGINT, on_signal(self._stop_requested))

@@ -7,8 +7,9 @@ Commands run on the core thread (``pipeline.call``), the only one that touches a
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from box.core.records import Event
 from box.keys import STORE_KEY
@@ -18,8 +19,12 @@ from box.runtime import status
 if TYPE_CHECKING:
     from box.config.schema import BoxConfigBase
     from box.runtime.daemon import Daemon
+    from box.sync.downlink import DownlinkBox
     from box.web.accounts import Accounts
+    from box.web.port import WebBox
     from drivers.base import DriverRegistry
+
+T = TypeVar("T")
 
 
 class BoxFacade:
@@ -136,5 +141,11 @@ class BoxFacade:
 
         backup(self.home.database_file, self._d.keys.get(STORE_KEY), target)
 
-    def _on_core(self, fn: Any) -> Any:
+    def _on_core(self, fn: Callable[[], T]) -> T:
         return self._d.pipeline.call(fn)
+
+
+if TYPE_CHECKING:
+    # The facade is what the web app and the downlink are given: checked here, statically.
+    def _ports(facade: BoxFacade) -> tuple[WebBox, DownlinkBox]:
+        return facade, facade

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from box.alarms.engine import AlarmEngine
 from box.core.record_types import RecordTypes
-from box.core.records import Reading
+from box.core.records import Reading, Record
 from box.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 _channel_of = operator.attrgetter("channel")
 TICK_S = 0.1  # timer resolution of the engine (delays, offline detection, expiries)
 T = TypeVar("T")
-Stage = Callable[[Sequence[Any]], None]
+R = TypeVar("R", bound=Record)
+Stage = Callable[[Sequence[Any]], object]  # called only with batches of its subscribed type
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Pipeline:
         self.engine = engine
         self.writer = writer
         self.live: dict[str, Reading] = {}  # last reading per channel
-        self.latest: dict[tuple[str, str], Any] = {}  # last other record per (type, key)
+        self.latest: dict[tuple[str, str], Record] = {}  # last other record per (type, key)
         self.dropped_readings = 0
         self.processed_readings = 0
         self.processed_records = 0
@@ -68,11 +69,11 @@ class Pipeline:
     def start(self) -> None:
         self._thread.start()
 
-    def subscribe(self, record_type: type, stage: Stage) -> None:
+    def subscribe(self, record_type: type[R], stage: Callable[[Sequence[R]], object]) -> None:
         """Hand every batch of ``record_type`` to ``stage`` on the core thread (before start)."""
         self._routes.setdefault(record_type, []).append(stage)
 
-    def submit(self, batch: Sequence[Any]) -> None:
+    def submit(self, batch: Sequence[Record]) -> None:
         """The sink drivers call; never blocks. A full queue drops the batch and counts it."""
         if not batch:
             return
@@ -163,7 +164,7 @@ class Pipeline:
                 self._guard(stage, records)
             self.processed_records += len(records)
 
-    def _remember(self, records: Sequence[Any]) -> None:
+    def _remember(self, records: Sequence[Record]) -> None:
         latest = self.latest
         for r in records:
             latest[(r.RECORD_TYPE, str(getattr(r, r.RECORD_KEY)))] = r

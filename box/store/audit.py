@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import sqlite3
 
 from box.store.events import ChainReport, verify_chain
 
 
-def audit_events(conn: Any) -> ChainReport:
+def audit_events(conn: sqlite3.Connection) -> ChainReport:
     first = conn.execute("SELECT min(seq) FROM events").fetchone()[0]
     anchor = None
     if first is not None and first > 1:

@@ -6,6 +6,7 @@ it never comes from the config or the command line.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import sqlcipher3
@@ -15,8 +16,13 @@ from box.core.errors import StoreError
 from box.store.migrations import MIGRATIONS
 
 
-def connect(path: Path, key: bytes, *, readonly: bool = False, synchronous: str = "normal"):
-    """A keyed connection in autocommit mode (transactions are explicit). Checks the key."""
+def connect(
+    path: Path, key: bytes, *, readonly: bool = False, synchronous: str = "normal"
+) -> sqlite3.Connection:
+    """A keyed connection in autocommit mode (transactions are explicit). Checks the key.
+
+    It is sqlcipher3's connection, which has the API of (but does not derive from)
+    :class:`sqlite3.Connection`; sqlcipher3 ships no type information, so it is typed as that."""
     if readonly and not path.exists():
         raise StoreError(f"no store at {path}: has the box run yet?")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ class EventFilter:
     limit: int = 100
 
 
-def query_events(conn: Any, f: EventFilter) -> list[dict[str, Any]]:
+def query_events(conn: sqlite3.Connection, f: EventFilter) -> list[dict[str, Any]]:
     """The newest ``f.limit`` events that match, returned oldest first (as a log reads)."""
     where: list[str] = []
     params: list[Any] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -16,7 +17,7 @@ FIELDS = ["id", "channel", "ts", "ts_ms", "value", "quality"]
 
 
 def query_readings(
-    conn: Any,
+    conn: sqlite3.Connection,
     channel: str | None = None,
     since_ms: int | None = None,
     until_ms: int | None = None,

@@ -7,6 +7,7 @@ which is also the order sync cursors walk.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ DAY_MS = 86_400_000
 SIZE_TARGET = 0.9  # evict down to 90 % of the budget, so eviction does not run on every check
 
 
-def used_bytes(conn: Any) -> int:
+def used_bytes(conn: sqlite3.Connection) -> int:
     """Bytes in use by the store (pages minus free pages); what the size budget measures."""
     # int(): SQLCipher returns some pragma values as text.
     page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
@@ -27,7 +28,10 @@ def used_bytes(conn: Any) -> int:
 
 
 def apply(
-    conn: Any, settings: StoreSection, now_ms: int, hash_of: Callable[[int], str | None]
+    conn: sqlite3.Connection,
+    settings: StoreSection,
+    now_ms: int,
+    hash_of: Callable[[int], str | None],
 ) -> list[dict[str, Any]]:
     gaps: list[dict[str, Any]] = []
     cutoff = now_ms - int(settings.retention_days * DAY_MS)
@@ -52,7 +56,10 @@ def apply(
 
 
 def _evict_readings(
-    conn: Any, too_old: Callable[[int], bool] | None, target_bytes: int | None, reason: str
+    conn: sqlite3.Connection,
+    too_old: Callable[[int], bool] | None,
+    target_bytes: int | None,
+    reason: str,
 ) -> dict[str, Any] | None:
     """Delete the oldest readings while ``too_old(ts)`` holds or until under ``target_bytes``.
 
@@ -103,7 +110,7 @@ def _evict_readings(
 
 
 def _evict_events(
-    conn: Any, cutoff_ms: int, hash_of: Callable[[int], str | None]
+    conn: sqlite3.Connection, cutoff_ms: int, hash_of: Callable[[int], str | None]
 ) -> dict[str, Any] | None:
     # Never delete the newest event: it anchors the chain for the events that follow.
     row = conn.execute(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
 
 RANGES = {"hour": (60, 1), "day": (1440, 10), "week": (10080, 60)}  # minutes, bucket minutes
 
 
 def trend(
-    conn: Any, channel: str, range_name: str, now_ms: int
+    conn: sqlite3.Connection, channel: str, range_name: str, now_ms: int
 ) -> list[tuple[int, float, float, float]]:
     """(bucket start ms, min, max, mean) for the last hour, day or week, oldest first."""
     span, bucket = RANGES[range_name]

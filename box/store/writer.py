@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from box.core.errors import StoreError
 from box.core.levels import Level
@@ -31,6 +32,7 @@ from box.store.database import open_store
 from box.store.events import GENESIS_HASH, canonical_details, event_hash
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _PLAIN_QUALITY = tuple(int(q) for q in Quality)
 MULTI_ROWS = 250  # 1,000 bound parameters per statement, well under SQLite's limit
@@ -66,7 +68,7 @@ class _Flush:
 class _Call:
     """A function run inside the writer's transaction (rare writes such as user accounts)."""
 
-    fn: Callable[[Any], Any]
+    fn: Callable[[sqlite3.Connection], Any]
     future: Future[Any] = field(default_factory=Future)
 
 
@@ -136,7 +138,7 @@ class StoreWriter:
         self._dropped: dict[str, list[int]] = {"readings": [0, 0, 0], "records": [0, 0, 0]}
         try:
             self._db = open_store(path, key, synchronous=settings.synchronous)
-            self._conn = self._db.conn
+            self._conn: sqlite3.Connection = self._db.conn
             self._channel_ids: dict[str, int] = dict(
                 (name, cid) for cid, name in self._conn.execute("SELECT id, name FROM channels")
             )
@@ -215,12 +217,13 @@ class StoreWriter:
         except queue.Full:
             self._overflow.append(item)
 
-    def call(self, fn: Callable[[Any], Any], timeout: float = 10.0) -> Any:
+    def call(self, fn: Callable[[sqlite3.Connection], T], timeout: float = 10.0) -> T:
         """Run ``fn(connection)`` in the writer's next transaction; return its result once
         committed (or raise what it raised). Keeps a single writer for every table."""
         item = _Call(fn)
         self._queue.put(item, timeout=timeout)
-        return item.future.result(timeout)
+        result: T = item.future.result(timeout)
+        return result
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued before this call is committed."""
@@ -439,15 +442,15 @@ class StoreWriter:
                 prev_hash = h
             if event_rows:
                 conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?)", event_rows)
-            for st in states:
-                if st.value is None:
-                    conn.execute("DELETE FROM state WHERE key = ?", (st.key,))
+            for entry in states:
+                if entry.value is None:
+                    conn.execute("DELETE FROM state WHERE key = ?", (entry.key,))
                     continue
                 conn.execute(
                     "INSERT INTO state(key, value, updated_ts) VALUES (?,?,?) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
                     "updated_ts = excluded.updated_ts",
-                    (st.key, st.value, now_ms()),
+                    (entry.key, entry.value, now_ms()),
                 )
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - disk full, I/O error: keep items, retry later

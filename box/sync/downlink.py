@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from box.alarms.config import Outputs
 from box.core.errors import CommandRefused
@@ -28,6 +28,9 @@ from box.core.records import Event, now_ms
 from box.sync.config import SyncSection
 from box.sync.envelope import EnvelopeError, Stream, key_id_bytes, open_envelope
 from box.sync.keyring import SyncKeyring
+
+if TYPE_CHECKING:
+    from box.sync.service import SyncService
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +63,10 @@ class Downlink:
     def __init__(self, box: DownlinkBox, keyring: SyncKeyring) -> None:
         self.box = box
         self.keyring = keyring
-        self.service: Any = None  # the SyncService: see attach()
+        self.service: SyncService | None = None  # see attach()
         self.last_seq = 0
 
-    def attach(self, service: Any) -> None:
+    def attach(self, service: SyncService) -> None:
         """Use ``service`` for replies; resume the replay guard from the state it loaded."""
         self.service = service
         self.last_seq = int(service.saved_state.get(STATE_SEQ, 0))
@@ -134,6 +137,8 @@ class Downlink:
                 raise CommandRejected("'stream' must be events or readings")
             if not (isinstance(first, int) and isinstance(last, int) and 0 < first <= last):
                 raise CommandRejected("'first' and 'last' must be integers with 0 < first <= last")
+            if self.service is None:  # not attached yet: nothing to resend from
+                raise CommandRejected("resend is not available before sync starts")
             self.service.request_resend(stream, first, last)
             return {"stream": stream, "first": first, "last": last}
         if name == "set_output":

@@ -10,6 +10,7 @@ reported in the next batch as ``evicted`` (range and count) instead of silence.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +50,9 @@ class Cursors:
 
 
 class Outbox:
-    def __init__(self, conn: Any, config: SyncedConfig, box_id: str, cursors: Cursors) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, config: SyncedConfig, box_id: str, cursors: Cursors
+    ) -> None:
         self.conn = conn
         self.box_id = box_id
         self.cursors = cursors

@@ -92,8 +92,8 @@ class SyncService:
             levels = [
                 {"name": lv.name, "at": lv.at, "level": lv.level,
                  "direction": lv.direction or th.direction}
-                for lv in (th.levels if th else [])
-            ]  # fmt: skip
+                for lv in th.levels
+            ] if th is not None else []  # fmt: skip
             chans.append(
                 {
                     "id": c.id,

@@ -153,7 +153,7 @@ class Transport:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if self.on_command is not None:
             try:
-                self.on_command(msg.payload)
+                self.on_command(bytes(msg.payload))
             except Exception:
                 log.exception("sync: downlink handler failed")
 

@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, NotFound
 
 from box.core import plugins
@@ -66,7 +67,8 @@ def create_app(box: WebBox, test_config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1 << 20,
     )
     app.jinja_env.globals.update(t=t, lang=lang, csrf_token=csrf_token, user=current_user)
-    app.json.sort_keys = False  # type: ignore[attr-defined] - keep the documented field order
+    if isinstance(app.json, DefaultJSONProvider):  # Flask's own: keep the documented order
+        app.json.sort_keys = False
     if test_config:
         app.config.update(test_config)
     nav: list[NavItem] = []

@@ -7,14 +7,18 @@ changes config and users). Writes go through the store writer (one writer for ev
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from box.core.errors import SafetyBoxError
 from box.core.records import now_ms
+
+if TYPE_CHECKING:
+    from box.store.writer import StoreWriter
 
 ROLES = ("viewer", "operator", "admin")
 MIN_PASSWORD = 10
@@ -48,8 +52,8 @@ def check_password(password: str, name: str) -> None:
 
 
 class Accounts:
-    def __init__(self, writer: Any, reader: Any) -> None:
-        self.writer = writer  # StoreWriter: every write goes through its transaction
+    def __init__(self, writer: StoreWriter, reader: sqlite3.Connection) -> None:
+        self.writer = writer  # every write goes through its transaction
         self.reader = reader  # a read-only connection
 
     def get(self, name: str) -> User | None:
@@ -70,7 +74,7 @@ class Accounts:
         check_password(password, name)
         digest = _hasher.hash(password)
 
-        def insert(conn: Any) -> None:
+        def insert(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise AccountError(f"user {name!r} exists already")
             conn.execute(
@@ -131,7 +135,7 @@ class Accounts:
         if role not in ROLES:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
 
-        def update(conn: Any) -> None:
+        def update(conn: sqlite3.Connection) -> None:
             _exists(conn, name)
             if role != "admin":
                 _not_the_last_admin(conn, name, "demote")
@@ -142,7 +146,7 @@ class Accounts:
     def remove(self, name: str) -> None:
         """Delete an account (its sessions end at their next request); never the last admin."""
 
-        def delete(conn: Any) -> None:
+        def delete(conn: sqlite3.Connection) -> None:
             _exists(conn, name)
             _not_the_last_admin(conn, name, "remove")
             conn.execute("DELETE FROM users WHERE name = ?", (name,))
@@ -158,12 +162,12 @@ class Accounts:
         return password
 
 
-def _exists(conn: Any, name: str) -> None:
+def _exists(conn: sqlite3.Connection, name: str) -> None:
     if not conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
         raise AccountError(f"no account {name!r}")
 
 
-def _not_the_last_admin(conn: Any, name: str, verb: str) -> None:
+def _not_the_last_admin(conn: sqlite3.Connection, name: str, verb: str) -> None:
     # Checked inside the writer's transaction, so two admins demoting each other at once
     # cannot both succeed.
     admins = [r[0] for r in conn.execute("SELECT name FROM users WHERE role = 'admin'")]
@@ -171,7 +175,7 @@ def _not_the_last_admin(conn: Any, name: str, verb: str) -> None:
         raise AccountError(f"cannot {verb} {name!r}: it is the last admin account")
 
 
-def _failed(conn: Any, name: str) -> None:
+def _failed(conn: sqlite3.Connection, name: str) -> None:
     conn.execute("UPDATE users SET failed = failed + 1 WHERE name = ?", (name,))
     failed = conn.execute("SELECT failed FROM users WHERE name = ?", (name,)).fetchone()[0]
     if failed >= MAX_FAILURES:

@@ -86,7 +86,7 @@ def require_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             g.actor = user
             return view(*args, **kwargs)
 
-        wrapped.required_role = role  # type: ignore[attr-defined] - read by tests and docs
+        wrapped.required_role = role  # type: ignore[attr-defined]  # read by tests and docs
         return wrapped
 
     return decorate
@@ -126,7 +126,7 @@ def page_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 abort(400, "missing or wrong CSRF token")
             return view(*args, **kwargs)
 
-        wrapped.required_role = role  # type: ignore[attr-defined] - read by tests and docs
+        wrapped.required_role = role  # type: ignore[attr-defined]  # read by tests and docs
         return wrapped
 
     return decorate

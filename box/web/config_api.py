@@ -64,9 +64,12 @@ def _edits(raw: Any) -> list[Edit]:
     out = []
     for i, item in enumerate(raw):
         path = item.get("path") if isinstance(item, dict) else None
-        valid_path = isinstance(path, list) and path
-        if not valid_path or not all(
-            isinstance(p, str) or (isinstance(p, int) and not isinstance(p, bool)) for p in path
+        if (
+            not isinstance(path, list)
+            or not path
+            or not all(
+                isinstance(p, str) or (isinstance(p, int) and not isinstance(p, bool)) for p in path
+            )
         ):
             raise ConfigError(f"edits[{i}].path must be a non-empty list of keys and indexes")
         if item.get("delete") is True:

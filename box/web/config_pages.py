@@ -145,7 +145,8 @@ def _section(section: str, item: str | None, data: dict[str, Any]) -> tuple[Any,
     g.schema = config_form.Schema(root)
     if item is None:
         return node, (section,)
-    rows = data.get(section) if isinstance(data.get(section), list) else []
+    found = data.get(section)
+    rows: list[Any] = found if isinstance(found, list) else []
     if item == "new":
         return node["items"], (section, len(rows))
     if not item.isdigit() or int(item) >= len(rows):

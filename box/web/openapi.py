@@ -44,7 +44,7 @@ _ALARM = {
 }
 _WHO = {"who": {"type": "string", "maxLength": 64}}
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-_WRITE = [{"bearer": []}, {"session": [], "csrf": []}]
+_WRITE: list[dict[str, list[str]]] = [{"bearer": []}, {"session": [], "csrf": []}]
 
 
 def document() -> dict[str, Any]:
@@ -180,7 +180,7 @@ _EDIT = {
 
 
 def _session_paths() -> dict[str, Any]:
-    cookie = [{"session": []}]
+    cookie: list[dict[str, list[str]]] = [{"session": []}]
     return {
         "/api/session": {
             "post": {

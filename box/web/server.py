@@ -14,10 +14,13 @@ import socket
 import ssl
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cheroot.wsgi import Server
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ def _adapter(cert: Path, key: Path) -> BuiltinSSLAdapter:
 class WebServer:
     def __init__(
         self,
-        app: Any,
+        app: Flask,
         listen: list[str],
         threads: int = 4,
         tls: tuple[Path, Path] | None = None,

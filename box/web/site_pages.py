@@ -129,6 +129,15 @@ def site_api() -> Any:
     return jsonify(plan=_plan() is not None, positions=positions())
 
 
+def _percent(v: object) -> float | None:
+    """``v`` rounded as a percentage 0..100, or None if it is not one (a bool is not)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    if not math.isfinite(v) or not 0 <= v <= 100:
+        return None
+    return round(float(v), 2)
+
+
 @bp.post("/api/site/positions")
 @require_role("admin")
 def place() -> Any:
@@ -138,12 +147,14 @@ def place() -> Any:
     known = {c.id for c in current_box().config.channels}
     if channel not in known:
         return jsonify(error=f"unknown channel {channel!r}"), 400
+    at: list[float] = []
     for name, v in (("x", x), ("y", y)):
-        number = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-        if not number or not 0 <= v <= 100:
+        percent = _percent(v)
+        if percent is None:
             return jsonify(error=f"'{name}' must be a percentage 0..100, got {v!r}"), 400
+        at.append(percent)
     placed = positions()
-    placed[channel] = [round(float(x), 2), round(float(y), 2)]
+    placed[channel] = at
     audit("site_position_set", by=who(data), channel=channel, at=placed[channel])
     text = json.dumps(placed)
     current_box().save_state(STATE_POSITIONS, text)

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any
 
+from box.core.ports import RecordSink
 from box.core.records import Quality, Reading
 from box.workers import protocol
 from box.workers.child import ChildSpec
@@ -22,7 +23,7 @@ from box.workers.frames import FrameRing, new_spec
 from box.workers.process import WorkerProcess
 from box.workers.protocol import BadMessage, RestrictedDecoder
 from box.workers.records import Check, GarbageLog, reading_check
-from drivers.base import Driver, ReadingSink
+from drivers.base import Driver
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class ProcessDriver(Driver):
     config_model = ProcessDriverConfig
     config: ProcessDriverConfig
 
-    def __init__(self, config: ProcessDriverConfig, sink: ReadingSink) -> None:
+    def __init__(self, config: ProcessDriverConfig, sink: RecordSink) -> None:
         super().__init__(config, sink)
         self.garbage = GarbageLog(config.name)
         # One check per record type the sink accepts; later types (positions, detections) add

@@ -75,7 +75,7 @@ class FrameRing:
         self._generation += 1
         slot = self._generation % self.spec.slots
         base = slot * self.spec.stride
-        buf = self._shm.buf
+        buf = self._buf()
         HEADER.pack_into(buf, base, WRITING)
         buf[base + HEADER.size : base + HEADER.size + data.nbytes] = data
         HEADER.pack_into(buf, base, self._generation)
@@ -86,7 +86,7 @@ class FrameRing:
         if not (0 <= slot < self.spec.slots) or generation <= WRITING:
             return None
         base = slot * self.spec.stride
-        buf = self._shm.buf
+        buf = self._buf()
         if HEADER.unpack_from(buf, base)[0] != generation:
             return None
         start = base + HEADER.size
@@ -103,6 +103,12 @@ class FrameRing:
         import numpy as np
 
         return np.frombuffer(data, dtype=self.spec.dtype).reshape(self.spec.shape)
+
+    def _buf(self) -> memoryview:
+        buf = self._shm.buf
+        if buf is None:  # unmapped by close()
+            raise ValueError("the frame ring is closed")
+        return buf
 
     def close(self) -> None:
         """Unmap; the owner also unlinks, so nothing stays in /dev/shm."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pymodbus.client import ModbusBaseSyncClient
 from pymodbus.exceptions import ModbusException
 
 from drivers.modbus.driver import _blocks, exchange_s
@@ -32,11 +33,11 @@ def default_timeout(baudrate: int | None, profiles: dict[str, Profile]) -> float
     return round(exchange_s(baudrate, largest) + TURNAROUND_S, 2)
 
 
-def _reader(client: Any, function: int) -> Callable[..., Any]:
+def _reader(client: ModbusBaseSyncClient, function: int) -> Callable[..., Any]:
     return client.read_holding_registers if function == 3 else client.read_input_registers
 
 
-def probe(client: Any, unit: int) -> bool:
+def probe(client: ModbusBaseSyncClient, unit: int) -> bool:
     """Does anything answer at ``unit``? An exception response counts as an answer."""
     try:
         client.read_holding_registers(0, count=1, device_id=unit)
@@ -45,7 +46,7 @@ def probe(client: Any, unit: int) -> bool:
         return False
 
 
-def _matches(client: Any, unit: int, p: Profile) -> bool:
+def _matches(client: ModbusBaseSyncClient, unit: int, p: Profile) -> bool:
     try:
         for check in p.identify:
             r = _reader(client, check.function)(check.address, count=1, device_id=unit)
@@ -70,7 +71,7 @@ def _chance(p: Profile) -> float:
     return chance
 
 
-def identify(client: Any, unit: int, profiles: dict[str, Profile]) -> str | None:
+def identify(client: ModbusBaseSyncClient, unit: int, profiles: dict[str, Profile]) -> str | None:
     """The most specific profile that positively identifies the device, or None."""
     candidates = [p for p in profiles.values() if any(c.narrows for c in p.identify)]
     for p in sorted(candidates, key=lambda p: (_chance(p), p.name)):
@@ -79,7 +80,7 @@ def identify(client: Any, unit: int, profiles: dict[str, Profile]) -> str | None
     return None
 
 
-def _reads(client: Any, unit: int, fc: int, count: int) -> bool:
+def _reads(client: ModbusBaseSyncClient, unit: int, fc: int, count: int) -> bool:
     try:
         r = _reader(client, fc)(0, count=count, device_id=unit)
     except ModbusException:
@@ -87,7 +88,7 @@ def _reads(client: Any, unit: int, fc: int, count: int) -> bool:
     return not r.isError() and len(r.registers) == count
 
 
-def answering_registers(client: Any, unit: int) -> dict[int, int]:
+def answering_registers(client: ModbusBaseSyncClient, unit: int) -> dict[int, int]:
     """How many registers from address 0 answer, per function (3 holding, 4 input), up to
     16: halving from 16 until a read works, then bisecting up to the exact count."""
     out = {}
@@ -106,7 +107,7 @@ def answering_registers(client: Any, unit: int) -> dict[int, int]:
 
 
 def scan(
-    client: Any,
+    client: ModbusBaseSyncClient,
     units: Iterable[int],
     profiles: dict[str, Profile],
     progress: Callable[[int], None] = lambda unit: None,
