@@ -28,6 +28,8 @@ import threading  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import ClassVar, Literal  # noqa: E402
 
+from pydantic import Field  # noqa: E402
+
 from box.core.records import now_ms  # noqa: E402
 from drivers.base import Driver, DriverConfig  # noqa: E402
 
@@ -48,8 +50,8 @@ class NotARecord:  # no RECORD_TYPE: refused by the registry
 
 class NoiseDriverConfig(DriverConfig):
     type: Literal["noise"]
-    meter: str = "gate"
-    interval_s: float = 0.05
+    meter: str = Field(default="gate", json_schema_extra={"x-zh": "噪声计"})
+    interval_s: float = Field(default=0.05, json_schema_extra={"x-zh": "采样周期(秒)"})
 
 
 class NoiseDriver(Driver):

@@ -36,6 +36,7 @@ class Field:
     new: bool = False  # the blank row that adds an item to a list
     removable: bool = False  # an item of a list: offers a "remove" box
     errors: list[str] = field(default_factory=list)
+    zh: str = ""  # the field's Chinese name from its model (``json_schema_extra={"x-zh": ...}``)
     schema: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -116,6 +117,7 @@ def build(schema: Schema, node: dict[str, Any], data: Any, path: tuple[PathElem,
         value=_shown(data) if present else "",
         help=resolved.get("description", ""),
         schema=resolved,
+        zh=str(node.get("x-zh") or resolved.get("x-zh") or ""),
     )
     default = resolved.get("default", UNSET)
     if default is not UNSET and default is not None and not present:
