@@ -17,7 +17,9 @@ from box import __version__
 from box.alarms.buttons import Buttons
 from box.alarms.engine import AlarmEngine
 from box.alarms.kinds import RuleKinds, default_rule_kinds
+from box.alarms.output_kinds import OutputKinds, default_output_kinds
 from box.alarms.outputs import OutputController
+from box.alarms.plugin_outputs import Annunciators, PluginOutputs
 from box.atomic import write_atomic
 from box.config.changes import archive, changed_paths, digest
 from box.config.loader import ConfigInvalid, parse_config
@@ -54,12 +56,14 @@ class Daemon:
         keys: KeyProvider | None = None,
         registry: DriverRegistry | None = None,
         rule_kinds: RuleKinds | None = None,
+        output_kinds: OutputKinds | None = None,
     ) -> None:
         self.home = home
         self.keys = keys or FileKeyProvider(home.keys_dir)
         self.registry = registry or default_registry()
         self.record_types = RecordTypes.load()
         self.rule_kinds = rule_kinds or default_rule_kinds()
+        self.output_kinds = output_kinds or default_output_kinds()
         self.notifier = Notifier()
         self.started_monotonic = time.monotonic()
         self.started_ms = now_ms()
@@ -81,6 +85,7 @@ class Daemon:
         self.pipeline: Pipeline
         self.engine: AlarmEngine
         self.outputs: OutputController
+        self.plugin_outputs: PluginOutputs
         self.buttons: Buttons
         self._opened: list[str] = []  # what start() got to, so a failed start closes just that
         self._reload_lock = threading.Lock()
@@ -178,6 +183,7 @@ class Daemon:
             self.buttons.close()
         if "outputs" in opened:
             self.outputs.close()  # releases the pins: fail-safe outputs de-energise
+            self.plugin_outputs.close()
         if "store" not in opened:
             return
         self.writer.submit_event(Event("daemon_stopped", "daemon", now_ms(), Level.INFO, {}))
@@ -241,13 +247,19 @@ class Daemon:
         path = self.home.config_file
         try:
             text = path.read_text(encoding="utf-8")
-            return parse_config(text, str(path), self.registry, self.rule_kinds), text, ""
+            return (
+                parse_config(text, str(path), self.registry, self.rule_kinds, self.output_kinds),
+                text,
+                "",
+            )
         except (ConfigError, OSError, UnicodeDecodeError) as exc:
             reason = str(exc)
         for old in sorted(self.home.config_history_dir.glob("box-*.toml"), reverse=True):
             try:
                 text = old.read_text(encoding="utf-8")
-                config = parse_config(text, str(old), self.registry, self.rule_kinds)
+                config = parse_config(
+                    text, str(old), self.registry, self.rule_kinds, self.output_kinds
+                )
             except (ConfigError, OSError, UnicodeDecodeError):
                 continue
             log.error("%s\nfalling back to the last good config %s", reason, old)
@@ -260,7 +272,9 @@ class Daemon:
             path = self.home.config_file
             try:
                 text = path.read_text(encoding="utf-8")
-                new = parse_config(text, str(path), self.registry, self.rule_kinds)
+                new = parse_config(
+                    text, str(path), self.registry, self.rule_kinds, self.output_kinds
+                )
             except (ConfigError, OSError, UnicodeDecodeError) as exc:
                 if isinstance(exc, ConfigInvalid):
                     errors = [issue.render(str(path)) for issue in exc.issues]
@@ -295,12 +309,15 @@ class Daemon:
         self, config: BoxConfigBase, saved: dict[str, str], factory: Any = None
     ) -> None:
         self.outputs = OutputController(config.outputs, factory, self._output_fault)
+        self.plugin_outputs = PluginOutputs(
+            self.output_kinds, config.outputs.plugins, self._output_fault, self._output_unavailable
+        )
         self.engine = AlarmEngine(
             config,
             self.writer.submit_event,
             saved_state=saved,
             persist=self.writer.set_state,
-            outputs=self.outputs,
+            outputs=Annunciators(self.outputs, self.plugin_outputs),
             kinds=self.rule_kinds,
         )
         for name, reason in self.rule_kinds.failed.items():
@@ -322,16 +339,18 @@ class Daemon:
 
     def _reconfigure_alarms(self, old: BoxConfigBase, new: BoxConfigBase) -> None:
         """Runs on the pipeline thread. Outputs and buttons are rebuilt only if they changed."""
-        if old.outputs != new.outputs or old.inputs != new.inputs:
+        if old.outputs.gpio() != new.outputs.gpio() or old.inputs != new.inputs:
             self.buttons.close()
             self.outputs.close()
             same = old.outputs.pin_factory == new.outputs.pin_factory
             self.outputs = OutputController(
                 new.outputs, self.outputs.factory if same else None, self._output_fault
             )
-            self.engine.outputs = self.outputs
+            self.engine.outputs = Annunciators(self.outputs, self.plugin_outputs)
             self.engine.annunciation = None  # drive the new outputs on the next refresh
             self._start_buttons(new)
+        if old.outputs.plugins != new.outputs.plugins:
+            self.plugin_outputs.reconfigure(new.outputs.plugins)  # only the changed ones
         self.engine.reconfigure(new)
 
     def _store_health(self, error: str) -> None:
@@ -356,6 +375,9 @@ class Daemon:
     def _output_fault(self, name: str, message: str) -> None:
         self._event("fault", Level.LEVEL_3, source=f"output:{name}", error=message)
 
+    def _output_unavailable(self, name: str, kind: str, reason: str) -> None:
+        self._event("output_unavailable", Level.LEVEL_3, output=name, type=kind, error=reason)
+
     def _record_applied(
         self, old: BoxConfigBase | None, new: BoxConfigBase, text: str, who: str
     ) -> None:
@@ -368,7 +390,9 @@ class Daemon:
         if text is None:
             return None
         try:
-            return parse_config(text, "previous config", self.registry, self.rule_kinds)
+            return parse_config(
+                text, "previous config", self.registry, self.rule_kinds, self.output_kinds
+            )
         except ConfigError:
             return None
 
