@@ -82,6 +82,8 @@ class PluginOutputs:
         out: dict[str, dict[str, StatusValue]] = {}
         for name, slot in self.slots.items():
             shown: dict[str, StatusValue] = {"type": slot.config.type, "error": slot.error}
+            # A mode for the dashboard even if the kind reports none; its own overrides it.
+            shown["mode"] = "error" if slot.error else "running"
             if slot.output is None:
                 shown["mode"] = "unavailable"
             else:
