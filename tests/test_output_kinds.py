@@ -17,7 +17,15 @@ from box.runtime.daemon import Daemon
 from drivers.base import default_registry
 from tests import example_output
 from tests.alarm_harness import Box
-from tests.conftest import free_port, get_json, open_reader, sim_body, wait_for, write_config
+from tests.conftest import (
+    free_port,
+    get_json,
+    open_reader,
+    run_cli,
+    sim_body,
+    wait_for,
+    write_config,
+)
 
 CHANNEL = """
 [[channels]]
@@ -200,6 +208,7 @@ def test_the_daemon_drives_reports_rebuilds_and_closes_plugin_outputs(
         assert snap["outputs"]["buzzer"]["mode"] == siren.states()["mode"]
         assert snap["outputs"]["plugin:pa"]["mode"] == "unavailable"
         assert "ModuleNotFoundError" in snap["failed_output_kinds"]["broken"]
+        assert "plugin:siren=" in run_cli(home, "status").output
 
         gpio, bad = d.outputs, d.plugin_outputs.slots["bad"].output
         write_config(home, body + SIREN.replace("60", "70") + FAULTY + BROKEN, port)
