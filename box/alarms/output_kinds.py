@@ -39,7 +39,7 @@ class OutputState:
     """What an output is given on every change of the annunciation."""
 
     annunciation: Annunciation
-    alarms: tuple[AlarmView, ...] = ()  # those /api/alarms lists: not normal, shelved, pending
+    alarms: tuple[AlarmView, ...] = ()  # as /api/alarms lists them (shared: do not modify)
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,8 @@ class Output(ABC):
     def apply(self, state: OutputState) -> None: ...
 
     def states(self) -> Mapping[str, StatusValue]:
-        """For the status page, e.g. ``{"mode": "continuous", "level": 1}``."""
+        """For the status page, e.g. ``{"mode": "continuous", "level": 1}``. Called from the
+        web thread: read what ``apply`` stored, do not touch the device."""
         return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -80,7 +80,7 @@ class PluginOutputs:
 
     def states(self) -> dict[str, dict[str, StatusValue]]:
         out: dict[str, dict[str, StatusValue]] = {}
-        for name, slot in self.slots.items():
+        for name, slot in list(self.slots.items()):  # the web thread reads while a reload runs
             shown: dict[str, StatusValue] = {"type": slot.config.type, "error": slot.error}
             # A mode for the dashboard even if the kind reports none; its own overrides it.
             shown["mode"] = "error" if slot.error else "running"
