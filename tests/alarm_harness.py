@@ -8,7 +8,9 @@ from typing import Any
 from gpiozero.pins.mock import MockFactory
 
 from box.alarms.engine import AlarmEngine
+from box.alarms.output_kinds import default_output_kinds
 from box.alarms.outputs import OutputController
+from box.alarms.plugin_outputs import Annunciators, PluginOutputs
 from box.config.loader import parse_config
 from box.core.records import Quality, Reading
 
@@ -46,11 +48,12 @@ class Box:
         self.state: dict[str, str] = dict(saved or {})
         self.factory = MockFactory()
         self.faults: list[tuple[str, str]] = []
-        self.outputs = OutputController(
-            self.config.outputs, self.factory, lambda n, m: self.faults.append((n, m))
-        )
+        fault = lambda n, m: self.faults.append((n, m))  # noqa: E731
+        self.outputs = OutputController(self.config.outputs, self.factory, fault)
+        self.plugins = PluginOutputs(default_output_kinds(), self.config.outputs.plugins, fault)
+        sink = Annunciators(self.outputs, self.plugins)
         self.engine = AlarmEngine(
-            self.config, self.events.append, self.clock, self.state, self._persist, self.outputs
+            self.config, self.events.append, self.clock, self.state, self._persist, sink
         )
 
     def _persist(self, key: str, value: str | None) -> None:
@@ -94,6 +97,7 @@ class Box:
 
     def close(self) -> None:
         self.outputs.close()
+        self.plugins.close()
 
 
 def dumps(obj: Any) -> str:

@@ -66,7 +66,7 @@ def test_a_word_swapped_value_still_raises_through_the_device_bits_and_faults(
     raised = next(e for e in box.events if e.kind == "alarm_raised")
     assert raised.details["detail"]["cause"] == "device_alarm"
     assert raised.details["detail"]["device_alarm"] == "A1"
-    assert box.engine.outputs.states()["buzzer"]["mode"] != "off"
+    assert box.outputs.states()["buzzer"]["mode"] != "off"
     assert box.state_of("face1.ch4:device_mismatch") == "normal", "not before the delay"
     _feed(box, 3, absurd)
     assert box.state_of("face1.ch4:device_mismatch") == "normal"

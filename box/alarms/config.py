@@ -81,12 +81,28 @@ class Relay(SwitchOutput):
     zones: list[str] = Field(default_factory=list)
 
 
+class OutputConfig(StrictModel):
+    """Fields every plug-in output has; a kind subclasses this with ``type: Literal[KIND]``
+    (see box/alarms/output_kinds.py)."""
+
+    type: str
+    name: Identifier
+
+
 class Outputs(StrictModel):
     pin_factory: Literal["auto", "mock", "lgpio", "rpigpio", "pigpio", "native"] = "auto"
     buzzer: PinOutput | None = None
     tower: TowerLight = Field(default_factory=TowerLight)
     relays: list[Relay] = Field(default_factory=list)
     fault_relay: SwitchOutput | None = None
+    # One variant per loaded output kind (composed by the schema, like the drivers).
+    plugins: list[OutputConfig] = Field(
+        default_factory=list, description="outputs of plug-in kinds, each with its type"
+    )
+
+    def gpio(self) -> dict[str, object]:
+        """The settings of the GPIO outputs alone, to tell whether the pins need rebuilding."""
+        return self.model_dump(exclude={"plugins"})
 
 
 class Button(StrictModel):

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,7 +32,9 @@ PROFILE_CHECK_S = 1.0
 
 
 class OutputSink(Protocol):
-    def apply(self, annunciation: Annunciation) -> None: ...
+    def apply(
+        self, annunciation: Annunciation, alarms: Sequence[Mapping[str, object]] = ()
+    ) -> None: ...
 
 
 class AlarmEngine:
@@ -389,9 +391,9 @@ class AlarmEngine:
         else:
             silenced = self.silenced_until is not None and now < self.silenced_until
             ann = annunciate(self._notable.values(), self.config.outputs.relays, silenced)
-        if ann != self.annunciation or self.annunciation is None:
-            self.annunciation = ann
-            if self.outputs is not None:
-                self.outputs.apply(ann)
         pending = [a for a in self._delayed if a.pending and a.spec.id not in self._notable]
         self.views = [a.view() for a in (*self._notable.values(), *pending)]
+        if ann != self.annunciation or self.annunciation is None:
+            self.annunciation = ann
+            if self.outputs is not None:  # given the alarms too, e.g. for a dialler's message
+                self.outputs.apply(ann, self.views)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -98,7 +98,8 @@ class OutputController:
         if self.last is not None:
             self.apply(self.last)
 
-    def apply(self, ann: A.Annunciation) -> None:
+    def apply(self, ann: A.Annunciation, alarms: Sequence[Mapping[str, object]] = ()) -> None:
+        """Set the pins (``alarms`` is for plug-in outputs; the pins follow ``ann`` alone)."""
         self.last = ann
         wanted = {"buzzer": ann.buzzer, "red": ann.red, "yellow": ann.yellow, "green": ann.green}
         relays = {**ann.relays, **self.forced}

@@ -126,7 +126,7 @@ def status(box: Context, as_json: bool) -> None:
     else:
         click.echo("alarms: none")
     outs = "  ".join(
-        f"{n}={o['mode']}" + (f" (fail-safe, pin {o['level']})" if o["fail_safe"] else "")
+        f"{n}={o['mode']}" + (f" (fail-safe, pin {o['level']})" if o.get("fail_safe") else "")
         for n, o in s["outputs"].items()
     )
     click.echo(f"outputs: {outs or 'none configured'}")

@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from box.alarms.config import ChannelConfig
 from box.alarms.kinds import RuleKinds, default_rule_kinds
+from box.alarms.output_kinds import OutputKinds
 from box.config.locate import PathElem, locate
 from box.config.schema import BoxConfigBase, build_config_model
 from box.core.errors import ConfigError
@@ -79,6 +80,7 @@ def parse_config(
     source: str = "box.toml",
     registry: DriverRegistry | None = None,
     kinds: RuleKinds | None = None,
+    outputs: OutputKinds | None = None,
     context: dict[str, Any] | None = None,
 ) -> BoxConfigBase:
     """Validate a TOML document; raise :class:`ConfigInvalid` listing every problem.
@@ -93,7 +95,7 @@ def parse_config(
         issue = ConfigIssue((), _MISSING, f"not valid TOML: {exc}", line)
         raise ConfigInvalid(source, [issue]) from None
     kinds = kinds or default_rule_kinds()
-    model = build_config_model(registry or default_registry(), kinds)
+    model = build_config_model(registry or default_registry(), kinds, outputs)
     # The file must say its format: an empty or truncated file (a power cut during a non-atomic
     # write) must be rejected, not run as a valid box with no channels.
     issues = (
@@ -131,7 +133,7 @@ def load_config(
         raise ConfigError(f"{path}: config file not found: {setup_advice(path)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
-    return parse_config(text, str(path), registry, kinds, context or context_for(path))
+    return parse_config(text, str(path), registry, kinds, context=context or context_for(path))
 
 
 def partial_config(
@@ -218,6 +220,14 @@ def cross_check(config: BoxConfigBase, kinds: RuleKinds | None = None) -> list[C
                 )
             produced.setdefault(channel, drv.name)
     issues += _check_rule_kinds(config, seen, kinds or default_rule_kinds())
+    first: dict[str, int] = {}
+    for o, out in enumerate(config.outputs.plugins):  # names are their status and fault keys
+        if out.name in first:
+            where = ("outputs", "plugins", o, "name")
+            issues.append(
+                ConfigIssue(where, out.name, f"duplicate of outputs.plugins[{first[out.name]}]")
+            )
+        first.setdefault(out.name, o)
     return issues
 
 

@@ -1,6 +1,7 @@
 """The typed schema of ``box.toml``, composed of the sections each package owns next to its
 code (store, web, alarms and channels, sync). Driver sections come from the driver registry,
-rule kinds' keys from the loaded rule kinds (``[channels.alarms.<kind>]``, ``[[<site kind>]]``)."""
+rule kinds' keys from the loaded rule kinds (``[channels.alarms.<kind>]``, ``[[<site kind>]]``),
+plug-in outputs' items from the loaded output kinds (``[[outputs.plugins]]``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import Field, create_model, model_validator
 from box.alarms.config import AlarmSettings, ChannelAlarms, ChannelConfig, Inputs, Outputs, Profile
 from box.alarms.kinds import RuleKinds, default_rule_kinds
 from box.alarms.kinds.base import ChannelKind, SiteKind
+from box.alarms.output_kinds import OutputConfig, OutputKinds, default_output_kinds
 from box.config.web import WebSection
 from box.core.model import StrictModel
 from box.store.config import StoreSection
@@ -51,25 +53,36 @@ class UnavailableDriverConfig(DriverConfig):
     model_config = {"extra": "allow"}
 
 
+class UnavailableOutputConfig(OutputConfig):
+    """An output of a kind that is installed but failed to import: kept, reported, not run."""
+
+    model_config = {"extra": "allow"}
+
+
 def build_config_model(
-    registry: DriverRegistry, kinds: RuleKinds | None = None
+    registry: DriverRegistry, kinds: RuleKinds | None = None, outputs: OutputKinds | None = None
 ) -> type[BoxConfigBase]:
-    """The full schema, with one ``drivers`` variant per registered driver type and the keys
-    of the rule kinds. Built once per set of drivers and kinds: every config check and reload
-    used to create new model classes."""
+    """The full schema, with one ``drivers`` variant per registered driver type, the keys
+    of the rule kinds and one ``outputs.plugins`` variant per output kind. Built once per set
+    of drivers and kinds: every config check and reload used to create new model classes."""
     kinds = kinds or default_rule_kinds()
+    outputs = outputs or default_output_kinds()
     return _config_model(
         tuple(registry.config_models()),
         tuple(sorted(registry.failed)),
         kinds.channel,
         kinds.site,
         tuple(sorted(n for n in kinds.failed if ":" not in n)),  # entry-point names: the keys
+        outputs.config_models(),
+        tuple(sorted(n for n in outputs.failed if ":" not in n)),
     )
 
 
-def config_json_schema(registry: DriverRegistry, kinds: RuleKinds | None = None) -> dict[str, Any]:
+def config_json_schema(
+    registry: DriverRegistry, kinds: RuleKinds | None = None, outputs: OutputKinds | None = None
+) -> dict[str, Any]:
     """The JSON Schema the config forms are generated from (shared: do not modify it)."""
-    return _json_schema(build_config_model(registry, kinds))
+    return _json_schema(build_config_model(registry, kinds, outputs))
 
 
 @functools.lru_cache(maxsize=8)
@@ -84,23 +97,18 @@ def _config_model(
     channel_kinds: tuple[ChannelKind, ...],
     site_kinds: tuple[SiteKind, ...],
     failed_kinds: tuple[str, ...] = (),
+    output_configs: tuple[type[OutputConfig], ...] = (),
+    failed_outputs: tuple[str, ...] = (),
 ) -> type[BoxConfigBase]:
-    variants: list[Any] = list(driver_configs)
-    if failed:
-        variants.append(
-            create_model(
-                "UnavailableDriver",
-                __base__=UnavailableDriverConfig,
-                # A Literal of names known only at run time: no static type describes it.
-                type=(Literal[failed], ...),  # type: ignore[valid-type, arg-type]
-            )
-        )
-    if not variants:
-        item: Any = DriverConfig
-    elif len(variants) == 1:
-        item = variants[0]
-    else:
-        item = Annotated[Union[tuple(variants)], Field(discriminator="type")]  # noqa: UP007
+    item: Any = _by_type(driver_configs, failed, DriverConfig, UnavailableDriverConfig, "Driver")
+    output: Any = _by_type(
+        output_configs, failed_outputs, OutputConfig, UnavailableOutputConfig, "Output"
+    )
+    outputs = create_model(
+        "Outputs",
+        __base__=Outputs,
+        plugins=(list[output], Field(default_factory=list, description=_PLUGINS_DOC)),
+    )
     sites: dict[str, Any] = {
         k.name: k.field() for k in site_kinds if k.name not in BoxConfigBase.model_fields
     }
@@ -111,9 +119,38 @@ def _config_model(
         "BoxConfig",
         __base__=BoxConfigBase,
         drivers=(list[item], Field(default_factory=list)),
+        outputs=(outputs, Field(default_factory=outputs)),
         channels=(list[_channel_model(channel_kinds, failed_kinds)], Field(default_factory=list)),  # type: ignore[arg-type, misc]
         **sites,
     )
+
+
+_PLUGINS_DOC = Outputs.model_fields["plugins"].description
+
+
+def _by_type(
+    models: tuple[type[StrictModel], ...],
+    failed: tuple[str, ...],
+    base: type[StrictModel],
+    unavailable: type[StrictModel],
+    what: str,
+) -> Any:
+    """One list item discriminated by ``type``: a variant per loaded model, and one for the
+    types that failed to import (their settings are kept, reported and not run)."""
+    variants: list[Any] = list(models)
+    if failed:
+        variants.append(
+            create_model(
+                f"Unavailable{what}",
+                __base__=unavailable,
+                type=(Literal[failed], ...),  # type: ignore[valid-type, arg-type]
+            )
+        )
+    if not variants:
+        return base
+    if len(variants) == 1:
+        return variants[0]
+    return Annotated[Union[tuple(variants)], Field(discriminator="type")]  # noqa: UP007
 
 
 def _unavailable(name: str) -> tuple[object, Any]:

@@ -19,7 +19,9 @@ from box import __version__
 from box.alarms.buttons import Buttons
 from box.alarms.engine import AlarmEngine
 from box.alarms.kinds import RuleKinds, default_rule_kinds
+from box.alarms.output_kinds import OutputKinds, default_output_kinds
 from box.alarms.outputs import OutputController
+from box.alarms.plugin_outputs import Annunciators, PluginOutputs
 from box.atomic import write_atomic
 from box.config.changes import archive, changed_paths, digest
 from box.config.loader import ConfigInvalid, context_for, parse_config
@@ -56,12 +58,14 @@ class Daemon:
         keys: KeyProvider | None = None,
         registry: DriverRegistry | None = None,
         rule_kinds: RuleKinds | None = None,
+        output_kinds: OutputKinds | None = None,
     ) -> None:
         self.home = home
         self.keys = keys or FileKeyProvider(home.keys_dir)
         self.registry = registry or default_registry()
         self.record_types = RecordTypes.load()
         self.rule_kinds = rule_kinds or default_rule_kinds()
+        self.output_kinds = output_kinds or default_output_kinds()
         self.notifier = Notifier()
         self.started_monotonic = time.monotonic()
         self.started_ms = now_ms()
@@ -83,6 +87,7 @@ class Daemon:
         self.pipeline: Pipeline
         self.engine: AlarmEngine
         self.outputs: OutputController
+        self.plugin_outputs: PluginOutputs
         self.buttons: Buttons
         self._opened: list[str] = []  # what start() got to, so a failed start closes just that
         self._reload_lock = threading.Lock()
@@ -180,6 +185,7 @@ class Daemon:
             self.buttons.close()
         if "outputs" in opened:
             self.outputs.close()  # releases the pins: fail-safe outputs de-energise
+            self.plugin_outputs.close()
         if "store" not in opened:
             return
         self.writer.submit_event(Event("daemon_stopped", "daemon", now_ms(), Level.INFO, {}))
@@ -243,10 +249,10 @@ class Daemon:
     # -- config -----------------------------------------------------------------------------------
 
     @property
-    def _validation(self) -> tuple[DriverRegistry, RuleKinds, dict[str, Any]]:
-        """What every config of this box is validated with: its drivers, rule kinds and files
-        (its own Modbus profiles, read afresh each time, so a reload sees a new one)."""
-        return self.registry, self.rule_kinds, context_for(self.home.config_file)
+    def _validation(self) -> tuple[DriverRegistry, RuleKinds, OutputKinds, dict[str, Any]]:
+        """What every config of this box is validated with: its drivers, rule and output kinds
+        and files (its own Modbus profiles, read afresh each time, so a reload sees a new one)."""
+        return self.registry, self.rule_kinds, self.output_kinds, context_for(self.home.config_file)
 
     def _initial_config(self) -> tuple[BoxConfigBase, str, str]:
         """The config file, or if it is invalid the newest valid one in history: alarms must run."""
@@ -307,12 +313,15 @@ class Daemon:
         self, config: BoxConfigBase, saved: dict[str, str], factory: Any = None
     ) -> None:
         self.outputs = OutputController(config.outputs, factory, self._output_fault)
+        self.plugin_outputs = PluginOutputs(
+            self.output_kinds, config.outputs.plugins, self._output_fault, self._output_unavailable
+        )
         self.engine = AlarmEngine(
             config,
             self.writer.submit_event,
             saved_state=saved,
             persist=self.writer.set_state,
-            outputs=self.outputs,
+            outputs=Annunciators(self.outputs, self.plugin_outputs),
             kinds=self.rule_kinds,
         )
         for name, reason in self.rule_kinds.failed.items():
@@ -334,16 +343,18 @@ class Daemon:
 
     def _reconfigure_alarms(self, old: BoxConfigBase, new: BoxConfigBase) -> None:
         """Runs on the pipeline thread. Outputs and buttons are rebuilt only if they changed."""
-        if old.outputs != new.outputs or old.inputs != new.inputs:
+        if old.outputs.gpio() != new.outputs.gpio() or old.inputs != new.inputs:
             self.buttons.close()
             self.outputs.close()
             same = old.outputs.pin_factory == new.outputs.pin_factory
             self.outputs = OutputController(
                 new.outputs, self.outputs.factory if same else None, self._output_fault
             )
-            self.engine.outputs = self.outputs
+            self.engine.outputs = Annunciators(self.outputs, self.plugin_outputs)
             self.engine.annunciation = None  # drive the new outputs on the next refresh
             self._start_buttons(new)
+        if old.outputs.plugins != new.outputs.plugins:
+            self.plugin_outputs.reconfigure(new.outputs.plugins)  # only the changed ones
         self.engine.reconfigure(new)
 
     def _store_health(self, error: str) -> None:
@@ -367,6 +378,9 @@ class Daemon:
 
     def _output_fault(self, name: str, message: str) -> None:
         self._event("fault", Level.LEVEL_3, source=f"output:{name}", error=message)
+
+    def _output_unavailable(self, name: str, kind: str, reason: str) -> None:
+        self._event("output_unavailable", Level.LEVEL_3, output=name, type=kind, error=reason)
 
     def _record_applied(
         self, old: BoxConfigBase | None, new: BoxConfigBase, text: str, who: str

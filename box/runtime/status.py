@@ -56,7 +56,7 @@ def alarm_summary(d: Daemon) -> dict[str, Any]:
         "silenced_until": e.silenced_until,
         "profile": e.profile,
         "annunciation": asdict(e.annunciation or Annunciation()),
-        "outputs": d.outputs.states(),
+        "outputs": {**d.outputs.states(), **d.plugin_outputs.states()},
     }
 
 
@@ -129,6 +129,7 @@ def snapshot(d: Daemon) -> dict[str, Any]:
         ],
         "failed_driver_imports": d.registry.failed,
         "failed_rule_kinds": dict(d.rule_kinds.failed),
+        "failed_output_kinds": dict(d.output_kinds.failed),
         "queues": {"pipeline": d.pipeline.queue_depth, "store": d.writer.queue_depth},
         "store": {
             "path": str(db),

@@ -110,6 +110,7 @@ ZH: dict[str, str] = {
     "period_s": "周期(秒)",
     "pin": "引脚",
     "pin_factory": "GPIO 驱动",
+    "plugins": "插件输出",
     "points": "测点",
     "port": "端口",
     "profile": "设备型号",
