@@ -15,6 +15,7 @@ from box.paths import BoxHome
 from box.runtime.daemon import Daemon
 from box.runtime.status import status_line
 from drivers.base import DriverRegistry
+from drivers.simulated import SimDriver
 from tests.conftest import free_port, get_json, open_reader, sim_body, wait_for, write_config
 
 
@@ -314,3 +315,47 @@ def _listen(home: Path) -> str:
     import tomllib
 
     return tomllib.loads((home / "box.toml").read_text())["web"]["listen"][0]
+
+
+def test_a_start_up_that_fails_part_way_closes_what_it_opened(home: Path) -> None:
+    """The outputs cannot be built after the store was opened (two outputs on one pin): the
+    error is raised, the store is flushed and released, nothing keeps running (the autouse
+    fixture checks threads)."""
+    from box.keys import FileKeyProvider
+    from box.store.config import StoreSection
+    from box.store.writer import StoreWriter
+
+    write_config(home, sim_body().replace("buzzer = { pin = 17 }", "buzzer = { pin = 22 }"))
+    d = Daemon(BoxHome.under(home))
+    with pytest.raises(Exception, match="22"):
+        d.start()
+    assert events(home, "daemon_started") and events(home, "daemon_stopped"), "flushed"
+    bh = BoxHome.under(home)
+    w = StoreWriter(bh.database_file, FileKeyProvider(bh.keys_dir).get("store"), StoreSection())
+    w.stop()  # the lock was released: the next start can take it
+
+
+def test_a_driver_that_cannot_be_built_is_reported_and_the_rest_runs(
+    home: Path, started: list[Daemon]
+) -> None:
+    class Broken(SimDriver):
+        type_key = "sim"
+
+        def __init__(self, *args: object) -> None:
+            raise TypeError("a plug-in bug in __init__")
+
+    write_config(home, sim_body())
+    d = start(home, started, DriverRegistry(drivers={"sim": Broken}))
+    (ev,) = events(home, "driver_unavailable")
+    assert ev["driver"] == "sim1" and "a plug-in bug in __init__" in ev["error"]
+    assert d.api.health_problems() == []
+
+
+def test_a_dead_web_thread_is_a_health_problem(home: Path, started: list[Daemon]) -> None:
+    write_config(home, sim_body())
+    d = start(home, started)
+    assert d.api.health_problems() == []
+    assert d.web is not None
+    for server in d.web._servers:  # the page's server ends; the alarms must not hide it
+        server.stop()
+    wait_for(lambda: "web server thread dead" in d.api.health_problems(), what="web problem")

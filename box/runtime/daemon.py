@@ -416,7 +416,19 @@ class Daemon:
                     error=reason,
                 )
                 continue
-            sup = DriverSupervisor(cls(drv, self.pipeline.submit), self._driver_fault)
+            try:
+                driver = cls(drv, self.pipeline.submit)
+            except Exception as exc:  # noqa: BLE001 - a plug-in's bug must not stop the box
+                log.exception("driver %s cannot be built", drv.name)
+                self._event(
+                    "driver_unavailable",
+                    Level.LEVEL_3,
+                    driver=drv.name,
+                    type=drv.type,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                continue
+            sup = DriverSupervisor(driver, self._driver_fault)
             sup.start()
             self.supervisors.append(sup)
 
