@@ -60,10 +60,10 @@ class ChannelRules:
         gate = self.fault
         out += gate.on_reading(r, now)
         v = r.value
-        good = v is not None and r.quality < Quality.BAD and not gate.loop_fault
         if r.device_alarm is not None and self.thresholds is not None and _trusted(r):
+            good = v is not None and r.quality < Quality.BAD and not gate.loop_fault
             out += self.thresholds.on_device(r.device_alarm, good, now)
-        if not good or v is None:
+        if gate.loop_fault or v is None or r.quality >= Quality.BAD:
             return  # bad data never clears (or raises) a process alarm; the device's bits may
         ts = r.ts_ms / 1000
         for on_value in self._on_value:

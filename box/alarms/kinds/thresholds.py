@@ -122,6 +122,7 @@ class ThresholdRule(ChannelRule):
         self._beyond = [False] * len(cfg.levels)
         self._device = [False] * len(cfg.levels)  # levels the device itself signals
         self._device_fresh = False  # the current reading carried the device's bits
+        self._device_seen = False  # this channel's device ever reported its bits
         self._device_name = ""
         self.channel = channel
         self.mismatch = channel_alarm(
@@ -153,6 +154,18 @@ class ThresholdRule(ChannelRule):
                 beyond[i] = v >= (at - db if beyond[i] else at)
             else:
                 beyond[i] = v <= (at + db if beyond[i] else at)
+        if not self._device_seen:  # no device bits on this channel (most): the hot path
+            out: list[Transition] = []
+            for ladder in self._ladders:
+                implied = False
+                for i in ladder:
+                    implied = implied or beyond[i]
+                    alarm = self.alarms[i]
+                    if implied == alarm.raw == alarm.effective:
+                        alarm.value = v  # steady state: nothing to decide
+                        continue
+                    out += alarm.observe(implied, now, v, threshold=self.at[self.names[i]])
+            return out
         out = self._decide(v, now)
         if self._device_fresh:
             self._device_fresh = False
@@ -182,6 +195,7 @@ class ThresholdRule(ChannelRule):
         "A1"). ``value_follows``: a good value comes next (then :meth:`on_value` decides);
         otherwise the device's word decides alone, since a bad value must not hide it."""
         self._device_name = name
+        self._device_seen = True
         asserted = self._device_index(name)
         self._device = [i == asserted for i in range(len(self.names))]
         if asserted is not None:  # the device's level implies the milder ones of its ladder
