@@ -712,3 +712,13 @@ def test_restore_refuses_foreign_and_damaged_files_and_leaves_the_store(
     assert "hash chain is broken at seq 1" in tampered.output
     foreign = run_cli(home, "restore", str(files["another box's key"]), check=False)
     assert "the store key does not open it" in foreign.output
+
+
+def test_the_cli_does_not_hash_a_password_at_import() -> None:
+    """An argon2id hash (~0.2 s, 64 MB) was made at import, so every command paid for it."""
+    import subprocess
+    import sys
+
+    code = "import box.cli, box.web.accounts as a; print(a._dummy.cache_info().currsize)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip() == "0", out.stderr
