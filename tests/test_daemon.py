@@ -359,3 +359,34 @@ def test_a_dead_web_thread_is_a_health_problem(home: Path, started: list[Daemon]
     for server in d.web._servers:  # the page's server ends; the alarms must not hide it
         server.stop()
     wait_for(lambda: "web server thread dead" in d.api.health_problems(), what="web problem")
+
+
+def test_alarm_transition_lines_are_written_off_the_core_thread(
+    home: Path, started: list[Daemon]
+) -> None:
+    """A slow log handler (journald, an SD card) must never hold the alarm path."""
+    import logging
+    import threading
+
+    seen: list[tuple[str, str]] = []
+
+    class Recorder(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.name == "box.alarms.transitions":
+                seen.append((threading.current_thread().name, record.getMessage()))
+
+    root = logging.getLogger()
+    handler, level = Recorder(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        write_config(home, sim_body(step_at=0.2, step_back=3600))
+        d = start(home, started)
+        wait_for(lambda: any("t1.lel:A1" in m for _, m in seen), what="the A1 line")
+        assert all(thread != "pipeline" for thread, _ in seen), seen
+        d.stop()
+        started.remove(d)
+        assert logging.getLogger("box.alarms.transitions").propagate, "routed back on stop"
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)

@@ -1,7 +1,7 @@
 """One log line per alarm transition, so the journal alone can reconstruct an incident.
 
-The engine calls these after the outputs have been driven: a slow log handler can delay the
-next reading, never the pin of this one.
+The engine calls these after the outputs have been driven; in the daemon the lines then leave
+the core thread through a queue (box/runtime/logs.py), so a slow log handler delays no reading.
 """
 
 from __future__ import annotations

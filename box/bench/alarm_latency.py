@@ -22,6 +22,7 @@ from box.bench import Step, quiet
 from box.bench.stats import median, peak_rss_mb, percentile
 from box.config.loader import parse_config
 from box.core.records import Quality, Reading, now_ms
+from box.runtime.logs import CoreLog
 from box.runtime.pipeline import Pipeline
 from box.store.config import StoreSection
 from box.store.writer import StoreWriter
@@ -83,6 +84,8 @@ def run(
         engine = AlarmEngine(config, writer.submit_event, persist=writer.set_state, outputs=outputs)
         pipeline = Pipeline(engine, writer)
         writer.start()
+        core_log = CoreLog()  # as in the daemon: log lines leave the core thread
+        core_log.start()
         pipeline.start()
         stop = threading.Event()
         sent = [0]
@@ -109,6 +112,7 @@ def run(
         stop.set()
         loader.join(5)
         pipeline.stop()
+        core_log.stop()
         writer.stop()
         outputs.close()
     return {

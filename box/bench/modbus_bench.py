@@ -16,6 +16,7 @@ from typing import Any
 from box.alarms.engine import AlarmEngine
 from box.bench import Step, quiet
 from box.config.schema import BoxConfigBase, StoreSection
+from box.runtime.logs import CoreLog
 from box.runtime.pipeline import Pipeline
 from box.store.writer import StoreWriter
 from drivers.modbus.driver import DeviceConfig, ModbusDriver, ModbusDriverConfig, exchange_s
@@ -109,6 +110,8 @@ def tcp(seconds: float, units: int = 32) -> dict[str, Any]:
         engine = AlarmEngine(BoxConfigBase(), writer.submit_event)
         pipeline = Pipeline(engine, writer)
         writer.start()
+        core_log = CoreLog()  # as in the daemon: log lines leave the core thread
+        core_log.start()
         pipeline.start()
         before = resource.getrusage(resource.RUSAGE_SELF)
         try:
@@ -119,6 +122,7 @@ def tcp(seconds: float, units: int = 32) -> dict[str, Any]:
         finally:
             server.stop()
         pipeline.stop()
+        core_log.stop()
         writer.flush(60)
         after = resource.getrusage(resource.RUSAGE_SELF)
         stored = writer.stats.committed_readings

@@ -20,6 +20,7 @@ from box.bench import Step, quiet
 from box.bench.stats import median, peak_rss_mb, percentile, pin_to_one_core
 from box.config.schema import BoxConfigBase, StoreSection, build_config_model
 from box.core.records import Quality, Reading, now_ms
+from box.runtime.logs import CoreLog
 from box.runtime.pipeline import Pipeline
 from box.store.writer import StoreWriter
 from drivers.base import default_registry
@@ -79,6 +80,8 @@ def _pipeline_run(workdir: Path, total: int, channels: int, rate: float | None) 
     engine = AlarmEngine(config, writer.submit_event, persist=writer.set_state)
     pipeline = Pipeline(engine, writer, settings.queue_max_batches)
     writer.start()
+    core_log = CoreLog()  # as in the daemon: log lines leave the core thread
+    core_log.start()
     pipeline.start()
     pool = _batches(channels, 64)
     started = time.perf_counter()
@@ -97,6 +100,7 @@ def _pipeline_run(workdir: Path, total: int, channels: int, rate: float | None) 
         sent += BATCH
         i += 1
     pipeline.stop(timeout=120)
+    core_log.stop()
     writer.flush(timeout=120)
     elapsed = time.perf_counter() - started
     stats = writer.stats

@@ -34,6 +34,7 @@ from box.keys import API_TOKEN, STORE_KEY, FileKeyProvider, KeyProvider
 from box.paths import BoxHome
 from box.runtime import status
 from box.runtime.facade import BoxFacade
+from box.runtime.logs import CoreLog
 from box.runtime.pipeline import Pipeline
 from box.runtime.sdnotify import Notifier
 from box.runtime.supervisor import DriverSupervisor
@@ -90,6 +91,7 @@ class Daemon:
         self.plugin_outputs: PluginOutputs
         self.buttons: Buttons
         self._opened: list[str] = []  # what start() got to, so a failed start closes just that
+        self.core_log = CoreLog()  # alarm transition lines leave the core thread by a queue
         self._reload_lock = threading.Lock()
         self._stop_requested = threading.Event()
         self._reload_requested = threading.Event()
@@ -109,6 +111,7 @@ class Daemon:
             raise
 
     def _start(self) -> None:
+        self.core_log.start()
         self.box_id = self.home.read_box_id()
         store_key = self.keys.get(STORE_KEY)
         self.api_token = self.keys.get(API_TOKEN).hex()
@@ -187,10 +190,12 @@ class Daemon:
             self.outputs.close()  # releases the pins: fail-safe outputs de-energise
             self.plugin_outputs.close()
         if "store" not in opened:
+            self.core_log.stop()
             return
         self.writer.submit_event(Event("daemon_stopped", "daemon", now_ms(), Level.INFO, {}))
         self.writer.stop()
         self._opened.clear()
+        self.core_log.stop()
         st = self.writer.stats
         processed = self.pipeline.processed_readings if "pipeline" in opened else 0
         dropped = self.pipeline.dropped_readings if "pipeline" in opened else 0
