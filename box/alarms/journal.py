@@ -58,8 +58,9 @@ def transition_line(t: Transition) -> str:
 
 def log_transitions(transitions: list[Transition]) -> None:
     for t in transitions:
-        raised = t.kind == "alarm_raised"
-        log.log(logging.WARNING if raised else logging.INFO, "%s", transition_line(t))
+        level = logging.WARNING if t.kind == "alarm_raised" else logging.INFO
+        if log.isEnabledFor(level):  # the line is built only when someone reads it
+            log.log(level, "%s", transition_line(t))
 
 
 def log_silenced(who: str, seconds: float) -> None:

@@ -39,21 +39,17 @@ class FaultRule(ChannelRule):
         self.bad_quality = False
         self.device_reason = ""
         self.not_ready = ""  # "warming up", "calibration in progress" while the device says so
-        self.last_heard = now  # the last reading that was good or not-ready
+        self.last_not_ready = now  # the last not-ready reading: it counts as heard for stale
         self.loop_fault = ""
         self.escalated = False
         self.alarm = channel_alarm(channel, "fault", a.fault_level, False, kind="fault")
         self.ready_alarm = channel_alarm(channel, "not_ready", 4, False, kind="inhibit")
         self.alarms = [self.alarm, self.ready_alarm]
+        self._steady = False  # healthy and was healthy: readings take the short path
 
     def on_reading(self, r: Reading, now: float) -> Sequence[Transition]:
-        if (
-            not self.ne43
-            and r.value is not None
-            and r.quality < Quality.BAD
-            and not (self.alarm.raw or self.alarm.effective or self.bad_quality or self.not_ready)
-        ):
-            self.last_good = self.last_heard = now  # healthy and was healthy: the hot path
+        if self._steady and r.value is not None and r.quality < Quality.BAD:
+            self.last_good = now  # healthy and was healthy: the hot path
             self.escalated = False
             return ()
         bad = r.quality >= Quality.BAD or r.value is None
@@ -61,7 +57,7 @@ class FaultRule(ChannelRule):
         self.bad_quality = bad and not self.not_ready
         self.device_reason = r.reason if self.bad_quality else ""  # "sensor short", ...
         if self.not_ready:
-            self.last_heard = now
+            self.last_not_ready = now
         self.loop_fault = ""
         if not self.bad_quality and self.ne43:
             assert r.value is not None  # noqa: S101 - checked just above
@@ -70,7 +66,7 @@ class FaultRule(ChannelRule):
             elif r.value > NE43_HIGH_MA:
                 self.loop_fault = f"loop current {r.value:.2f} mA > {NE43_HIGH_MA} (NE43)"
         if not bad and not self.loop_fault:
-            self.last_good = self.last_heard = now
+            self.last_good = now
             self.escalated = False
         return self._observe(now)
 
@@ -78,14 +74,17 @@ class FaultRule(ChannelRule):
         return self._observe(now)
 
     def _observe(self, now: float) -> list[Transition]:
-        stale = now - self.last_heard >= self.stale_after_s
+        stale = now - max(self.last_good, self.last_not_ready) >= self.stale_after_s
         reasons = [r for r, on in (("stale", stale), ("quality_bad", self.bad_quality)) if on]
         if self.bad_quality and self.device_reason:
             reasons.append(self.device_reason)
         if self.loop_fault:
             reasons.append(self.loop_fault)
         out = self.alarm.observe(bool(reasons), now, reasons=reasons)
-        return out + self.ready_alarm.observe(bool(self.not_ready), now, reason=self.not_ready)
+        out += self.ready_alarm.observe(bool(self.not_ready), now, reason=self.not_ready)
+        # (the fault alarm has no delays: raw is its effective state once observed)
+        self._steady = not (self.ne43 or reasons or self.not_ready or self.alarm.effective)
+        return out
 
     def escalation_due(self, now: float) -> bool:
         """True once per offline episode, when it has lasted ``escalate_after_s``."""
