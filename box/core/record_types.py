@@ -51,15 +51,19 @@ class RecordTypes:
         return [t for t in self.by_name.values() if t not in (Reading, Event)]
 
 
+def record_data(record: Any) -> dict[str, Any]:
+    """A record's fields as plain JSON values. Non-finite floats become null: JSON has no NaN,
+    and a consumer in another language must parse every row."""
+    return {f.name: _plain(getattr(record, f.name)) for f in dataclasses.fields(record)}
+
+
 def to_row(record: Any) -> tuple[str, int, str, str]:
-    """(type, ts, key, data JSON) of a generic record. Non-finite floats become null: JSON
-    has no NaN, and a consumer in another language must parse every row."""
-    data = {f.name: _plain(getattr(record, f.name)) for f in dataclasses.fields(record)}
-    key = str(data[record.RECORD_KEY])
+    """(type, ts, key, data JSON) of a generic record, as the store keeps it."""
+    data = record_data(record)
     return (
         record.RECORD_TYPE,
         int(record.ts_ms),
-        key,
+        str(data[record.RECORD_KEY]),
         json.dumps(data, separators=(",", ":"), ensure_ascii=False),
     )
 

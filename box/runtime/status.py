@@ -3,7 +3,6 @@ one-line status (systemd STATUS=, the log) and the full snapshot (/api/status, t
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from box import __version__
 from box.alarms.annunciation import Annunciation
 from box.config.changes import digest
-from box.core.record_types import to_row
+from box.core.record_types import record_data
 from box.core.records import now_ms, shown_quality
 
 if TYPE_CHECKING:
@@ -97,7 +96,7 @@ def latest_records(d: Daemon) -> dict[str, dict[str, Any]]:
     """The last record of each type and key (a tag's position, a camera's detection)."""
     out: dict[str, dict[str, Any]] = {}
     for (kind, key), record in list(d.pipeline.latest.items()):
-        out.setdefault(kind, {})[key] = json.loads(to_row(record)[3])
+        out.setdefault(kind, {})[key] = record_data(record)
     return out
 
 
