@@ -14,7 +14,13 @@ from tests.conftest import run_cli
 
 def _eps(monkeypatch: pytest.MonkeyPatch, group: str, *pairs: tuple[str, str]) -> None:
     eps = [EntryPoint(name, value, group) for name, value in pairs]
-    monkeypatch.setattr(plugins, "entry_points", lambda group: [e for e in eps if e.group == group])
+    installed = plugins.entry_points  # other groups stay as installed (cached registries!)
+
+    def entry_points(group: str) -> list[EntryPoint]:
+        mine = [e for e in eps if e.group == group]
+        return mine if any(e.group == group for e in eps) else list(installed(group=group))
+
+    monkeypatch.setattr(plugins, "entry_points", entry_points)
 
 
 def test_load_reports_broken_and_wrong_plugins_by_name(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import importlib
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -36,7 +37,17 @@ for_s = 60
 def _plugins(monkeypatch: pytest.MonkeyPatch, *pairs: tuple[str, str]) -> kinds.RuleKinds:
     """Install these ``safetybox.rules`` entry points; the process's kinds are reloaded."""
     eps = [EntryPoint(name, value, plugins.RULES) for name, value in pairs]
-    monkeypatch.setattr(plugins, "entry_points", lambda group: [e for e in eps if e.group == group])
+    installed = plugins.entry_points  # other groups (the drivers) stay as installed: a
+    # registry loaded meanwhile must not be cached empty for the rest of the session
+
+    def entry_points(group: str) -> list[EntryPoint]:
+        return (
+            [e for e in eps if e.group == group]
+            if group == plugins.RULES
+            else list(installed(group=group))
+        )
+
+    monkeypatch.setattr(plugins, "entry_points", entry_points)
     monkeypatch.setattr(kinds, "_default", None)
     return kinds.default_rule_kinds()
 
@@ -118,7 +129,12 @@ def test_setup_cfg_registers_exactly_the_builtin_kinds() -> None:
     cfg.read(REPO / "setup.cfg")
     lines = cfg["options.entry_points"][plugins.RULES].split("\n")
     listed = {n.strip(): v.strip() for n, _, v in (x.partition("=") for x in lines if x.strip())}
-    builtin = {kinds._import(p).name: p for p in kinds.BUILTIN_KINDS}
+    loaded, failed = plugins.import_builtins(kinds.BUILTIN_KINDS, lambda k: k.name, lambda n, o: "")
+    assert not failed
+    builtin = {
+        name: next(p for p in kinds.BUILTIN_KINDS if kind is _at(p))
+        for name, kind in loaded.items()
+    }
     assert listed == builtin
 
 
@@ -133,3 +149,8 @@ def test_relays_name_channels_or_sources_that_site_kinds_provide() -> None:
     parse_config("config_version = 1\n" + relay.format("d1") + votes)
     with pytest.raises(ConfigInvalid, match=r"'vote:nope': not a declared channel \(or vote:ID\)"):
         parse_config("config_version = 1\n" + relay.format("vote:nope") + votes)
+
+
+def _at(path: str) -> object:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)

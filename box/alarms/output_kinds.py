@@ -10,7 +10,6 @@ kind"). A kind that fails to import is reported by name (``OutputKinds.failed``)
 from __future__ import annotations
 
 import builtins
-import importlib
 import logging
 import typing
 from abc import ABC, abstractmethod
@@ -109,20 +108,11 @@ def _is_kind_named(name: str, obj: object) -> str:
 
 def load_output_kinds(builtin_paths: Sequence[str] = BUILTIN_OUTPUT_KINDS) -> OutputKinds:
     """The built-in kinds, then the installed plug-ins (which may not replace a built-in)."""
-    builtins: dict[str, OutputKind[OutputConfig]] = {}
-    failed: dict[str, str] = {}
-    for path in builtin_paths:
-        module, _, attr = path.partition(":")
-        try:
-            kind = getattr(importlib.import_module(module), attr)
-        except Exception as exc:  # noqa: BLE001 - a broken kind must not stop the others
-            failed[path] = f"{type(exc).__name__}: {exc}"
-            log.error("built-in output kind %s failed to import: %s", path, exc)
-            continue
-        if not _is_kind_named(getattr(kind, "type", ""), kind):
-            builtins[kind.type] = kind
+    shipped, failed = plugins.import_builtins(
+        list(builtin_paths), lambda k: str(getattr(k, "type", "")), _is_kind_named
+    )
     loaded: plugins.Loaded[OutputKind[OutputConfig]] = plugins.load(
-        plugins.OUTPUTS, _is_kind_named, builtins
+        plugins.OUTPUTS, _is_kind_named, shipped
     )
     failed.update(loaded.failed)
     return OutputKinds(dict(loaded.items), failed)

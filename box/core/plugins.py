@@ -8,6 +8,7 @@ its own plus one entry-point line in its package's setup.cfg.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,31 @@ def _is_the_builtin(ep: EntryPoint, builtin: object) -> bool:
         return ep.load() is builtin
     except Exception:  # noqa: BLE001 - then it is a clash, reported by the caller
         return False
+
+
+def import_builtins(
+    paths: tuple[str, ...] | list[str], name_of: Callable[[Any], str], check: Check
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Built-in parts named by ``"module:attribute"`` paths in code (like ``box.web.AREAS``):
+    (loaded by name, failed by path). One that fails is reported and the others load."""
+    items: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+    for path in paths:
+        module, _, attr = path.partition(":")
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+        except Exception as exc:  # noqa: BLE001 - a broken part must not stop the others
+            failed[path] = f"{type(exc).__name__}: {exc}"
+            log.error("built-in %s failed to import: %s", path, exc)
+            continue
+        name = name_of(obj)
+        why = check(name, obj)
+        if why:
+            failed[path] = why
+            log.error("built-in %s not loaded: %s", path, why)
+            continue
+        items[name] = obj
+    return items, failed
 
 
 def _entry_points(group: str) -> list[EntryPoint]:

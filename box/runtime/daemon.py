@@ -365,10 +365,9 @@ class Daemon:
     def _store_health(self, error: str) -> None:
         """On the writer thread: commits fail ("" when they succeed again). A fault alarm, so
         the yellow lamp and the page say the record is not being kept."""
-        pipeline = getattr(self, "pipeline", None)
-        if pipeline is None:
+        if "pipeline" not in self._opened:
             return  # start-up; health_problems() reports it once the box runs
-        pipeline.post(
+        self.pipeline.post(
             lambda: self.engine.external(
                 "store",
                 bool(error),

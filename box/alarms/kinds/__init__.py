@@ -6,7 +6,6 @@ A kind that fails to import is reported by name (``RuleKinds.failed``) and the o
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,9 +45,8 @@ class RuleKinds:
         )
 
 
-def _import(path: str) -> object:
-    module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
+def _is_a_kind(name: str, obj: object) -> str:
+    return "" if isinstance(obj, RuleKind) else "is not a RuleKind"
 
 
 def _is_kind_named(name: str, obj: object) -> str:
@@ -63,17 +61,9 @@ def _is_kind_named(name: str, obj: object) -> str:
 
 def load_rule_kinds(builtin_paths: tuple[str, ...] = BUILTIN_KINDS) -> RuleKinds:
     """The built-in kinds, then the installed plug-ins (which may not replace a built-in)."""
-    builtins: dict[str, RuleKind] = {}
-    failed: dict[str, str] = {}
-    for path in builtin_paths:
-        try:
-            kind = _import(path)
-        except Exception as exc:  # noqa: BLE001 - a broken kind must not stop the others
-            failed[path] = f"{type(exc).__name__}: {exc}"
-            log.error("built-in rule kind %s failed to import: %s", path, exc)
-            continue
-        if isinstance(kind, RuleKind):
-            builtins[kind.name] = kind
+    builtins, failed = plugins.import_builtins(
+        builtin_paths, lambda k: getattr(k, "name", ""), _is_a_kind
+    )
     loaded: plugins.Loaded[RuleKind] = plugins.load(plugins.RULES, _is_kind_named, builtins)
     failed.update(loaded.failed)
     return RuleKinds.of(list(loaded.items.values()), failed)
