@@ -27,7 +27,7 @@ from box.core.model import FieldProblem, StrictModel
 from box.core.records import Quality, Reading, now_ms
 from drivers.base import Driver, DriverConfig
 from drivers.modbus.datatypes import DataType, decode
-from drivers.modbus.device_status import device_alarm, device_status
+from drivers.modbus.device_status import device_alarm, device_status, point_status
 from drivers.modbus.line_faults import RxWatch, describe
 from drivers.modbus.profiles import UNIT_CODES, Point, Profile, load_profiles
 from drivers.modbus.schedule import next_slot
@@ -190,6 +190,7 @@ class DeviceState:
         self.last_error = ""
         self.status = "not polled yet"  # what the device is doing, in words
         self.heartbeat: tuple[int, float] | None = None  # (bit value, when it last changed)
+        self.heartbeat_stopped = False
         self.in_error = False
         self.units: dict[str, str] = {}  # point -> unit the device reports (unit-code register)
         self.registers: dict[tuple[int, int], int] = {}  # the last good poll's words
@@ -400,8 +401,7 @@ class ModbusDriver(Driver):
         if dev.in_error:
             dev.in_error = False
             log.info("modbus %s unit %d: answering again", self.config.name, dev.cfg.unit)
-        not_measuring = self._status(dev, regs)
-        dev.status = not_measuring or "measuring"
+        not_measuring = self._status(dev, regs)  # per point: why it has no value now
         dev.registers = regs
         # The device's own alarm bits, whatever its value decodes to: the engine's defence
         # against a profile that decodes nonsense (wrong word order, scale or unit).
@@ -413,18 +413,20 @@ class ModbusDriver(Driver):
             if channel is None:
                 continue
             own = alarm if point.name == alarm_point else None
-            if not_measuring:
-                batch.append(Reading(channel, ts, None, Quality.BAD, not_measuring, own))
+            if not_measuring.get(point.name):
+                batch.append(
+                    Reading(channel, ts, None, Quality.BAD, not_measuring[point.name], own)
+                )
                 continue
             value, quality = self._value(dev, point, regs)
             reason = dev.last_error if quality == Quality.BAD else ""
             batch.append(Reading(channel, ts, value, quality, reason, own))
         self.sink(batch)
 
-    def _status(self, dev: DeviceState, regs: dict[tuple[int, int], int]) -> str:
-        """Why the device is not measuring now ("warming up", "sensor open circuit", ...), or
-        "" when it is."""
-        heartbeat_stopped = False
+    def _status(self, dev: DeviceState, regs: dict[tuple[int, int], int]) -> dict[str, str]:
+        """Per point, why it is not measured now ("warming up", "sensor open circuit", ...),
+        or "" when it is: the profile says which points each status flag blanks."""
+        dev.heartbeat_stopped = False
         st = dev.profile.status
         if st is not None and "heartbeat" in st.bits:
             word = regs.get((st.function, st.address), 0)
@@ -432,11 +434,13 @@ class ModbusDriver(Driver):
             now = time.monotonic()
             if dev.heartbeat is None or dev.heartbeat[0] != bit:
                 dev.heartbeat = (bit, now)
-            heartbeat_stopped = now - dev.heartbeat[1] > dev.profile.heartbeat_timeout_s
-        reason = device_status(dev.profile, regs, heartbeat_stopped)
-        if reason:
-            dev.last_error = reason
-        return reason
+            dev.heartbeat_stopped = now - dev.heartbeat[1] > dev.profile.heartbeat_timeout_s
+        overall = device_status(dev.profile, regs, dev.heartbeat_stopped)
+        dev.status = overall or "measuring"
+        if not overall:
+            return dict.fromkeys(dev.cfg.channels, "")
+        dev.last_error = overall
+        return point_status(dev.profile, regs, dev.heartbeat_stopped)
 
     def _value(
         self, dev: DeviceState, p: Point, regs: dict[tuple[int, int], int]
