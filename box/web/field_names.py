@@ -60,6 +60,7 @@ ZH: dict[str, str] = {
     "decimals": "小数位数",
     "deadband_pct": "回差(%量程)",
     "devices": "设备",
+    "device_templates": "设备模板",
     "direction": "方向",
     "downlink": "下行指令",
     "drivers": "驱动",
