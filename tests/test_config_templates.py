@@ -193,6 +193,11 @@ def test_a_template_clashing_with_itself_says_which_instance() -> None:
             "device_templates[0].device.profile",
             "template 'tank' unit 1: unit 1: unknown profile 'nope'",
         ),
+        (
+            ("channels.concentration", "channels.gas"),
+            "device_templates[0].channels",
+            "template 'tank' unit 1: unit 1: profile generic-gas-probe has no point(s) ['gas']",
+        ),
     ],
 )
 def test_template_problems_name_template_key_and_reason(change, path, message) -> None:  # noqa: ANN001
@@ -271,3 +276,15 @@ def test_the_example_in_the_docs_expands_as_described() -> None:
     assert len(cfg.channels) == 32 and len(cfg.drivers[0].devices) == 32
     assert cfg.channel("tank07.lel").zone == "pump-room"
     assert cfg.channel("tank32.lel").name == "Tank 32 LEL"
+
+
+def test_two_templates_with_one_name_are_refused() -> None:
+    second = TEMPLATE.format(units="40-41").replace("zone", "name = 'x'\nzone", 0)
+    second = second[: second.index("[device_templates.instances.7]")].replace("tank{", "b{")
+    found = issues_of(doc() + second)
+    assert [(i.dotted, i.reason) for i in found] == [
+        (
+            "device_templates[1].name",
+            "duplicate of device_templates[0]: template names must be unique",
+        )
+    ]

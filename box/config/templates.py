@@ -328,7 +328,14 @@ def expand(data: Data) -> tuple[Data, Origins, list[TemplateProblem]]:
     channels = list(out.get("channels", []))
     drivers = [dict(d) if isinstance(d, dict) else d for d in out.get("drivers", [])]
     problems: list[TemplateProblem] = []
+    first: dict[str, int] = {}
     for t, item in enumerate(raw):
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str):
+            if name in first:
+                reason = f"duplicate of {SECTION}[{first[name]}]: template names must be unique"
+                problems.append(TemplateProblem((SECTION, t, "name"), name, reason))
+            first.setdefault(name, t)
         names = [x.get("name") if isinstance(x, dict) else None for x in drivers]
         try:
             tpl = DeviceTemplate.model_validate(item)
