@@ -77,6 +77,7 @@ class Daemon:
         self.api_token = ""
         self.supervisors: list[DriverSupervisor] = []
         self.web: WebServer | None = None
+        self.control: WebServer | None = None  # the CLI's unix socket
         self.web_reader: sqlite3.Connection | None = None
         self.accounts: Accounts | None = None
         self.sync: SyncService | None = None
@@ -175,6 +176,8 @@ class Daemon:
         self.notifier.stopping()
         if self.web is not None:
             self.web.stop()
+        if self.control is not None:
+            self.control.stop()
         if self.web_reader is not None:
             self.web_reader.close()
             self.web_reader = None
@@ -487,8 +490,14 @@ class Daemon:
                 else default_paths(self.home.keys_dir)
             )
         self.https = tls is not None  # before create_app: it sets the Secure cookie flag
+        app = create_app(self.api)
         try:
-            self.web = WebServer(create_app(self.api), config.web.listen, tls=tls)
+            self.control = WebServer(app, [], unix_socket=self.home.control_socket)
+            self.control.start()
+        except OSError as exc:  # the CLI falls back to the web address
+            log.error("cannot open the control socket %r: %s", self.home.control_socket, exc)
+        try:
+            self.web = WebServer(app, config.web.listen, tls=tls)
         except OSError as exc:
             # The web page is not a safety function: report it, keep the alarms running.
             self.web_error = f"cannot listen on {', '.join(config.web.listen)}: {exc}"
