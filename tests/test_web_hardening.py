@@ -74,7 +74,9 @@ def test_failures_from_many_addresses_never_lock_the_real_admin_out(box: Daemon)
     app = create_app(box.api, {"TESTING": True})
     for i in range(5):
         for _ in range(PAIR_FREE + 1):
-            assert login(client_at(box, f"10.0.1.{i}", app), "admin", "wrong!" * 3).status_code == 401
+            assert (
+                login(client_at(box, f"10.0.1.{i}", app), "admin", "wrong!" * 3).status_code == 401
+            )
     admin = client_at(box, "10.0.2.1", app)
     assert login(admin, "admin", PASSWORD).status_code == 302, "not locked: throttled per address"
     r = login(client_at(box, "10.0.1.0", app), "admin", PASSWORD)
@@ -195,3 +197,50 @@ def test_the_control_socket_is_private(home: Path, daemon_factory) -> None:  # n
     folder = Path(address).parent
     wait_for(lambda: Path(address).exists(), what="control socket")
     assert folder.stat().st_mode & 0o777 == 0o700
+
+
+SECRET_SYNC = '\n[sync]\nenabled = false\nusername = "box"\npassword = "hunter2-secret"  # keep\n'
+
+
+def test_the_sync_password_never_leaves_through_the_config_api_or_history(box: Daemon) -> None:
+    cfg = box.home.config_file
+    cfg.write_text(cfg.read_text() + SECRET_SYNC)
+    assert box.reload("test")["accepted"]
+    c = client_at(box, "127.0.0.1")
+    token = {"Authorization": f"Bearer {box.api.api_token}"}
+    read = c.get("/api/config", headers=token).json
+    assert (
+        "hunter2-secret" not in read["text"] and 'password = "(secret, unchanged)"' in read["text"]
+    )
+    # the masked text goes back unchanged but for one value: the password stays as it was
+    edited = read["text"].replace('username = "box"', 'username = "box2"')
+    r = c.post("/api/config/apply", json={"text": edited, "base": read["base"]}, headers=token)
+    assert r.status_code == 200 and "hunter2-secret" not in r.get_data(as_text=True)
+    assert 'password = "hunter2-secret"  # keep' in cfg.read_text()
+    assert 'username = "box2"' in cfg.read_text()
+    history = list(box.home.config_history_dir.glob("box-*.toml"))
+    assert history and not any("hunter2-secret" in p.read_text() for p in history)
+    # a mask with nothing behind it is refused by name, never saved as the password
+    r = c.post(
+        "/api/config/check",
+        json={"text": read["text"].replace("[sync]", "[sync.tls_missing]")},
+        headers=token,
+    )
+    assert r.status_code == 400 and "sync.tls_missing.password" in r.json["error"]
+
+
+def test_a_fallback_to_history_gets_the_secret_back_from_the_current_file(
+    home: Path,
+) -> None:
+    from box.config.changes import archive
+    from box.runtime.daemon import _with_current_secrets
+
+    current = home / "box.toml"
+    home.mkdir(parents=True, exist_ok=True)
+    current.write_text("bogus = [\n" + SECRET_SYNC)  # broken TOML: no secret recoverable
+    path = archive(home / "history", "config_version = 1\n" + SECRET_SYNC)
+    masked = path.read_text()
+    assert "hunter2-secret" not in masked
+    assert _with_current_secrets(masked, current) == masked
+    current.write_text("config_version = 1\n" + SECRET_SYNC)
+    assert "hunter2-secret" in _with_current_secrets(masked, current)

@@ -26,6 +26,7 @@ from box.atomic import write_atomic
 from box.config.changes import archive, changed_paths, digest
 from box.config.loader import ConfigInvalid, context_for, parse_config
 from box.config.schema import BoxConfigBase
+from box.config.secrets import unmask_text
 from box.core.errors import ConfigError
 from box.core.levels import Level
 from box.core.record_types import RecordTypes
@@ -272,7 +273,8 @@ class Daemon:
             reason = str(exc)
         for old in sorted(self.home.config_history_dir.glob("box-*.toml"), reverse=True):
             try:
-                text = old.read_text(encoding="utf-8")
+                # History keeps secrets masked: they come back from the current file if they can.
+                text = _with_current_secrets(old.read_text(encoding="utf-8"), path)
                 config = parse_config(text, str(old), *self._validation)
             except (ConfigError, OSError, UnicodeDecodeError):
                 continue
@@ -508,3 +510,10 @@ class Daemon:
 
     def _event(self, kind: str, level: Level, source: str = "daemon", **details: Any) -> None:
         self.writer.submit_event(Event(kind, source, now_ms(), level, details))
+
+
+def _with_current_secrets(text: str, current: Path) -> str:
+    try:
+        return unmask_text(text, current.read_text(encoding="utf-8"))
+    except (ConfigError, OSError, UnicodeDecodeError, ValueError):
+        return text  # a masked secret stays masked: sync reports the refused login
