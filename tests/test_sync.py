@@ -322,6 +322,13 @@ def test_protocol_versions_and_credentials(
         s.ingest(100)
         s.start_sync()
         wait_for(lambda: s.delivered() == 100, timeout=20, what=f"delivery over MQTT {protocol}")
+        pwfile = tmp_path / "mqtt-password"
+        pwfile.write_text("s3cret\n")
+        from_file = f'username = "box"\npassword_file = "{pwfile}"\nprotocol = "{protocol}"\n'
+        f = site(sites, tmp_path / "file", broker, extra=from_file, consumer_auth=("platform", "p"))
+        f.ingest(10)
+        f.start_sync()
+        wait_for(lambda: f.delivered() == 10, timeout=20, what="password from password_file")
         wrong = auth.replace("s3cret", "guess")
         bad = site(sites, tmp_path / "bad", broker, extra=wrong, consumer_auth=("platform", "p"))
         bad.start_sync()

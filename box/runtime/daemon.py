@@ -26,6 +26,7 @@ from box.atomic import write_atomic
 from box.config.changes import archive, changed_paths, digest
 from box.config.loader import ConfigInvalid, context_for, parse_config
 from box.config.schema import BoxConfigBase
+from box.config.secrets import unmask_text
 from box.core.errors import ConfigError
 from box.core.levels import Level
 from box.core.record_types import RecordTypes
@@ -77,6 +78,7 @@ class Daemon:
         self.api_token = ""
         self.supervisors: list[DriverSupervisor] = []
         self.web: WebServer | None = None
+        self.control: WebServer | None = None  # the CLI's unix socket
         self.web_reader: sqlite3.Connection | None = None
         self.accounts: Accounts | None = None
         self.sync: SyncService | None = None
@@ -175,6 +177,8 @@ class Daemon:
         self.notifier.stopping()
         if self.web is not None:
             self.web.stop()
+        if self.control is not None:
+            self.control.stop()
         if self.web_reader is not None:
             self.web_reader.close()
             self.web_reader = None
@@ -269,7 +273,8 @@ class Daemon:
             reason = str(exc)
         for old in sorted(self.home.config_history_dir.glob("box-*.toml"), reverse=True):
             try:
-                text = old.read_text(encoding="utf-8")
+                # History keeps secrets masked: they come back from the current file if they can.
+                text = _with_current_secrets(old.read_text(encoding="utf-8"), path)
                 config = parse_config(text, str(old), *self._validation)
             except (ConfigError, OSError, UnicodeDecodeError):
                 continue
@@ -487,8 +492,14 @@ class Daemon:
                 else default_paths(self.home.keys_dir)
             )
         self.https = tls is not None  # before create_app: it sets the Secure cookie flag
+        app = create_app(self.api)
         try:
-            self.web = WebServer(create_app(self.api), config.web.listen, tls=tls)
+            self.control = WebServer(app, [], unix_socket=self.home.control_socket)
+            self.control.start()
+        except OSError as exc:  # the CLI falls back to the web address
+            log.error("cannot open the control socket %r: %s", self.home.control_socket, exc)
+        try:
+            self.web = WebServer(app, config.web.listen, tls=tls)
         except OSError as exc:
             # The web page is not a safety function: report it, keep the alarms running.
             self.web_error = f"cannot listen on {', '.join(config.web.listen)}: {exc}"
@@ -499,3 +510,10 @@ class Daemon:
 
     def _event(self, kind: str, level: Level, source: str = "daemon", **details: Any) -> None:
         self.writer.submit_event(Event(kind, source, now_ms(), level, details))
+
+
+def _with_current_secrets(text: str, current: Path) -> str:
+    try:
+        return unmask_text(text, current.read_text(encoding="utf-8"))
+    except (ConfigError, OSError, UnicodeDecodeError, ValueError):
+        return text  # a masked secret stays masked: sync reports the refused login

@@ -54,8 +54,7 @@ class Transport:
             CallbackAPIVersion.VERSION2, client_id=f"safetybox-{self.box_id}", protocol=protocol
         )
         if cfg.username:
-            pw = cfg.password.get_secret_value() if cfg.password else None
-            client.username_pw_set(cfg.username, pw)
+            client.username_pw_set(cfg.username, cfg.broker_password())
         if cfg.tls:
             client.tls_set(
                 ca_certs=str(cfg.tls.ca_file),

@@ -108,6 +108,7 @@ ZH: dict[str, str] = {
     "over_range": "超量程",
     "parity": "校验位",
     "password": "密码",
+    "password_file": "密码文件",
     "period_s": "周期(秒)",
     "pin": "引脚",
     "pin_factory": "GPIO 驱动",

@@ -216,7 +216,8 @@ def _session_paths() -> dict[str, Any]:
         },
         "/api/password": {
             "post": {
-                "summary": "Change the logged-in user's password",
+                "summary": "Change the logged-in user's password; every other session of the"
+                " user ends, this one is renewed (the answer carries its new CSRF token)",
                 "security": [{"session": [], "csrf": []}],
                 "requestBody": _body(
                     {"old": {"type": "string"}, "new": {"type": "string"}}, ["old", "new"]
