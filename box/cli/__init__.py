@@ -22,7 +22,7 @@ SECTIONS = {
     "Field devices": ["sensors"],
     "Upstream": ["sync", "consume"],
     "Data and audit": ["readings", "events", "audit", "backup", "restore"],
-    "Maintain": ["update"],
+    "Maintain": ["update", "wipe"],
     "Measure and simulate": ["bench", "sim"],
 }
 
@@ -95,6 +95,7 @@ def _register() -> None:
         sync_cmds,
         update_cmds,
         user_cmds,
+        wipe_cmds,
     )
 
     for module in (
@@ -110,6 +111,7 @@ def _register() -> None:
         sensor_cmds,
         user_cmds,
         update_cmds,
+        wipe_cmds,
     ):
         for command in module.COMMANDS:
             main.add_command(command)

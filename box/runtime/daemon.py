@@ -40,6 +40,7 @@ from box.runtime.pipeline import Pipeline
 from box.runtime.sdnotify import Notifier
 from box.runtime.supervisor import DriverSupervisor
 from box.store.writer import StoreWriter
+from box.wipe import refuse_if_wiped
 from drivers.base import DriverRegistry, default_registry
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ class Daemon:
 
     def start(self) -> None:
         """Start everything in order; if a step fails, close what the earlier ones opened."""
+        refuse_if_wiped(self.home)  # no new keys over a shredded store, however it was restarted
         try:
             self._start()
         except BaseException:
@@ -210,6 +212,11 @@ class Daemon:
             st.uncommitted_readings + dropped,
             st.lost_events,
         )
+
+    def request_stop(self) -> None:
+        """Stop as SIGTERM would: ``run_forever`` stops everything in order."""
+        self._stop_requested.set()
+        self._wake.set()
 
     def run_forever(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Feeds the systemd watchdog."""

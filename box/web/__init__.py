@@ -50,6 +50,7 @@ AREAS = (
     "box.web.api",
     "box.web.config_api",
     "box.web.alarms_api",
+    "box.web.wipe_api",
 )
 ENTRY_POINT_GROUP = plugins.WEB
 
