@@ -15,6 +15,7 @@ from box import __version__
 from box.alarms.kinds import thresholds
 from box.store.database import connect
 from box.store.writer import StoreWriter
+from box.sync.batching import idle_wait_s
 from box.sync.config import SyncedConfig
 from box.sync.envelope import (
     CIPHER_NAMES,
@@ -32,7 +33,9 @@ from box.sync.transport import Transport
 log = logging.getLogger(__name__)
 
 STATE_BOOT = "sync.boot"
-IDLE_WAIT_S = 0.2  # how often an idle outbox looks for new rows (level-1 alarms leave < 1 s)
+# Longest sleep of an idle sync thread: it is woken by the writer's commits (batching.py), so
+# this is only its heartbeat and a safety net, not how fast new rows leave.
+HEARTBEAT_S = 1.0
 
 
 class SyncService:
@@ -66,17 +69,24 @@ class SyncService:
         self.sent_bytes = 0
         self.heartbeat = time.monotonic()
         self._stop = threading.Event()
+        # Set by the writer after each commit of rows, by the transport on connect, and by
+        # stop and resend requests; the sync thread sleeps on it (box/sync/batching.py).
+        self._wake = threading.Event()
+        self.transport.on_connected = self._wake.set
         self._lock = threading.Lock()
         self._db_lock = threading.Lock()
         self._resend: list[tuple[str, int, int]] = []
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
 
     def start(self) -> None:
+        self.writer.add_commit_listener(self._wake.set)
         self.transport.start()
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._wake.set()
+        self.writer.remove_commit_listener(self._wake.set)
         self._thread.join(timeout)
         self.transport.stop()
         self.conn.close()
@@ -161,6 +171,7 @@ class SyncService:
         """Send a range again (downlink ``resend``); applied on the sync thread."""
         with self._lock:
             self._resend.append((stream, first, last))
+        self._wake.set()
 
     def _apply_resends(self) -> None:
         with self._lock:
@@ -182,19 +193,23 @@ class SyncService:
         up = self.transport.topics["up"]
         while not self._stop.is_set():
             self.heartbeat = time.monotonic()
+            # Cleared before looking: a commit that lands meanwhile wakes the next wait at once.
+            self._wake.clear()
             if self._resend:
                 self._apply_resends()
-            if not self.transport.connected.wait(IDLE_WAIT_S):
+            if not self.transport.connected.is_set():
+                self._wake.wait(HEARTBEAT_S)
                 continue
             try:
                 with self._db_lock:
-                    batch = self.outbox.next_batch(time.time())
+                    now = time.time()
+                    batch = self.outbox.next_batch(now)
             except Exception:
                 log.exception("sync: cannot read the outbox")
                 self._stop.wait(1.0)
                 continue
             if batch is None:
-                self._stop.wait(IDLE_WAIT_S)
+                self._wake.wait(idle_wait_s(now, self.outbox.hold_until, HEARTBEAT_S))
                 continue
             envelope = self.seal_batch(
                 batch.stream, batch.first, batch.last, batch.encode(), batch.historical
