@@ -423,6 +423,12 @@ def run(short: bool = False, step: Step = quiet) -> dict[str, Any]:
         r.drain(60 if short else 180)
         fastest: dict[str, Any] | None = None
         step(PHASES[4])
+        if short:
+            fastest_note = "faster polls are not tried in a short run"
+        elif floor >= 0.1:
+            fastest_note = "the Modbus driver accepts no poll faster than 0.1 s"
+        else:
+            fastest_note = "no poll faster than 0.1 s was loss-free"
         if not short:
             for interval in sorted((p for p in FAST_POLLS_S if p >= floor), reverse=True):
                 lost_before = _polls(r.measure)[0]
@@ -430,6 +436,7 @@ def run(short: bool = False, step: Step = quiet) -> dict[str, Any]:
                 if _polls(r.measure)[0] > lost_before or trial["achieved"] < LOSS_FREE_SHARE:
                     break
                 fastest = trial
+                fastest_note = f"fastest loss-free poll tried: {interval} s"
         time.sleep(0.5)  # the last envelopes of the run
         lost, polls = _polls(r.measure)
         st = r.consumer.streams.get("readings")
@@ -454,6 +461,7 @@ def run(short: bool = False, step: Step = quiet) -> dict[str, Any]:
         "reconnect_s": round(reconnect_s, 2),
         "poll_floor_s": floor,
         "fastest": fastest,
+        "fastest_note": fastest_note,
         "rejected": rejected,
         "rejected_why": sorted(set(r.consumer.rejected))[:3],
         "duplicates": duplicates,

@@ -38,7 +38,8 @@ class Backoff:
         self.failures += 1
         if n == 0:
             return 0.0
-        step = min(self.max_s, self.min_s * 2 ** (n - 1))
+        # The exponent stops growing long before the float would overflow (a days-long outage).
+        step = min(self.max_s, self.min_s * 2 ** min(n - 1, 40))
         return step * (0.5 + 0.5 * self.rng())
 
     def connection_ended(self, lasted_s: float) -> None:

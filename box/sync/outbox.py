@@ -83,6 +83,7 @@ class Outbox:
     def next_batch(self, now: float) -> Batch | None:
         """Events first; then other records (positions, detections); then readings,
         alternating live and backfill batches."""
+        self.hold_until = None
         batch = self._events() or self._records(now)
         if batch is not None:
             return batch

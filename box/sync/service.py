@@ -73,6 +73,7 @@ class SyncService:
         # stop and resend requests; the sync thread sleeps on it (box/sync/batching.py).
         self._wake = threading.Event()
         self.transport.on_connected = self._wake.set
+        self.idle = threading.Event()  # set while connected with nothing left to send
         self._lock = threading.Lock()
         self._db_lock = threading.Lock()
         self._resend: list[tuple[str, int, int]] = []
@@ -209,7 +210,9 @@ class SyncService:
                 self._stop.wait(1.0)
                 continue
             if batch is None:
+                self.idle.set()
                 self._wake.wait(idle_wait_s(now, self.outbox.hold_until, HEARTBEAT_S))
+                self.idle.clear()
                 continue
             envelope = self.seal_batch(
                 batch.stream, batch.first, batch.last, batch.encode(), batch.historical
