@@ -125,9 +125,15 @@ def modbus_bench(seconds: float, as_json: bool) -> None:
 
 
 @bench.command(name="uplink")
-@click.option("--short", is_flag=True, help="A ~20 s run (checks shape and loss, not timings).")
+@click.option("--short", is_flag=True, help="A ~15 s run (checks shape and loss, not timings).")
+@click.option(
+    "--outage",
+    type=click.FloatRange(0.5, 600),
+    default=None,
+    help="Seconds the broker is stopped  [default: 20; 2 with --short]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
-def uplink_bench(short: bool, as_json: bool) -> None:
+def uplink_bench(short: bool, outage: float | None, as_json: bool) -> None:
     """Modbus TCP simulator (32 units x 8 points) -> the daemon -> mosquitto -> a consumer:
     datapoints/s, polls lost, read-to-broker p50/p99, CPU and RSS, reconnect after an outage.
 
@@ -138,7 +144,7 @@ def uplink_bench(short: bool, as_json: bool) -> None:
     from box.bench.uplink import PHASES, run
 
     with phase_bar("bench uplink", PHASES) as step:
-        result = run(short=short, step=step)
+        result = run(short=short, outage_s=outage, step=step)
     if not as_json:
         click.echo(
             f"{result['datapoints_per_s']:,} datapoints/s at {result['poll_s']} s polls, "
