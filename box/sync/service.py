@@ -36,6 +36,7 @@ STATE_BOOT = "sync.boot"
 # Longest sleep of an idle sync thread: it is woken by the writer's commits (batching.py), so
 # this is only its heartbeat and a safety net, not how fast new rows leave.
 HEARTBEAT_S = 1.0
+REFUSED_WAIT_S = 0.05
 
 
 class SyncService:
@@ -219,7 +220,10 @@ class SyncService:
             )
             topic = f"{up}/{batch.stream.name.lower()}"
             if not self.transport.publish_and_wait(topic, envelope, cfg.ack_timeout_s):
-                continue  # not acknowledged: the same rows go again once connected
+                # Not acknowledged: the same rows go again once connected. A refusal while
+                # still connected (paho's queue full) must not turn into a tight loop.
+                self._stop.wait(REFUSED_WAIT_S)
+                continue
             for key, value in self.outbox.acknowledged(batch).items():
                 self.writer.set_state(key, value)
             self.sent_batches += 1
