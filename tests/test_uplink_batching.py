@@ -18,7 +18,7 @@ from box.paths import BoxHome
 from box.store.database import connect
 from box.store.writer import StoreWriter
 from box.sync import service as service_mod
-from box.sync.backoff import Backoff
+from box.sync.backoff import REFUSED_S, Backoff
 from box.sync.batching import BatchPolicy, idle_wait_s
 from box.sync.keyring import SyncKeyring
 from box.sync.outbox import Outbox
@@ -224,3 +224,11 @@ def test_only_a_connection_that_stayed_up_starts_the_schedule_afresh() -> None:
     backoff.connection_ended(lasted_s=60.0)
     assert backoff.next_delay() == 0.0
     assert backoff.next_delay() == pytest.approx(0.1)
+
+
+def test_a_refusal_of_the_credentials_waits_longer_than_an_outage() -> None:
+    backoff = Backoff(0.1, 1.5, rng=lambda: 1.0)
+    backoff.next_delay()
+    backoff.refused()
+    assert backoff.next_delay() == pytest.approx(REFUSED_S)
+    assert backoff.next_delay() == pytest.approx(0.2)  # once: the floor is not sticky

@@ -16,8 +16,10 @@ from box.keys import FileKeyProvider
 from box.paths import BoxHome
 from box.store.writer import StoreWriter
 from box.sync import service as service_mod
+from box.sync.backoff import REFUSED_S
 from box.sync.keyring import SyncKeyring
 from box.sync.service import SyncService
+from box.sync.transport import Transport
 from sim.upstream import Consumer, MqttConsumer
 from tests.broker import Broker
 from tests.conftest import run_cli, wait_for
@@ -126,3 +128,20 @@ def test_data_flows_again_once_the_broker_is_back(
     wait_for(lambda: delivered(consumer) == 6, timeout=20, what="the rows stored meanwhile")
     assert service.transport.connects == 2
     assert consumer.rejected == [] or all("replayed" in r for r in consumer.rejected)
+
+
+def test_a_broker_refusing_the_credentials_is_retried_slowly(tmp_path: Path) -> None:
+    broker = Broker(tmp_path / "auth-broker", users={"box": "s3cret"})
+    config = parse_config(
+        f"config_version = 1\n[sync]\nenabled = true\nport = {broker.port}\n"
+        'username = "box"\npassword = "guess"\n'
+    )
+    transport = Transport(config.sync, "box-1", lambda: {})
+    transport.start()
+    try:
+        wait_for(lambda: "refused" in transport.last_error, what="the refusal")
+        wait_for(lambda: transport.backoff.last_delay >= REFUSED_S, what="the slow retry chosen")
+        assert not transport.connected.is_set()
+    finally:
+        transport.stop()
+        broker.stop()

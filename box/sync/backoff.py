@@ -7,7 +7,8 @@ together spread out, yet none waits less than half the step). With the defaults 
 a box tries at 0, ~0.1, ~0.2, ~0.5, ~1 s, then every 0.75-1.5 s however long the broker is
 away, so data flows again at most ~1.5 s after it returns. A connection counts as working, and
 the schedule starts afresh, only once it stayed up ``stable_s``: a broker that accepts and drops
-at once is not hammered at full speed.
+at once is not hammered at full speed. A broker that refuses the box's credentials is not
+away: retrying quickly cannot help, so the next attempt waits at least ``REFUSED_S``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import random
 from collections.abc import Callable
 
 STABLE_S = 5.0
+REFUSED_S = 10.0
 
 
 class Backoff:
@@ -31,18 +33,27 @@ class Backoff:
         self.rng = rng
         self.stable_s = stable_s
         self.failures = 0  # attempts since the last connection that stayed up
+        self._at_least = 0.0  # the next delay's floor (after a refusal)
+        self.last_delay = 0.0  # the delay chosen last (diagnostics)
 
     def next_delay(self) -> float:
         """Seconds to wait before the next attempt (and count that attempt)."""
         n = self.failures
         self.failures += 1
+        floor, self._at_least = self._at_least, 0.0
         if n == 0:
-            return 0.0
-        # The exponent stops growing long before the float would overflow (a days-long outage).
-        step = min(self.max_s, self.min_s * 2 ** min(n - 1, 40))
-        return step * (0.5 + 0.5 * self.rng())
+            self.last_delay = floor
+        else:
+            # The exponent stops growing long before a float would overflow (a long outage).
+            step = min(self.max_s, self.min_s * 2 ** min(n - 1, 40))
+            self.last_delay = max(floor, step * (0.5 + 0.5 * self.rng()))
+        return self.last_delay
 
     def connection_ended(self, lasted_s: float) -> None:
         """A connection was up ``lasted_s`` seconds: start afresh if it was a real one."""
         if lasted_s >= self.stable_s:
             self.failures = 0
+
+    def refused(self) -> None:
+        """The broker answered and refused (credentials, authorisation, banned)."""
+        self._at_least = REFUSED_S

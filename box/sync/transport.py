@@ -21,6 +21,10 @@ from box.sync.config import SyncSection
 
 log = logging.getLogger(__name__)
 
+# CONNACK reason codes (MQTT 5; paho maps 3.1.1's 4 and 5 onto 134 and 135) that no quick
+# retry can change: bad user name or password, not authorised, banned, bad auth method.
+REFUSED_FOR_CREDENTIALS = frozenset({134, 135, 138, 140})
+
 
 def topics(prefix: str, box_id: str) -> dict[str, str]:
     base = f"{prefix}/{box_id}"
@@ -132,6 +136,8 @@ class Transport:
     ) -> None:
         if reason.is_failure:
             self._failed(f"broker refused the connection: {reason}")
+            if reason.value in REFUSED_FOR_CREDENTIALS:
+                self.backoff.refused()
             return
         self.connects += 1
         self.last_error = ""
