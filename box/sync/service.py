@@ -36,7 +36,7 @@ STATE_BOOT = "sync.boot"
 # Longest sleep of an idle sync thread: it is woken by the writer's commits (batching.py), so
 # this is only its heartbeat and a safety net, not how fast new rows leave.
 HEARTBEAT_S = 1.0
-REFUSED_WAIT_S = 0.05
+UNACKED_WAIT_S = 0.05  # after a batch not acknowledged, before the next try
 
 
 class SyncService:
@@ -221,8 +221,8 @@ class SyncService:
             topic = f"{up}/{batch.stream.name.lower()}"
             if not self.transport.publish_and_wait(topic, envelope, cfg.ack_timeout_s):
                 # Not acknowledged: the same rows go again once connected. A refusal while
-                # still connected (paho's queue full) must not turn into a tight loop.
-                self._stop.wait(REFUSED_WAIT_S)
+                # still connected (paho refused it at once) must not turn into a tight loop.
+                self._stop.wait(UNACKED_WAIT_S)
                 continue
             for key, value in self.outbox.acknowledged(batch).items():
                 self.writer.set_state(key, value)
