@@ -126,6 +126,9 @@ class StoreWriter:
         self.settings = settings
         self.on_commit = on_commit
         self.on_health = on_health
+        # Called (no arguments, on the writer thread) after each commit that stored readings,
+        # events or records: the sync thread's wake-up. Must be quick and never block.
+        self._commit_listeners: list[Callable[[], None]] = []
         self.stats = WriterStats()
         self.heartbeat = time.monotonic()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_max_batches)
@@ -216,6 +219,13 @@ class StoreWriter:
             self._queue.put_nowait(item)
         except queue.Full:
             self._overflow.append(item)
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every commit that stores readings, events or records."""
+        self._commit_listeners = [*self._commit_listeners, listener]
+
+    def remove_commit_listener(self, listener: Callable[[], None]) -> None:
+        self._commit_listeners = [f for f in self._commit_listeners if f != listener]
 
     def call(self, fn: Callable[[sqlite3.Connection], T], timeout: float = 10.0) -> T:
         """Run ``fn(connection)`` in the writer's next transaction; return its result once
@@ -480,7 +490,16 @@ class StoreWriter:
                 call.future.set_result(result)
         if self.on_commit and batches:
             self.on_commit(batches)
+        if rows or records or event_rows:
+            self._notify_committed()
         return True
+
+    def _notify_committed(self) -> None:
+        for listener in self._commit_listeners:  # a copy-on-write list: no lock needed
+            try:
+                listener()
+            except Exception:  # a broken listener must not stop the writer
+                log.exception("store commit listener failed")
 
     def _commit_failed(self, exc: Exception) -> None:
         st = self.stats

@@ -43,10 +43,20 @@ class SyncSection(StrictModel):
     topic_prefix: str = Field(default="safetybox", pattern=r"^[A-Za-z0-9_\-/]{1,64}$")
     cipher: Literal["aes-256-gcm", "sm4-gcm"] = "aes-256-gcm"
     batch_max_rows: int = Field(default=5000, ge=1, le=50_000)
-    batch_max_age_s: float = Field(default=30, gt=0, le=3600, description="readings wait at most")
+    batch_max_age_s: float = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="a partial batch waits at most this long for more rows; 0: it goes as soon "
+        "as the link is idle (batches grow by themselves while one awaits its PUBACK)",
+    )
     bandwidth_kbps: float | None = Field(default=None, gt=0, description="upload cap")
-    reconnect_min_s: float = Field(default=0.5, gt=0, le=60)
-    reconnect_max_s: float = Field(default=5.0, gt=0, le=600)
+    reconnect_min_s: float = Field(
+        default=0.1, gt=0, le=60, description="first retry delay (the very first is at once)"
+    )
+    reconnect_max_s: float = Field(
+        default=1.5, gt=0, le=600, description="retry delays double up to this (with jitter)"
+    )
     ack_timeout_s: float = Field(default=10, gt=0, le=300)
     aggregate_interval_s: float = Field(default=60, ge=1, le=86400)
     codes: dict[str, str] = Field(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from box.core.records import Quality
+from box.sync.batching import BatchPolicy
 from box.sync.config import SyncedConfig
 from box.sync.envelope import Stream
 
@@ -56,12 +57,16 @@ class Outbox:
         self.conn = conn
         self.box_id = box_id
         self.cursors = cursors
+        # Wall time at which a partial batch held back by ``batch_max_age_s`` is due; the
+        # sync thread sleeps no longer than that (None: nothing held).
+        self.hold_until: float | None = None
         self.configure(config)
 
     def configure(self, config: SyncedConfig) -> None:
         self.sync = config.sync
         self.policy = {c.id: c.upstream for c in config.channels}
         self.channels = {c.id: c for c in config.channels}
+        self.batching = BatchPolicy(self.sync.batch_max_rows, self.sync.batch_max_age_s)
 
     @classmethod
     def load_cursors(cls, state: dict[str, str]) -> Cursors:
@@ -78,6 +83,7 @@ class Outbox:
     def next_batch(self, now: float) -> Batch | None:
         """Events first; then other records (positions, detections); then readings,
         alternating live and backfill batches."""
+        self.hold_until = None
         batch = self._events() or self._records(now)
         if batch is not None:
             return batch
@@ -145,7 +151,7 @@ class Outbox:
         ).fetchall()
         if not rows:
             return None
-        if len(rows) < size and now * 1000 - rows[0][2] < self.sync.batch_max_age_s * 1000:
+        if self._hold(len(rows), rows[0][2], now):
             return None
         first, last = c.records + 1, rows[-1][0]
         payload = self._envelope_payload("records", first, last, False)
@@ -177,10 +183,8 @@ class Outbox:
             if backfill:  # the range is done (or was evicted entirely)
                 return self._empty_backfill(start, end)
             return None
-        if not backfill and len(rows) < size:
-            oldest_ms = rows[0][2]
-            if now * 1000 - oldest_ms < self.sync.batch_max_age_s * 1000:
-                return None  # wait for a fuller batch (at most batch_max_age_s)
+        if not backfill and self._hold(len(rows), rows[0][2], now):
+            return None
         first, last = start + 1, rows[-1][0]
         payload = self._envelope_payload("readings", first, last, backfill)
         if rows[0][0] > first:
@@ -195,6 +199,14 @@ class Outbox:
             rows=len(rows),
             backfill=backfill,
         )
+
+    def _hold(self, rows: int, oldest_ms: int, now: float) -> bool:
+        """True if this partial batch waits for more rows (box/sync/batching.py)."""
+        due = self.batching.due(rows, oldest_ms, now)
+        if due <= now:
+            return False
+        self.hold_until = due if self.hold_until is None else min(self.hold_until, due)
+        return True
 
     def _empty_backfill(self, start: int, end: int | None) -> Batch | None:
         assert end is not None  # noqa: S101

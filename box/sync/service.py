@@ -15,6 +15,7 @@ from box import __version__
 from box.alarms.kinds import thresholds
 from box.store.database import connect
 from box.store.writer import StoreWriter
+from box.sync.batching import idle_wait_s
 from box.sync.config import SyncedConfig
 from box.sync.envelope import (
     CIPHER_NAMES,
@@ -32,7 +33,10 @@ from box.sync.transport import Transport
 log = logging.getLogger(__name__)
 
 STATE_BOOT = "sync.boot"
-IDLE_WAIT_S = 0.2  # how often an idle outbox looks for new rows (level-1 alarms leave < 1 s)
+# Longest sleep of an idle sync thread: it is woken by the writer's commits (batching.py), so
+# this is only its heartbeat and a safety net, not how fast new rows leave.
+HEARTBEAT_S = 1.0
+UNACKED_WAIT_S = 0.05  # after a batch not acknowledged, before the next try
 
 
 class SyncService:
@@ -66,17 +70,25 @@ class SyncService:
         self.sent_bytes = 0
         self.heartbeat = time.monotonic()
         self._stop = threading.Event()
+        # Set by the writer after each commit of rows, by the transport on connect, and by
+        # stop and resend requests; the sync thread sleeps on it (box/sync/batching.py).
+        self._wake = threading.Event()
+        self.transport.on_connected = self._wake.set
+        self.idle = threading.Event()  # set while connected with nothing left to send
         self._lock = threading.Lock()
         self._db_lock = threading.Lock()
         self._resend: list[tuple[str, int, int]] = []
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
 
     def start(self) -> None:
+        self.writer.add_commit_listener(self._wake.set)
         self.transport.start()
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._wake.set()
+        self.writer.remove_commit_listener(self._wake.set)
         self._thread.join(timeout)
         self.transport.stop()
         self.conn.close()
@@ -161,6 +173,7 @@ class SyncService:
         """Send a range again (downlink ``resend``); applied on the sync thread."""
         with self._lock:
             self._resend.append((stream, first, last))
+        self._wake.set()
 
     def _apply_resends(self) -> None:
         with self._lock:
@@ -182,26 +195,35 @@ class SyncService:
         up = self.transport.topics["up"]
         while not self._stop.is_set():
             self.heartbeat = time.monotonic()
+            # Cleared before looking: a commit that lands meanwhile wakes the next wait at once.
+            self._wake.clear()
             if self._resend:
                 self._apply_resends()
-            if not self.transport.connected.wait(IDLE_WAIT_S):
+            if not self.transport.connected.is_set():
+                self._wake.wait(HEARTBEAT_S)
                 continue
             try:
                 with self._db_lock:
-                    batch = self.outbox.next_batch(time.time())
+                    now = time.time()
+                    batch = self.outbox.next_batch(now)
             except Exception:
                 log.exception("sync: cannot read the outbox")
                 self._stop.wait(1.0)
                 continue
             if batch is None:
-                self._stop.wait(IDLE_WAIT_S)
+                self.idle.set()
+                self._wake.wait(idle_wait_s(now, self.outbox.hold_until, HEARTBEAT_S))
+                self.idle.clear()
                 continue
             envelope = self.seal_batch(
                 batch.stream, batch.first, batch.last, batch.encode(), batch.historical
             )
             topic = f"{up}/{batch.stream.name.lower()}"
             if not self.transport.publish_and_wait(topic, envelope, cfg.ack_timeout_s):
-                continue  # not acknowledged: the same rows go again once connected
+                # Not acknowledged: the same rows go again once connected. A refusal while
+                # still connected (paho refused it at once) must not turn into a tight loop.
+                self._stop.wait(UNACKED_WAIT_S)
+                continue
             for key, value in self.outbox.acknowledged(batch).items():
                 self.writer.set_state(key, value)
             self.sent_batches += 1

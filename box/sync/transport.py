@@ -1,23 +1,29 @@
 """MQTT connection (paho-mqtt 2.x): TLS, Last Will, retained birth message, PUBACK tracking,
-and reconnection forever with exponential backoff and jitter (paho's own has no jitter).
+and reconnection forever: at once after a drop, then on the schedule of box/sync/backoff.py
+(paho's own has no jitter and waits before the first retry).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from box.sync.backoff import Backoff
 from box.sync.config import SyncSection
 
 log = logging.getLogger(__name__)
+
+# CONNACK reason codes (MQTT 5; paho maps 3.1.1's 4 and 5 onto 134 and 135) that no quick
+# retry can change: bad user name or password, not authorised, banned, bad auth method.
+REFUSED_FOR_CREDENTIALS = frozenset({134, 135, 138, 140})
 
 
 def topics(prefix: str, box_id: str) -> dict[str, str]:
@@ -41,6 +47,11 @@ class Transport:
         self.connected = threading.Event()
         self.last_error = ""
         self.connects = 0
+        # Called (no arguments, on the network thread) once a connection is up: the sync
+        # thread's wake-up, so the backlog leaves the moment the broker is back.
+        self.on_connected: Callable[[], None] | None = None
+        self.backoff = Backoff(cfg.reconnect_min_s, cfg.reconnect_max_s)
+        self._connected_at: float | None = None  # monotonic time the current connection came up
         self._acked: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -86,8 +97,10 @@ class Transport:
 
     def _run(self) -> None:
         cfg = self.cfg
-        delay = cfg.reconnect_min_s
         while not self._stop.is_set():
+            self._stop.wait(self.backoff.next_delay())
+            if self._stop.is_set():
+                break
             try:
                 self.client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
             except ssl.SSLCertVerificationError as exc:
@@ -100,20 +113,15 @@ class Transport:
             except OSError as exc:
                 self._failed(f"cannot reach broker {cfg.host}:{cfg.port}: {exc}")
             else:
+                self._connected_at = None
                 while not self._stop.is_set():
                     rc = self.client.loop(timeout=0.2)
                     if rc != mqtt.MQTT_ERR_SUCCESS:
                         break
-                if self.connected.is_set():
-                    delay = cfg.reconnect_min_s  # the connection worked: start backoff afresh
+                if self._connected_at is not None:
+                    self.backoff.connection_ended(time.monotonic() - self._connected_at)
                 self.connected.clear()
                 self._release_waiters()
-            if self._stop.is_set():
-                break
-            # Full jitter on an exponential backoff: boxes behind one site router reconnect
-            # at different instants after the broker returns.
-            self._stop.wait(random.uniform(cfg.reconnect_min_s, delay))  # noqa: S311
-            delay = min(delay * 2, cfg.reconnect_max_s)
 
     def _failed(self, message: str) -> None:
         if message != self.last_error:
@@ -127,13 +135,18 @@ class Transport:
     ) -> None:
         if reason.is_failure:
             self._failed(f"broker refused the connection: {reason}")
+            if reason.value in REFUSED_FOR_CREDENTIALS:
+                self.backoff.refused()
             return
         self.connects += 1
         self.last_error = ""
         client.subscribe(self.topics["down"], qos=1)
         client.publish(self.topics["status"], json.dumps(self.birth()), qos=1, retain=True)
+        self._connected_at = time.monotonic()
         self.connected.set()
         log.info("sync: connected to %s:%s", self.cfg.host, self.cfg.port)
+        if self.on_connected is not None:
+            self.on_connected()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
