@@ -106,14 +106,14 @@ class Outbox:
     def _events(self) -> Batch | None:
         c = self.cursors
         rows = self.conn.execute(
-            "SELECT seq, ts, kind, level, source, details, prev_hash, hash FROM events "
+            "SELECT seq, ts, kind, level, source, details, prev_hash, hash, hash_v FROM events "
             "WHERE seq > ? ORDER BY seq LIMIT ?",
             (c.events, self.sync.batch_max_rows),
         ).fetchall()
         if not rows:
             return None
         events = []
-        for seq, ts, kind, level, source, details, prev_hash, h in rows:
+        for seq, ts, kind, level, source, details, prev_hash, h, hash_v in rows:
             d = json.loads(details)
             channel = d.get("channel") or (source if source in self.policy else None)
             if channel is not None and self.policy.get(channel) == "none":
@@ -128,6 +128,7 @@ class Outbox:
                     "details": d,
                     "prev_hash": prev_hash,
                     "hash": h,
+                    "hash_v": hash_v,
                 }
             )
         first, last = c.events + 1, rows[-1][0]
