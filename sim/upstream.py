@@ -5,7 +5,9 @@ integrators (``safetybox consume``).
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -241,29 +243,40 @@ def seal_command(
     cmd: str,
     args: dict[str, Any],
     who: str = "platform",
-    ts_ms: int | None = None,
+    ts_ms: float | None = None,
+    nonce: bytes | None = None,
+    cipher: str | None = None,
+    body: Any = None,
 ) -> bytes:
-    """What an upstream platform sends: a command sealed with the box's downlink key."""
-    import os
+    """What an upstream platform sends: a command sealed with the box's downlink key.
 
+    The nonce is 4 random bytes of this platform process and an 8-byte counter of envelopes it
+    sealed (docs/MQTT.md): it never repeats, even when a rejected seq is sent again. ``body``
+    replaces the whole JSON payload (for tests of malformed commands); ``cipher`` overrides the
+    provisioned one."""
     from box.sync.envelope import CIPHER_NAMES, Header, key_id_bytes, seal
 
     key = bytes.fromhex(provisioning["downlink_key"])
-    body = {
-        "seq": seq,
-        "ts": ts_ms if ts_ms is not None else int(time.time() * 1000),
-        "cmd": cmd,
-        "args": args,
-        "who": who,
-    }
+    if body is None:
+        body = {
+            "seq": seq,
+            "ts": ts_ms if ts_ms is not None else int(time.time() * 1000),
+            "cmd": cmd,
+            "args": args,
+            "who": who,
+        }
     header = Header(
-        CIPHER_NAMES[provisioning["cipher"]],
+        CIPHER_NAMES[cipher or provisioning["cipher"]],
         0,
         Stream.COMMAND,
         provisioning["box_id"],
         key_id_bytes(key),
         seq,
         seq,
-        os.urandom(12),
+        nonce if nonce is not None else _PLATFORM_ID + next(_SEALED).to_bytes(8, "big"),
     )
     return seal(header, json.dumps(body).encode(), key)
+
+
+_PLATFORM_ID = os.urandom(4)  # per process: two platform processes never share nonces
+_SEALED = itertools.count(1)

@@ -26,13 +26,16 @@ from box.sync.envelope import (
 )
 from box.sync.keyring import SyncKeyring
 from box.sync.nonce import NonceSource
-from box.sync.outbox import Outbox
+from box.sync.outbox import Batch, Outbox
 from box.sync.transport import Transport
 
 log = logging.getLogger(__name__)
 
 STATE_BOOT = "sync.boot"
 IDLE_WAIT_S = 0.2  # how often an idle outbox looks for new rows (level-1 alarms leave < 1 s)
+FLUSH_S = 5.0  # a clean stop sends what is pending for at most this long
+# While flushing, the outbox is asked as if this much later: no batch waits to fill up.
+_FLUSH_AHEAD_S = 10 * 365 * 86400.0
 
 
 class SyncService:
@@ -69,17 +72,42 @@ class SyncService:
         self._lock = threading.Lock()
         self._db_lock = threading.Lock()
         self._resend: list[tuple[str, int, int]] = []
+        self.closing = False  # set by stop(): commands arriving now are refused, not half-run
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
 
     def start(self) -> None:
         self.transport.start()
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, flush_s: float = FLUSH_S) -> None:
+        """Clean stop: send what is stored and pending (events first, batches not waiting to
+        fill up) for at most ``flush_s``, then the retained ``offline`` status, then disconnect.
+        What is still unsent stays in the store and goes at the next start."""
+        self.closing = True
         self._stop.set()
         self._thread.join(timeout)
+        if flush_s > 0 and not self._thread.is_alive():
+            try:
+                self.flush(flush_s)
+            except Exception:  # noqa: BLE001 - the stop goes on; rows stay for the next start
+                log.exception("sync: flushing at stop failed")
         self.transport.stop()
         self.conn.close()
+
+    def flush(self, seconds: float) -> int:
+        """Send every batch that is ready now, not waiting for any to fill up, until the
+        outbox is empty, the connection is lost or ``seconds`` have passed; returns batches."""
+        deadline = time.monotonic() + seconds
+        sent = 0
+        while time.monotonic() < deadline and self.transport.connected.is_set():
+            if self._resend:
+                self._apply_resends()
+            with self._db_lock:
+                batch = self.outbox.next_batch(time.time() + _FLUSH_AHEAD_S)
+            if batch is None or not self._send(batch, max(0.1, deadline - time.monotonic())):
+                break
+            sent += 1
+        return sent
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
@@ -179,7 +207,6 @@ class SyncService:
 
     def _run(self) -> None:
         cfg = self.config.sync
-        up = self.transport.topics["up"]
         while not self._stop.is_set():
             self.heartbeat = time.monotonic()
             if self._resend:
@@ -196,16 +223,23 @@ class SyncService:
             if batch is None:
                 self._stop.wait(IDLE_WAIT_S)
                 continue
-            envelope = self.seal_batch(
-                batch.stream, batch.first, batch.last, batch.encode(), batch.historical
-            )
-            topic = f"{up}/{batch.stream.name.lower()}"
-            if not self.transport.publish_and_wait(topic, envelope, cfg.ack_timeout_s):
-                continue  # not acknowledged: the same rows go again once connected
-            for key, value in self.outbox.acknowledged(batch).items():
-                self.writer.set_state(key, value)
-            self.sent_batches += 1
-            self.sent_rows += batch.rows
-            self.sent_bytes += len(envelope)
-            if cfg.bandwidth_kbps:
-                self._stop.wait(len(envelope) * 8 / (cfg.bandwidth_kbps * 1000))
+            self._send(batch, cfg.ack_timeout_s)
+            # Not acknowledged: the same rows go again once connected.
+
+    def _send(self, batch: Batch, ack_timeout_s: float) -> bool:
+        """Seal and publish one batch; advance its cursor once the broker acknowledged it."""
+        cfg = self.config.sync
+        envelope = self.seal_batch(
+            batch.stream, batch.first, batch.last, batch.encode(), batch.historical
+        )
+        topic = f"{self.transport.topics['up']}/{batch.stream.name.lower()}"
+        if not self.transport.publish_and_wait(topic, envelope, ack_timeout_s):
+            return False
+        for key, value in self.outbox.acknowledged(batch).items():
+            self.writer.set_state(key, value)
+        self.sent_batches += 1
+        self.sent_rows += batch.rows
+        self.sent_bytes += len(envelope)
+        if cfg.bandwidth_kbps:
+            self._stop.wait(len(envelope) * 8 / (cfg.bandwidth_kbps * 1000))
+        return True
