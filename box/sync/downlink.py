@@ -35,6 +35,7 @@ from box.sync.envelope import (
     open_envelope,
 )
 from box.sync.keyring import SyncKeyring
+from box.sync.resend import ResendRefused
 
 if TYPE_CHECKING:
     from box.sync.service import SyncService
@@ -206,8 +207,10 @@ class Downlink:
                 )
             if self.service is None:  # not attached yet: nothing to resend from
                 raise CommandRejected("not_ready", "resend is not available before sync starts")
-            self.service.request_resend(stream, first, last)
-            return {"stream": stream, "first": first, "last": last}
+            try:
+                return self.service.request_resend(stream, first, last)
+            except ResendRefused as exc:
+                raise CommandRejected("busy", str(exc)) from None
         if name == "set_output":
             relay, active = _str(args, "relay"), args.get("active")
             allowed = {r.name for r in self.box.config.outputs.relays if r.remote}

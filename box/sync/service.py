@@ -27,6 +27,7 @@ from box.sync.envelope import (
 from box.sync.keyring import SyncKeyring
 from box.sync.nonce import NonceSource
 from box.sync.outbox import Batch, Outbox
+from box.sync.resend import STATE_RESEND, Resends
 from box.sync.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class SyncService:
             raise RuntimeError("could not commit the sync boot counter; not sealing anything")
         self.nonces = NonceSource(boot)
         self.outbox = Outbox(self.conn, config, box_id, Outbox.load_cursors(state))
+        self.outbox.resends = Resends(state.get(STATE_RESEND))  # a restart continues them
         self.transport = Transport(config.sync, box_id, self.birth, on_command)
         self.sent_batches = 0
         self.sent_rows = 0
@@ -71,7 +73,6 @@ class SyncService:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._db_lock = threading.Lock()
-        self._resend: list[tuple[str, int, int]] = []
         self.closing = False  # set by stop(): commands arriving now are refused, not half-run
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
 
@@ -100,8 +101,6 @@ class SyncService:
         deadline = time.monotonic() + seconds
         sent = 0
         while time.monotonic() < deadline and self.transport.connected.is_set():
-            if self._resend:
-                self._apply_resends()
             with self._db_lock:
                 batch = self.outbox.next_batch(time.time() + _FLUSH_AHEAD_S)
             if batch is None or not self._send(batch, max(0.1, deadline - time.monotonic())):
@@ -185,32 +184,19 @@ class SyncService:
         )
         return seal(header, body, key)
 
-    def request_resend(self, stream: str, first: int, last: int) -> None:
-        """Send a range again (downlink ``resend``); applied on the sync thread."""
-        with self._lock:
-            self._resend.append((stream, first, last))
-
-    def _apply_resends(self) -> None:
-        with self._lock:
-            pending, self._resend = self._resend, []
-        c = self.outbox.cursors
-        for stream, first, last in pending:
-            if stream == "events":
-                c.events = min(c.events, first - 1)
-            elif first <= c.readings:
-                # Readings go again as a historical range; the live cursor stays where it is.
-                end = min(last, c.readings)
-                c.backfill = [
-                    min(first, c.backfill[0]) if c.backfill else first,
-                    max(end, c.backfill[1]) if c.backfill else end,
-                ]
+    def request_resend(self, stream: str, first: int, last: int) -> dict[str, Any]:
+        """Queue a range to send again (downlink ``resend``); returns what will actually go.
+        Raises ResendRefused when too many ranges are pending."""
+        with self._db_lock:
+            plan = self.outbox.request_resend(stream, first, last)
+            for key, value in self.outbox.resends.state().items():
+                self.writer.set_state(key, value)
+        return plan
 
     def _run(self) -> None:
         cfg = self.config.sync
         while not self._stop.is_set():
             self.heartbeat = time.monotonic()
-            if self._resend:
-                self._apply_resends()
             if not self.transport.connected.wait(IDLE_WAIT_S):
                 continue
             try:
