@@ -284,7 +284,9 @@ def test_retired_key_accepted_only_within_the_grace_period(
     after = Consumer(export, grace_days=1, clock=lambda: 1_000_000 + 2 * 86400)
     after.handle(old_env)
     assert "unknown key id" in after.rejected[-1]
-    new_env = s.service.seal_batch(Stream.EVENTS, 2, 2, body.replace(b'"first":1,"last":1', b'"first":2,"last":2'))
+    new_env = s.service.seal_batch(
+        Stream.EVENTS, 2, 2, body.replace(b'"first":1,"last":1', b'"first":2,"last":2')
+    )
     after.handle(new_env)
     assert len(after.rejected) == 1, "the new key works"
 
