@@ -88,6 +88,10 @@ class Outbox:
     def next_batch(self, now: float) -> Batch | None:
         """Live data and requested resends, alternating while both have something to send."""
         c = self.cursors
+        events = self._events()  # live events never wait behind anything, resends included
+        if events is not None:
+            c._resend_turn = True
+            return events
         if self.resends and c._resend_turn:
             batch = self._resend_batch()
             if batch is not None:
@@ -100,9 +104,9 @@ class Outbox:
         return self._resend_batch() if self.resends else None
 
     def _live_batch(self, now: float) -> Batch | None:
-        """Events first; then other records (positions, detections); then readings,
-        alternating live and backfill batches."""
-        batch = self._events() or self._records(now)
+        """Other records (positions, detections); then readings, alternating live and
+        backfill batches."""
+        batch = self._records(now)
         if batch is not None:
             return batch
         self._maybe_split()
