@@ -157,3 +157,25 @@ class Feed:
             if ev["hash_v"] == 2 and event_hash(ev) != ev["hash"]:
                 problems.append(f"seq {s}: hash does not match the content")
         return problems
+
+
+def seal_command(
+    box_id: str, downlink_key: bytes, cipher: int, seq: int, body: dict[str, Any], nonce: bytes
+) -> bytes:
+    """A command envelope as doc section 6 describes it (stream 16, first = last = seq)."""
+    box = box_id.encode("utf-8")
+    header = (
+        b"SB"
+        + bytes([1, cipher, 0, 16, len(box)])
+        + box
+        + hashlib.sha256(downlink_key).digest()[:4]
+        + struct.pack(">QQ", seq, seq)
+        + nonce
+    )
+    plain = json.dumps(body).encode("utf-8")
+    ck = cipher_key(downlink_key, cipher)
+    if cipher == 1:
+        return header + AESGCM(ck).encrypt(nonce, plain, header)
+    enc = Cipher(algorithms.SM4(ck), modes.GCM(nonce)).encryptor()
+    enc.authenticate_additional_data(header)
+    return header + enc.update(plain) + enc.finalize() + enc.tag
