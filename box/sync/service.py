@@ -221,7 +221,9 @@ class SyncService:
         topic = f"{self.transport.topics['up']}/{batch.stream.name.lower()}"
         if not self.transport.publish_and_wait(topic, envelope, ack_timeout_s):
             return False
-        for key, value in self.outbox.acknowledged(batch).items():
+        with self._db_lock:  # resend requests arrive on the MQTT thread
+            acked = self.outbox.acknowledged(batch)
+        for key, value in acked.items():
             self.writer.set_state(key, value)
         self.sent_batches += 1
         self.sent_rows += batch.rows
