@@ -282,6 +282,7 @@ class Consumer:
                 st.lost.add(*g)
             if new_gone:
                 out.append(self._emit({"stream": name, "gap": e, "lost": gone, "box": p["box"]}))
+        fresh = st.coverage.uncovered(first, last) == [(first, last)]  # the usual case
         for rec in self._records(p):
             if rec["stream"] == "aggregates":
                 key = (rec["channel"], rec["from_ts"], rec["to_ts"])
@@ -289,7 +290,7 @@ class Consumer:
                     self.buckets[key] = rec["count"]
                     out.append(self._emit(rec))
                 continue
-            if rec["seq"] in st.coverage:
+            if not fresh and rec["seq"] in st.coverage:
                 self.duplicates += 1
                 continue
             if rec["stream"] == "events":

@@ -3,12 +3,15 @@ with live data, the reply says what will go; aggregate buckets are always sent w
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from box.config.loader import parse_config
 from box.core.records import Event, Quality, Reading
@@ -192,3 +195,69 @@ def test_late_rows_and_a_restart_still_give_whole_buckets(store: Store) -> None:
     restarted.request_resend("readings", 1, 300)
     again = drain(restarted)
     assert sorted(a[7] for a in again[-1].payload["aggregates"]) == [150, 150]
+
+
+def _plain_store(rows: list[tuple[int, float]]) -> sqlite3.Connection:
+    """The store's schema in plain in-memory SQLite: hypothesis makes many examples."""
+    from sqlite_utils import Database
+
+    from box.store.migrations import MIGRATIONS
+
+    conn = sqlite3.connect(":memory:")
+    MIGRATIONS.apply(Database(conn))
+    conn.executemany("INSERT INTO channels(id, name) VALUES (?, ?)", [(1, "agg"), (2, "a")])
+    conn.executemany(
+        "INSERT INTO readings(channel_id, ts, value, quality) VALUES (?,?,?,?)",
+        [(1 if i % 3 else 2, ts, v, 0) for i, (ts, v) in enumerate(rows)],
+    )
+    return conn
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    jitter=st.lists(st.integers(-3000, 3000), min_size=1, max_size=120),
+    batch=st.integers(1, 40),
+    resends=st.lists(st.tuples(st.integers(1, 120), st.integers(0, 60)), max_size=3),
+    restart=st.booleans(),
+)
+def test_whole_buckets_whatever_the_order_of_timestamps_batches_and_resends(
+    jitter: list[int], batch: int, resends: list[tuple[int, int]], restart: bool
+) -> None:
+    """Keeping the largest count per bucket gives exactly the stored buckets."""
+    rows = [(T0 + 500 * i + j, float(i)) for i, j in enumerate(jitter)]
+    conn = _plain_store(rows)
+    config = parse_config(
+        f"config_version = 1\n[sync]\nbatch_max_rows = {batch}\nbatch_max_age_s = 0.01\n"
+        "aggregate_interval_s = 2\n" + CHANNELS
+    )
+    outbox = Outbox(conn, config, "sb-x", Cursors())
+    kept: dict[tuple[str, int, int], list[Any]] = {}
+    sent = 0
+    for _ in range(1000):
+        b = outbox.next_batch(time.time())
+        if b is None:
+            break
+        for a in b.payload["aggregates"]:
+            key = (a[0], a[1], a[2])
+            if key not in kept or a[7] > kept[key][7]:
+                kept[key] = a
+            elif a[7] == kept[key][7]:
+                assert a == kept[key], "equal counts must be identical entries"
+        outbox.acknowledged(b)
+        sent += 1
+        if restart and sent == 2:  # cursors survive, carried buckets do not
+            outbox = Outbox(conn, config, "sb-x", outbox.cursors)
+        if sent == 3:
+            for first, extra in resends:
+                outbox.request_resend("readings", first, first + extra)
+    expected: dict[tuple[str, int, int], list[float]] = {}
+    for i, (ts, v) in enumerate(rows):
+        if i % 3:
+            b = ts // 2000
+            expected.setdefault(("agg", b * 2000, b * 2000 + 2000), []).append(v)
+    assert set(kept) == set(expected)
+    for key, values in expected.items():
+        a = kept[key]
+        assert (a[3], a[4], a[7]) == (min(values), max(values), len(values))
+        assert a[5] == pytest.approx(sum(values) / len(values))
+    conn.close()

@@ -161,6 +161,7 @@ class SyncService:
                 "readings": c.readings,
                 "backfill": list(c.backfill) if c.backfill else None,
             },
+            "resends": [r.as_list() for r in self.outbox.resends.ranges],
             "sent": {
                 "batches": self.sent_batches,
                 "rows": self.sent_rows,
