@@ -19,14 +19,13 @@ from box.core.records import Quality
 from box.sync.aggregates import BucketCache, bucket_entries
 from box.sync.config import SyncedConfig
 from box.sync.envelope import Stream
-from box.sync.resend import STATE_RESEND, Resends
+from box.sync.resend import Resends
 
 QUALITY = [q.name.lower() for q in Quality]
 STATE_EVENTS = "sync.cursor.events"
 STATE_READINGS = "sync.cursor.readings"
 STATE_RECORDS = "sync.cursor.records"
 STATE_BACKFILL = "sync.backfill.readings"
-__all__ = ["STATE_RESEND", "Batch", "Cursors", "Outbox"]
 
 
 @dataclass
