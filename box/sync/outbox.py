@@ -4,7 +4,9 @@ One cursor per stream, advanced only after the broker acknowledged the batch (at
 Events always go first. Readings: when the backlog is large, the live cursor jumps near the
 head and a backfill range is sent behind it, alternating live and historical batches, so a
 long backfill never starves live data. Rows evicted by retention before they were sent are
-reported in the next batch as ``evicted`` (range and count) instead of silence.
+reported in the next batch as ``evicted`` (range and count) instead of silence. Resends asked
+for by the platform (resend.py) alternate with live batches; aggregate buckets are always sent
+whole (aggregates.py).
 """
 
 from __future__ import annotations
