@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 STATE_BOOT = "sync.boot"
 IDLE_WAIT_S = 0.2  # how often an idle outbox looks for new rows (level-1 alarms leave < 1 s)
-FLUSH_S = 5.0  # a clean stop sends what is pending for at most this long
 # While flushing, the outbox is asked as if this much later: no batch waits to fill up.
 _FLUSH_AHEAD_S = 10 * 365 * 86400.0
 
@@ -80,10 +79,11 @@ class SyncService:
         self.transport.start()
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0, flush_s: float = FLUSH_S) -> None:
+    def stop(self, timeout: float = 10.0, flush_s: float | None = None) -> None:
         """Clean stop: send what is stored and pending (events first, batches not waiting to
-        fill up) for at most ``flush_s``, then the retained ``offline`` status, then disconnect.
-        What is still unsent stays in the store and goes at the next start."""
+        fill up) for at most ``flush_s`` (``sync.stop_flush_s``), then the retained ``offline``
+        status, then disconnect. What is still unsent stays in the store for the next start."""
+        flush_s = self.config.sync.stop_flush_s if flush_s is None else flush_s
         self.closing = True
         self._stop.set()
         self._thread.join(timeout)
