@@ -54,6 +54,9 @@ class SyncService:
         self.keyring = keyring
         self.writer = writer
         self.conn = connect(db_path, store_key, readonly=True)
+        # What a previous sync service of this run left queued (cursors, the downlink's seq and
+        # nonces: a reload) is committed before it is read back.
+        writer.flush(timeout=10)
         state = dict(self.conn.execute("SELECT key, value FROM state WHERE key LIKE 'sync.%'"))
         self.saved_state = state
         # A new boot number, committed before the first seal: nonces never repeat (nonce.py).
