@@ -1,6 +1,7 @@
-"""A reference consumer of the box's MQTT feed: subscribes, verifies, decrypts, de-duplicates,
-detects gaps and reordering, and writes JSON lines. The test oracle, and a starting point for
-integrators (``safetybox consume``).
+"""A reference consumer of the box's MQTT feed (docs/MQTT.md): subscribes with a persistent
+session, verifies, decrypts, de-duplicates per row by sequence, tells holes still to fill from
+real losses, checks event hashes, keeps its state across restarts and writes JSON lines. The
+test oracle, and a starting point for integrators (``safetybox consume``).
 """
 
 from __future__ import annotations
