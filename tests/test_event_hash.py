@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from box.core.records import Event
 from box.store.audit import audit_events
@@ -111,3 +113,36 @@ def test_an_unknown_hash_version_is_a_broken_chain_not_a_crash(hash_v: int) -> N
     row = (1, 1, "k", 0, "s", "{}", GENESIS_HASH, "0" * 64, hash_v)
     report = verify_chain([row])
     assert not report.ok and "unknown event hash version" in report.reason
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json)
+def test_the_fast_canonical_form_is_exactly_rfc8785(value: object) -> None:
+    """jcs() takes Python's C encoder where it writes the same text: never a different byte."""
+    from box.store.events import jcs, json_safe
+
+    text = jcs(value)
+    assert text.encode() == rfc8785.dumps(json_safe(value))
+    assert jcs(json.loads(text)) == text, "stored, parsed and canonicalised again: the same"
+
+
+@pytest.mark.parametrize(
+    "value", [1e-5, 1e-7, 1e21, 2.0**60, -0.0, 5e-324, {"\U0001f600": 1, "\ufb01": 2}, "\ud800"]
+)
+def test_the_awkward_cases_of_the_fast_path(value: object) -> None:
+    from box.store.events import jcs, json_safe
+
+    assert jcs(value).encode() == rfc8785.dumps(json_safe(value))

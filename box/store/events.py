@@ -24,6 +24,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 import rfc8785
@@ -37,43 +38,104 @@ MAX_SAFE_INT = 2**53 - 1  # JCS numbers are IEEE doubles: larger integers go as 
 def json_safe(value: Any) -> Any:
     """Details as JCS can encode them, without silent loss of meaning.
 
-    Non-finite floats become null (JSON has no NaN); integers beyond 2^53 - 1 and anything that
-    is not JSON (paths, enums...) become their decimal or ``str`` text; tuples become lists;
-    mapping keys become strings.
+    Non-finite floats become null (JSON has no NaN); integral numbers beyond 2^53 - 1 (and
+    below 1e21, which JCS writes as an exponent) and anything that is not JSON (paths, enums...)
+    become their decimal or ``str`` text, so that parsing the text back in any language gives
+    the same value; tuples become lists; mapping keys become strings; text that is not valid
+    Unicode (lone surrogates) gets U+FFFD. Integral floats become integers (JCS writes them
+    alike).
     """
-    if value is None or isinstance(value, bool | str):
+    return _normal(value, [False])
+
+
+def _normal(value: Any, slow: list[bool]) -> Any:
+    """json_safe; sets ``slow[0]`` when Python's C json encoder would not write the JCS form."""
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return value if _encodable(value) else value.encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, int):
         return value if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else str(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        if not math.isfinite(value):
+            return None
+        if value.is_integer():
+            if abs(value) <= MAX_SAFE_INT:
+                return int(value)
+            if abs(value) < 1e21:  # JCS would write integer digits, parsed back as a big int
+                return str(int(value))
+            slow[0] = True  # JCS writes an exponent (1e+21): parsed back as a float
+            return value
+        if abs(value) < 1e-4:  # Python writes 1e-05, JCS 0.00001
+            slow[0] = True
+        return value
     if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            key = _normal(str(k), slow)
+            if not key.isascii() and max(key) > "\uffff":  # UTF-16 order differs from Python's
+                slow[0] = True
+            out[key] = _normal(v, slow)
+        return out
     if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return str(value)
+        return [_normal(v, slow) for v in value]
+    return _normal(str(value), slow)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def jcs(value: Any) -> str:
+    """RFC 8785 canonical JSON of ``value`` (made JSON-safe first): Python's C encoder where it
+    writes the same text (strings, integers, nesting, keys sorted, most floats), the rfc8785
+    library otherwise; property tests check the two agree."""
+    slow = [False]
+    ready = _normal(value, slow)
+    if slow[0]:
+        return rfc8785.dumps(ready).decode("utf-8")
+    return json.dumps(ready, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_details(details: dict[str, Any]) -> str:
     """The details as stored: their JCS text (so stored, hashed and sent forms agree)."""
-    return rfc8785.dumps(json_safe(details)).decode("utf-8")
+    return jcs(details)
 
 
 def hashed_bytes(
     prev_hash: str, seq: int, ts: int, kind: str, level: int, source: str, details: Any
 ) -> bytes:
     """Exactly the bytes a version-2 hash covers (``details`` parsed, not text)."""
-    return rfc8785.dumps(
-        {
-            "details": details,
-            "kind": kind,
-            "level": level,
-            "prev_hash": prev_hash,
-            "seq": seq,
-            "source": source,
-            "ts": ts,
-        }
-    )
+    return _hashed(prev_hash, seq, ts, kind, level, source, jcs(details))
+
+
+def _hashed(
+    prev_hash: str, seq: int, ts: int, kind: str, level: int, source: str, details_jcs: str
+) -> bytes:
+    # Members in JCS order (all ASCII names): details, kind, level, prev_hash, seq, source, ts.
+    text = _string
+    return (
+        f'{{"details":{details_jcs},"kind":{text(kind)},"level":{int(level)},'
+        f'"prev_hash":{text(prev_hash)},"seq":{int(seq)},"source":{text(source)},"ts":{int(ts)}}}'
+    ).encode()
+
+
+def _string(value: str) -> str:
+    """A JSON string as JCS writes it (the same escapes as Python's encoder without ASCII)."""
+    return encode_basestring(value if _encodable(value) else json_safe(value))
+
+
+def seal_event(
+    prev_hash: str, seq: int, ts: int, kind: str, level: int, source: str, details: dict[str, Any]
+) -> tuple[str, str]:
+    """(details text to store, version-2 hash) of a new event."""
+    text = canonical_details(details)
+    digest = hashlib.sha256(_hashed(prev_hash, seq, ts, kind, level, source, text)).hexdigest()
+    return text, digest
 
 
 def event_hash(
@@ -88,10 +150,8 @@ def event_hash(
 ) -> str:
     """The hash of a stored row (``details_json`` is the stored details text)."""
     if hash_v == HASH_V:
-        details = json.loads(details_json)
-        return hashlib.sha256(
-            hashed_bytes(prev_hash, seq, ts, kind, level, source, details)
-        ).hexdigest()
+        details = jcs(json.loads(details_json))  # the stored text may not be canonical: a forgery
+        return hashlib.sha256(_hashed(prev_hash, seq, ts, kind, level, source, details)).hexdigest()
     if hash_v == HASH_V_LEGACY:
         content = json.dumps([seq, ts, kind, level, source, details_json], ensure_ascii=False)
         return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
