@@ -58,6 +58,9 @@ class SyncSection(StrictModel):
         default=1.5, gt=0, le=600, description="retry delays double up to this (with jitter)"
     )
     ack_timeout_s: float = Field(default=10, gt=0, le=300)
+    stop_flush_s: float = Field(
+        default=5, ge=0, le=120, description="a clean stop sends what is pending this long at most"
+    )
     aggregate_interval_s: float = Field(default=60, ge=1, le=86400)
     codes: dict[str, str] = Field(
         default_factory=dict, description="platform identifiers of the box, e.g. enterprise_code"
