@@ -109,6 +109,7 @@ ZH: dict[str, str] = {
     "parity": "校验位",
     "password": "密码",
     "password_file": "密码文件",
+    "stop_flush_s": "停止时发送时限 (秒)",
     "period_s": "周期(秒)",
     "pin": "引脚",
     "pin_factory": "GPIO 驱动",
