@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from box.core.records import Position, Reading
 from tests.alarm_harness import T0, Box
@@ -91,9 +94,21 @@ twa = 5
 """
 
 
+OPEN: list[Box] = []
+
+
+@pytest.fixture(autouse=True)
+def close_boxes() -> Iterator[None]:
+    """Every box a test made releases its pins (blinking lamps run in threads)."""
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
 class PeopleBox(Box):
     def __init__(self, extra: str = "", saved: dict[str, str] | None = None) -> None:
         super().__init__(PLAN + extra, saved)
+        OPEN.append(self)
 
     def pos(self, t: float, tag: str, x: float, y: float, **kw: Any) -> PeopleBox:
         self.clock.t = T0 + t
@@ -117,6 +132,11 @@ class PeopleBox(Box):
             self.pos(t0 + f * (t1 - t0), tag, xy0[0] + f * (xy1[0] - xy0[0]),
                      xy0[1] + f * (xy1[1] - xy0[1]))  # fmt: skip
         return self
+
+    def state_of(self, alarm_id: str) -> str:
+        """Person alarms exist from their first need: one not made yet is normal."""
+        alarm = self.engine.alarms.get(alarm_id)
+        return "normal" if alarm is None else str(alarm.state)
 
     def cmd(self, action: str, **args: Any) -> Any:
         return self.engine.site_command("positioning", action, args)

@@ -236,7 +236,10 @@ class PeopleRule(SiteRule):
                 track.popleft()
         margin = self.plan.margin_m
         dwell = self.plan.min_dwell_s
-        for z in set(cand) | set(st.inside) | st.near:
+        zones = set(cand) | set(st.inside) | st.near
+        if st.pending:  # a change waiting out its dwell is cancelled by a step back
+            zones.update(z for _, z in st.pending)
+        for z in zones:
             s = cand.get(z, -math.inf)
             zone = self.zones[z]
             inside = z in st.inside
