@@ -8,8 +8,8 @@ import pytest
 
 from box.alarms.alarm import AlarmCommandError
 from box.config.loader import ConfigInvalid, parse_config
-from tests.alarm_harness import OUTPUTS
 from box.core.errors import CommandRefused
+from tests.alarm_harness import OUTPUTS
 from tests.people_harness import PLAN, PeopleBox, close_boxes  # noqa: F401 - autouse fixture
 
 BEACON = 13
