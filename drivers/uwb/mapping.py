@@ -85,6 +85,8 @@ def _fix(item: Any, f: FieldMap, topic: str) -> Fix:
         if not isinstance(tag, str | int) or isinstance(tag, bool) or tag == "":
             raise ValueError(f"field {f.tag!r} (tag id) is not a string or integer")
     s = f.scale
+    x, y = _number(item, f.x) / s, _number(item, f.y) / s
+    z = _number(item, f.z) / s if f.z else 0.0
     quality = _number(item, f.quality) if f.quality else None
     if quality is not None and not 0 <= quality <= 100:
         raise ValueError(f"field {f.quality!r} (quality) {quality} is not 0..100")
@@ -98,9 +100,9 @@ def _fix(item: Any, f: FieldMap, topic: str) -> Fix:
     ts_ms = round(_number(item, f.ts) * 1000) if f.ts else None
     return Fix(
         str(tag),
-        _number(item, f.x) / s,
-        _number(item, f.y) / s,
-        _number(item, f.z) / s if f.z else 0.0,
+        x,
+        y,
+        z,
         quality,
         battery,
         None,
