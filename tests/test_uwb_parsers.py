@@ -30,7 +30,8 @@ def lec(x: float, y: float, z: float, q: int, anchors: int = 4) -> str:
 
 
 def les(x: float, y: float, z: float, q: int) -> str:
-    return f"022E[7.94,8.03,0.00]=3.38 9280[7.95,0.00,0.00]=5.49 le_us=3082 est[{x:.2f},{y:.2f},{z:.2f},{q}]"
+    anchors = "022E[7.94,8.03,0.00]=3.38 9280[7.95,0.00,0.00]=5.49"
+    return f"{anchors} le_us=3082 est[{x:.2f},{y:.2f},{z:.2f},{q}]"
 
 
 FORMATS = (lep, lec, les)
@@ -60,7 +61,7 @@ def test_the_documented_sample_lines() -> None:
     ],
 )
 def test_garbled_lines_are_refused(line: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="lep/lec/les|anchors|quality"):
         parse_line(line, "t")
 
 
@@ -178,7 +179,7 @@ def test_tlv_errors_name_the_module_status() -> None:
     assert tlv.parse_pos(bytes([0x40, 1, 0]) + tlv.encode_pos(1.234, 2, -3, 99)) == (
         1.234, 2.0, -3.0, 99)  # fmt: skip
     assert tlv.upd_rate_set(100, 500) == bytes([0x03, 0x04, 1, 0, 5, 0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="active <= stationary"):
         tlv.upd_rate_set(500, 100)
 
 
