@@ -53,6 +53,7 @@ class TagState:
     lost: bool = False
     low_battery: bool = False
     track: deque[tuple[int, float, float]] = field(default_factory=deque)
+    man_down: tuple[Alarm, Alarm] | None = None  # (pre-alarm, alarm), made at the first update
 
 
 class PeopleRule(SiteRule):
@@ -78,6 +79,7 @@ class PeopleRule(SiteRule):
         self._next_slow = 0.0
         self._l1 = [a for a in ctx.alarms.values() if a.spec.level == Level.LEVEL_1]
         self.relays_of = relays_of
+        self._approach = [z.approach_m for z in plan.zones]
         self.alarms = self._static_alarms() + self._recreate_saved()
 
     # -- alarms ---------------------------------------------------------------------------
@@ -154,7 +156,7 @@ class PeopleRule(SiteRule):
     def _detail(self, st: TagState, zone: int | None = None, **extra: Any) -> dict[str, Any]:
         p = st.person
         zones = [zone] if zone is not None else list(st.inside)
-        cameras = sorted({c for i in zones for c in self.zones[i].cameras})
+        cameras = sorted({c for i in zones for c in self.zones[i].cameras}) if zones else []
         d: dict[str, Any] = {
             "tag": st.tag,
             "person": p.name,
@@ -234,22 +236,31 @@ class PeopleRule(SiteRule):
             cut = p.ts_ms - window * 1000
             while track[0][0] < cut:
                 track.popleft()
+        if not (cand or st.inside or st.near or st.pending):  # in no zone's reach: no fence
+            return self._man_down(st, now) if self.plan.man_down.enabled else out
         margin = self.plan.margin_m
         dwell = self.plan.min_dwell_s
-        zones = set(cand) | set(st.inside) | st.near
-        if st.pending:  # a change waiting out its dwell is cancelled by a step back
-            zones.update(z for _, z in st.pending)
-        for z in zones:
-            s = cand.get(z, -math.inf)
-            zone = self.zones[z]
-            inside = z in st.inside
-            want = s > -margin if inside else s >= 0
-            out += self._hold(st, False, z, inside, want, dwell, now)
-            if zone.approach_m > 0:
-                is_near = z in st.near
-                reach = zone.approach_m
-                want = s > -(reach + margin) if is_near else s >= -reach
-                out += self._hold(st, True, z, is_near, want, dwell, now)
+        inside, near, pending = st.inside, st.near, st.pending
+        approach = self._approach
+        for z, s in cand.items():
+            state = z in inside
+            want = s > -margin if state else s >= 0
+            if want != state or (pending and (False, z) in pending):
+                out += self._hold(st, False, z, state, want, dwell, now)
+            reach = approach[z]
+            if reach:
+                state = z in near
+                want = s > -(reach + margin) if state else s >= -reach
+                if want != state or (pending and (True, z) in pending):
+                    out += self._hold(st, True, z, state, want, dwell, now)
+        # Zones the tag was in (or near, or about to change) that are now out of reach.
+        gone = [(False, z) for z in inside if z not in cand]
+        gone += [(True, z) for z in near if z not in cand]
+        gone += [k for k in pending if k[1] not in cand and k not in gone]
+        for key in gone:
+            near_key, z = key
+            state = z in (near if near_key else inside)
+            out += self._hold(st, near_key, z, state, False, dwell, now)
         out += self._man_down(st, now)
         return out
 
@@ -359,18 +370,19 @@ class PeopleRule(SiteRule):
         md = self.plan.man_down
         if not md.enabled:
             return []
+        a = st.anchor
         if md.zones and not any(self.zones[z].id in md.zones for z in st.inside):
-            if st.anchor is None:
+            if a is None or st.man_down is None:
                 return []
             st.anchor = None
-            return self._alarm(st, "man_down_pre").observe(False, now) + self._alarm(
-                st, "man_down"
-            ).observe(False, now)
-        a = st.anchor
+            pre, alarm = st.man_down
+            return pre.observe(False, now) + alarm.observe(False, now)
         if a is not None and (st.x - a[0]) ** 2 + (st.y - a[1]) ** 2 <= md.radius_m**2:
             return []
         st.anchor = (st.x, st.y)
-        pre, alarm = self._alarm(st, "man_down_pre"), self._alarm(st, "man_down")
+        if st.man_down is None:
+            st.man_down = (self._alarm(st, "man_down_pre"), self._alarm(st, "man_down"))
+        pre, alarm = st.man_down
         out: list[Transition] = []
         if a is not None:  # moved: both timers start again
             out += pre.observe(False, now) + alarm.observe(False, now)

@@ -71,8 +71,14 @@ class ShellDecoder:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[Fix]:
-        self._buf += data
         out: list[Fix] = []
+        if not self._buf and data.endswith(b"\n") and len(data) <= self.MAX_LINE:
+            for raw in data.splitlines():  # whole lines, the usual case: no buffering
+                fix = self._line(raw)
+                if fix is not None:
+                    out.append(fix)
+            return out
+        self._buf += data
         while True:
             cut = _line_end(self._buf)
             if cut < 0:
@@ -88,6 +94,13 @@ class ShellDecoder:
 
     def _line(self, raw: bytes) -> Fix | None:
         text = raw.decode("ascii", "replace").strip()
+        m = LEP.match(text)
+        if m is not None and int(m.group(4)) <= 100:  # the common line, parsed at once
+            self.stats.lines += 1
+            self.stats.fixes += 1
+            return Fix(
+                self.tag, float(m.group(1)), float(m.group(2)), float(m.group(3)), float(m.group(4))
+            )
         if text.startswith(PROMPT):
             text = text[len(PROMPT) :].strip()
         if not text or _is_echo(text):
