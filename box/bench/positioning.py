@@ -86,7 +86,7 @@ class _Chain:
 
     def __init__(self, tags: int, submit: Any) -> None:
         self.decoders = [ShellDecoder(f"t{i}") for i in range(tags)]
-        cfg = Dwm1001Config(name="bench", port="loop://", tag="t0", transform={"offset": (0, 0, 0)})
+        cfg = Dwm1001Config(name="bench", port="loop://", tag="t0")
         self.driver = UwbDriver(cfg, submit)
 
     def feed(self, chunks: list[bytes], ts_ms: int, lo: int = 0) -> None:
