@@ -88,6 +88,7 @@ def _register() -> None:
         config_cmds,
         driver_cmds,
         event_cmds,
+        people_cmds,
         sensor_cmds,
         sim_cmds,
         store_cmds,
@@ -107,6 +108,7 @@ def _register() -> None:
         sync_cmds,
         sensor_cmds,
         user_cmds,
+        people_cmds,
     ):
         for command in module.COMMANDS:
             main.add_command(command)

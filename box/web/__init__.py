@@ -33,6 +33,7 @@ AREAS = (
     "box.web.api",
     "box.web.config_api",
     "box.web.alarms_api",
+    "box.web.people_api",
 )
 ENTRY_POINT_GROUP = plugins.WEB
 

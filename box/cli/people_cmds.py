@@ -1,0 +1,157 @@
+"""``people ...``: who is where, where was one person, zone visits, the muster, exposure.
+
+``where``, ``track``, ``visits`` and ``exposure`` read the store (they work with or without a
+running box); ``muster start|end|roll`` asks the running box.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from box.cli.common import Context, pass_box, print_json
+from box.cli.store_cmds import TimeParam, open_store_reader
+from box.client import BoxClient
+from box.config.loader import context_for, parse_config
+from box.core.records import now_ms
+from box.people import queries
+from box.people.config import Positioning
+
+fmt_option = click.option(
+    "--format", "fmt", type=click.Choice(queries.FORMATS), default="json", show_default=True
+)
+since_option = click.option("--since", type=TimeParam(), help="From this time (e.g. 2h, ISO).")
+until_option = click.option("--until", type=TimeParam(), help="Up to this time.")
+
+
+@click.group()
+def people() -> None:
+    """People on the site plan (UWB positioning): where, track, visits, muster, exposure.
+
+    \b
+    Examples:
+      safetybox people where --format csv
+      safetybox people track t17 --since 2h --format geojson
+      safetybox people visits --zone reactor --since 1d
+      safetybox people muster start --reason drill
+      safetybox people exposure --since 8h
+    """
+
+
+@people.command()
+@since_option
+@fmt_option
+@pass_box
+def where(box: Context, since: int | None, fmt: str) -> None:
+    """The last stored position of every tag (default: seen in the last 24 h)."""
+    conn = open_store_reader(box)
+    try:
+        rows = queries.where(conn, since if since is not None else now_ms() - 86_400_000)
+    finally:
+        conn.close()
+    click.echo(queries.render(rows, fmt))
+
+
+@people.command()
+@click.argument("tag")
+@since_option
+@until_option
+@fmt_option
+@click.option("--line", is_flag=True, help="GeoJSON: one LineString instead of points.")
+@pass_box
+def track(
+    box: Context, tag: str, since: int | None, until: int | None, fmt: str, line: bool
+) -> None:
+    """One tag's stored trajectory (default: the last hour)."""
+    conn = open_store_reader(box)
+    try:
+        rows = queries.track(conn, tag, since if since is not None else now_ms() - 3_600_000, until)
+    finally:
+        conn.close()
+    click.echo(queries.render(rows, fmt, line))
+
+
+@people.command()
+@click.option("--tag", help="Only this tag.")
+@click.option("--zone", help="Only this zone.")
+@since_option
+@until_option
+@fmt_option
+@pass_box
+def visits(box: Context, tag: str | None, zone: str | None, since: int | None,
+           until: int | None, fmt: str) -> None:  # fmt: skip
+    """Stays in zones: who, where, entered, left, for how long (default: the last day)."""
+    conn = open_store_reader(box)
+    try:
+        rows = queries.visits(conn, tag, zone, since or now_ms() - 86_400_000, until)
+    finally:
+        conn.close()
+    click.echo(queries.render(rows, fmt))
+
+
+@people.command()
+@click.argument("action", type=click.Choice(["roll", "start", "end", "report"]), default="roll")
+@click.option("--reason", default="", help="start: why (drill, gas release ...).")
+@click.option("--who", default="cli", show_default=True)
+@fmt_option
+@pass_box
+def muster(box: Context, action: str, reason: str, who: str, fmt: str) -> None:
+    """The live muster roll, start or end a muster (running box), or the last report (store)."""
+    if action == "report":
+        conn = open_store_reader(box)
+        try:
+            row = conn.execute(
+                "SELECT details FROM events WHERE kind = 'muster_report' ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        finally:
+            conn.close()
+        if row is None:
+            raise click.ClickException("no muster report is stored yet")
+        _show(json.loads(row[0]), fmt)
+        return
+    client = BoxClient(box.home)
+    if action == "roll":
+        status, data = client.call("GET", "/api/people/muster")
+    else:
+        status, data = client.post(f"/api/people/muster/{action}", {"who": who, "reason": reason})
+    if status != 200:
+        raise click.ClickException(str(data.get("error", data)))
+    _show(data, fmt)
+
+
+def _show(roll: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        print_json(roll)
+        return
+    rows = [{"status": status, **r} for status in ("accounted", "inside", "missing")
+            for r in roll.get(status, [])]  # fmt: skip
+    click.echo(queries.render(rows, fmt))
+
+
+@people.command()
+@click.option("--tag", help="Only this tag.")
+@since_option
+@until_option
+@fmt_option
+@pass_box
+def exposure(box: Context, tag: str | None, since: int | None, until: int | None, fmt: str) -> None:
+    """Per-worker gas exposure from the stored track and readings (default: the last 8 h):
+    average, TWA (over 8 h), the highest 15-min average (STEL) and the time exposed."""
+    path = box.home.config_file
+    config = parse_config(path.read_text(encoding="utf-8"), str(path), context=context_for(path))
+    plans: list[Positioning] = getattr(config, "positioning", None) or []
+    if not any(p.exposure for p in plans):
+        raise click.ClickException("no [[positioning.exposure]] gases are configured")
+    end = until if until is not None else now_ms()
+    start = since if since is not None else end - 8 * 3_600_000
+    conn = open_store_reader(box)
+    try:
+        rows = [r for plan in plans for r in queries.exposure(conn, plan, start, end, tag)]
+    finally:
+        conn.close()
+    click.echo(queries.render(rows, fmt))
+
+
+COMMANDS = [people]
