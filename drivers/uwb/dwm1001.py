@@ -3,7 +3,7 @@ binary TLV API polled with dwm_loc_get / dwm_pos_get.
 
 After power-up or a reset the module speaks TLV; two carriage returns within a second enter
 the shell (prompt ``dwm>``), ``quit`` leaves it. So in shell mode, silence for
-``reenter_after_s`` (or a banner, i.e. a reset) sends ``\\r\\r`` and the stream command again;
+``reenter_after_s`` (a reset is silent) sends ``\\r\\r`` and the stream command again;
 in TLV mode, a response that is not TLV (the module left in the shell) sends ``quit`` and the
 port is flushed before the next request.
 """
@@ -93,9 +93,6 @@ class Dwm1001Driver(UwbDriver):
                 if fixes:
                     last_data = now
                     self.emit(fixes)
-                if b"DWM1001" in data:  # a banner: the module restarted, in TLV mode
-                    self.enter_shell(port)
-                    last_data = now
             if now - last_data >= self.config.reenter_after_s:
                 self.enter_shell(port)
                 last_data = now

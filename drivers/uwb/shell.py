@@ -134,4 +134,6 @@ _ECHOES = ("lep", "lec", "les", "lep ", "quit", "reset", "si", "vers", "la")
 
 def _is_echo(text: str) -> bool:
     """The shell echoes commands and prints banners; they are neither data nor garbage."""
-    return text in _ECHOES or text.startswith(("DWM1001", "Help", "Copyright", "License"))
+    return text in _ECHOES or text.startswith(
+        ("DWM1001", "Help", "Copyright", "License", "Compiled")
+    )
