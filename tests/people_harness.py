@@ -124,13 +124,24 @@ class PeopleBox(Box):
         self.engine.tick()
         return self
 
-    def walk(self, t0: float, t1: float, tag: str, xy0: tuple[float, float],
-             xy1: tuple[float, float], step: float = 1.0) -> PeopleBox:  # fmt: skip
+    def walk(
+        self,
+        t0: float,
+        t1: float,
+        tag: str,
+        xy0: tuple[float, float],
+        xy1: tuple[float, float],
+        step: float = 1.0,
+    ) -> PeopleBox:
         n = max(1, round((t1 - t0) / step))
         for k in range(n + 1):
             f = k / n
-            self.pos(t0 + f * (t1 - t0), tag, xy0[0] + f * (xy1[0] - xy0[0]),
-                     xy0[1] + f * (xy1[1] - xy0[1]))  # fmt: skip
+            self.pos(
+                t0 + f * (t1 - t0),
+                tag,
+                xy0[0] + f * (xy1[0] - xy0[0]),
+                xy0[1] + f * (xy1[1] - xy0[1]),
+            )
         return self
 
     def state_of(self, alarm_id: str) -> str:

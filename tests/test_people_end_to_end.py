@@ -123,8 +123,10 @@ def running(home: Path) -> Iterator[tuple[Daemon, int, Dwm1001Node]]:
 def test_serial_lines_to_alarm_pin_and_stored_trajectory(running, home: Path) -> None:  # noqa: ANN001
     d, port, node = running
     alarm_id = "person:t2:unauthorised:reactor"
-    wait_for(lambda: alarm_id in d.engine.alarms and d.engine.alarms[alarm_id].effective,
-             what="the unauthorised entry alarm")  # fmt: skip
+    wait_for(
+        lambda: alarm_id in d.engine.alarms and d.engine.alarms[alarm_id].effective,
+        what="the unauthorised entry alarm",
+    )
     beacon = d.outputs.factory.pin(13)
     wait_for(lambda: beacon.state, what="the reactor beacon relay")
     alarm = d.engine.alarms[alarm_id]
@@ -155,8 +157,10 @@ def test_serial_lines_to_alarm_pin_and_stored_trajectory(running, home: Path) ->
     token = d.api_token
 
     def api(path: str, body: dict | None = None) -> dict:
-        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                     data=None if body is None else json.dumps(body).encode())  # fmt: skip
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}",
+            data=None if body is None else json.dumps(body).encode(),
+        )
         req.add_header("Authorization", f"Bearer {token}")
         with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - loopback
             return json.loads(resp.read())

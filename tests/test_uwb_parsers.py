@@ -66,8 +66,10 @@ def test_garbled_lines_are_refused(line: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(FORMATS), coord, coord, coord, qf), max_size=30),
-       st.randoms(use_true_random=False))  # fmt: skip
+@given(
+    st.lists(st.tuples(st.sampled_from(FORMATS), coord, coord, coord, qf), max_size=30),
+    st.randoms(use_true_random=False),
+)
 def test_valid_streams_split_anywhere_give_every_fix(lines: list, rnd: random.Random) -> None:
     text = "".join(f(x, y, z, q) + "\r\n" for f, x, y, z, q in lines).encode()
     d = ShellDecoder("t")
@@ -82,8 +84,10 @@ def test_valid_streams_split_anywhere_give_every_fix(lines: list, rnd: random.Ra
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(FORMATS), coord, coord, coord, qf), min_size=2,
-                max_size=20), st.data())  # fmt: skip
+@given(
+    st.lists(st.tuples(st.sampled_from(FORMATS), coord, coord, coord, qf), min_size=2, max_size=20),
+    st.data(),
+)
 def test_truncated_and_interleaved_lines_are_dropped_and_counted(lines: list, data) -> None:
     """Cut some lines short or splice two together: no fix comes from a damaged line, every
     intact line still gives its fix."""
@@ -126,8 +130,10 @@ def test_random_bytes_never_raise(data: bytes) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 255), coord, coord, coord), max_size=10),
-       st.lists(st.binary(max_size=40), max_size=10))  # fmt: skip
+@given(
+    st.lists(st.tuples(st.integers(0, 255), coord, coord, coord), max_size=10),
+    st.lists(st.binary(max_size=40), max_size=10),
+)
 def test_linktrack_frames_are_found_among_junk(frames: list, junk: list) -> None:
     stream = b""
     for k, (i, x, y, z) in enumerate(frames):
@@ -158,8 +164,16 @@ def test_linktrack_checksum_and_node_frames() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(coord, coord, coord, qf, st.lists(st.tuples(st.integers(0, 0xFFFF),
-       st.floats(0, 100).map(lambda v: round(v, 3)), qf), max_size=6))  # fmt: skip
+@given(
+    coord,
+    coord,
+    coord,
+    qf,
+    st.lists(
+        st.tuples(st.integers(0, 0xFFFF), st.floats(0, 100).map(lambda v: round(v, 3)), qf),
+        max_size=6,
+    ),
+)
 def test_tlv_loc_round_trip(x: float, y: float, z: float, q: int, ranges: list) -> None:
     data = tlv.encode_loc((x, y, z, q), [tlv.Range(a, d, rq) for a, d, rq in ranges])
     loc = tlv.parse_loc(data)
@@ -177,7 +191,11 @@ def test_tlv_errors_name_the_module_status() -> None:
     with pytest.raises(tlv.TlvError, match="busy"):
         tlv.parse_pos(bytes([0x40, 0x01, 0x04]))
     assert tlv.parse_pos(bytes([0x40, 1, 0]) + tlv.encode_pos(1.234, 2, -3, 99)) == (
-        1.234, 2.0, -3.0, 99)  # fmt: skip
+        1.234,
+        2.0,
+        -3.0,
+        99,
+    )
     assert tlv.upd_rate_set(100, 500) == bytes([0x03, 0x04, 1, 0, 5, 0])
     with pytest.raises(ValueError, match="active <= stationary"):
         tlv.upd_rate_set(500, 100)
@@ -188,10 +206,22 @@ def test_json_mapping_from_the_dwm_gateway_and_pozyx() -> None:
     payload = json.dumps({"position": {"x": 1.5, "y": 2, "z": 0, "quality": 80}})
     (fix,) = parse_message(payload, gw, "dwm/node/0a1b/uplink/location")
     assert (fix.tag, fix.x, fix.quality) == ("0a1b", 1.5, 80)
-    pozyx = FieldMap(tag="tagId", x="data.coordinates.x", y="data.coordinates.y",
-                     z="data.coordinates.z", quality="", ts="timestamp", scale=1000)  # fmt: skip
-    msg = [{"tagId": "30331", "timestamp": 1615984968.807,
-            "data": {"coordinates": {"x": 1500, "y": 250, "z": 0}}}]  # fmt: skip
+    pozyx = FieldMap(
+        tag="tagId",
+        x="data.coordinates.x",
+        y="data.coordinates.y",
+        z="data.coordinates.z",
+        quality="",
+        ts="timestamp",
+        scale=1000,
+    )
+    msg = [
+        {
+            "tagId": "30331",
+            "timestamp": 1615984968.807,
+            "data": {"coordinates": {"x": 1500, "y": 250, "z": 0}},
+        }
+    ]
     (fix,) = parse_message(json.dumps(msg), pozyx)
     assert (fix.tag, fix.x, fix.y, fix.ts_ms) == ("30331", 1.5, 0.25, 1615984968807)
     with pytest.raises(ValueError, match="'position.x' is missing"):
