@@ -40,10 +40,13 @@ class Walker:
     battery_start: float = 95.0
     battery_drain_per_s: float = 0.0
     jitter_m: float = 0.0
+    period_s: float | None = None  # the path repeats (demo walkers go round all day)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
     def at(self, t: float) -> tuple[float, float]:
         p = self.path
+        if self.period_s:
+            t %= self.period_s
         if t <= p[0][0]:
             x, y = p[0][1], p[0][2]
         elif t >= p[-1][0]:
@@ -112,8 +115,14 @@ class NodeConfig:
 class Dwm1001Node:
     """A module's UART: bytes in, bytes out, and a stream of lines while in the shell."""
 
-    def __init__(self, walker: Walker, transform: Transform | None = None,
-                 garbage: float = 0.0, interleave: float = 0.0, seed: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        walker: Walker,
+        transform: Transform | None = None,
+        garbage: float = 0.0,
+        interleave: float = 0.0,
+        seed: int = 1,
+    ) -> None:
         self.walker = walker
         self.transform = transform or Transform()
         self.config = NodeConfig()
@@ -209,8 +218,11 @@ class Dwm1001Node:
             return ok
         if t == 0x04:  # dwm_upd_rate_get
             c = self.config
-            return ok + bytes([tlv.T_UPD_RATE, 4]) + struct.pack("<HH", c.active_ms // 100,
-                                                                c.stationary_ms // 100)  # fmt: skip
+            return (
+                ok
+                + bytes([tlv.T_UPD_RATE, 4])
+                + struct.pack("<HH", c.active_ms // 100, c.stationary_ms // 100)
+            )
         if t in (0x05, 0x07) and len(value) == 2:  # cfg_tag_set / cfg_anchor_set
             self.config.mode = "tag" if t == 0x05 else "anchor"
             self.config.initiator = t == 0x07 and bool(value[0] & 0x01)
@@ -254,8 +266,13 @@ class Dwm1001Node:
 class PtyDevice:
     """Serves a node (or any byte stream) on a pseudo-terminal; the driver opens ``path``."""
 
-    def __init__(self, node: Dwm1001Node | None = None, stream: Callable[[], bytes] | None = None,
-                 interval_s: float = 0.1, link: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        node: Dwm1001Node | None = None,
+        stream: Callable[[], bytes] | None = None,
+        interval_s: float = 0.1,
+        link: str | None = None,
+    ) -> None:
         import tty
 
         self.node = node
@@ -311,8 +328,9 @@ class PtyDevice:
 # -- LinkTrack, JSON --------------------------------------------------------------------------
 
 
-def linktrack_stream(walkers: list[Walker], t0: float, junk: float = 0.0,
-                     seed: int = 3) -> Callable[[], bytes]:  # fmt: skip
+def linktrack_stream(
+    walkers: list[Walker], t0: float, junk: float = 0.0, seed: int = 3
+) -> Callable[[], bytes]:
     """A callable giving one TagFrame0 per walker per call (tag id = trailing digits)."""
     rng = random.Random(seed)
 
@@ -331,10 +349,52 @@ def linktrack_stream(walkers: list[Walker], t0: float, junk: float = 0.0,
     return frames
 
 
+def run_scenario(
+    walkers: list[Walker],
+    seconds: float | None,
+    json_port: int | None = None,
+    shell_link: str | None = None,
+    shell_format: str = "lep",
+    linktrack_link: str | None = None,
+    garbage: float = 0.0,
+    interleave: float = 0.0,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Serve a scenario until ``seconds`` pass (or forever): the first walker on a DWM1001
+    node's pty, all of them as LinkTrack frames on another, all as JSON over TCP."""
+    running: list[PtyDevice | JsonTcpServer] = []
+    try:
+        if json_port is not None:
+            running.append(JsonTcpServer(walkers, json_port).start())
+            say(f"uwb sim: JSON positions of {len(walkers)} tags on tcp 127.0.0.1:{json_port}")
+        if shell_link:
+            node = Dwm1001Node(walkers[0], garbage=garbage, interleave=interleave)
+            node.stream = None
+            running.append(PtyDevice(node, link=shell_link).start())
+            say(f"uwb sim: DWM1001 node for {walkers[0].tag} on {shell_link} ({shell_format})")
+        if linktrack_link:
+            stream = linktrack_stream(walkers, time.monotonic(), junk=garbage)
+            running.append(PtyDevice(stream=stream, link=linktrack_link).start())
+            say(f"uwb sim: LinkTrack TagFrame0 stream on {linktrack_link}")
+        stop = threading.Event()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait(seconds)
+    finally:
+        for r in running:
+            r.stop()
+
+
 def json_message(w: Walker, t: float) -> dict[str, object]:
     x, y = w.at(t)
-    return {"tagId": w.tag, "position": {"x": round(x, 3), "y": round(y, 3), "z": 1.0,
-            "quality": 90}, "battery": round(w.battery(t), 1), "sos": w.sos(t)}  # fmt: skip
+    return {
+        "tagId": w.tag,
+        "position": {"x": round(x, 3), "y": round(y, 3), "z": 1.0, "quality": 90},
+        "battery": round(w.battery(t), 1),
+        "sos": w.sos(t),
+    }
 
 
 class JsonTcpServer:
@@ -385,8 +445,14 @@ class JsonTcpServer:
                 c.close()
 
 
-def publish_mqtt(walkers: list[Walker], host: str, port: int, seconds: float,
-                 interval_s: float = 0.1, prefix: str = "dwm/node") -> int:  # fmt: skip
+def publish_mqtt(
+    walkers: list[Walker],
+    host: str,
+    port: int,
+    seconds: float,
+    interval_s: float = 0.1,
+    prefix: str = "dwm/node",
+) -> int:
     """Publish the DWM1001 gateway's location messages for ``seconds``; returns the count."""
     import paho.mqtt.client as mqtt
 
@@ -399,8 +465,10 @@ def publish_mqtt(walkers: list[Walker], host: str, port: int, seconds: float,
         while (t := time.monotonic() - t0) < seconds:
             for w in walkers:
                 x, y = w.at(t)
-                payload = {"position": {"x": x, "y": y, "z": 1.0, "quality": 90},
-                           "superFrameNumber": sent}  # fmt: skip
+                payload = {
+                    "position": {"x": x, "y": y, "z": 1.0, "quality": 90},
+                    "superFrameNumber": sent,
+                }
                 client.publish(f"{prefix}/{w.tag}/uplink/location", json.dumps(payload))
                 sent += 1
             time.sleep(interval_s)
@@ -468,8 +536,32 @@ def scenario(name: str) -> list[Walker]:
     if name == "stopped":  # walks in, then no longer moves
         return [Walker("t1", [(0, -5, 5), (6, 10, 5)])]
     if name == "battery":
-        return [Walker("t3", [(0, 25, 25), (60, 40, 25)], battery_start=30,
-                       battery_drain_per_s=0.5)]  # fmt: skip
+        return [
+            Walker("t3", [(0, 25, 25), (60, 40, 25)], battery_start=30, battery_drain_per_s=0.5)
+        ]
+    if name == "demo":  # the demo site, all day: rounds, one unauthorised visit per 5 min
+        return [
+            Walker(
+                "t1",
+                [(0, -5, 5), (20, 10, 5), (80, 10, 8), (100, -5, 5)],
+                period_s=120,
+                jitter_m=0.05,
+            ),
+            Walker(
+                "t2",
+                [(0, 25, 20), (60, 25, 10), (90, 18, 8), (120, 18, 8), (150, 25, 20)],
+                period_s=300,
+                jitter_m=0.05,
+            ),
+            Walker(
+                "t3",
+                [(0, -15, -15), (30, 27, 3), (90, 27, 3), (120, -15, -15)],
+                period_s=180,
+                jitter_m=0.05,
+                battery_start=60,
+                battery_drain_per_s=0.005,
+            ),
+        ]
     if name == "muster":  # everyone walks to the muster point at t = 10 s
         return [
             Walker("t1", [(0, 10, 5), (10, 10, 5), (40, -15, -15)]),
@@ -479,4 +571,4 @@ def scenario(name: str) -> list[Walker]:
     raise ValueError(f"unknown scenario {name!r}: one of {', '.join(SCENARIOS)}")
 
 
-SCENARIOS = ("unauthorised", "loiter", "sos", "stopped", "battery", "muster")
+SCENARIOS = ("demo", "unauthorised", "loiter", "sos", "stopped", "battery", "muster")

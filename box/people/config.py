@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from box.core.levels import AlarmLevel
 from box.core.model import Identifier, StrictModel
+from drivers.uwb.zh import zh_names
 
 ZoneType = Literal["restricted", "danger", "confined_space", "muster_point", "area"]
 AUTHORISED_ONLY: tuple[str, ...] = ("restricted", "danger", "confined_space")
 
 
 class Zone(StrictModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
     id: Identifier
     name: str = Field(default="", max_length=80)
     type: ZoneType = "area"
@@ -76,6 +78,7 @@ class Zone(StrictModel):
 
 
 class Person(StrictModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
     tag: str = Field(min_length=1, max_length=64, pattern=r"^[^:\s]+$")
     name: str = Field(min_length=1, max_length=80)
     role: str = Field(default="", max_length=40)
@@ -88,6 +91,8 @@ class ManDown(StrictModel):
     """No movement beyond ``radius_m``: a pre-alarm after ``pre_alarm_s``, then a latched
     level-1 alarm after ``alarm_s`` unless the wearer moves (30 s to 5 min, like the
     instruments that do this)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
 
     enabled: bool = True
     radius_m: float = Field(default=1.0, gt=0, le=20)
@@ -105,6 +110,7 @@ class ManDown(StrictModel):
 
 
 class Muster(StrictModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
     start_on_level1: bool = Field(
         default=False, description="a level-1 alarm anywhere on the box starts a muster"
     )
@@ -116,6 +122,8 @@ class Muster(StrictModel):
 class GasExposure(StrictModel):
     """Per-worker STEL/TWA of one gas, from the zone channels he stands among."""
 
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
+
     gas: Identifier
     channels: list[str] = Field(min_length=1, description="channels measuring this gas")
     stel: float | None = Field(default=None, gt=0, description="15-min average limit")
@@ -126,6 +134,7 @@ class GasExposure(StrictModel):
 
 
 class Positioning(StrictModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
     id: Identifier = "site"
     name: str = Field(default="", max_length=80)
     zones: list[Zone] = Field(default_factory=list)

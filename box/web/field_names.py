@@ -162,6 +162,7 @@ ZH: dict[str, str] = {
     "upstream": "上传策略",
     "username": "用户名",
     "value": "值",
+    "positioning": "人员定位",
     "votes": "表决",
     "waveform": "波形",
     "web": "网页",

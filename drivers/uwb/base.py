@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from box.core.model import Identifier
 from box.core.ports import RecordSink
@@ -15,10 +15,13 @@ from box.core.records import Position, Quality, now_ms
 from drivers.base import Driver, DriverConfig
 from drivers.uwb.fix import Fix
 from drivers.uwb.transform import Transform
+from drivers.uwb.zh import zh_names
 
 
 class UwbConfig(DriverConfig):
     """Fields every positioning source has: where its frame lies on the site plan."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
 
     transform: Transform = Field(default_factory=Transform)
     system: Identifier | None = Field(

@@ -15,15 +15,18 @@ import time
 from typing import Any, Literal
 
 import serial
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from box.core.model import Identifier
 from drivers.uwb import tlv
 from drivers.uwb.base import UwbConfig, UwbDriver
 from drivers.uwb.shell import ShellDecoder
+from drivers.uwb.zh import zh_names
 
 
 class Dwm1001Config(UwbConfig):
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
+
     type: Literal["uwb_dwm1001"] = "uwb_dwm1001"
     port: str = Field(description="serial device, e.g. /dev/ttyACM0")
     baudrate: int = Field(default=115200, ge=1200, le=4_000_000)

@@ -7,15 +7,18 @@ import socket
 import threading
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from drivers.uwb.base import UwbConfig, UwbDriver
 from drivers.uwb.mapping import FieldMap, parse_message
+from drivers.uwb.zh import zh_names
 
 MAX_LINE = 1 << 20
 
 
 class JsonSourceConfig(UwbConfig):
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
+
     type: Literal["uwb_json"] = "uwb_json"
     transport: Literal["mqtt", "tcp"] = "mqtt"
     host: str = "127.0.0.1"

@@ -5,14 +5,17 @@ from __future__ import annotations
 import threading
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from drivers.uwb.base import UwbConfig, UwbDriver
 from drivers.uwb.dwm1001 import open_port
 from drivers.uwb.linktrack import NLinkDecoder
+from drivers.uwb.zh import zh_names
 
 
 class LinkTrackConfig(UwbConfig):
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
+
     type: Literal["uwb_linktrack"] = "uwb_linktrack"
     port: str
     baudrate: int = Field(default=921600, ge=1200, le=4_000_000)

@@ -12,13 +12,15 @@ import json
 import math
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from box.core.model import StrictModel
 from drivers.uwb.fix import Fix
+from drivers.uwb.zh import zh_names
 
 
 class FieldMap(StrictModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
     tag: str = Field(default="tagId", description="path of the tag id ('' = from the topic)")
     x: str = "position.x"
     y: str = "position.y"

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from box.core.model import StrictModel
+from drivers.uwb.zh import zh_names
 
 
 class Transform(StrictModel):
     """Where this system's origin and axes lie on the site plan."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, json_schema_extra=zh_names)
 
     offset: tuple[float, float, float] = Field(
         default=(0.0, 0.0, 0.0), description="site coordinates (m) of the system's origin"
