@@ -9,6 +9,7 @@ import pytest
 from box.alarms.alarm import AlarmCommandError
 from box.config.loader import ConfigInvalid, parse_config
 from box.core.errors import CommandRefused
+from box.core.records import Position
 from tests.alarm_harness import OUTPUTS
 from tests.people_harness import PLAN, PeopleBox, close_boxes  # noqa: F401 - autouse fixture
 
@@ -224,3 +225,21 @@ def test_alarm_state_is_saved_under_stable_ids() -> None:
     b = PeopleBox().pos(0, "t2", 5, 5).pos(3, "t2", 5, 5)
     saved = json.loads(b.state["alarm.person:t2:unauthorised:reactor"])
     assert saved["state"] == "active_unack"
+
+
+def test_the_live_feed_coalesces_positions_per_tick() -> None:
+    from box.people.live import FEED
+
+    got: list[dict] = []
+    unsubscribe = FEED.subscribe(got.append)
+    try:
+        b = PeopleBox()
+        b.clock.t += 0.01
+        for k in range(5):  # five updates before the tick: one message, the newest position
+            b.engine.process_records([Position("t1", 0, 1.0 + k, 2.0)])
+        b.engine.tick()
+        assert len(got) == 1 and got[0]["tags"]["t1"]["x"] == 5.0
+        assert got[0]["tags"]["t1"]["name"] == "Li Wei"
+    finally:
+        unsubscribe()
+    assert not FEED.active

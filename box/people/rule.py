@@ -29,6 +29,7 @@ from box.people.alarms import NAMES, AlarmId
 from box.people.config import GasExposure, Person, Positioning, Zone
 from box.people.exposure import WorkerExposure
 from box.people.geometry import ZoneIndex
+from box.people.live import FEED
 from box.people.muster import MusterRoll
 
 SLOW_TICK_S = 1.0
@@ -208,6 +209,18 @@ class PeopleRule(SiteRule):
                 near[i][z] = d
             for st, p, cand in zip(states, good, near, strict=True):
                 out += self._move(st, p, cand, now)
+            if FEED.active:
+                for st in states:
+                    FEED.note(
+                        st.tag,
+                        {
+                            "name": st.person.name,
+                            "x": round(st.x, 2),
+                            "y": round(st.y, 2),
+                            "ts_ms": st.ts_ms,
+                            "zones": [self.zones[z].id for z in st.inside],
+                        },
+                    )
         return out
 
     def _state(self, tag: str) -> TagState | None:
@@ -403,6 +416,8 @@ class PeopleRule(SiteRule):
     def tick(self, now: float) -> list[Transition]:
         self._now = now
         out: list[Transition] = []
+        if FEED.pending:
+            FEED.flush(self.plan.id, now)
         if not self._started:  # key posts count as unattended from the start until a tag says so
             self._started = True
             for z in range(len(self.zones)):
