@@ -243,3 +243,22 @@ def test_the_live_feed_coalesces_positions_per_tick() -> None:
     finally:
         unsubscribe()
     assert not FEED.active
+
+
+def test_a_reload_keeps_who_is_where_a_muster_and_the_timers() -> None:
+    b = PeopleBox().pos(0, "t1", 32, 2).pos(3, "t1", 32, 2)  # in the tank (max stay 600 s)
+    b.pos(3, "t2", 5, 5).pos(6, "t2", 5, 5)  # unauthorised in the reactor hall
+    b.pos(6, "t3", -15, -15).pos(9, "t3", -15, -15)
+    b.cmd("muster_start", who="op")
+    entered = len(b.people_events("zone_entered"))
+    b.engine.reconfigure(b.config)
+    b.pos(10, "t2", 5, 5)
+    assert len(b.people_events("zone_entered")) == entered, "no one re-enters by a reload"
+    assert b.state_of("person:t2:unauthorised:reactor") == "active_unack"
+    snap = b.cmd("snapshot")
+    assert next(z for z in snap["zones"] if z["id"] == "reactor")["count"] == 1
+    assert [a["person"] for a in snap["muster"]["accounted"]] == ["Wang Fang"]
+    b.at(3 + 599)
+    assert b.state_of("person:t1:overstay:tank") == "normal"
+    b.at(3 + 601)
+    assert b.state_of("person:t1:overstay:tank") == "active_unack", "entry time kept"

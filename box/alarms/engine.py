@@ -85,7 +85,8 @@ class AlarmEngine:
             a.spec.id: a for r in self.rules.values() for a in r.alarms()
         }
         self._saved = saved
-        site = SiteContext(dict(self.alarms), self.live, self._register, saved, self.emit)
+        previous = getattr(self, "site_rules", [])
+        site = SiteContext(dict(self.alarms), self.live, self._register, saved, self.emit, previous)
         self._site_alarms: list[Alarm] = []
         self.site_rules: list[SiteRule] = [
             rule for kind in self.kinds.site for rule in kind.build(kind.items(config), site)

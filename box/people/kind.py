@@ -17,7 +17,8 @@ class PositioningKind(SiteKind[Positioning]):
     description = "site plans: zones, people and their tags (UWB positioning rules)"
 
     def build(self, items: Sequence[Positioning], ctx: SiteContext) -> list[SiteRule]:
-        return [PeopleRule(plan, ctx, {}) for plan in items]
+        before = {r.plan.id: r for r in ctx.previous if isinstance(r, PeopleRule)}
+        return [PeopleRule(plan, ctx, {}, before.get(plan.id)) for plan in items]
 
     def sources(self, config: object) -> set[str]:
         """What a relay's ``channels`` list may name: each person and each zone."""

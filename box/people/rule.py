@@ -61,7 +61,13 @@ class PeopleRule(SiteRule):
     kind_name = "positioning"
     record_types = (Position,)
 
-    def __init__(self, plan: Positioning, ctx: SiteContext, relays_of: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        plan: Positioning,
+        ctx: SiteContext,
+        relays_of: Mapping[str, str],
+        previous: PeopleRule | None = None,
+    ) -> None:
         self.plan = plan
         self.ctx = ctx
         self.index = ZoneIndex(plan.zones, plan.margin_m)
@@ -82,6 +88,37 @@ class PeopleRule(SiteRule):
         self.relays_of = relays_of
         self._approach = [z.approach_m for z in plan.zones]
         self.alarms = self._static_alarms() + self._recreate_saved()
+        self._previous = previous  # taken over at the first tick, after the engine restored
+
+    def _adopt(self, old: PeopleRule, now: float) -> list[Transition]:
+        """A reload keeps who is where, a running muster and the exposure so far. Zones are
+        matched by id; a zone change that was waiting out its dwell starts again, and so does
+        the man-down timer (from the next update). Overstay timers keep their entry times."""
+        out: list[Transition] = []
+        for tag, o in old.tags.items():
+            st = self._state(tag)
+            if st is None:
+                continue
+            st.x, st.y, st.z, st.ts_ms, st.seen = o.x, o.y, o.z, o.ts_ms, o.seen
+            st.battery, st.sos, st.lost, st.low_battery = o.battery, o.sos, o.lost, o.low_battery
+            st.track = o.track
+            for z, entered in o.inside.items():
+                zid = old.zones[z].id
+                if zid in self.zone_no:
+                    n = self.zone_no[zid]
+                    st.inside[n] = entered
+                    self.counts[n].add(tag)
+                    zone = self.zones[n]
+                    if zone.max_stay_s is not None:
+                        out += self._alarm(st, "overstay", zid).observe(True, entered)
+            st.near = {self.zone_no[old.zones[z].id] for z in o.near
+                       if old.zones[z].id in self.zone_no}  # fmt: skip
+        for z in range(len(self.zones)):
+            out += self._zone_rules(z, now)
+        self.muster, self.last_report = old.muster, old.last_report
+        self.exposures = {k: v for k, v in old.exposures.items() if k[0] in self.tags}
+        self._started = True
+        return out
 
     # -- alarms ---------------------------------------------------------------------------
 
@@ -418,6 +455,9 @@ class PeopleRule(SiteRule):
         out: list[Transition] = []
         if FEED.pending:
             FEED.flush(self.plan.id, now)
+        if self._previous is not None:
+            old, self._previous = self._previous, None
+            out += self._adopt(old, now)
         if not self._started:  # key posts count as unattended from the start until a tag says so
             self._started = True
             for z in range(len(self.zones)):

@@ -50,17 +50,19 @@ class ChannelContext:
 @dataclass
 class SiteContext:
     """What a site rule sees of the engine: every channel alarm by id; the last reading per
-    channel (updated in place by the pipeline); ``register`` to add an alarm the rule creates
-    while running (one per person and zone, say: ids must be stable, the engine restores a
-    saved state under the same id); the saved state (to recreate, at build, the alarms that
-    were not normal before a restart or reload); and ``emit`` for events that are not alarm
-    transitions (a zone entered, a muster report)."""
+        channel (updated in place by the pipeline); ``register`` to add an alarm the rule creates
+        while running (one per person and zone, say: ids must be stable, the engine restores a
+        saved state under the same id); the saved state (to recreate, at build, the alarms that
+        were not normal before a restart or reload); and ``emit`` for events that are not alarm
+        transitions (a zone entered, a muster report); and the site rules a reload replaces, whose
+    live state (who is where) a kind may carry over."""
 
     alarms: Mapping[str, Alarm]
     live: Mapping[str, Reading] = field(default_factory=dict)
     register: Callable[[Alarm], None] = lambda alarm: None
     saved: Mapping[str, str] = field(default_factory=dict)
     emit: Callable[[Event], None] = lambda event: None
+    previous: Sequence[SiteRule] = ()  # the rules before a reload, to carry live state over
 
 
 class ChannelRule:
