@@ -65,7 +65,7 @@ def request(port: Port, frame: bytes, tlv_count: int) -> list[tuple[int, bytes]]
 
 
 def to_tlv_mode(port: Port) -> None:
-    port.write(b"quit\r")
+    port.write(b"quit\r")  # from TLV mode; a shell left open is left by this line
     time.sleep(0.1)
     port.reset_input_buffer()
 

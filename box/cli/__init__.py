@@ -21,7 +21,7 @@ SECTIONS = {
     "Configure": ["config", "drivers", "keys", "users"],
     "Field devices": ["sensors"],
     "Upstream": ["sync", "consume"],
-    "Data and audit": ["readings", "events", "audit", "backup", "restore"],
+    "Data and audit": ["readings", "events", "people", "audit", "backup", "restore"],
     "Measure and simulate": ["bench", "sim"],
 }
 

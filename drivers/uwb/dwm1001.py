@@ -125,7 +125,7 @@ class Dwm1001Driver(UwbDriver):
 
     def _back_to_tlv(self, port: serial.SerialBase) -> None:
         """Out of a shell the module was left in (or after garbage): quit, then flush."""
-        port.write(b"quit\r")
+        port.write(b"\rquit\r")  # the CR ends whatever partial line the shell holds
         time.sleep(0.05)
         port.reset_input_buffer()
         self.counters["reentries"] += 1
