@@ -51,7 +51,7 @@ def where(box: Context, since: int | None, fmt: str) -> None:
         rows = queries.where(conn, since if since is not None else now_ms() - 86_400_000)
     finally:
         conn.close()
-    click.echo(queries.render(rows, fmt))
+    _out(queries.render(rows, fmt))
 
 
 @people.command()
@@ -70,7 +70,7 @@ def track(
         rows = queries.track(conn, tag, since if since is not None else now_ms() - 3_600_000, until)
     finally:
         conn.close()
-    click.echo(queries.render(rows, fmt, line))
+    _out(queries.render(rows, fmt, line))
 
 
 @people.command()
@@ -88,7 +88,7 @@ def visits(box: Context, tag: str | None, zone: str | None, since: int | None,
         rows = queries.visits(conn, tag, zone, since or now_ms() - 86_400_000, until)
     finally:
         conn.close()
-    click.echo(queries.render(rows, fmt))
+    _out(queries.render(rows, fmt))
 
 
 @people.command()
@@ -121,13 +121,17 @@ def muster(box: Context, action: str, reason: str, who: str, fmt: str) -> None:
     _show(data, fmt)
 
 
+def _out(text: str) -> None:
+    click.echo(text, nl=not text.endswith("\n"))
+
+
 def _show(roll: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         print_json(roll)
         return
     rows = [{"status": status, **r} for status in ("accounted", "inside", "missing")
             for r in roll.get(status, [])]  # fmt: skip
-    click.echo(queries.render(rows, fmt))
+    _out(queries.render(rows, fmt))
 
 
 @people.command()
@@ -151,7 +155,7 @@ def exposure(box: Context, tag: str | None, since: int | None, until: int | None
         rows = [r for plan in plans for r in queries.exposure(conn, plan, start, end, tag)]
     finally:
         conn.close()
-    click.echo(queries.render(rows, fmt))
+    _out(queries.render(rows, fmt))
 
 
 COMMANDS = [people]
