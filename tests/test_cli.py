@@ -195,6 +195,9 @@ def test_drivers_list(home: Path) -> None:
             "modbus": "drivers.modbus.driver.ModbusDriver",
             "process": "box.workers.driver.ProcessDriver",
             "sim": "drivers.simulated.SimDriver",
+            "uwb_dwm1001": "drivers.uwb.dwm1001.Dwm1001Driver",
+            "uwb_json": "drivers.uwb.json_driver.JsonSourceDriver",
+            "uwb_linktrack": "drivers.uwb.linktrack_driver.LinkTrackDriver",
         },
         "failed": {},
     }

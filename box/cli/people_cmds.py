@@ -7,7 +7,8 @@ running box); ``muster start|end|roll`` asks the running box.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -19,9 +20,17 @@ from box.core.records import now_ms
 from box.people import queries
 from box.people.config import Positioning
 
-fmt_option = click.option(
-    "--format", "fmt", type=click.Choice(queries.FORMATS), default="json", show_default=True
-)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fmt_option(func: F) -> F:
+    """``--format json|csv|geojson``, and ``--json`` (the same as ``--format json``)."""
+    func = click.option("--json", "as_json", is_flag=True, help="JSON (as --format json).")(func)
+    return click.option(
+        "--format", "fmt", type=click.Choice(queries.FORMATS), default="json", show_default=True
+    )(func)
+
+
 since_option = click.option("--since", type=TimeParam(), help="From this time (e.g. 2h, ISO).")
 until_option = click.option("--until", type=TimeParam(), help="Up to this time.")
 
@@ -44,8 +53,9 @@ def people() -> None:
 @since_option
 @fmt_option
 @pass_box
-def where(box: Context, since: int | None, fmt: str) -> None:
+def where(box: Context, since: int | None, fmt: str, as_json: bool) -> None:
     """The last stored position of every tag (default: seen in the last 24 h)."""
+    fmt = "json" if as_json else fmt
     conn = open_store_reader(box)
     try:
         rows = queries.where(conn, since if since is not None else now_ms() - 86_400_000)
@@ -62,9 +72,16 @@ def where(box: Context, since: int | None, fmt: str) -> None:
 @click.option("--line", is_flag=True, help="GeoJSON: one LineString instead of points.")
 @pass_box
 def track(
-    box: Context, tag: str, since: int | None, until: int | None, fmt: str, line: bool
+    box: Context,
+    tag: str,
+    since: int | None,
+    until: int | None,
+    fmt: str,
+    as_json: bool,
+    line: bool,
 ) -> None:
     """One tag's stored trajectory (default: the last hour)."""
+    fmt = "json" if as_json else fmt
     conn = open_store_reader(box)
     try:
         rows = queries.track(conn, tag, since if since is not None else now_ms() - 3_600_000, until)
@@ -81,8 +98,9 @@ def track(
 @fmt_option
 @pass_box
 def visits(box: Context, tag: str | None, zone: str | None, since: int | None,
-           until: int | None, fmt: str) -> None:  # fmt: skip
+           until: int | None, fmt: str, as_json: bool) -> None:  # fmt: skip
     """Stays in zones: who, where, entered, left, for how long (default: the last day)."""
+    fmt = "json" if as_json else fmt
     conn = open_store_reader(box)
     try:
         rows = queries.visits(conn, tag, zone, since or now_ms() - 86_400_000, until)
@@ -97,8 +115,9 @@ def visits(box: Context, tag: str | None, zone: str | None, since: int | None,
 @click.option("--who", default="cli", show_default=True)
 @fmt_option
 @pass_box
-def muster(box: Context, action: str, reason: str, who: str, fmt: str) -> None:
+def muster(box: Context, action: str, reason: str, who: str, fmt: str, as_json: bool) -> None:
     """The live muster roll, start or end a muster (running box), or the last report (store)."""
+    fmt = "json" if as_json else fmt
     if action == "report":
         conn = open_store_reader(box)
         try:
@@ -140,9 +159,12 @@ def _show(roll: dict[str, Any], fmt: str) -> None:
 @until_option
 @fmt_option
 @pass_box
-def exposure(box: Context, tag: str | None, since: int | None, until: int | None, fmt: str) -> None:
+def exposure(
+    box: Context, tag: str | None, since: int | None, until: int | None, fmt: str, as_json: bool
+) -> None:
     """Per-worker gas exposure from the stored track and readings (default: the last 8 h):
     average, TWA (over 8 h), the highest 15-min average (STEL) and the time exposed."""
+    fmt = "json" if as_json else fmt
     path = box.home.config_file
     config = parse_config(path.read_text(encoding="utf-8"), str(path), context=context_for(path))
     plans: list[Positioning] = getattr(config, "positioning", None) or []

@@ -60,6 +60,7 @@ def operator(box: Context, ack_after: float, stop_after: float | None, as_json: 
 @click.option("--garbage", type=click.FloatRange(0, 1), default=0.0, help="Damaged lines share.")
 @click.option("--interleave", type=click.FloatRange(0, 1), default=0.0)
 @click.option("--stop-after", type=click.FloatRange(1, None), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Report as JSON lines.")
 def uwb(
     scenario: str,
     json_port: int | None,
@@ -68,6 +69,7 @@ def uwb(
     garbage: float,
     interleave: float,
     stop_after: float | None,
+    as_json: bool,
 ) -> None:
     """People with UWB tags walking scripted paths (DWM1001, LinkTrack, JSON over TCP).
 
@@ -89,7 +91,7 @@ def uwb(
         linktrack_link,
         garbage,
         interleave,
-        click.echo,
+        (lambda text: json_line(ts=round(time.time(), 3), message=text)) if as_json else click.echo,
     )
 
 
