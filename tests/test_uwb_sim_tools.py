@@ -50,3 +50,28 @@ def test_the_shell_is_entered_and_streams_lines(node_port) -> None:  # noqa: ANN
         fixes += d.feed(port.read(4096))
     assert len(fixes) >= 3 and (fixes[0].x, fixes[0].y) == (3.0, 4.0)
     assert d.stats.dropped == 0, d.stats.last_dropped
+
+
+def test_the_cli_configures_a_node() -> None:
+    from tests.conftest import run_cli
+
+    node = Dwm1001Node(Walker("t1", [(0, 3.0, 4.0)]))
+    dev = PtyDevice(node).start()
+    try:
+        out = run_cli(
+            None,
+            "people",
+            "node",
+            dev.path,
+            "--mode",
+            "anchor",
+            "--update-rate",
+            "200,1000",
+            "--json",
+        ).output  # type: ignore[attr-defined]
+        assert '"mode": "anchor"' in out and '"active_ms": 200' in out
+        assert node.config.mode == "anchor" and node.config.stationary_ms == 1000
+        bad = run_cli(None, "people", "node", dev.path, "--update-rate", "150,1000", check=False)
+        assert bad.exit_code != 0 and "steps of 100 ms" in bad.output  # type: ignore[attr-defined]
+    finally:
+        dev.stop()

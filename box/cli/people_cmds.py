@@ -97,8 +97,15 @@ def track(
 @until_option
 @fmt_option
 @pass_box
-def visits(box: Context, tag: str | None, zone: str | None, since: int | None,
-           until: int | None, fmt: str, as_json: bool) -> None:  # fmt: skip
+def visits(
+    box: Context,
+    tag: str | None,
+    zone: str | None,
+    since: int | None,
+    until: int | None,
+    fmt: str,
+    as_json: bool,
+) -> None:
     """Stays in zones: who, where, entered, left, for how long (default: the last day)."""
     fmt = "json" if as_json else fmt
     conn = open_store_reader(box)
@@ -148,8 +155,11 @@ def _show(roll: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         print_json(roll)
         return
-    rows = [{"status": status, **r} for status in ("accounted", "inside", "missing")
-            for r in roll.get(status, [])]  # fmt: skip
+    rows = [
+        {"status": status, **r}
+        for status in ("accounted", "inside", "missing")
+        for r in roll.get(status, [])
+    ]
     _out(queries.render(rows, fmt))
 
 
@@ -178,6 +188,67 @@ def exposure(
     finally:
         conn.close()
     _out(queries.render(rows, fmt))
+
+
+@people.command()
+@click.argument("port")
+@click.option("--baudrate", type=int, default=115200, show_default=True)
+@click.option("--mode", type=click.Choice(["tag", "anchor"]), help="Set the node's mode.")
+@click.option("--initiator", is_flag=True, help="With --mode anchor: the network's initiator.")
+@click.option(
+    "--update-rate",
+    metavar="ACTIVE_MS,STATIONARY_MS",
+    help="Set the update intervals (steps of 100 ms), e.g. 100,1000.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def node(
+    port: str,
+    baudrate: int,
+    mode: str | None,
+    initiator: bool,
+    update_rate: str | None,
+    as_json: bool,
+) -> None:
+    """Read (and optionally configure) a DWM1001 node on a serial port: firmware version,
+    tag/anchor mode, update rate. Each write is read back. Stop the box's driver for that port
+    first: a serial port has one reader.
+
+    \b
+    Examples:
+      safetybox people node /dev/ttyACM0
+      safetybox people node /dev/ttyACM0 --mode tag --update-rate 100,1000
+    """
+    import serial
+
+    from firmware_tools import dwm1001_tool as tool
+
+    try:
+        conn = serial.serial_for_url(port, baudrate=baudrate, timeout=0.2)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot open {port}: {exc}") from None
+    try:
+        tool.to_tlv_mode(conn)
+        info = tool.read_info(conn)
+        if mode:
+            info = tool.set_mode(conn, mode, initiator)
+        if update_rate:
+            try:
+                active, stationary = (int(v) for v in update_rate.split(","))
+            except ValueError:
+                raise click.BadParameter("give two numbers, e.g. 100,1000") from None
+            info = tool.set_update_rate(conn, active, stationary)
+    except (tool.ToolError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+    if as_json:
+        print_json(info.as_dict())
+    else:
+        click.echo(
+            f"DWM1001 firmware {info.firmware}, {info.mode}"
+            f"{' (initiator)' if info.initiator else ''}, update every {info.active_ms} ms "
+            f"({info.stationary_ms} ms when stationary)"
+        )
 
 
 COMMANDS = [people]
