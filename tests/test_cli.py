@@ -203,6 +203,26 @@ def test_drivers_list(home: Path) -> None:
     }
 
 
+def test_bench_positioning_prints_json_last() -> None:
+    out = run_cli(
+        None,
+        "bench",
+        "positioning",
+        "--tags",
+        "40",
+        "--zones",
+        "20",
+        "--updates",
+        "4000",
+        "--paced-s",
+        "1",
+        "--json",
+    ).output
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["updates_per_s"] > 0 and result["p99_ms"] > 0 and result["latency_probes"] > 0
+    assert result["processed"] == result["updates"] and result["dropped"] == 0
+
+
 def test_bench_pipeline_prints_json_last(home: Path) -> None:
     out = run_cli(
         None, "bench", "pipeline", "--readings", "20000", "--channels", "20", "--all-cores"
