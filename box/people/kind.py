@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from box.alarms.config import AlarmsConfig
 from box.alarms.kinds.base import RuleIssue, SiteContext, SiteKind, SiteRule
 from box.people.config import Positioning
-from box.people.rule import PeopleRule
 
 
 class PositioningKind(SiteKind[Positioning]):
@@ -17,6 +16,11 @@ class PositioningKind(SiteKind[Positioning]):
     description = "site plans: zones, people and their tags (UWB positioning rules)"
 
     def build(self, items: Sequence[Positioning], ctx: SiteContext) -> list[SiteRule]:
+        if not items:
+            return []
+        # Geometry (shapely, numpy) is imported only by a box that has a site plan.
+        from box.people.rule import PeopleRule
+
         before = {r.plan.id: r for r in ctx.previous if isinstance(r, PeopleRule)}
         return [PeopleRule(plan, ctx, {}, before.get(plan.id)) for plan in items]
 
