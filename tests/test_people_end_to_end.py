@@ -171,6 +171,8 @@ def test_serial_lines_to_alarm_pin_and_stored_trajectory(running, home: Path) ->
     assert names["Zhao Liu"]["x"] == pytest.approx(-15, abs=0.01)  # LinkTrack among junk
     reactor = next(z for z in snap["zones"] if z["id"] == "reactor")
     assert reactor["state"] == "alarm" and reactor["count"] == 1
+    recent = api("/api/people/track?tag=t2&recent=1")
+    assert len(recent) > len(track) / 2 and recent[-1][1] > 104  # full rate, in memory
     # A muster over HTTP: Zhao Liu stands at the muster point, Zhang San in the hall.
     roll = api("/api/people/muster/start", {"who": "test", "reason": "drill"})
     assert [a["person"] for a in roll["accounted"]] == ["Zhao Liu"]

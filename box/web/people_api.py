@@ -116,10 +116,14 @@ def _stored(fn: Callable[[], list[dict[str, Any]]], line: bool = False) -> Any:
 @bp.get("/api/people/track")
 @require_role("viewer")
 def track() -> Any:
-    """One tag's stored trajectory (``tag``, ``since``, ``until``, ``format``)."""
+    """One tag's stored trajectory (``tag``, ``since``, ``until``, ``format``); with
+    ``recent=1`` the full-rate positions the box keeps in memory instead (the last
+    ``track_window_s``), as ``[[ts_ms, x, y], ...]``."""
     tag = request.args.get("tag", "")
     if not tag:
         return jsonify(error="name the tag: ?tag=..."), 400
+    if request.args.get("recent", "") in ("1", "true"):
+        return _live("track", tag=tag)
 
     def rows() -> list[dict[str, Any]]:
         since, until = _times()
