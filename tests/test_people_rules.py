@@ -262,3 +262,15 @@ def test_a_reload_keeps_who_is_where_a_muster_and_the_timers() -> None:
     assert b.state_of("person:t1:overstay:tank") == "normal"
     b.at(3 + 601)
     assert b.state_of("person:t1:overstay:tank") == "active_unack", "entry time kept"
+
+
+def test_late_and_non_finite_positions_never_move_a_worker() -> None:
+    b = PeopleBox().pos(0, "t2", 40, 40).pos(3, "t2", 40, 40)
+    b.clock.t += 1
+    b.engine.process_records([Position("t2", 1_000, 5.0, 5.0)])  # a stale fix from a backlog
+    b.pos(5, "t2", float("nan"), 5.0).pos(8, "t2", float("inf"), 5.0)
+    snap = b.cmd("snapshot")
+    t2 = next(p for p in snap["people"] if p["tag"] == "t2")
+    assert (t2["x"], t2["y"], t2["zones"]) == (40, 40, [])
+    assert snap["out_of_order"] == 1 and snap["bad_positions"] == 2
+    assert b.state_of("person:t2:lost") == "normal", "the tag is alive"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -76,6 +76,8 @@ class PeopleRule(SiteRule):
         self.people = {p.tag: p for p in plan.people}
         self.tags: dict[str, TagState] = {}
         self.unknown_refused = 0
+        self.out_of_order = 0
+        self.bad_positions = 0
         self.counts: list[set[str]] = [set() for _ in plan.zones]
         self.by_id: dict[str, Alarm] = {}
         self.muster: MusterRoll | None = None
@@ -223,6 +225,12 @@ class PeopleRule(SiteRule):
             st = self._state(p.tag)
             if st is None:
                 continue
+            if p.ts_ms < st.ts_ms:  # an older fix arriving late (a gateway's backlog): never
+                self.out_of_order += 1  # move a worker back in time
+                continue
+            if not (math.isfinite(p.x) and math.isfinite(p.y)):
+                self.bad_positions += 1  # a plug-in driver's bug: keep the tag alive, no move
+                p = replace(p, quality=Quality.BAD)
             st.seen, st.ts_ms = now, p.ts_ms
             if st.lost:
                 st.lost = False
@@ -725,6 +733,8 @@ class PeopleRule(SiteRule):
             "zones": zones,
             "muster": self.roll(now),
             "unknown_refused": self.unknown_refused,
+            "out_of_order": self.out_of_order,
+            "bad_positions": self.bad_positions,
         }
 
 
