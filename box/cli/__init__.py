@@ -21,7 +21,7 @@ SECTIONS = {
     "Configure": ["config", "drivers", "keys", "users"],
     "Field devices": ["sensors"],
     "Upstream": ["sync", "consume"],
-    "Data and audit": ["readings", "events", "audit", "backup", "restore"],
+    "Data and audit": ["readings", "events", "people", "audit", "backup", "restore"],
     "Maintain": ["update", "wipe"],
     "Measure and simulate": ["bench", "sim"],
 }
@@ -89,6 +89,7 @@ def _register() -> None:
         config_cmds,
         driver_cmds,
         event_cmds,
+        people_cmds,
         sensor_cmds,
         sim_cmds,
         store_cmds,
@@ -112,6 +113,7 @@ def _register() -> None:
         user_cmds,
         update_cmds,
         wipe_cmds,
+        people_cmds,
     ):
         for command in module.COMMANDS:
             main.add_command(command)

@@ -89,6 +89,8 @@ class Position:
     accuracy_m: float | None = None  # 1-sigma horizontal error, if the system reports it
     quality: Quality = Quality.GOOD
     source: str = ""  # the driver or anchor network that located it
+    battery: float | None = None  # the tag's battery in percent, where the protocol carries it
+    sos: bool = False  # the tag's SOS button is pressed (sources that report it)
 
 
 @dataclass(slots=True, frozen=True)

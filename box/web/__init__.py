@@ -51,6 +51,7 @@ AREAS = (
     "box.web.config_api",
     "box.web.alarms_api",
     "box.web.wipe_api",
+    "box.web.people_api",
 )
 ENTRY_POINT_GROUP = plugins.WEB
 
