@@ -153,6 +153,7 @@ ZH: dict[str, str] = {
     "tcp_port": "TCP 端口",
     "threshold": "报警级别名",
     "threshold_bounds": "远程修改范围",
+    "record_policy": "记录上传策略",
     "thresholds": "报警阈值",
     "timeout_s": "超时(秒)",
     "tls": "TLS",
