@@ -15,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || scripts/ensure-apt python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,vision]'
 	@touch $@
 
 demo: $(STAMP)
@@ -37,13 +37,13 @@ test: $(STAMP)
 	@scripts/ensure-apt $(TEST_APT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy box drivers sim firmware_tools
+	$(BIN)/mypy box drivers sim firmware_tools vision
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy box drivers sim firmware_tools
+	$(BIN)/mypy box drivers sim firmware_tools vision
 
 bench: $(STAMP)
 	$(BIN)/safetybox bench pipeline
