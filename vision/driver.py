@@ -149,9 +149,10 @@ class CameraDriver(Driver):
         self.worker.start()
 
     def run(self, stop: threading.Event) -> None:
+        halt = threading.Event()  # ours: the supervisor's ``stop`` is not ours to set
         self._thread = threading.Thread(
             target=self._supervise_worker,
-            args=(stop,),
+            args=(halt,),
             name=f"vision-{self.config.name}",
             daemon=True,
         )
@@ -159,7 +160,7 @@ class CameraDriver(Driver):
         try:
             self._feed(stop)
         finally:
-            stop.set()
+            halt.set()
             self._thread.join(10)
 
     def stop(self) -> None:
