@@ -58,7 +58,11 @@ backoff_start_s = 0.2
 backoff_max_s = 1.0
 heartbeat_timeout_s = 5
 zones = {{ yard = [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]] }}
-intrusion = {{ enabled = true, zones = ["yard"], persistence = {{ k = 2, n = 4, clear_after = 50 }} }}
+
+[drivers.intrusion]
+enabled = true
+zones = ["yard"]
+persistence = {{ k = 2, n = 4, clear_after = 50 }}
 """
 
 
