@@ -144,3 +144,49 @@ def test_config_errors_name_the_zone() -> None:
         VisionOptions(camera="c", intrusion={"enabled": True, "zones": ["nope"]})
     with pytest.raises(ValueError, match="outside 0..1"):
         VisionOptions(camera="c", zones={"z": [(0, 0), (2, 0), (1, 1)]})
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, tuple | list):
+        return all(_plain(v) for v in value)
+    return type(value) in (int, float, str, bool, type(None)) or type(value).__module__ == (
+        "box.core.records"
+    )
+
+
+def test_records_hold_only_plain_python_values(detector) -> None:  # noqa: ANN001
+    """The parent unpickles only record classes: a numpy scalar in a box would be refused."""
+    import dataclasses
+
+    _, out = run(
+        "person",
+        40,
+        detector,
+        zones=RIGHT,
+        helmet={"enabled": True},
+        smoke_fire={"enabled": True},
+        intrusion={"enabled": True, "zones": ["yard"]},
+    )
+    assert any(isinstance(r, Detection) for r in out)
+    for r in out:
+        for f in dataclasses.fields(r):
+            assert _plain(getattr(r, f.name)), (type(r).__name__, f.name, getattr(r, f.name))
+
+
+def test_the_motion_region_is_plain_floats_and_covers_the_change() -> None:
+    import numpy as np
+
+    from vision.motion import MotionConfig, MotionGate
+
+    gate = MotionGate(MotionConfig())
+    still = np.full((180, 320, 3), 100, np.uint8)
+    gate.check(still)
+    assert not gate.check(still).moved
+    moved = still.copy()
+    moved[90:130, 200:240] = 250
+    m = gate.check(moved)
+    assert m.moved and m.region is not None
+    assert all(type(v) is float for v in m.region), [type(v) for v in m.region]
+    x, y, w, h = m.region
+    assert x <= 200 / 320 and x + w >= 240 / 320 and y <= 90 / 180 and y + h >= 130 / 180
+    assert w * h < 0.3  # small: worth cropping

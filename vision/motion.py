@@ -84,4 +84,5 @@ class MotionGate:
         pad_x, pad_y = (x2 - x1) * 0.25 + 0.02, (y2 - y1) * 0.25 + 0.02
         x1, y1 = max(0.0, x1 - pad_x), max(0.0, y1 - pad_y)
         x2, y2 = min(1.0, x2 + pad_x), min(1.0, y2 + pad_y)
-        return Motion(True, area, (x1, y1, x2 - x1, y2 - y1), mask)
+        region = (float(x1), float(y1), float(x2 - x1), float(y2 - y1))
+        return Motion(True, area, region, mask)

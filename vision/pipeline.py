@@ -315,7 +315,12 @@ class CameraPipeline:
 
 
 def _rounded(b: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    return (round(b[0], 4), round(b[1], 4), round(b[2], 4), round(b[3], 4))
+    return (
+        round(float(b[0]), 4),
+        round(float(b[1]), 4),
+        round(float(b[2]), 4),
+        round(float(b[3]), 4),
+    )
 
 
 def _centre_in(box: tuple[float, float, float, float], region: tuple[float, ...]) -> bool:
