@@ -119,6 +119,7 @@ def test_camera_to_alarm_to_relay_with_a_linked_encrypted_snapshot_and_worker_re
             timeout=30,
             what="the fault cleared on recovery",
         )
+        _the_cameras_page(d)
     finally:
         d.stop()
 
@@ -145,6 +146,32 @@ def test_camera_to_alarm_to_relay_with_a_linked_encrypted_snapshot_and_worker_re
     # The store on disk is encrypted: no JPEG (nor SQLite header) in the clear.
     raw = BoxHome.under(home).database_file.read_bytes()
     assert not raw.startswith(b"SQLite format 3") and b"JFIF" not in raw
+
+
+def _the_cameras_page(d: Daemon) -> None:
+    import re
+
+    from box.web import create_app
+
+    d.writer.flush()
+    d.accounts.create("vic", "viewer-password-1", "viewer", must_change=False)
+    client = create_app(d.api, {"TESTING": True}).test_client()
+    assert client.get("/cameras/snapshot/1.jpg").status_code == 302, "no session: log in"
+    assert client.get("/cameras/gate/live.jpg").status_code == 302
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    client.post(
+        "/login", data={"user": "vic", "password": "viewer-password-1", "csrf_token": token}
+    )
+    page = client.get("/cameras").get_data(as_text=True)
+    assert 'data-camera="gate"' in page and 'data-detector="intrusion"' in page
+    snap = re.search(r"/cameras/snapshot/(\d+)\.jpg", page)
+    assert snap, "the intrusion event is listed with its snapshot"
+    img = client.get(snap.group(0))
+    assert img.status_code == 200 and img.mimetype == "image/jpeg" and img.data[:2] == b"\xff\xd8"
+    live_view = client.get("/cameras/gate/live.jpg")
+    assert live_view.status_code == 200 and live_view.data[:2] == b"\xff\xd8"
+    assert "gate.intrusion" in page.split('id="camera-counts"')[1], "counted per day"
 
 
 class Sink:

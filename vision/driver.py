@@ -27,6 +27,7 @@ from box.workers.driver import ProcessDriver, WorkerFailed
 from box.workers.protocol import RestrictedDecoder
 from drivers.base import Driver
 from drivers.camera.capture import Capture
+from vision import live
 from vision.config import CameraDriverConfig
 from vision.framepack import pack, ring_shape
 
@@ -167,6 +168,7 @@ class CameraDriver(Driver):
         if self.capture is not None:
             self.capture.stop()
         self.worker.stop()
+        live.forget(self.config.name)
 
     def diagnostics(self) -> dict[str, Any]:
         cap = self.capture.health() if self.capture is not None else {}
@@ -238,6 +240,8 @@ class CameraDriver(Driver):
             img = frame.image
             if img.shape[1] != c.width or img.shape[0] != c.height:
                 img = cv2.resize(img, (c.width, c.height), interpolation=cv2.INTER_AREA)
+            if live.due(c.name):
+                live.publish(c.name, img, frame.ts_ms)
             self._buf = pack(img, frame.ts_ms, self._buf)
             if self.worker.send_frame(self._buf):
                 self.frames_sent += 1
