@@ -85,7 +85,7 @@ class VisionOptions(StrictModel):
     helmet: HelmetConfig = Field(default_factory=HelmetConfig)
     smoke_fire: SmokeFireConfig = Field(default_factory=SmokeFireConfig)
     snapshot_width: int = Field(default=640, ge=64, le=4096)
-    snapshot_quality: int = Field(default=75, ge=10, le=100)
+    snapshot_quality: int = Field(default=70, ge=10, le=100)
 
     @model_validator(mode="after")
     def _zones(self) -> VisionOptions:
@@ -132,7 +132,7 @@ class CameraDriverConfig(DriverConfig):
     helmet: HelmetConfig = Field(default_factory=HelmetConfig)
     smoke_fire: SmokeFireConfig = Field(default_factory=SmokeFireConfig)
     snapshot_width: int = Field(default=640, ge=64, le=4096)
-    snapshot_quality: int = Field(default=75, ge=10, le=100)
+    snapshot_quality: int = Field(default=70, ge=10, le=100)
 
     @model_validator(mode="after")
     def _build(self) -> CameraDriverConfig:

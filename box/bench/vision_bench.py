@@ -65,11 +65,16 @@ def _latency(seconds: float) -> dict[str, Any]:
     lat: list[float] = []
     first_event: list[float] = []
 
+    warm: list[int] = []  # the first results carry the model's warm-up; not counted
+
     def sink(batch: Sequence[Any]) -> None:
         t = now_ms()
         for r in batch:
             if isinstance(r, Reading) and r.value is not None and r.channel.endswith(".load"):
-                lat.append(t - r.ts_ms)
+                if not warm:
+                    warm.append(t + 2000)
+                elif t >= warm[0]:
+                    lat.append(t - r.ts_ms)
             if isinstance(r, Reading) and r.channel.endswith(".intrusion") and r.value:
                 first_event.append(t - r.ts_ms)
 

@@ -1,0 +1,24 @@
+"""The camera example in docs/VISION.md is a valid config (docs that stand alone must work)."""
+
+from __future__ import annotations
+
+import re
+
+from box.config.loader import parse_config
+from drivers.base import DriverRegistry
+from drivers.simulated import SimDriver
+from tests.conftest import REPO
+from vision.driver import CameraDriver
+
+
+def test_the_documented_camera_config_parses() -> None:
+    text = (REPO / "docs" / "VISION.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(.*?)```", text, re.S)
+    assert block
+    registry = DriverRegistry(drivers={"sim": SimDriver, "camera": CameraDriver})
+    config = parse_config("config_version = 1\n" + block.group(1), "VISION.md", registry)
+    (cam,) = config.drivers
+    opts = cam.options()  # type: ignore[attr-defined]
+    assert opts.enabled() == ["intrusion", "helmet", "smoke_fire"]
+    assert opts.intrusion.schedule.hours == ("18:00", "07:00")
+    assert set(cam.channel_ids()) == {c.id for c in config.channels}
