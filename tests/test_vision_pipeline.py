@@ -190,3 +190,30 @@ def test_the_motion_region_is_plain_floats_and_covers_the_change() -> None:
     x, y, w, h = m.region
     assert x <= 200 / 320 and x + w >= 240 / 320 and y <= 90 / 180 and y + h >= 130 / 180
     assert w * h < 0.3  # small: worth cropping
+
+
+def test_falling_behind_the_budget_is_loud(detector, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+    """A CPU too slow for the budget (here: the real model plus a 120 ms stall per frame, as on
+    a loaded board) is reported: a warning and a load reading above 1."""
+    import time
+
+    from vision.pipeline import CameraPipeline
+
+    class Stalled:
+        backend, threads = detector.backend, 1
+
+        def detect(self, rgb: Any) -> list[Any]:
+            time.sleep(0.12)
+            return detector.detect(rgb)
+
+    opts = VisionOptions(
+        camera="gate", fps_budget=10, report_every_s=0.1, motion={"enabled": False}
+    )
+    p = CameraPipeline(opts, detector=Stalled())
+    s = Scene("empty")
+    out: list[Any] = []
+    with caplog.at_level("WARNING", logger="vision.pipeline"):
+        for i in range(12):
+            out += p.process(s.frame(i), 1 + i)
+    assert p.behind and max(values(out, "load")) > 1.0
+    assert "analysis behind its budget" in caplog.text and "frames are skipped" in caplog.text

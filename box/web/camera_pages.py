@@ -35,6 +35,7 @@ def cameras() -> Any:
     box = current_box()
     status = box.snapshot()
     chans = _channel_state(status)
+    diags = box.driver_diagnostics()
     cams = []
     for c in _cameras():
         opts = c.options()
@@ -53,6 +54,7 @@ def cameras() -> Any:
                 }
             )
         load = chans.get(f"{c.name}.load", {})
+        diag = diags.get(c.name, {})
         cams.append(
             {
                 "name": c.name,
@@ -61,6 +63,9 @@ def cameras() -> Any:
                 "detectors": detectors,
                 "load": load.get("value"),
                 "live": live.latest(c.name) is not None,
+                "fault": diag.get("fault", ""),
+                "restarts": diag.get("worker_restarts", 0),
+                "skipped": diag.get("frames_skipped_by_budget", 0),
             }
         )
     names = [c["name"] for c in cams]
