@@ -1,14 +1,15 @@
 """A simulated camera: scripted scenes served as HTTP MJPEG on loopback, or written to a file.
 
 Scenes are built from still images (the person photo ships with the tests, licence in
-``tests/data/vision/LICENCES.md``) so the whole chain, capture to alarm, runs without a camera:
+``tests/data/vision/LICENCES.md``) so the whole chain, capture to alarm, runs without a camera (RTSP through GStreamer's RTSP
+server from Debian, see ``sim/rtsp_camera.py``):
 
 - ``empty``: a static background, nothing moves but sensor noise;
 - ``person``: a person walks in from the left and stops in the right half (an intrusion zone);
 - ``flame``: a flickering, growing orange patch (what the smoke/fire baseline must catch);
 - ``floodlight``: a light switches on and stays steady (what it must not call fire).
 
-Usage: python -m sim.camera --scene person --port 8554 [--fps 10] [--person PHOTO]
+Usage: python -m sim.camera --scene person --port 8554 [--fps 10] [--person PHOTO] [--rtsp]
        python -m sim.camera --scene flame --write out.avi --frames 100
 """
 
@@ -239,6 +240,81 @@ class MjpegServer:
             pass
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"  # with Debian's python3-gi and the GStreamer RTSP server
+
+
+class RtspCamera:
+    """The scene over RTSP on loopback: frames written as JPEG files, served by
+    ``sim/rtsp_camera.py`` under the system Python (GStreamer). :meth:`stop` ends it."""
+
+    def __init__(self, scene: Scene, folder: Path, port: int, frames: int = 50, fps: int = 10):
+        import subprocess
+
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(frames):
+            (folder / f"{i:04d}.jpg").write_bytes(encode_jpeg(scene.frame(i)))
+        script = Path(__file__).with_name("rtsp_camera.py")
+        self.url = f"rtsp://127.0.0.1:{port}/cam"
+        self.proc = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
+            # -I: isolated, so sim/ (with its operator.py) does not shadow the standard library
+            [
+                SYSTEM_PYTHON,
+                "-I",
+                str(script),
+                "--frames",
+                str(folder),
+                "--port",
+                str(port),
+                "--fps",
+                str(fps),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None  # noqa: S101 - PIPE
+        line = self.proc.stdout.readline().strip()
+        if line != self.url:
+            err = "" if line else (self.proc.stderr.read() if self.proc.stderr else "")
+            self.stop()
+            raise OSError(f"RTSP simulator did not start: {line or err[-300:]}")
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f is not None:
+                f.close()
+
+
+def rtsp_available() -> str:
+    """ "" if the RTSP simulator can run here, else why not."""
+    import subprocess
+
+    try:
+        r = subprocess.run(  # noqa: S603
+            [
+                SYSTEM_PYTHON,
+                "-c",
+                "import gi; gi.require_version('GstRtspServer', '1.0'); "
+                "from gi.repository import GstRtspServer",
+            ],
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    return "" if r.returncode == 0 else r.stderr.decode(errors="replace")[-200:]
+
+
 def write_file(scene: Scene, path: Path, frames: int, fps: float = 10.0) -> Path:
     """The scene as a Motion-JPEG AVI (what OpenCV writes without extra codecs)."""
     import cv2
@@ -262,11 +338,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fps", type=float, default=10.0)
     p.add_argument("--person", type=Path, default=PERSON_PHOTO)
     p.add_argument("--write", type=Path, help="write a video file instead of serving")
+    p.add_argument("--rtsp", action="store_true", help="serve RTSP (GStreamer) instead of MJPEG")
     p.add_argument("--frames", type=int, default=100)
     args = p.parse_args(argv)
     scene = Scene(args.scene, person_photo=args.person)
     if args.write:
         print(write_file(scene, args.write, args.frames, args.fps))
+        return
+    if args.rtsp:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="sbx-rtsp-") as tmp:
+            rtsp = RtspCamera(scene, Path(tmp), args.port, args.frames, int(args.fps))
+            print(f"serving scene {args.scene} at {rtsp.url}", flush=True)
+            try:
+                rtsp.proc.wait()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                rtsp.stop()
         return
     server = MjpegServer(scene.frame, args.port, args.fps).start()
     print(f"serving scene {args.scene} at {server.url}", flush=True)

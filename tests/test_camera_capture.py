@@ -61,3 +61,30 @@ def test_a_source_that_cannot_open_is_retried_and_says_why(tmp_path: Path) -> No
         assert "cannot open file source" in cap.last_error and cap.silent_for() > 0.4
     finally:
         cap.stop()
+
+
+def test_rtsp_from_the_gstreamer_simulator_and_reconnect(tmp_path: Path) -> None:
+    from sim.camera import RtspCamera, rtsp_available
+    from tests.conftest import free_port
+
+    why = rtsp_available()
+    if why:
+        pytest.skip(f"GStreamer RTSP server not installed (make test installs it): {why}")
+    port = free_port()
+    scene = Scene("person", size=(320, 240))  # RTP/JPEG carries sizes in multiples of 8
+    cam = RtspCamera(scene, tmp_path / "frames", port, frames=20)
+    cap = Capture("r1", cam.url, timeout_s=3, backoff_start_s=0.2, backoff_max_s=0.5).start()
+    try:
+        first = cap.wait(0, 20)
+        assert first is not None and first.image.shape == (240, 320, 3) and cap.kind == "rtsp"
+        cam.stop()
+        for _ in range(200):
+            if not cap.connected:
+                break
+            cap.wait(cap.frames, 0.1)
+        assert not cap.connected
+        cam = RtspCamera(scene, tmp_path / "frames", port, frames=20)
+        assert cap.wait(cap.frames, 30) is not None and cap.reconnects >= 1
+    finally:
+        cap.stop()
+        cam.stop()
