@@ -1,8 +1,8 @@
 """A simulated camera: scripted scenes served as HTTP MJPEG on loopback, or written to a file.
 
 Scenes are built from still images (the person photo ships with the tests, licence in
-``tests/data/vision/LICENCES.md``) so the whole chain, capture to alarm, runs without a camera (RTSP through GStreamer's RTSP
-server from Debian, see ``sim/rtsp_camera.py``):
+``tests/data/vision/LICENCES.md``) so the whole chain, capture to alarm, runs without a
+camera (RTSP through GStreamer's RTSP server from Debian, see ``sim/rtsp_camera.py``):
 
 - ``empty``: a static background, nothing moves but sensor noise;
 - ``person``: a person walks in from the left and stops in the right half (an intrusion zone);
