@@ -94,6 +94,8 @@ def test_camera_to_alarm_to_relay_with_a_linked_encrypted_snapshot_and_worker_re
             timeout=60,
             what="the intrusion alarm",
         )
+        live_snap = wait_for(lambda: d.api.snapshot()["records"].get("snapshot", {}).get("gate"))
+        assert live_snap["channel"] == "gate.intrusion" and "jpeg_b64" not in live_snap
         siren = d.outputs.states()["relay:gate_siren"]
         assert siren["level"] == 1 and siren["pin"] == "GPIO6", "the relay follows the camera"
         cam = next(s.driver for s in d.supervisors if isinstance(s.driver, CameraDriver))

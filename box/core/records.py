@@ -114,6 +114,7 @@ class Snapshot:
 
     RECORD_TYPE: ClassVar[str] = "snapshot"
     RECORD_KEY: ClassVar[str] = "camera"
+    STATUS_OMIT: ClassVar[tuple[str, ...]] = ("jpeg_b64",)  # not in the live status JSON
     camera: str
     ts_ms: int
     ref: str
