@@ -22,3 +22,30 @@ def test_the_documented_camera_config_parses() -> None:
     assert opts.enabled() == ["intrusion", "helmet", "smoke_fire"]
     assert opts.intrusion.schedule.hours == ("18:00", "07:00")
     assert set(cam.channel_ids()) == {c.id for c in config.channels}
+
+
+def test_a_missing_model_is_a_config_error_naming_the_key() -> None:
+    import pytest
+
+    from box.core.errors import ConfigError
+
+    registry = DriverRegistry(drivers={"sim": SimDriver, "camera": CameraDriver})
+    text = """config_version = 1
+[[channels]]
+id = "c.intrusion"
+kind = "other"
+unit = "persons"
+[[channels]]
+id = "c.load"
+kind = "other"
+unit = "ratio"
+safety = false
+[[drivers]]
+type = "camera"
+name = "c"
+url = "/dev/video0"
+model = "no_such_model"
+"""
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "box.toml", registry)
+    assert "drivers" in str(err.value) and "no_such_model.toml" in str(err.value)

@@ -135,6 +135,25 @@ class CameraDriverConfig(DriverConfig):
     snapshot_quality: int = Field(default=70, ge=10, le=100)
 
     @model_validator(mode="after")
+    def _models_exist(self) -> CameraDriverConfig:
+        """A missing or broken model manifest is a config error, not a worker crash loop."""
+        from vision.model import ModelError, load_labels, load_spec
+
+        refs = [(("model",), self.model)]
+        refs += [((d, "model"), getattr(self, d).model) for d in ("helmet", "smoke_fire")]
+        for path, ref in refs:
+            if ref == "baseline" and path != ("model",):
+                continue
+            try:
+                spec, folder = load_spec(ref)
+                load_labels(spec, folder)
+                if not (folder / spec.file).is_file():
+                    raise ModelError(f"model {spec.name}: {folder / spec.file} does not exist")
+            except ModelError as exc:
+                raise FieldProblem(path, str(exc)) from None
+        return self
+
+    @model_validator(mode="after")
     def _build(self) -> CameraDriverConfig:
         fields = {k: getattr(self, k) for k in VisionOptions.model_fields if k != "camera"}
         self._vision = VisionOptions(camera=self.name, **fields)
