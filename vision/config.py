@@ -139,7 +139,7 @@ class CameraDriverConfig(DriverConfig):
         """A missing or broken model manifest is a config error, not a worker crash loop."""
         from vision.model import ModelError, load_labels, load_spec
 
-        refs = [(("model",), self.model)]
+        refs: list[tuple[tuple[str, ...], str]] = [(("model",), self.model)]
         refs += [((d, "model"), getattr(self, d).model) for d in ("helmet", "smoke_fire")]
         for path, ref in refs:
             if ref == "baseline" and path != ("model",):
