@@ -77,7 +77,7 @@ class Capture:
         self.backoff_start_s, self.backoff_max_s = backoff_start_s, backoff_max_s
         self.loop_file = loop_file
         self.frames = 0
-        self.dropped = 0  # replaced before anyone took them
+        self.dropped = 0  # grabbed while the consumer still had the previous one: not converted
         self.reconnects = 0
         self.connected = False
         self.last_error = ""
@@ -85,6 +85,7 @@ class Capture:
         self.last_frame_at: float | None = None
         self._latest: Frame | None = None
         self._taken = 0
+        self._demand = False  # a consumer waits: convert the next grabbed frame
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -108,14 +109,17 @@ class Capture:
             return self._latest
 
     def wait(self, after_seq: int, timeout: float) -> Frame | None:
-        """The newest frame with ``seq > after_seq``, waiting up to ``timeout`` s."""
+        """The newest frame with ``seq > after_seq``, waiting up to ``timeout`` s. A frame
+        already converted is returned only if no newer one was grabbed since; otherwise the
+        next grabbed frame is converted for this call (at most one camera frame of delay)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while not self._stop.is_set():
                 f = self._latest
-                if f is not None and f.seq > after_seq:
+                if f is not None and f.seq > after_seq and f.seq == self.frames:
                     self._taken = f.seq
                     return f
+                self._demand = True
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
@@ -161,7 +165,11 @@ class Capture:
                 delay = min(delay * 2, self.backoff_max_s)
 
     def _read_until_failure(self, cap: Any) -> bool:
-        """Read until the source fails or we stop; True if at least one frame came."""
+        """Read until the source fails or we stop; True if at least one frame came.
+
+        Every frame is grabbed (the stream stays current and the health clock runs), but only
+        converted to an image (``retrieve``: colour conversion, the costly part) when the
+        consumer asks for one (``wait``): frames nobody will look at cost little."""
         import cv2
 
         got = False
@@ -171,36 +179,43 @@ class Capture:
             period = 1.0 / fps if 0 < fps < 1000 else 0.04
         next_at = time.monotonic()
         while not self._stop.is_set():
-            ok, image = cap.read()
-            if not ok or image is None:
-                if self.kind == "file" and got and self.loop_file:
-                    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                    ok, image = cap.read()
-                if not ok or image is None:
-                    self._failed(
-                        "end of stream" if self.kind == "file" else "no frame (stream ended)"
-                    )
-                    return got
+            ok = cap.grab()
+            if not ok and self.kind == "file" and got and self.loop_file:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok = cap.grab()
+            image = None
+            if ok and self._wanted():
+                ok, image = cap.retrieve()
+                ok = ok and image is not None
+            if not ok:
+                self._failed("end of stream" if self.kind == "file" else "no frame (stream ended)")
+                return got
             got = True
-            self._publish(image)
+            self._arrived(image)
             if period:
                 next_at += period
                 self._stop.wait(max(0.0, next_at - time.monotonic()))
         return got
 
-    def _publish(self, image: Any) -> None:
+    def _wanted(self) -> bool:
+        with self._cond:
+            return self._demand or self._latest is None
+
+    def _arrived(self, image: Any) -> None:
+        """A grabbed frame; ``image`` None when it was not converted (nobody wanted it)."""
         now = time.monotonic()
         with self._cond:
             self.frames += 1
-            prev = self._latest
-            if prev is not None and prev.seq > self._taken:
-                self.dropped += 1
-            self._latest = Frame(self.frames, time.time_ns() // 1_000_000, image)
             self.last_frame_at = now
             if not self.connected:
                 self.connected = True
                 self.last_error = ""
                 log.info("camera %s: receiving frames from %s", self.name, self.url)
+            if image is None:
+                self.dropped += 1
+                return
+            self._latest = Frame(self.frames, time.time_ns() // 1_000_000, image)
+            self._demand = False
             self._cond.notify_all()
 
     def _failed(self, why: str) -> None:
