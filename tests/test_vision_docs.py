@@ -49,3 +49,19 @@ model = "no_such_model"
     with pytest.raises(ConfigError) as err:
         parse_config(text, "box.toml", registry)
     assert "drivers" in str(err.value) and "no_such_model.toml" in str(err.value)
+
+
+def test_the_camera_driver_and_its_config_do_not_import_the_image_stack() -> None:
+    """Every CLI command and the daemon load the driver registry; numpy, OpenCV and the
+    interpreter are imported only where a camera runs (its worker and capture)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vision.driver, vision.fusion, box.web.camera_pages\n"
+        "print(sorted(m for m in ('numpy', 'cv2', 'ai_edge_litert') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert out.stdout.strip() == "[]", out.stdout

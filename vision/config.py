@@ -16,11 +16,13 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from box.core.model import FieldProblem, Identifier, StrictModel
 from drivers.base import DriverConfig
-from vision.helmet import HelmetBaselineConfig
-from vision.model import PERSON_MODEL
-from vision.motion import MotionConfig
 from vision.schedule import Schedule
-from vision.smoke_fire import SmokeFireBaselineConfig
+from vision.settings import (
+    PERSON_MODEL,
+    HelmetBaselineConfig,
+    MotionConfig,
+    SmokeFireBaselineConfig,
+)
 
 DETECTORS = ("intrusion", "helmet", "smoke_fire")
 Point = tuple[float, float]

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 
 def ring_shape(width: int, height: int) -> tuple[int, int, int]:
     return (height + 1, width, 3)
 
 
 def pack(bgr: Any, ts_ms: int, out: Any | None = None) -> Any:
+    import numpy as np
+
     h, w = bgr.shape[:2]
     buf = out if out is not None else np.empty((h + 1, w, 3), np.uint8)
     buf[0].reshape(-1)[:8] = np.frombuffer(int(ts_ms).to_bytes(8, "little"), np.uint8)

@@ -11,15 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import Field
 
-from box.core.model import StrictModel
 from vision.boxes import Box
-
-
-class HelmetBaselineConfig(StrictModel):
-    head_fraction: float = Field(default=0.18, gt=0, le=0.5, description="top of the person box")
-    min_cover: float = Field(default=0.25, gt=0, le=1, description="hat-coloured share needed")
+from vision.settings import HelmetBaselineConfig
 
 
 def hat_mask(bgr: Any) -> Any:

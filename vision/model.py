@@ -16,9 +16,9 @@ from pydantic import Field, ValidationError
 
 from box.core.model import StrictModel
 from vision.decoders import DecoderConfig
+from vision.settings import MODELS_DIR, PERSON_MODEL
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-PERSON_MODEL = "person_ssd_mobilenetv2_oidv4"
+__all__ = ["MODELS_DIR", "PERSON_MODEL", "ModelError", "ModelSpec", "load_labels", "load_spec"]
 
 
 class ModelSpec(StrictModel):

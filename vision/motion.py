@@ -12,23 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import Field
 
-from box.core.model import StrictModel
 from vision.boxes import Box
+from vision.settings import MotionConfig
 
 _KERNEL = np.ones((3, 3), np.uint8)
-
-
-class MotionConfig(StrictModel):
-    enabled: bool = True
-    width: int = Field(default=160, ge=32, le=640, description="width of the compared image")
-    threshold: int = Field(default=20, ge=1, le=255, description="grey change counted as motion")
-    min_area: float = Field(default=0.002, ge=0, le=1, description="fraction of the frame")
-    alpha: float = Field(default=0.05, gt=0, le=1, description="background adaptation rate")
-    recheck_s: float = Field(default=10.0, ge=0, description="full detection at least this often")
-    crop: bool = Field(default=True, description="detect on the moving region when it is small")
-    crop_max_area: float = Field(default=0.3, gt=0, le=1)
 
 
 @dataclass

@@ -14,25 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import Field
 
-from box.core.model import StrictModel
 from vision.boxes import Box, Found
+from vision.settings import SmokeFireBaselineConfig
 
 _KERNEL = np.ones((3, 3), np.uint8)
-
-
-class SmokeFireBaselineConfig(StrictModel):
-    smoke: bool = Field(
-        default=False, description="also the grey-growing-region smoke check (more false alarms)"
-    )
-    min_area: float = Field(default=0.002, gt=0, le=1, description="fraction of the frame")
-    flicker: float = Field(default=0.1, gt=0, le=1, description="mask change between frames")
-    window: int = Field(default=8, ge=3, le=60, description="frames of history")
-    smoke_growth: float = Field(default=1.3, ge=1, le=10, description="area ratio over window")
-    max_drift: float = Field(
-        default=0.01, ge=0, le=1, description="mean centroid shift per frame (of the width)"
-    )
 
 
 def fire_mask(small_bgr: Any) -> Any:
