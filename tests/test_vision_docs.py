@@ -65,3 +65,19 @@ def test_the_camera_driver_and_its_config_do_not_import_the_image_stack() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_every_camera_and_fusion_key_has_a_chinese_name() -> None:
+    """As the config forms require of every key (tests/test_config_forms.py), for the camera
+    driver as an installed package registers it."""
+    from box.config.form import Schema
+    from box.config.schema import config_json_schema
+    from box.web.field_names import ZH
+    from drivers.base import default_registry
+
+    registry = DriverRegistry(drivers={**default_registry().drivers, "camera": CameraDriver})
+    schema = Schema(config_json_schema(registry))
+    keys = set(schema.root["properties"])
+    for node in schema.defs.values():
+        keys |= {k for k, p in node.get("properties", {}).items() if "x-zh" not in p}
+    assert keys <= set(ZH), f"no Chinese name for {sorted(keys - set(ZH))}"

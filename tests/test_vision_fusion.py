@@ -6,8 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-import box.alarms.kinds as kinds_module
-from box.alarms.kinds import BUILTIN_KINDS, load_rule_kinds
 from box.core.errors import ConfigError
 from tests.alarm_harness import Box
 
@@ -32,14 +30,6 @@ name = "person at the gate during a gas alarm"
 all = ["gate.intrusion:intrusion", "t1.lel:A1"]
 level = 1
 """
-
-
-@pytest.fixture(autouse=True)
-def fusion_kind(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The kind as its entry point registers it once installed."""
-    monkeypatch.setattr(
-        kinds_module, "_default", load_rule_kinds((*BUILTIN_KINDS, "vision.fusion:KIND"))
-    )
 
 
 @pytest.fixture

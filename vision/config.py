@@ -22,6 +22,7 @@ from vision.settings import (
     HelmetBaselineConfig,
     MotionConfig,
     SmokeFireBaselineConfig,
+    name_in_chinese,
 )
 
 DETECTORS = ("intrusion", "helmet", "smoke_fire")
@@ -167,3 +168,15 @@ class CameraDriverConfig(DriverConfig):
 
     def channel_ids(self) -> list[str]:
         return [f"{self.name}.{d}" for d in self.options().enabled()] + [f"{self.name}.load"]
+
+
+name_in_chinese(
+    LabelFilter,
+    PersistenceConfig,
+    DetectorBase,
+    IntrusionConfig,
+    HelmetConfig,
+    SmokeFireConfig,
+    VisionOptions,
+    CameraDriverConfig,
+)

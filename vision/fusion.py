@@ -13,8 +13,8 @@ level = 1
 ```
 
 ``all`` alarms must all be active, and at least one of ``any`` (if given). Alarm ids are
-``<channel>:<level name>`` as everywhere; shelved members do not count. Registered as a site rule
-kind (``safetybox.rules`` entry point ``fusion``).
+``<channel>:<level name>`` as everywhere; shelved members do not count. A built-in site rule kind
+(``box.alarms.kinds.BUILTIN_KINDS``, and the ``safetybox.rules`` entry point ``fusion``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from box.alarms.kinds import thresholds
 from box.alarms.kinds.base import RuleIssue, SiteContext, SiteKind, SiteRule
 from box.core.levels import AlarmLevel
 from box.core.model import Identifier, StrictModel
+from vision.settings import name_in_chinese
 
 
 class Fusion(StrictModel):
@@ -97,4 +98,5 @@ class FusionKind(SiteKind[Fusion]):
         return issues
 
 
+name_in_chinese(Fusion)
 KIND = FusionKind()

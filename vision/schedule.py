@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import Field, field_validator
 
 from box.core.model import StrictModel
+from vision.settings import name_in_chinese
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -49,3 +50,6 @@ class Schedule(StrictModel):
             return day in self.days
         prev = DAYS[(when.weekday() - 1) % 7]
         return hhmm < end and prev in self.days
+
+
+name_in_chinese(Schedule)

@@ -41,3 +41,73 @@ class SmokeFireBaselineConfig(StrictModel):
     max_drift: float = Field(
         default=0.01, ge=0, le=1, description="mean centroid shift per frame (of the width)"
     )
+
+
+ZH = {
+    # camera driver
+    "url": "视频源地址",
+    "open_timeout_s": "打开超时(秒)",
+    "no_frames_fault_s": "无画面故障(秒)",
+    "model": "模型",
+    "backend": "推理后端",
+    "threads": "推理线程数",
+    "fps_budget": "分析帧率(帧/秒)",
+    "report_every_s": "上报周期(秒)",
+    "zones": "区域",
+    "motion": "运动检测",
+    "intrusion": "入侵检测",
+    "helmet": "安全帽检测",
+    "smoke_fire": "烟火检测",
+    "snapshot_width": "快照宽度(像素)",
+    "snapshot_quality": "快照质量",
+    # detectors
+    "enabled": "启用",
+    "persistence": "持续判定",
+    "schedule": "布防时间",
+    "labels": "目标类别",
+    "baseline": "经典基线参数",
+    "person": "人员筛选",
+    "min_score": "最低置信度",
+    "min_area": "最小面积(占画面比例)",
+    "k": "命中帧数 K",
+    "n": "窗口帧数 N",
+    "clear_after": "消除所需帧数",
+    "days": "星期",
+    "hours": "时段",
+    # motion gating
+    "width": "宽度(像素)",
+    "threshold": "阈值",
+    "alpha": "背景更新率",
+    "recheck_s": "强制复检(秒)",
+    "crop": "裁剪运动区域",
+    "crop_max_area": "裁剪最大面积",
+    # baselines
+    "head_fraction": "头部区域比例",
+    "min_cover": "安全帽覆盖比例",
+    "smoke": "烟雾检测",
+    "flicker": "闪烁阈值",
+    "window": "历史帧数",
+    "smoke_growth": "烟雾增长比",
+    "max_drift": "最大漂移",
+    # fusion
+    "id": "编号",
+    "name": "名称",
+    "all": "全部条件",
+    "any": "任一条件",
+    "level": "报警级别",
+    "latching": "自锁",
+}
+
+
+def name_in_chinese(*models: type[StrictModel]) -> None:
+    """Give each field of these models its Chinese name (``x-zh``) for the zh-CN config forms,
+    as plug-ins do, so no file of the box needs touching. Base classes first."""
+    for model in models:
+        for key, info in model.model_fields.items():
+            zh = ZH.get(key)
+            if zh is not None and isinstance(info.json_schema_extra, dict | None):
+                info.json_schema_extra = {**(info.json_schema_extra or {}), "x-zh": zh}
+        model.model_rebuild(force=True)
+
+
+name_in_chinese(MotionConfig, HelmetBaselineConfig, SmokeFireBaselineConfig)

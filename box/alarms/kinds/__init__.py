@@ -25,6 +25,7 @@ BUILTIN_KINDS = (
     "box.alarms.kinds.rate:KIND",
     "box.alarms.kinds.exposure:KIND",
     "box.alarms.kinds.votes:KIND",
+    "vision.fusion:KIND",
 )
 
 
