@@ -16,7 +16,7 @@ from box.web.port import current_box
 from vision import live, snapshots
 
 bp = Blueprint("cameras", __name__)
-NAV = [NavItem("/cameras", ("Cameras", "摄像头"), order=25)]
+NAV = [NavItem("/cameras", ("Cameras", "摄像头"), order=35)]
 DETECTORS = ("intrusion", "helmet", "smoke_fire")
 DAYS = 7
 
