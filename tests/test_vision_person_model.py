@@ -56,3 +56,23 @@ def test_it_finds_nothing_on_an_empty_frame(detector) -> None:  # noqa: ANN001
     import numpy as np
 
     assert detector.detect(np.full((480, 640, 3), 128, np.uint8)) == []
+
+
+def test_an_installed_box_finds_the_models_under_its_prefix(
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    import shutil
+
+    from vision import settings
+
+    assert settings.models_dir() == MODELS_DIR  # a checkout: its own models/
+    monkeypatch.setenv("SAFETYBOX_MODELS", str(tmp_path))
+    assert settings.models_dir() == tmp_path
+    monkeypatch.delenv("SAFETYBOX_MODELS")
+    share = tmp_path / "share" / "safetybox" / "models"
+    share.mkdir(parents=True)
+    shutil.copy(MODELS_DIR / f"{PERSON_MODEL}.toml", share)
+    monkeypatch.setattr(settings, "__file__", str(tmp_path / "site-packages/vision/settings.py"))
+    monkeypatch.setattr(settings.sys, "prefix", str(tmp_path))
+    assert settings.models_dir() == share

@@ -4,14 +4,35 @@ unless a camera actually runs."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from pydantic import Field
 
 from box.core.model import StrictModel
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 PERSON_MODEL = "person_ssd_mobilenetv2_oidv4"
+
+
+def models_dir() -> Path:
+    """Where the shipped models are: ``SAFETYBOX_MODELS`` if set, else the checkout's
+    ``models/`` (development, editable installs), else ``<prefix>/share/safetybox/models``
+    (``pip install .``, see setup.cfg's data_files)."""
+    env = os.environ.get("SAFETYBOX_MODELS")
+    if env:
+        return Path(env)
+    candidates = [
+        Path(__file__).resolve().parent.parent / "models",
+        Path(sys.prefix) / "share" / "safetybox" / "models",
+    ]
+    for folder in candidates:
+        if (folder / f"{PERSON_MODEL}.toml").is_file():
+            return folder
+    return candidates[0]
+
+
+MODELS_DIR = models_dir()
 
 
 class MotionConfig(StrictModel):
