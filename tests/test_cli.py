@@ -192,6 +192,7 @@ def test_drivers_list(home: Path) -> None:
     data = json.loads(run_cli(home, "drivers", "list", "--json").output)
     assert data == {
         "drivers": {
+            "camera": "vision.driver.CameraDriver",
             "modbus": "drivers.modbus.driver.ModbusDriver",
             "process": "box.workers.driver.ProcessDriver",
             "sim": "drivers.simulated.SimDriver",

@@ -98,7 +98,7 @@ def test_a_broken_plugin_is_reported_by_name_and_the_builtins_run(
 ) -> None:
     assert "ModuleNotFoundError" in frozen.failed["broken"]
     assert {k.name for k in frozen.channel} >= {"thresholds", "fault", "frozen"}
-    assert [k.name for k in frozen.site] == ["votes", "positioning"]
+    assert [k.name for k in frozen.site] == ["votes", "positioning", "fusion"]
     # Its settings are kept (not run), so a box using it still starts.
     b = Box(CHANNEL + "[channels.alarms.broken]\nanything = 1\n")
     try:

@@ -203,6 +203,35 @@ def uplink_bench(short: bool, outage: float | None, as_json: bool) -> None:
             )
         else:
             click.echo(result["fastest_note"])
+
+
+@bench.command(name="vision")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(1, 60),
+    default=4.0,
+    show_default=True,
+    help="Per measurement.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
+def vision(seconds: float, as_json: bool) -> None:
+    """Person model frames/s at 1 and 2 threads, frame-to-event latency, gating CPU saving.
+
+    \b
+    Example:
+      safetybox bench vision --json
+    """
+    from box.bench.vision_bench import PHASES, run
+
+    with phase_bar("bench vision", PHASES) as step:
+        result = run(seconds, step=step)
+    if not as_json:
+        click.echo(
+            f"person model {result['fps_1_thread']} frames/s on 1 thread, "
+            f"{result['fps_2_threads']} on 2; frame -> event p99 "
+            f"{result['frame_to_event_p99_ms']} ms; motion gating cuts static-scene CPU "
+            f"{result['motion_gating_cpu_ratio']}x"
+        )
     click.echo(json.dumps(result))
 
 

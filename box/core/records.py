@@ -108,6 +108,25 @@ class Detection:
     snapshot: str = ""  # a reference to a stored image (file name), never the pixels
 
 
+@dataclass(slots=True, frozen=True)
+class Snapshot:
+    """An annotated JPEG (boxes, labels, scores, zones) of the frame that started a vision
+    event, kept in the encrypted store. ``ref`` is what ``Detection.snapshot`` names; ``channel``
+    is the camera channel whose alarm it shows (the link to the alarm event)."""
+
+    RECORD_TYPE: ClassVar[str] = "snapshot"
+    RECORD_KEY: ClassVar[str] = "camera"
+    STATUS_OMIT: ClassVar[tuple[str, ...]] = ("jpeg_b64",)  # not in the live status JSON
+    camera: str
+    ts_ms: int
+    ref: str
+    channel: str
+    jpeg_b64: str  # base64 of the JPEG bytes (records are stored as JSON)
+    width: int = 0
+    height: int = 0
+    labels: str = ""  # what it shows, e.g. "person 0.82 in gate"
+
+
 # Why a device is not measuring, when it is working as designed: a driver puts these words in
 # ``Reading.reason`` (joined by "; " with others), and the alarm engine shows such a channel as
 # not ready (yellow, silent) instead of as a sensor fault.

@@ -215,9 +215,7 @@ class Outbox:
             Stream.RECORDS, first, last, payload, rows=len(payload["records"]), marks=marks
         )
 
-    def _record_goes(
-        self, kind: str, key: str, ts: int, marks: dict[tuple[str, str], int]
-    ) -> bool:
+    def _record_goes(self, kind: str, key: str, ts: int, marks: dict[tuple[str, str], int]) -> bool:
         policy = self.sync.record_policy.get(kind)
         if policy is None or policy.upstream == "all":
             return True

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 AREAS = (
     "box.web.pages",
     "box.web.site_pages",
+    "box.web.camera_pages",
     "box.web.config_pages",
     "box.web.admin_pages",
     "box.web.api",

@@ -9,6 +9,7 @@ safety officer who reads Chinese. A key missing here is shown as the key alone. 
 from __future__ import annotations
 
 ZH: dict[str, str] = {
+    "fusion": "联动报警",
     "backoff_max_s": "最长重启间隔(秒)",
     "backoff_start_s": "首次重启间隔(秒)",
     "depth": "通道数",

@@ -26,6 +26,7 @@ BUILTIN_KINDS = (
     "box.alarms.kinds.exposure:KIND",
     "box.alarms.kinds.votes:KIND",
     "box.people.kind:KIND",
+    "vision.fusion:KIND",
 )
 
 
