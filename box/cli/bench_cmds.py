@@ -203,6 +203,7 @@ def uplink_bench(short: bool, outage: float | None, as_json: bool) -> None:
             )
         else:
             click.echo(result["fastest_note"])
+    click.echo(json.dumps(result))
 
 
 @bench.command(name="vision")
