@@ -66,11 +66,12 @@ def test_file_is_encrypted_and_opens_only_with_the_key(tmp_path: Path) -> None:
 def test_wal_and_migrations_are_recorded(tmp_path: Path) -> None:
     db = open_store(tmp_path / "b.db", KEY)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    names = [r["name"] for r in db["_sqlite_migrations"].rows]
-    assert names == ["0001_initial", "0002_users", "0003_minute_rollups", "0004_records"]
+    rows = db.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY id").fetchall()
+    names = ["0001_initial", "0002_users", "0003_minute_rollups", "0004_records"]
+    assert rows == [("safetybox", n) for n in names]
     db.conn.close()
     db = open_store(tmp_path / "b.db", KEY)  # re-applying is a no-op
-    assert db["_sqlite_migrations"].count == 4
+    assert db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
     db.conn.close()
 
 
@@ -310,3 +311,58 @@ def test_the_writer_knows_how_many_readings_the_store_holds(tmp_path: Path) -> N
     w = StoreWriter(db, KEY, StoreSection())
     assert w.stats.stored_readings == 9007
     w.stop()
+
+
+def test_a_store_whose_steps_were_recorded_by_sqlite_utils_is_not_migrated_again(
+    tmp_path: Path,
+) -> None:
+    """Stores made before the box applied its own steps: the same table, as sqlite-utils made it."""
+    path = tmp_path / "old.db"
+    conn = connect(path, KEY)
+    conn.execute(
+        'CREATE TABLE "_sqlite_migrations" (\n   "id" INTEGER PRIMARY KEY,\n'
+        '   "migration_set" TEXT,\n   "name" TEXT,\n   "applied_at" TEXT\n)'
+    )
+    conn.execute(
+        'CREATE UNIQUE INDEX "idx__sqlite_migrations_migration_set_name"\n'
+        '    ON "_sqlite_migrations" ("migration_set", "name")'
+    )
+    conn.execute("CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+    conn.execute(
+        "INSERT INTO _sqlite_migrations(migration_set, name, applied_at) VALUES (?,?,?)",
+        ("safetybox", "0001_initial", "2026-01-01 00:00:00+00:00"),
+    )
+    conn.close()
+    open_store(path, KEY).conn.close()  # 0001 again would fail: "channels" exists
+    conn = connect(path, KEY, readonly=True)
+    names = [n for (n,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert names == ["0001_initial", "0002_users", "0003_minute_rollups", "0004_records"]
+    assert "readings" not in tables  # made by 0001 only, which did not run again
+    assert {"users", "rollups", "records"} <= tables
+
+
+def test_a_failing_step_leaves_no_trace_and_stays_pending(tmp_path: Path) -> None:
+    from box.store.migrations import Migrations
+
+    steps = Migrations("t")
+
+    @steps(name="a")
+    def a(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE a (x)")
+
+    @steps(name="b")
+    def b(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE b (x)")
+        raise RuntimeError("step b broke")
+
+    conn = connect(tmp_path / "m.db", KEY)
+    with pytest.raises(RuntimeError, match="step b broke"):
+        steps.apply(conn)
+    assert steps.applied(conn) == ["a"]
+    tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "a" in tables and "b" not in tables
+    with pytest.raises(ValueError, match="registered twice"):
+        steps(name="a")(a)
+    conn.close()
