@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import ssl
 import tomllib
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +60,9 @@ class BoxClient:
         self, path: str, body: Any = None, token: str | None = None, method: str | None = None
     ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
+        import urllib.error  # here: ``run`` reads base_url and needs no HTTP client
+        import urllib.request
+
         # The URL is always http://<configured loopback or LAN address>, never user-supplied.
         req = urllib.request.Request(  # noqa: S310
             self.url + path, data=data, method=method or ("POST" if data else "GET")

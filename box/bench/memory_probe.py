@@ -56,9 +56,11 @@ def run(out: Path, args: list[str]) -> None:
         _report(out)
 
     signal.signal(signal.SIGUSR1, on_usr1)
-    from box.cli import main
+    import runpy
 
-    main(args=args, prog_name="safetybox")
+    # As ``python -m box`` (the ``safetybox`` command); no import of box.cli from here.
+    sys.argv = ["safetybox", *args]
+    runpy.run_module("box", run_name="__main__", alter_sys=True)
 
 
 class _CostingLoader:

@@ -6,15 +6,17 @@ it never comes from the config or the command line.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlcipher3
 
 from box.core.errors import StoreError
 from box.store.migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    import sqlite3
 
 
 def connect(

@@ -8,11 +8,14 @@ table-manipulation library (sqlite-utils pulled in numpy: ~15 MiB of the daemon'
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-Step = Callable[[sqlite3.Connection], None]
+if TYPE_CHECKING:
+    import sqlite3
+
+Step = Callable[["sqlite3.Connection"], None]
 TABLE = "_sqlite_migrations"
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -19,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from box.core.errors import StoreError
 from box.core.levels import Level
@@ -30,6 +29,9 @@ from box.store import retention
 from box.store.config import StoreSection
 from box.store.database import open_store
 from box.store.events import GENESIS_HASH, canonical_details, event_hash
+
+if TYPE_CHECKING:
+    import sqlite3
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

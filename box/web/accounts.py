@@ -8,24 +8,31 @@ from __future__ import annotations
 
 import functools
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from box.core.errors import SafetyBoxError
 from box.core.records import now_ms
 
 if TYPE_CHECKING:
+    import sqlite3
+
+    from argon2 import PasswordHasher
+
     from box.store.writer import StoreWriter
 
 ROLES = ("viewer", "operator", "admin")
 MIN_PASSWORD = 10
 MAX_FAILURES = 5
 LOCKOUT_MS = 5 * 60 * 1000
-_hasher = PasswordHasher()
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """argon2 (and cffi under it) loads at the first password check, not with the web page."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 @functools.cache
@@ -33,7 +40,7 @@ def _dummy() -> str:
     """Verifying against this when a user does not exist costs the same time as a real check,
     so response times do not reveal which user names exist. Made at the first such login, not
     at import: an argon2id hash takes ~0.2 s and 64 MB, which every CLI command used to pay."""
-    return _hasher.hash(secrets.token_hex(16))
+    return _hasher().hash(secrets.token_hex(16))
 
 
 class AccountError(SafetyBoxError, ValueError):
@@ -78,7 +85,7 @@ class Accounts:
         if not name.isidentifier() or len(name) > 32:
             raise AccountError("user names are letters, digits and _ (at most 32)")
         check_password(password, name)
-        digest = _hasher.hash(password)
+        digest = _hasher().hash(password)
 
         def insert(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
@@ -99,9 +106,11 @@ class Accounts:
             "WHERE name = ?",
             (name,),
         ).fetchone()
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         if row is None:
             try:
-                _hasher.verify(_dummy(), password)
+                _hasher().verify(_dummy(), password)
             except VerificationError:
                 pass
             raise AccountError("wrong user name or password")
@@ -109,7 +118,7 @@ class Accounts:
         if locked_until > now_ms():
             raise AccountError("too many failed logins: try again in a few minutes")
         try:
-            _hasher.verify(digest, password)
+            _hasher().verify(digest, password)
         except (VerificationError, InvalidHashError):
             self.writer.call(lambda conn: _failed(conn, name))
             raise AccountError("wrong user name or password") from None
@@ -127,7 +136,7 @@ class Accounts:
 
     def set_password(self, name: str, new: str, must_change: bool) -> None:
         check_password(new, name)
-        digest = _hasher.hash(new)
+        digest = _hasher().hash(new)
         self.writer.call(
             lambda conn: conn.execute(
                 "UPDATE users SET password_hash = ?, must_change = ?, failed = 0, locked_until = 0 "
