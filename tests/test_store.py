@@ -366,3 +366,59 @@ def test_a_failing_step_leaves_no_trace_and_stays_pending(tmp_path: Path) -> Non
     with pytest.raises(ValueError, match="registered twice"):
         steps(name="a")(a)
     conn.close()
+
+
+def _rollups_one_by_one(rows):  # noqa: ANN001, ANN202 - the reference: one row at a time
+    agg: dict = {}
+    for cid, ts, value, quality in rows:
+        if value is None or value != value or quality >= 2:
+            continue
+        a = agg.setdefault((cid, ts // 60_000), [value, value, 0.0, 0])
+        a[0], a[1] = min(a[0], value), max(a[1], value)
+        a[2] += value
+        a[3] += 1
+    return sorted((c, m, *a) for (c, m), a in agg.items())
+
+
+@pytest.mark.parametrize("span_ms", [1_000, 200_000])  # within one minute, and across four
+def test_rollups_match_folding_the_rows_one_by_one(span_ms: int) -> None:
+    import random
+
+    from box.store.writer import rollups
+
+    rng = random.Random(span_ms)
+    t0 = 1_700_000_000_000 - 1_700_000_000_000 % 60_000
+    rows = [
+        (
+            rng.randint(1, 30),
+            t0 + rng.randrange(span_ms),
+            rng.choice([None, float("nan"), rng.uniform(-50, 50), rng.uniform(-50, 50)]),
+            rng.choice([0, 0, 0, 1, 2, 3]),
+        )
+        for _ in range(5000)
+    ]
+    assert sorted(rollups(rows)) == _rollups_one_by_one(rows)
+    assert rollups([]) == []
+
+
+def test_a_nan_reading_is_stored_and_left_out_of_the_trend(tmp_path: Path) -> None:
+    """A NaN value used to make every commit fail (rollups.min is NOT NULL): nothing was
+    stored any more, the commit retried forever."""
+    t0 = 1_700_000_000_000 - 1_700_000_000_000 % 60_000
+    path = tmp_path / "nan.db"
+    w = write(
+        path,
+        [
+            Reading("c1", t0, float("nan"), Quality.GOOD),
+            Reading("c1", t0 + 1, 2.0, Quality.GOOD),
+            Reading("c1", t0 + 2, 4.0, Quality.GOOD),
+        ],
+    )
+    assert w.stats.failed_commits == 0
+    w.stop()
+    conn = connect(path, KEY, readonly=True)
+    values = [v for (v,) in conn.execute("SELECT value FROM readings ORDER BY id")]
+    rollup = conn.execute("SELECT min, max, sum, count FROM rollups").fetchall()
+    conn.close()
+    assert values == [None, 2.0, 4.0]  # SQLite stores NaN as NULL
+    assert rollup == [(2.0, 4.0, 6.0, 2)]
