@@ -422,3 +422,34 @@ def test_a_nan_reading_is_stored_and_left_out_of_the_trend(tmp_path: Path) -> No
     conn.close()
     assert values == [None, 2.0, 4.0]  # SQLite stores NaN as NULL
     assert rollup == [(2.0, 4.0, 6.0, 2)]
+
+
+def test_state_entries_in_one_commit_leave_the_last_word_per_key(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    w = StoreWriter(path, KEY, StoreSection())
+    w.start()
+    w.set_state("gone", "1")
+    w.set_state("back", "1")
+    assert w.flush()
+    w.stop()
+    w = StoreWriter(path, KEY, StoreSection())
+    # Queued before the thread starts: all of it goes into one commit.
+    for key, value in [
+        ("a", "1"),
+        ("a", "2"),
+        ("gone", None),
+        ("back", None),
+        ("back", "3"),
+        ("new", "x"),
+        ("new", None),
+    ]:
+        w.set_state(key, value)
+    w.start()
+    assert w.flush()
+    commits = w.stats.commits
+    w.stop()
+    assert commits == 1
+    conn = connect(path, KEY, readonly=True)
+    rows = dict(conn.execute("SELECT key, value FROM state").fetchall())
+    conn.close()
+    assert rows == {"a": "2", "back": "3"}

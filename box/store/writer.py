@@ -47,6 +47,10 @@ _ROLLUP_UPSERT = (
     "min = min(min, excluded.min), max = max(max, excluded.max), "
     "sum = sum + excluded.sum, count = count + excluded.count"
 )
+_STATE_UPSERT = (
+    "INSERT INTO state(key, value, updated_ts) VALUES (?,?,?) "
+    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_ts = excluded.updated_ts"
+)
 _MINUTE_MS = 60_000
 _ts_of = operator.itemgetter(1)
 
@@ -486,16 +490,8 @@ class StoreWriter:
                 prev_hash = h
             if event_rows:
                 conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?)", event_rows)
-            for entry in states:
-                if entry.value is None:
-                    conn.execute("DELETE FROM state WHERE key = ?", (entry.key,))
-                    continue
-                conn.execute(
-                    "INSERT INTO state(key, value, updated_ts) VALUES (?,?,?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-                    "updated_ts = excluded.updated_ts",
-                    (entry.key, entry.value, now_ms()),
-                )
+            if states:
+                self._write_state(states)
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - disk full, I/O error: keep items, retry later
             self._commit_failed(exc)
@@ -525,6 +521,18 @@ class StoreWriter:
         if self.on_commit and batches:
             self.on_commit(batches)
         return True
+
+    def _write_state(self, states: list[_State]) -> None:
+        """Only the last entry per key counts (an alarm storm writes each alarm's state more
+        than once per commit): one statement for the upserts, one for the deletions."""
+        last = {entry.key: entry.value for entry in states}
+        ts = now_ms()
+        upserts = [(k, v, ts) for k, v in last.items() if v is not None]
+        if upserts:
+            self._conn.executemany(_STATE_UPSERT, upserts)
+        deletes = [(k,) for k, v in last.items() if v is None]
+        if deletes:
+            self._conn.executemany("DELETE FROM state WHERE key = ?", deletes)
 
     def _commit_failed(self, exc: Exception) -> None:
         st = self.stats
