@@ -334,6 +334,7 @@ def test_a_store_whose_steps_were_recorded_by_sqlite_utils_is_not_migrated_again
         '    ON "_sqlite_migrations" ("migration_set", "name")'
     )
     conn.execute("CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+    conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, hash TEXT)")  # as 0001 made it
     conn.execute(
         "INSERT INTO _sqlite_migrations(migration_set, name, applied_at) VALUES (?,?,?)",
         ("safetybox", "0001_initial", "2026-01-01 00:00:00+00:00"),
@@ -344,7 +345,13 @@ def test_a_store_whose_steps_were_recorded_by_sqlite_utils_is_not_migrated_again
     names = [n for (n,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
     tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.close()
-    assert names == ["0001_initial", "0002_users", "0003_minute_rollups", "0004_records"]
+    assert names == [
+        "0001_initial",
+        "0002_users",
+        "0003_minute_rollups",
+        "0004_records",
+        "0005_event_hash_version",
+    ]
     assert "readings" not in tables  # made by 0001 only, which did not run again
     assert {"users", "rollups", "records"} <= tables
 

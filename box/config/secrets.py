@@ -8,12 +8,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
-
 from box.core.errors import ConfigError
 
 SECRET_NAME = re.compile(r"(password|secret|token|passphrase|private_key)", re.I)
+# A line that assigns such a key: texts without one need no parsing (and no tomlkit).
+_SECRET_LINE = re.compile(
+    r"(^|[{,])[ \t]*[\w.\"-]*(password|secret|token|passphrase|private_key)[\w\"-]*[ \t]*=",
+    re.I | re.M,
+)
 
 
 def mask_secrets(node: Any, key: str = "") -> Any:
@@ -33,6 +35,11 @@ MASK = "(secret, unchanged)"
 def mask_text(text: str) -> str:
     """``text`` with every secret value replaced by :data:`MASK` (layout and comments kept).
     Text that does not parse is returned as it is: it cannot be shown or saved as valid."""
+    if not _SECRET_LINE.search(text):
+        return text
+    import tomlkit  # here: the daemon archives configs without loading an editor
+    from tomlkit.exceptions import TOMLKitError
+
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError:
@@ -46,6 +53,9 @@ def unmask_text(text: str, running: str) -> str:
     at the same place; a mask with nothing to put back is an error naming the key."""
     if MASK not in text:
         return text
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
     doc = tomlkit.parse(text)
     try:
         source = tomlkit.parse(running)

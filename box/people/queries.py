@@ -13,12 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from box.people.config import Positioning
 from box.people.geometry import ZoneIndex
+
+if TYPE_CHECKING:
+    import sqlite3
 
 FORMATS = ("json", "csv", "geojson")
 

@@ -16,12 +16,20 @@ from flask import Blueprint, Response, jsonify, request
 
 from box.core.errors import CommandRefused
 from box.core.records import now_ms
-from box.people import queries
 from box.timeparse import parse_time_ms
 from box.web.auth import body, require_role, who
 from box.web.port import current_box
 
 bp = Blueprint("people", __name__)
+
+
+def _queries() -> Any:
+    """Loaded at the first query: shapely and numpy stay out of a box without positioning."""
+    from box.people import queries
+
+    return queries
+
+
 MAX_TRACK_ROWS = 200_000
 
 
@@ -103,14 +111,14 @@ def _times() -> tuple[int, int | None]:
 
 def _stored(fn: Callable[[], list[dict[str, Any]]], line: bool = False) -> Any:
     fmt = request.args.get("format", "json")
-    if fmt not in queries.FORMATS:
-        return jsonify(error=f"format must be one of {', '.join(queries.FORMATS)}"), 400
+    if fmt not in _queries().FORMATS:
+        return jsonify(error=f"format must be one of {', '.join(_queries().FORMATS)}"), 400
     try:
         rows = fn()[:MAX_TRACK_ROWS]
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
     mime = {"json": "application/json", "csv": "text/csv", "geojson": "application/geo+json"}
-    return Response(queries.render(rows, fmt, line), mimetype=mime[fmt])
+    return Response(_queries().render(rows, fmt, line), mimetype=mime[fmt])
 
 
 @bp.get("/api/people/track")
@@ -127,7 +135,7 @@ def track() -> Any:
 
     def rows() -> list[dict[str, Any]]:
         since, until = _times()
-        return queries.track(current_box().reader, tag, since, until)
+        return _queries().track(current_box().reader, tag, since, until)
 
     return _stored(rows, line=request.args.get("line", "") in ("1", "true"))
 
@@ -137,7 +145,7 @@ def track() -> Any:
 def visits() -> Any:
     def rows() -> list[dict[str, Any]]:
         since, until = _times()
-        return queries.visits(
+        return _queries().visits(
             current_box().reader,
             request.args.get("tag") or None,
             request.args.get("zone") or None,
