@@ -178,8 +178,10 @@ class Outbox:
                 return self._empty_backfill(start, end)
             return None
         if not backfill and len(rows) < size:
-            oldest_ms = rows[0][2]
-            if now * 1000 - oldest_ms < self.sync.batch_max_age_s * 1000:
+            age_ms = now * 1000 - rows[0][2]
+            # A negative age: the wall clock was stepped back since the row was stamped; send
+            # now rather than wait for the clock to catch up (up to the size of the step).
+            if 0 <= age_ms < self.sync.batch_max_age_s * 1000:
                 return None  # wait for a fuller batch (at most batch_max_age_s)
         first, last = start + 1, rows[-1][0]
         payload = self._envelope_payload("readings", first, last, backfill)
