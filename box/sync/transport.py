@@ -89,6 +89,8 @@ class Transport:
         delay = cfg.reconnect_min_s
         while not self._stop.is_set():
             try:
+                if cfg.username:  # read at each connect: a rotated password_file needs no reload
+                    self.client.username_pw_set(cfg.username, cfg.broker_password())
                 self.client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
             except ssl.SSLCertVerificationError as exc:
                 self._failed(
@@ -98,11 +100,20 @@ class Transport:
             except ssl.SSLError as exc:
                 self._failed(f"TLS handshake with {cfg.host}:{cfg.port} failed: {exc}")
             except OSError as exc:
-                self._failed(f"cannot reach broker {cfg.host}:{cfg.port}: {exc}")
+                if exc.filename is not None:  # the password file, not the network
+                    self._failed(f"cannot read the broker password file: {exc}")
+                else:
+                    self._failed(f"cannot reach broker {cfg.host}:{cfg.port}: {exc}")
             else:
                 while not self._stop.is_set():
                     rc = self.client.loop(timeout=0.2)
                     if rc != mqtt.MQTT_ERR_SUCCESS:
+                        # Say why in status, unless a refusal already said more.
+                        if self.connected.is_set() or not self.last_error:
+                            self._failed(
+                                f"connection to broker {cfg.host}:{cfg.port} lost: "
+                                f"{mqtt.error_string(rc)}"
+                            )
                         break
                 if self.connected.is_set():
                     delay = cfg.reconnect_min_s  # the connection worked: start backoff afresh
