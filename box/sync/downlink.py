@@ -80,7 +80,12 @@ class Downlink:
             header, plain = open_envelope(data, {key_id_bytes(key): key})
             if header.stream != Stream.COMMAND or header.box_id != self.box.box_id:
                 raise EnvelopeError("not a command for this box")
-            cmd = json.loads(plain)
+            try:
+                cmd = json.loads(plain)
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+                raise CommandRejected(f"the command is not valid JSON: {exc}") from None
+            if not isinstance(cmd, dict):
+                raise CommandRejected("a command must be a JSON object")
             seq = cmd.get("seq")
             if not isinstance(seq, int) or seq != header.first_seq:
                 raise CommandRejected("sequence number missing or differs from the header")
