@@ -9,7 +9,7 @@ DEMO   := .demo
 # Chromium with its driver (the web page is tested in a real headless browser).
 TEST_APT := sqlite3 mosquitto chromium chromium-driver fonts-wqy-zenhei
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean chaos soak
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || scripts/ensure-apt python3-venv
@@ -39,6 +39,26 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy box drivers sim firmware_tools
 	$(BIN)/pytest
+
+# Fault tests with the long settings (the normal suite runs the same files briefly): thousands
+# of generated cases per fuzz test, an hour of a garbage-answering sensor at one poll a second,
+# a 5-minute soak. Override any of them: make chaos CHAOS_EXAMPLES=20000 SOAK_S=1800
+CHAOS_EXAMPLES ?= 5000
+CHAOS_GARBAGE_POLLS ?= 3600
+SOAK_S ?= 3600
+chaos: $(STAMP)
+	@scripts/ensure-apt $(TEST_APT)
+	CHAOS_EXAMPLES=$(CHAOS_EXAMPLES) CHAOS_GARBAGE_POLLS=$(CHAOS_GARBAGE_POLLS) \
+	SOAK_S=$(if $(filter command line environment,$(origin SOAK_S)),$(SOAK_S),300) \
+	$(BIN)/pytest tests/chaos -q -s --timeout 7200
+
+# The accelerated one-hour soak (SOAK_S seconds) with every simulator; figures are printed and
+# kept in test-artifacts/soak.json.
+soak: $(STAMP)
+	@scripts/ensure-apt $(TEST_APT)
+	@mkdir -p test-artifacts
+	SOAK_S=$(SOAK_S) SOAK_REPORT=test-artifacts/soak.json \
+	$(BIN)/pytest tests/chaos/test_soak.py -q -s --timeout $$(( $(SOAK_S) + 900 ))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
