@@ -58,7 +58,7 @@ soak: $(STAMP)
 	@scripts/ensure-apt $(TEST_APT)
 	@mkdir -p test-artifacts
 	SOAK_S=$(SOAK_S) SOAK_REPORT=test-artifacts/soak.json \
-	$(BIN)/pytest tests/chaos/test_soak.py -q -s --timeout $$(( $(SOAK_S) + 900 ))
+	$(BIN)/pytest tests/chaos/test_soak_flat.py -q -s --timeout $$(( $(SOAK_S) + 900 ))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
