@@ -81,8 +81,12 @@ class Rig:
         return picture
 
     def alarm_picture(self) -> tuple[dict[str, str], list[tuple[str, str]]]:
-        """What a person at the box sees: output modes and the alarms' states."""
+        """What a person at the box sees: output modes (with the electrical level of each
+        MockFactory pin that is steadily on or off) and the alarms' states."""
         modes = dict(self.box.outputs.modes)
+        for name, st in self.box.outputs.states().items():
+            if st["mode"] in ("on", "off"):
+                modes[name] += f" level={st['level']}"
         return modes, sorted((v["id"], v["state"]) for v in self.box.engine.views)
 
     def head(self) -> dict[str, int]:
