@@ -40,6 +40,7 @@ from box.runtime.pipeline import Pipeline
 from box.runtime.sdnotify import Notifier
 from box.runtime.supervisor import DriverSupervisor
 from box.store.writer import StoreWriter
+from box.wipe import refuse_if_wiped
 from drivers.base import DriverRegistry, default_registry
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ class Daemon:
 
     def start(self) -> None:
         """Start everything in order; if a step fails, close what the earlier ones opened."""
+        refuse_if_wiped(self.home)  # no new keys over a shredded store, however it was restarted
         try:
             self._start()
         except BaseException:
@@ -175,6 +177,8 @@ class Daemon:
         """Ordered shutdown: web, sync, drivers, pipeline (drained), outputs, then the store is
         flushed. Also closes a start-up that failed part-way: only what was opened."""
         self.notifier.stopping()
+        if self.sync is not None:
+            self.sync.closing = True  # commands from now on are refused with a reply
         if self.web is not None:
             self.web.stop()
         if self.control is not None:
@@ -182,7 +186,6 @@ class Daemon:
         if self.web_reader is not None:
             self.web_reader.close()
             self.web_reader = None
-        self._stop_sync()
         for sup in self.supervisors:
             sup.stop()
         opened = set(self._opened)
@@ -194,9 +197,15 @@ class Daemon:
             self.outputs.close()  # releases the pins: fail-safe outputs de-energise
             self.plugin_outputs.close()
         if "store" not in opened:
+            self._stop_sync()
             self.core_log.stop()
             return
         self.writer.submit_event(Event("daemon_stopped", "daemon", now_ms(), Level.INFO, {}))
+        if self.sync is not None:
+            # Sync stops last but for the store: what was committed up to here (the last
+            # readings, daemon_stopped) goes up first, within a bounded time (issue 11, item 6).
+            self.writer.flush(timeout=5)
+            self._stop_sync()
         self.writer.stop()
         self._opened.clear()
         self.core_log.stop()
@@ -210,6 +219,11 @@ class Daemon:
             st.uncommitted_readings + dropped,
             st.lost_events,
         )
+
+    def request_stop(self) -> None:
+        """Stop as SIGTERM would: ``run_forever`` stops everything in order."""
+        self._stop_requested.set()
+        self._wake.set()
 
     def run_forever(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Feeds the systemd watchdog."""

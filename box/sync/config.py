@@ -24,6 +24,16 @@ class SyncTls(StrictModel):
         return self
 
 
+class RecordPolicy(StrictModel):
+    """What of one record type goes upstream (positions are personal data: a site may send
+    them thinned out, or keep them on the box)."""
+
+    upstream: Literal["all", "downsampled", "none"] = Field(
+        default="all", description="all stored rows, one per key every every_s, or none"
+    )
+    every_s: float = Field(default=30, gt=0, le=86400, description="for downsampled")
+
+
 class SyncSection(StrictModel):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -43,17 +53,34 @@ class SyncSection(StrictModel):
     topic_prefix: str = Field(default="safetybox", pattern=r"^[A-Za-z0-9_\-/]{1,64}$")
     cipher: Literal["aes-256-gcm", "sm4-gcm"] = "aes-256-gcm"
     batch_max_rows: int = Field(default=5000, ge=1, le=50_000)
-    batch_max_age_s: float = Field(default=30, gt=0, le=3600, description="readings wait at most")
+    batch_max_age_s: float = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="a partial batch waits at most this long for more rows; 0: it goes as soon "
+        "as the link is idle (batches grow by themselves while one awaits its PUBACK)",
+    )
     bandwidth_kbps: float | None = Field(default=None, gt=0, description="upload cap")
-    reconnect_min_s: float = Field(default=0.5, gt=0, le=60)
-    reconnect_max_s: float = Field(default=5.0, gt=0, le=600)
+    reconnect_min_s: float = Field(
+        default=0.1, gt=0, le=60, description="first retry delay (the very first is at once)"
+    )
+    reconnect_max_s: float = Field(
+        default=1.5, gt=0, le=600, description="retry delays double up to this (with jitter)"
+    )
     ack_timeout_s: float = Field(default=10, gt=0, le=300)
+    stop_flush_s: float = Field(
+        default=5, ge=0, le=120, description="a clean stop sends what is pending this long at most"
+    )
     aggregate_interval_s: float = Field(default=60, ge=1, le=86400)
     codes: dict[str, str] = Field(
         default_factory=dict, description="platform identifiers of the box, e.g. enterprise_code"
     )
     downlink: bool = Field(default=True, description="accept sealed commands from upstream")
     command_max_skew_s: float = Field(default=300, gt=0, le=86400)
+    record_policy: dict[str, RecordPolicy] = Field(
+        default_factory=dict,
+        description='per record type, e.g. position = { upstream = "downsampled", every_s = 60 }',
+    )
     threshold_bounds: dict[str, dict[str, tuple[float, float]]] = Field(
         default_factory=dict,
         description='thresholds upstream may change: "tank1.lel" = { A1 = [10, 25] }',

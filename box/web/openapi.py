@@ -300,6 +300,19 @@ def _admin_paths() -> dict[str, Any]:
             "Diagnostics zip: status, drivers, masked config, checks, events (admin)",
             kind="application/zip",
         ),
+        "/api/wipe": _post(
+            "Record a data_destruction event, wait until it is sent upstream, and stop the box "
+            "for 'safetybox wipe' to shred the keys (admin)",
+            _body(
+                {
+                    "confirm": {"type": "string", "description": "the box id"},
+                    "upstream_wait_s": {"type": "number", "minimum": 0, "maximum": 120},
+                    **_WHO,
+                },
+                ["confirm"],
+            ),
+            400,
+        ),
         "/api/backup": _get(
             "Consistent copy of the store, still encrypted with the store key (admin)",
             kind="application/octet-stream",
