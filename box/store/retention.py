@@ -7,11 +7,13 @@ which is also the order sync cursors walk.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from box.store.config import StoreSection
+
+if TYPE_CHECKING:
+    import sqlite3
 
 CHUNK = 50_000
 DAY_MS = 86_400_000
