@@ -11,7 +11,7 @@ DEMO   := .demo
 TEST_APT := sqlite3 mosquitto chromium chromium-driver fonts-wqy-zenhei \
             python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean chaos soak
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || scripts/ensure-apt python3-venv
@@ -41,6 +41,26 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy box drivers sim firmware_tools vision
 	$(BIN)/pytest
+
+# Fault tests with the long settings (the normal suite runs the same files briefly): thousands
+# of generated cases per fuzz test, an hour of a garbage-answering sensor at one poll a second,
+# a 5-minute soak. Override any of them: make chaos CHAOS_EXAMPLES=20000 SOAK_S=1800
+CHAOS_EXAMPLES ?= 5000
+CHAOS_GARBAGE_POLLS ?= 3600
+SOAK_S ?= 3600
+chaos: $(STAMP)
+	@scripts/ensure-apt $(TEST_APT)
+	CHAOS_EXAMPLES=$(CHAOS_EXAMPLES) CHAOS_GARBAGE_POLLS=$(CHAOS_GARBAGE_POLLS) \
+	SOAK_S=$(if $(filter command line environment,$(origin SOAK_S)),$(SOAK_S),300) \
+	$(BIN)/pytest tests/chaos -q -s --timeout 7200
+
+# The accelerated one-hour soak (SOAK_S seconds) with every simulator; figures are printed and
+# kept in test-artifacts/soak.json.
+soak: $(STAMP)
+	@scripts/ensure-apt $(TEST_APT)
+	@mkdir -p test-artifacts
+	SOAK_S=$(SOAK_S) SOAK_REPORT=test-artifacts/soak.json \
+	$(BIN)/pytest tests/chaos/test_soak_flat.py -q -s --timeout $$(( $(SOAK_S) + 900 ))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -95,6 +95,11 @@ class Alarm:
 
     def tick(self, now: float) -> list[Transition]:
         out = self._apply_delays(now)
+        shelved = self.shelved
+        if shelved is not None and now < shelved["at"]:
+            # The wall clock was stepped back: keep the time left, never add the step to it.
+            step = shelved["at"] - now
+            self.shelved = {**shelved, "at": now, "until": shelved["until"] - step}
         if self.shelved is not None and now >= self.shelved["until"]:
             out += self._unshelve(now, who="expiry")
         return out
@@ -108,6 +113,8 @@ class Alarm:
         if self.raw == self.effective:
             return []
         delay = self.spec.on_delay_s if self.raw else self.spec.off_delay_s
+        if now < self.raw_since:
+            self.raw_since = now  # the clock stepped back: restart the delay, don't stretch it
         if now - self.raw_since < delay:
             return []
         self.effective = self.raw

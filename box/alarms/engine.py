@@ -55,6 +55,7 @@ class AlarmEngine:
         self.outputs = outputs
         self.silenced_until: float | None = None
         self.lamp_test_until: float | None = None
+        self._silence_s = self._lamp_test_s = 0.0  # their lengths: a clock step can't stretch
         self.first_out_id: str | None = None
         self.profile: str | None = None
         self._next_profile_check = 0.0
@@ -314,6 +315,7 @@ class AlarmEngine:
         now = self.clock()
         seconds = seconds or self.config.alarms.silence_s
         self.silenced_until = now + seconds
+        self._silence_s = seconds
         self._event("alarm_silenced", "operator", now, Level.INFO, who=who, seconds=seconds)
         self._refresh()
         journal.log_silenced(who, seconds)
@@ -322,6 +324,7 @@ class AlarmEngine:
     def lamp_test(self, who: str, seconds: float = 5.0) -> None:
         now = self.clock()
         self.lamp_test_until = now + seconds
+        self._lamp_test_s = seconds
         self._event("lamp_test", "operator", now, Level.INFO, who=who, seconds=seconds)
         self._refresh()
 
@@ -329,6 +332,13 @@ class AlarmEngine:
 
     def _expire(self, now: float) -> bool:
         changed = False
+        # A wall clock stepped back would stretch a silence or lamp test by the step: keep
+        # each within its own length from now.
+        if self.silenced_until is not None:
+            self.silenced_until = min(self.silenced_until, now + self._silence_s)
+        if self.lamp_test_until is not None:
+            self.lamp_test_until = min(self.lamp_test_until, now + self._lamp_test_s)
+        self._next_profile_check = min(self._next_profile_check, now + PROFILE_CHECK_S)
         if self.silenced_until is not None and now >= self.silenced_until:
             self.silenced_until, changed = None, True
         if self.lamp_test_until is not None and now >= self.lamp_test_until:

@@ -6,6 +6,7 @@ import getpass
 import os
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import click
 
@@ -110,7 +111,7 @@ def ack(box: Context, alarm_id: str, note: str, as_json: bool) -> None:
     Example:
       safetybox alarms ack tank1.lel:A1 --note "checked, valve closed"
     """
-    _act(box, f"/api/alarms/{alarm_id}/ack", {"note": note}, as_json)
+    _act(box, f"/api/alarms/{quote(alarm_id, safe=':')}/ack", {"note": note}, as_json)
 
 
 @alarms.command()
@@ -124,7 +125,7 @@ def reset(box: Context, alarm_id: str, as_json: bool) -> None:
     Example:
       safetybox alarms reset tank1.lel:A2
     """
-    _act(box, f"/api/alarms/{alarm_id}/reset", {}, as_json)
+    _act(box, f"/api/alarms/{quote(alarm_id, safe=':')}/reset", {}, as_json)
 
 
 @alarms.command()
@@ -142,7 +143,7 @@ def shelve(box: Context, alarm_id: str, duration: float, reason: str, as_json: b
     """
     _act(
         box,
-        f"/api/alarms/{alarm_id}/shelve",
+        f"/api/alarms/{quote(alarm_id, safe=':')}/shelve",
         {"duration_s": duration, "reason": reason},
         as_json,
         lambda a: f"{a['id']}: shelved until {iso_utc(int(a['shelved']['until'] * 1000))}",
@@ -160,7 +161,7 @@ def unshelve(box: Context, alarm_id: str, as_json: bool) -> None:
     Example:
       safetybox alarms unshelve tank1.lel:A1
     """
-    _act(box, f"/api/alarms/{alarm_id}/unshelve", {}, as_json)
+    _act(box, f"/api/alarms/{quote(alarm_id, safe=':')}/unshelve", {}, as_json)
 
 
 @alarms.command()

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import click
 
@@ -388,7 +389,9 @@ def _box_registers(box: Context, channel: str) -> tuple[dict[str, Any], dict[Any
     """The words the running box last read for CHANNEL's device (the box owns the port)."""
     from box.client import BoxClient
 
-    code, data = BoxClient(box.home).call("GET", f"/api/channels/{channel}/registers")
+    code, data = BoxClient(box.home).call(
+        "GET", f"/api/channels/{quote(channel, safe='')}/registers"
+    )
     if code != 200:
         raise click.ClickException(data.get("error") or f"the box answered {code}")
     regs = {}

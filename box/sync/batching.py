@@ -29,8 +29,13 @@ class BatchPolicy:
         stamped ``oldest_ms``, should go; ``<= now`` means send it now."""
         if rows >= self.max_rows or self.linger_s <= 0:
             return now
-        # A row stamped in the future (a device clock ahead) waits no longer than a fresh one.
-        return min(oldest_ms / 1000, now) + self.linger_s
+        oldest = oldest_ms / 1000
+        if oldest > now:
+            # Stamped in the future (the clock was stepped back since, or a device clock is
+            # ahead): its age is unknown. Holding it until the clock catches up would stop
+            # the uplink for the size of the step, so it goes now.
+            return now
+        return oldest + self.linger_s
 
 
 def idle_wait_s(now: float, hold_until: float | None, heartbeat_s: float) -> float:

@@ -252,7 +252,7 @@ class Downlink:
 def _parse(plain: bytes) -> dict[str, Any]:
     try:
         cmd = json.loads(plain)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # Recursion: nested deep
         raise CommandRejected("json", f"command is not UTF-8 JSON: {exc}") from None
     if not isinstance(cmd, dict):
         raise CommandRejected("json", f"command must be a JSON object, not {type(cmd).__name__}")

@@ -129,6 +129,8 @@ class Transport:
             if self._stop.is_set():
                 break
             try:
+                if cfg.username:  # read at each connect: a rotated password_file needs no reload
+                    self.client.username_pw_set(cfg.username, cfg.broker_password())
                 self.client.connect(cfg.host, cfg.port, cfg.keepalive_s, **self._session())
             except ssl.SSLCertVerificationError as exc:
                 self._failed(
@@ -138,12 +140,21 @@ class Transport:
             except ssl.SSLError as exc:
                 self._failed(f"TLS handshake with {cfg.host}:{cfg.port} failed: {exc}")
             except OSError as exc:
-                self._failed(f"cannot reach broker {cfg.host}:{cfg.port}: {exc}")
+                if exc.filename is not None:  # the password file, not the network
+                    self._failed(f"cannot read the broker password file: {exc}")
+                else:
+                    self._failed(f"cannot reach broker {cfg.host}:{cfg.port}: {exc}")
             else:
                 self._connected_at = None
                 while not self._stop.is_set():
                     rc = self.client.loop(timeout=0.2)
                     if rc != mqtt.MQTT_ERR_SUCCESS:
+                        # Say why in status, unless a refusal already said more.
+                        if self.connected.is_set() or not self.last_error:
+                            self._failed(
+                                f"connection to broker {cfg.host}:{cfg.port} lost: "
+                                f"{mqtt.error_string(rc)}"
+                            )
                         break
                 if self._connected_at is not None:
                     self.backoff.connection_ended(time.monotonic() - self._connected_at)

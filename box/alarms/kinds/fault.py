@@ -76,6 +76,10 @@ class FaultRule(ChannelRule):
         return self._observe(now)
 
     def _observe(self, now: float) -> list[Transition]:
+        # After a backward clock step "last heard" would lie in the future and a silent sensor
+        # would not go stale for the size of the step: count from now instead.
+        self.last_good = min(self.last_good, now)
+        self.last_not_ready = min(self.last_not_ready, now)
         stale = now - max(self.last_good, self.last_not_ready) >= self.stale_after_s
         reasons = [r for r, on in (("stale", stale), ("quality_bad", self.bad_quality)) if on]
         if self.bad_quality and self.device_reason:
@@ -90,6 +94,7 @@ class FaultRule(ChannelRule):
 
     def escalation_due(self, now: float) -> bool:
         """True once per offline episode, when it has lasted ``escalate_after_s``."""
+        self.last_good = min(self.last_good, now)
         if self.escalated or now - self.last_good < self.escalate_after_s:
             return False
         self.escalated = True

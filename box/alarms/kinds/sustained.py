@@ -58,6 +58,9 @@ class SustainedRule(ChannelRule):
         return {self.key: repr(self.since)} if self.since is not None else {}
 
     def _observe(self, now: float, v: float | None) -> list[Transition]:
+        if self.since is not None and self.since > now:
+            self.since = now  # the clock stepped back: restart the duration, don't stretch it
+            self.persist(self.key, repr(now))
         cond = self.since is not None and now - self.since >= self.cfg.for_s
         return self.alarm.observe(cond, now, v, since=self.since, for_s=self.cfg.for_s)
 
