@@ -6,8 +6,9 @@ STAMP  := $(VENV)/.installed
 DEMO   := .demo
 # Debian packages the tests use: the sqlite3 CLI (proves the store cannot be opened without the
 # key), mosquitto (a real MQTT broker; the tests start their own on free loopback ports), and
-# Chromium with its driver (the web page is tested in a real headless browser).
-TEST_APT := sqlite3 mosquitto chromium chromium-driver fonts-wqy-zenhei
+# Chromium with its driver (the web page is tested in a real headless browser), PostgreSQL
+# (the ingest service's tests start their own cluster with initdb).
+TEST_APT := sqlite3 mosquitto chromium chromium-driver fonts-wqy-zenhei postgresql
 
 .PHONY: demo test lint bench clean
 
@@ -37,13 +38,13 @@ test: $(STAMP)
 	@scripts/ensure-apt $(TEST_APT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy box drivers sim firmware_tools
+	$(BIN)/mypy box drivers sim firmware_tools ingest
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy box drivers sim firmware_tools
+	$(BIN)/mypy box drivers sim firmware_tools ingest
 
 bench: $(STAMP)
 	$(BIN)/safetybox bench pipeline
