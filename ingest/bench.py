@@ -38,7 +38,6 @@ def start_worker(
     group: str = "ingest",
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    log = (workdir / f"{client_id}.log").open("ab")
     argv = [
         sys.executable,
         "-m",
@@ -56,7 +55,8 @@ def start_worker(
         "--metrics",
         f"127.0.0.1:{metrics_port}" if metrics_port else "off",
     ]
-    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    with (workdir / f"{client_id}.log").open("ab") as log:  # the child keeps its own copy
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
 def wait_healthy(port: int, timeout: float = 20.0) -> None:

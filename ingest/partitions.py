@@ -21,8 +21,12 @@ def month_of(ts_ms: int) -> tuple[int, int]:
     return d.year, d.month
 
 
+_MIN_MS = int(dt.datetime(MIN_YEAR, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+_MAX_MS = int(dt.datetime(MAX_YEAR, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+
+
 def in_range(ts_ms: int) -> bool:
-    return MIN_YEAR <= month_of(ts_ms)[0] < MAX_YEAR if -1e15 < ts_ms < 1e15 else False
+    return _MIN_MS <= ts_ms < _MAX_MS
 
 
 class Partitions:
