@@ -98,9 +98,8 @@ def test_fleet_lands_once_and_a_redelivered_batch_changes_nothing(dsn: str) -> N
         ing.close()
     for b in fleet:
         for stream, seqs in b.expected().items():
-            got = count(
-                dsn, f"SELECT count(DISTINCT seq) FROM {stream} WHERE box_id = %s", b.box_id
-            )
+            sql = f"SELECT count(DISTINCT seq) FROM {stream} WHERE box_id = %s"  # noqa: S608
+            got = count(dsn, sql, b.box_id)
             assert got == len(seqs), (b.box_id, stream)
     # Gaps exactly where the box evicted, and nowhere else.
     ((lo, hi),) = fleet[2].evicted["readings"]
