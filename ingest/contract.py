@@ -8,6 +8,7 @@ The cryptography is box.sync.envelope's own code, so box and platform cannot dri
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -167,8 +168,8 @@ def _int(v: Any) -> int:
 def _num(v: Any) -> float | None:
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise ValueError(f"{v!r} is not a number")
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise ValueError(f"{v!r} is not a finite number")
     return float(v)
 
 

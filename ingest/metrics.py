@@ -42,6 +42,7 @@ class Metrics:
             if o.kind == "stored":
                 self.batches[o.stream] += 1
                 self.rows[o.stream] += o.rows
+                self.chain_breaks += bool(o.chain_break)
             elif o.kind == "duplicate":
                 self.duplicates[o.stream] += 1
             elif o.kind == "rejected":

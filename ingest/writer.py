@@ -47,6 +47,7 @@ class Outcome:
     stream: str = ""
     rows: int = 0
     reason: str = ""
+    chain_break: str = ""
 
 
 class Ingestor:
@@ -127,13 +128,15 @@ class Ingestor:
         months = {month_of(t) for _, b in work for t in b.timestamps()}
         self.partitions.ensure(months)
         work.sort(key=lambda ib: (ib[1].box_id, ib[1].stream, ib[1].first))
+        careful = False  # savepoints per message only after a value PostgreSQL refused
         for attempt in range(RETRIES):
             try:
-                done = self._apply_all(messages, outcomes, work, statuses)
+                done = self._apply_all(messages, outcomes, work, statuses, careful)
                 break
             except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure) as exc:
                 log.warning("ingest: %s; retrying the group (%d)", exc, attempt + 1)
-                self.conn.rollback()
+            except psycopg.DataError:
+                careful = True
         else:
             raise RuntimeError("ingest: the group kept failing on lock conflicts")
         for o in done:
@@ -146,15 +149,17 @@ class Ingestor:
         outcomes: list[Outcome | None],
         work: list[tuple[int, contract.Batch]],
         statuses: list[tuple[int, str, Any]],
+        careful: bool,
     ) -> list[Outcome]:
         result = list(outcomes)
         with self.conn.transaction():
             for i, batch in work:
+                if not careful:
+                    result[i] = self._apply(batch)
+                    continue
                 try:
                     with self.conn.transaction():
                         result[i] = self._apply(batch)
-                except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure):
-                    raise
                 except psycopg.DataError as exc:  # a value PostgreSQL refuses: that batch only
                     result[i] = Outcome("rejected", batch.box_id, reason=f"database: {exc}")
             for i, box, status in statuses:
@@ -179,15 +184,14 @@ class Ingestor:
         c = self.conn
         if b.stream == "reply":
             return self._reply(b)
-        c.execute(
-            "INSERT INTO stream_state (box_id, stream) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (b.box_id, b.stream),
-        )
+        # One round trip: create the state row if new, lock it and read it.
         row = c.execute(
-            "SELECT covered, ahead FROM stream_state WHERE box_id = %s AND stream = %s FOR UPDATE",
+            "INSERT INTO stream_state AS s (box_id, stream) VALUES (%s, %s)"
+            " ON CONFLICT (box_id, stream) DO UPDATE SET covered = s.covered"
+            " RETURNING covered, ahead",
             (b.box_id, b.stream),
         ).fetchone()
-        assert row is not None  # noqa: S101 - inserted above
+        assert row is not None  # noqa: S101 - RETURNING always gives the row
         st = SeqState(row[0], [tuple(x) for x in row[1]])  # type: ignore[misc]
         if st.is_duplicate(b.first, b.last):
             c.execute(
@@ -205,8 +209,7 @@ class Ingestor:
                 " VALUES (%s, %s, %s, %s, %s, 'evicted') ON CONFLICT DO NOTHING",
                 (b.box_id, b.stream, f, t, n),
             )
-        if b.events:
-            self._check_chain(b)
+        broken = self._check_chain(b) if b.events else None
         stamps = b.timestamps()
         c.execute(
             "UPDATE stream_state SET covered = %s, ahead = %s, batches = batches + 1,"
@@ -222,7 +225,7 @@ class Ingestor:
                 b.stream,
             ),
         )
-        return Outcome("stored", b.box_id, b.stream, inserted)
+        return Outcome("stored", b.box_id, b.stream, inserted, chain_break=broken or "")
 
     def _insert_rows(self, b: contract.Batch) -> int:
         c, n = self.conn, 0
@@ -283,7 +286,7 @@ class Ingestor:
             n += cur.rowcount
         return n
 
-    def _check_chain(self, b: contract.Batch) -> None:
+    def _check_chain(self, b: contract.Batch) -> str | None:
         """The events' own hashes, and the links to the stored events on either side."""
         c = self.conn
         ev = sorted(b.events, key=lambda e: e["seq"])
@@ -305,12 +308,12 @@ class Ingestor:
             bad_seq = int(problem.split(":")[0].split()[-1]) if problem.startswith("event ") else 1
         if problem is not None:
             log.error("ingest: box %s: event chain broken: %s", b.box_id, problem)
-            self.metrics.chain_breaks += 1
             c.execute(
                 "INSERT INTO chain_breaks (box_id, seq, reason) VALUES (%s, %s, %s)"
                 " ON CONFLICT DO NOTHING",
                 (b.box_id, bad_seq, problem),
             )
+        return problem
 
     def _reply(self, b: contract.Batch) -> Outcome:
         r = b.reply or {}

@@ -305,3 +305,27 @@ def test_metrics_endpoint_shows_counters_and_lag_per_box(dsn: str) -> None:  # n
 def test_contract_module_owns_the_topic_layout() -> None:
     assert contract.topic_filter("safetybox", "g1") == "$share/g1/safetybox/+/up/#"
     assert contract.down_topic("site/a", "sb-1") == "site/a/sb-1/down"
+
+
+def test_a_value_postgresql_refuses_rejects_that_batch_only(dsn: str) -> None:  # noqa: F811
+    good, odd = SimBox("sb-good", channels=1), SimBox("sb-odd", channels=1)
+    register(dsn, good, odd)
+    good.sample(now_ms())
+    odd.sample(now_ms())
+    odd.pending["readings"][0][1] = "tank\x00lel"  # authentic, but text PostgreSQL cannot hold
+    msgs = [Message(*next(b.batches(10))) for b in (odd, good)]
+    nan = SimBox("sb-nan", channels=1)
+    register(dsn, nan)
+    nan.sample(now_ms())
+    nan.pending["readings"][0][3] = float("nan")  # json.dumps writes NaN, which is not JSON
+    msgs.append(Message(*next(nan.batches(10))))
+    ing = Ingestor(dsn)
+    try:
+        out = ing.handle(msgs)
+    finally:
+        ing.close()
+    assert [o.kind for o in out] == ["rejected", "stored", "rejected"]
+    assert out[0].reason.startswith("database:")
+    assert "finite" in out[2].reason
+    assert count(dsn, "SELECT count(*) FROM readings") == 1
+    assert count(dsn, "SELECT count(*) FROM rejections") == 2
