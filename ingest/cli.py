@@ -119,6 +119,13 @@ def keys_revoke(dsn: str, box: str, key_id: str) -> None:
     help="HOST:PORT of /metrics and /health; 'off' for none.",
 )
 @click.option("--no-migrate", is_flag=True, help="Do not create or upgrade the schema first.")
+@click.option(
+    "--resend-holes-after",
+    "resend_after_s",
+    default=300.0,
+    show_default=True,
+    help="Ask boxes to resend holes open this long (seconds; 0: never).",
+)
 def run(
     dsn: str,
     host: str,
@@ -129,6 +136,7 @@ def run(
     session_expiry_s: int,
     metrics_addr: str,
     no_migrate: bool,
+    resend_after_s: float,
 ) -> None:
     """Run one worker until SIGTERM or SIGINT."""
     from ingest.metrics import MetricsServer
@@ -148,10 +156,42 @@ def run(
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     worker.start()
     click.echo(f"worker {client_id} started", err=True)
+    if resend_after_s > 0:
+        from ingest.holes import request_resends
+
+        def holes() -> None:
+            while not stop.wait(min(30.0, resend_after_s)):
+                try:
+                    request_resends(dsn, host, port, prefix, resend_after_s)
+                except Exception:  # noqa: BLE001 - retried on the next round
+                    logging.getLogger("ingest").exception("ingest: resend requests failed")
+
+        threading.Thread(target=holes, name="ingest-holes", daemon=True).start()
     stop.wait()
     worker.stop()
     if server:
         server.stop()
+
+
+@main.command()
+@_dsn
+@_broker
+@click.option("--group", default="ingest", show_default=True)
+@click.option("--client-id", required=True, help="The worker taken away (not running).")
+@click.option("--idle-s", default=5.0, show_default=True, help="Quiet time that means drained.")
+def retire(
+    dsn: str, host: str, port: int, prefix: str, group: str, client_id: str, idle_s: float
+) -> None:
+    """Take a worker away for good: drain its session's queue, then end the session."""
+    from ingest.service import Worker, WorkerConfig
+
+    worker = Worker(WorkerConfig(dsn, host, port, prefix, group, client_id)).start()
+    try:
+        if not worker.retire(idle_s):
+            raise click.ClickException("could not drain the session (broker unreachable?)")
+    finally:
+        worker.ingestor.close()
+    click.echo(f"session {client_id} drained and ended")
 
 
 @main.command()
@@ -214,6 +254,27 @@ def command(
     except CommandError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(out, default=str))
+
+
+@main.command("resend-holes")
+@_dsn
+@_broker
+@click.option(
+    "--older-than",
+    "older_than_s",
+    default=120.0,
+    show_default=True,
+    help="Seconds a hole must have been open.",
+)
+@click.option("--dry-run", is_flag=True, help="List the requests without sending them.")
+def resend_holes(
+    dsn: str, host: str, port: int, prefix: str, older_than_s: float, dry_run: bool
+) -> None:
+    """Ask boxes to resend ranges that stayed missing (sealed ``resend`` commands)."""
+    from ingest.holes import request_resends
+
+    for item in request_resends(dsn, host, port, prefix, older_than_s, dry_run):
+        click.echo(json.dumps(item))
 
 
 @main.command()

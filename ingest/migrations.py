@@ -170,6 +170,14 @@ def steps(timescale: bool) -> list[tuple[int, str, Callable[[psycopg.Connection]
             ),
         ),
         (3, "time-series tables", _v2_series(timescale)),
+        (
+            4,
+            "hole ages for resend requests",
+            lambda c: c.execute(
+                "ALTER TABLE stream_state ADD COLUMN holes_since timestamptz,"
+                " ADD COLUMN resend_at timestamptz"
+            ),
+        ),
     ]
 
 

@@ -104,6 +104,30 @@ class Worker:
             pass
         self.ingestor.close()
 
+    def retire(self, idle_s: float = 5.0, timeout_s: float = 600.0) -> bool:
+        """Taking a worker away for good: drain what its session holds, then end the session
+        (MQTT 5: session expiry 0 on DISCONNECT), so the broker stops giving it a share of the
+        group's messages. True once drained and retired."""
+        deadline = time.monotonic() + timeout_s
+        if not self.connected.wait(max(0.0, deadline - time.monotonic())):
+            return False
+        quiet_since = time.monotonic()
+        seen = -1
+        while time.monotonic() < deadline:
+            handled = self.metrics.groups
+            if handled != seen or not self.inbox.empty():
+                seen, quiet_since = handled, time.monotonic()
+            elif time.monotonic() - quiet_since >= idle_s:
+                props = Properties(PacketTypes.DISCONNECT)
+                props.SessionExpiryInterval = 0
+                self._stop.set()
+                self._writer.join(10)
+                self.client.disconnect(properties=props)
+                self._net.join(10)
+                return True
+            time.sleep(0.1)
+        return False
+
     def healthy(self) -> tuple[bool, str]:
         if not self.connected.is_set():
             return False, f"broker not connected: {self.last_error or 'connecting'}"

@@ -213,12 +213,14 @@ class Ingestor:
         stamps = b.timestamps()
         c.execute(
             "UPDATE stream_state SET covered = %s, ahead = %s, batches = batches + 1,"
+            " holes_since = CASE WHEN %s THEN coalesce(holes_since, now()) END,"
             " rows = rows + %s, last_at = now(),"
             " last_ts = greatest(last_ts, to_timestamp(%s::bigint / 1000.0))"
             " WHERE box_id = %s AND stream = %s",
             (
                 st.covered,
                 json.dumps(st.ahead),
+                bool(st.ahead),
                 inserted,
                 max(stamps) if stamps else None,
                 b.box_id,

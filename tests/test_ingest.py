@@ -13,6 +13,7 @@ import pytest
 from box.sync.envelope import Stream, open_envelope
 from ingest import contract
 from ingest.fleet import SimBox, make_fleet, scenario
+from ingest.holes import due, request_resends
 from ingest.metrics import Metrics, MetricsServer
 from ingest.migrations import current_version, migrate
 from ingest.registry import ExportError, import_export, revoke
@@ -57,7 +58,7 @@ def test_tracker_classifies_duplicates_holes_and_overlaps() -> None:
 def test_migrations_run_once_and_record_their_version(dsn: str) -> None:  # noqa: F811
     assert migrate(dsn) == []
     with psycopg.connect(dsn) as conn:
-        assert current_version(conn) == 3
+        assert current_version(conn) == 4
         mode = conn.execute("SELECT value FROM ingest_settings WHERE name = 'series'").fetchone()
         # No TimescaleDB here: declarative partitioning, and the absence is not an error.
         assert mode == ("partitioned",)
@@ -122,10 +123,19 @@ def test_reordered_batches_leave_a_hole_until_it_fills(dsn: str) -> None:  # noq
         with psycopg.connect(dsn) as conn:
             st = summary(conn)["streams"]["sb-order/readings"]
         assert st["holes"] == [(21, 40)]
+        with psycopg.connect(dsn) as conn:
+            assert due(conn, 60) == []  # too young to ask for
+            conn.execute("UPDATE stream_state SET holes_since = now() - interval '2 minutes'")
+            conn.commit()
+            assert due(conn, 60) == [("sb-order", "readings", 21, 40)]
+        assert request_resends(dsn, "127.0.0.1", 1, "safetybox", 60, dry_run=True) == [
+            {"box": "sb-order", "stream": "readings", "first": 21, "last": 40}
+        ]
         ing.handle([Message(*envs[1])])
         with psycopg.connect(dsn) as conn:
             st = summary(conn)["streams"]["sb-order/readings"]
             assert conn.execute("SELECT count(*) FROM gaps").fetchone() == (0,)
+            assert due(conn, 0) == []
     finally:
         ing.close()
     assert st["holes"] == [] and st["covered"] == 60

@@ -234,3 +234,63 @@ def test_bench_short_reports_no_loss() -> None:
     assert result["lost"] == 0 and result["duplicates"] == 0
     assert result["rows_per_s"] > 0 and result["rows_per_s_2_workers"] > 0
     assert result["boxes"] == 200
+
+
+def test_a_worker_taken_away_is_drained_and_its_session_ended(
+    dsn: str,  # noqa: F811
+    broker: Broker,
+    tmp_path: Path,
+) -> None:
+    fleet = make_fleet(10, seed=9)
+    with psycopg.connect(dsn) as conn:
+        for b in fleet:
+            import_export(conn, b.export())
+    start = int(time.time() * 1000) - 600_000
+    ports = [free_port(), free_port()]
+    workers = [start_worker(dsn, broker.port, f"r-{i}", tmp_path, ports[i], "g") for i in (0, 1)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    try:
+        for p in ports:
+            wait_healthy(p)
+        stop(workers[0])  # stopped, its session stays: the broker queues its share for it
+        pub = Publisher("127.0.0.1", broker.port, "fleet-sim")
+        pub.publish(list(scenario(fleet, 20, 20, start)))
+        first = sum(len(b.expected()["readings"]) for b in fleet)
+        time.sleep(2.0)
+        assert landed_readings(dsn) < first  # r-0's share waits in its session
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ingest",
+                "retire",
+                "--dsn",
+                dsn,
+                "--port",
+                str(broker.port),
+                "--group",
+                "g",
+                "--client-id",
+                "r-0",
+                "--idle-s",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+        assert res.returncode == 0, res.stderr
+        assert landed_readings(dsn) == first
+        # From now on the remaining worker gets everything.
+        pub.publish(list(scenario(fleet, 20, 20, start + 20_000)))
+        total = sum(len(b.expected()["readings"]) for b in fleet)
+        deadline = time.monotonic() + 30
+        while landed_readings(dsn) < total and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pub.close()
+    finally:
+        for w in workers:
+            stop(w)
+    assert landed_readings(dsn) == total
