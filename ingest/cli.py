@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from ingest.brokers import BrokerAddress
 
 DSN_HELP = "PostgreSQL connection string (libpq), or $SAFETYBOX_INGEST_DSN."
 
@@ -20,11 +24,47 @@ def _dsn(f: Any) -> Any:
 
 
 def _broker(f: Any) -> Any:
-    f = click.option("--host", default="127.0.0.1", show_default=True, help="MQTT broker.")(f)
-    f = click.option("--port", default=1883, show_default=True, type=int)(f)
-    return click.option(
-        "--prefix", default="safetybox", show_default=True, help="The boxes' sync.topic_prefix."
-    )(f)
+    """The broker options, handed to the command as one ``broker`` (BrokerAddress)."""
+
+    @functools.wraps(f)
+    def wrapper(
+        *args: Any,
+        host: str,
+        port: int,
+        prefix: str,
+        username: str | None,
+        password: str | None,
+        ca_file: str | None,
+        **kw: Any,
+    ) -> Any:
+        from ingest.brokers import BrokerAddress
+
+        ca = Path(ca_file) if ca_file else None
+        return f(*args, broker=BrokerAddress(host, port, prefix, username, password, ca), **kw)
+
+    opts = [
+        click.option("--host", default="127.0.0.1", show_default=True, help="MQTT broker."),
+        click.option("--port", default=1883, show_default=True, type=int),
+        click.option(
+            "--prefix", default="safetybox", show_default=True, help="The boxes' topic_prefix."
+        ),
+        click.option("--username", default=None, help="Broker user name."),
+        click.option(
+            "--password",
+            envvar="SAFETYBOX_INGEST_MQTT_PASSWORD",
+            default=None,
+            help="Broker password, or $SAFETYBOX_INGEST_MQTT_PASSWORD.",
+        ),
+        click.option(
+            "--ca-file",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="TLS: the CA that signed the broker's certificate.",
+        ),
+    ]
+    for opt in opts:
+        wrapper = opt(wrapper)
+    return wrapper
 
 
 @click.group()
@@ -128,9 +168,7 @@ def keys_revoke(dsn: str, box: str, key_id: str) -> None:
 )
 def run(
     dsn: str,
-    host: str,
-    port: int,
-    prefix: str,
+    broker: BrokerAddress,
     group: str,
     client_id: str,
     session_expiry_s: int,
@@ -141,11 +179,11 @@ def run(
     """Run one worker until SIGTERM or SIGINT."""
     from ingest.metrics import MetricsServer
     from ingest.migrations import migrate as run_migrations
-    from ingest.service import Worker, WorkerConfig
+    from ingest.service import Worker, worker_config
 
     if not no_migrate:
         run_migrations(dsn)
-    worker = Worker(WorkerConfig(dsn, host, port, prefix, group, client_id, session_expiry_s))
+    worker = Worker(worker_config(dsn, broker, group, client_id, session_expiry_s))
     server = None
     if metrics_addr != "off":
         mhost, _, mport = metrics_addr.rpartition(":")
@@ -162,7 +200,7 @@ def run(
         def holes() -> None:
             while not stop.wait(min(30.0, resend_after_s)):
                 try:
-                    request_resends(dsn, host, port, prefix, resend_after_s)
+                    request_resends(dsn, broker, resend_after_s)
                 except Exception:  # noqa: BLE001 - retried on the next round
                     logging.getLogger("ingest").exception("ingest: resend requests failed")
 
@@ -179,13 +217,11 @@ def run(
 @click.option("--group", default="ingest", show_default=True)
 @click.option("--client-id", required=True, help="The worker taken away (not running).")
 @click.option("--idle-s", default=5.0, show_default=True, help="Quiet time that means drained.")
-def retire(
-    dsn: str, host: str, port: int, prefix: str, group: str, client_id: str, idle_s: float
-) -> None:
+def retire(dsn: str, broker: BrokerAddress, group: str, client_id: str, idle_s: float) -> None:
     """Take a worker away for good: drain its session's queue, then end the session."""
-    from ingest.service import Worker, WorkerConfig
+    from ingest.service import Worker, worker_config
 
-    worker = Worker(WorkerConfig(dsn, host, port, prefix, group, client_id)).start()
+    worker = Worker(worker_config(dsn, broker, group, client_id)).start()
     try:
         if not worker.retire(idle_s):
             raise click.ClickException("could not drain the session (broker unreachable?)")
@@ -205,9 +241,7 @@ def retire(
 @click.option("--wait", "wait_s", default=0.0, help="Seconds to wait for the box's reply.")
 def command(
     dsn: str,
-    host: str,
-    port: int,
-    prefix: str,
+    broker: BrokerAddress,
     box: str,
     action: str,
     params: tuple[str, ...],
@@ -250,7 +284,7 @@ def command(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     try:
-        out = send(dsn, host, port, prefix, box, cmd, args, who, wait_s)
+        out = send(dsn, broker, box, cmd, args, who, wait_s)
     except CommandError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(out, default=str))
@@ -267,13 +301,11 @@ def command(
     help="Seconds a hole must have been open.",
 )
 @click.option("--dry-run", is_flag=True, help="List the requests without sending them.")
-def resend_holes(
-    dsn: str, host: str, port: int, prefix: str, older_than_s: float, dry_run: bool
-) -> None:
+def resend_holes(dsn: str, broker: BrokerAddress, older_than_s: float, dry_run: bool) -> None:
     """Ask boxes to resend ranges that stayed missing (sealed ``resend`` commands)."""
     from ingest.holes import request_resends
 
-    for item in request_resends(dsn, host, port, prefix, older_than_s, dry_run):
+    for item in request_resends(dsn, broker, older_than_s, dry_run):
         click.echo(json.dumps(item))
 
 

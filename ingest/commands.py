@@ -15,6 +15,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest import contract
+from ingest.brokers import BrokerAddress
 
 
 class CommandError(RuntimeError):
@@ -41,12 +42,13 @@ def record(
     return seq, contract.seal_command(box_id, cipher, key, seq, cmd, args, who)
 
 
-def publish(host: str, port: int, topic: str, data: bytes, timeout: float = 10.0) -> None:
+def publish(broker: BrokerAddress, topic: str, data: bytes, timeout: float = 10.0) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    broker.apply(client)
     try:
-        client.connect(host, port, 30)
+        client.connect(broker.host, broker.port, 30)
     except OSError as exc:
-        raise CommandError(f"cannot reach broker {host}:{port}: {exc}") from None
+        raise CommandError(f"cannot reach broker {broker.host}:{broker.port}: {exc}") from None
     client.loop_start()
     try:
         info = client.publish(topic, data, qos=1)
@@ -60,9 +62,7 @@ def publish(host: str, port: int, topic: str, data: bytes, timeout: float = 10.0
 
 def send(
     dsn: str,
-    host: str,
-    port: int,
-    prefix: str,
+    broker: BrokerAddress,
     box_id: str,
     cmd: str,
     args: dict[str, Any],
@@ -72,7 +72,7 @@ def send(
     """Record, seal and publish a command; with ``wait_s``, wait that long for the reply."""
     with psycopg.connect(dsn) as conn:
         seq, data = record(conn, box_id, cmd, args, who)
-        publish(host, port, contract.down_topic(prefix, box_id), data)
+        publish(broker, contract.down_topic(broker.prefix, box_id), data)
         conn.execute(
             "UPDATE commands SET published = true WHERE box_id = %s AND seq = %s", (box_id, seq)
         )

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from ingest import commands
+from ingest.brokers import BrokerAddress
 from ingest.tracker import SeqState
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def due(conn: psycopg.Connection, older_than_s: float) -> list[tuple[str, str, i
 
 
 def request_resends(
-    dsn: str, host: str, port: int, prefix: str, older_than_s: float, dry_run: bool = False
+    dsn: str, broker: BrokerAddress, older_than_s: float, dry_run: bool = False
 ) -> list[dict[str, Any]]:
     sent: list[dict[str, Any]] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -54,9 +55,7 @@ def request_resends(
                 if not dry_run:
                     commands.send(
                         dsn,
-                        host,
-                        port,
-                        prefix,
+                        broker,
                         box,
                         "resend",
                         {"stream": stream, "first": first, "last": last},

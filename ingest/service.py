@@ -28,6 +28,7 @@ from paho.mqtt.properties import Properties
 
 from box.sync.backoff import Backoff
 from ingest import contract
+from ingest.brokers import BrokerAddress
 from ingest.metrics import Metrics
 from ingest.writer import Ingestor, Message
 
@@ -55,6 +56,24 @@ class WorkerConfig:
     reconnect_max_s: float = 5.0
 
 
+def worker_config(
+    dsn: str, broker: BrokerAddress, group: str, client_id: str, session_expiry_s: int = 7 * 86400
+) -> WorkerConfig:
+    b = broker
+    return WorkerConfig(
+        dsn,
+        b.host,
+        b.port,
+        b.prefix,
+        group,
+        client_id,
+        session_expiry_s,
+        username=b.username,
+        password=b.password,
+        ca_file=b.ca_file,
+    )
+
+
 class Worker:
     def __init__(self, cfg: WorkerConfig, metrics: Metrics | None = None) -> None:
         self.cfg = cfg
@@ -78,10 +97,9 @@ class Worker:
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
-        if cfg.username:
-            client.username_pw_set(cfg.username, cfg.password)
-        if cfg.ca_file:
-            client.tls_set(ca_certs=str(cfg.ca_file), cert_reqs=ssl.CERT_REQUIRED)
+        BrokerAddress(
+            cfg.host, cfg.port, cfg.prefix, cfg.username, cfg.password, cfg.ca_file
+        ).apply(client)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

@@ -12,6 +12,7 @@ import pytest
 
 from box.sync.envelope import Stream, open_envelope
 from ingest import contract
+from ingest.brokers import BrokerAddress
 from ingest.fleet import SimBox, make_fleet, scenario
 from ingest.holes import due, request_resends
 from ingest.metrics import Metrics, MetricsServer
@@ -128,7 +129,7 @@ def test_reordered_batches_leave_a_hole_until_it_fills(dsn: str) -> None:  # noq
             conn.execute("UPDATE stream_state SET holes_since = now() - interval '2 minutes'")
             conn.commit()
             assert due(conn, 60) == [("sb-order", "readings", 21, 40)]
-        assert request_resends(dsn, "127.0.0.1", 1, "safetybox", 60, dry_run=True) == [
+        assert request_resends(dsn, BrokerAddress(port=1), 60, dry_run=True) == [
             {"box": "sb-order", "stream": "readings", "first": 21, "last": 40}
         ]
         ing.handle([Message(*envs[1])])
