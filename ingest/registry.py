@@ -21,7 +21,8 @@ from box.sync.envelope import CIPHER_NAMES, key_id_bytes
 
 EXPORT_FORMAT = "safetybox-provisioning-v1"
 BOX_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-CACHE_S = 30.0  # a worker re-reads a box's keys at most this often (and on an unknown key id)
+CACHE_S = 30.0  # a worker re-reads a box's keys at least this often
+MISS_S = 1.0  # and on an unknown key id or box, at most once per this (floods of junk)
 
 
 class ExportError(ValueError):
@@ -133,6 +134,7 @@ class KeyCache:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self._boxes: dict[str, BoxKeys] = {}
+        self._missed: dict[tuple[str, bytes], float] = {}  # (box, key id) -> last reload
         self._conn: psycopg.Connection | None = None
         self._lock = threading.Lock()
 
@@ -158,12 +160,23 @@ class KeyCache:
     def keys_for(self, box_id: str, key_id: bytes) -> dict[bytes, bytes] | None:
         """The sync keys accepted now for ``box_id`` (None: the box is not registered)."""
         with self._lock:
+            if len(self._missed) > 10_000:  # junk with ever new ids: forget, stay bounded
+                self._missed.clear()
             bk = self._boxes.get(box_id)
-            stale = bk is None or time.monotonic() - bk.loaded > CACHE_S or key_id not in bk.sync
+            now = time.monotonic()
+            stale = bk is None or now - bk.loaded > CACHE_S
+            if bk is not None and key_id not in bk.sync and not stale:
+                # An unknown key id: perhaps imported since; look again, but not per envelope.
+                stale = now - self._missed.get((box_id, key_id), float("-inf")) >= MISS_S
+                if stale:
+                    self._missed[(box_id, key_id)] = now
+            if bk is None and now - self._missed.get((box_id, b""), float("-inf")) < MISS_S:
+                return None  # an unregistered box asked about a moment ago
             if stale:
                 fresh = self._load(box_id)
                 if fresh is None:
                     self._boxes.pop(box_id, None)
+                    self._missed[(box_id, b"")] = now
                     return None
                 self._boxes[box_id] = bk = fresh
             assert bk is not None  # noqa: S101

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -41,6 +42,11 @@ def count(dsn: str, sql: str, *args: object) -> int:  # noqa: F811
         row = conn.execute(sql, args).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def readings_batch(box: SimBox) -> Message:
+    """The pending readings as one envelope (a scan may also have made an event or a record)."""
+    return Message(*next(e for e in box.batches(100) if "/readings" in e[0]))
 
 
 def test_tracker_classifies_duplicates_holes_and_overlaps() -> None:
@@ -209,7 +215,7 @@ def test_rotation_grace_period_and_revocation(dsn: str) -> None:  # noqa: F811
     late.sample(now_ms())
     ing = Ingestor(dsn)
     try:
-        out = ing.handle([Message(*next(late.batches(100)))])[0]
+        out = ing.handle([readings_batch(late)])[0]
     finally:
         ing.close()
     assert out.kind == "rejected" and "grace" in out.reason
@@ -324,12 +330,12 @@ def test_a_value_postgresql_refuses_rejects_that_batch_only(dsn: str) -> None:  
     good.sample(now_ms())
     odd.sample(now_ms())
     odd.pending["readings"][0][1] = "tank\x00lel"  # authentic, but text PostgreSQL cannot hold
-    msgs = [Message(*next(b.batches(10))) for b in (odd, good)]
+    msgs = [readings_batch(b) for b in (odd, good)]
     nan = SimBox("sb-nan", channels=1)
     register(dsn, nan)
     nan.sample(now_ms())
     nan.pending["readings"][0][3] = float("nan")  # json.dumps writes NaN, which is not JSON
-    msgs.append(Message(*next(nan.batches(10))))
+    msgs.append(readings_batch(nan))
     ing = Ingestor(dsn)
     try:
         out = ing.handle(msgs)
@@ -340,3 +346,28 @@ def test_a_value_postgresql_refuses_rejects_that_batch_only(dsn: str) -> None:  
     assert "finite" in out[2].reason
     assert count(dsn, "SELECT count(*) FROM readings") == 1
     assert count(dsn, "SELECT count(*) FROM rejections") == 2
+
+
+def test_a_real_box_export_and_its_rotation_import(dsn: str, tmp_path: Path) -> None:  # noqa: F811
+    """The exports `safetybox keys export` writes, before and after `keys rotate`."""
+    from tests.conftest import run_cli
+
+    home = tmp_path / "box"
+    run_cli(home, "init")
+    first = tmp_path / "keys-1.json"
+    run_cli(home, "keys", "export", "-o", str(first))
+    run_cli(home, "keys", "rotate")
+    second = tmp_path / "keys-2.json"
+    run_cli(home, "keys", "export", "-o", str(second))
+    exp1, exp2 = (json.loads(p.read_text()) for p in (first, second))
+    with psycopg.connect(dsn) as conn:
+        box_id = import_export(conn, exp1)
+        assert import_export(conn, exp2, grace_days=7) == box_id == exp1["box_id"]
+        rows = conn.execute(
+            "SELECT key_id, retired_at IS NOT NULL, valid_until - retired_at FROM box_keys"
+            " ORDER BY retired_at NULLS FIRST"
+        ).fetchall()
+    old_id = exp1["sync_keys"][0]["key_id"]
+    new_id = next(k["key_id"] for k in exp2["sync_keys"] if k["retired_at"] is None)
+    assert [(bytes(r[0]).hex(), r[1]) for r in rows] == [(new_id, False), (old_id, True)]
+    assert rows[1][2].days == 7
