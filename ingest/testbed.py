@@ -27,11 +27,13 @@ def free_port() -> int:
 
 
 def pg_bin(name: str) -> str:
+    """A PostgreSQL program, all from one installation: Debian keeps them in
+    /usr/lib/postgresql/VERSION/bin (newest first), off the PATH."""
+    for candidate in sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True):
+        return candidate
     found = shutil.which(name)
     if found:
         return found
-    for candidate in sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True):
-        return candidate
     raise Unavailable(f"{name} not found (Debian package postgresql)")
 
 

@@ -148,6 +148,15 @@ def test_command_through_the_cli_and_the_reply_recorded(
     box = SimBox("sb-commanded", cipher="sm4-gcm")
     with psycopg.connect(dsn) as conn:
         import_export(conn, box.export(), command_seq=41)  # it accepted 41 commands before
+    birth = {"state": "online", "box_id": "sb-commanded", "version": "0.1.0", "channels": []}
+    status = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    status.connect("127.0.0.1", broker.port, 30)
+    status.loop_start()
+    status.publish(
+        "safetybox/sb-commanded/status", json.dumps(birth), qos=1, retain=True
+    ).wait_for_publish(10)
+    status.disconnect()
+    status.loop_stop()
     port = free_port()
     worker = start_worker(dsn, broker.port, "w-cmd", tmp_path, port, "cmd")
     responder = Responder(box, broker.port)
@@ -187,6 +196,8 @@ def test_command_through_the_cli_and_the_reply_recorded(
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["seq"] == 42 and out["replied"] and out["accepted"] is True
+    with psycopg.connect(dsn) as conn:  # the retained birth message, kept per box
+        assert conn.execute("SELECT status FROM boxes").fetchone() == (birth,)
     assert responder.commands == [
         {
             "seq": 42,
