@@ -98,6 +98,9 @@ class Ingestor:
             batch = contract.decode(msg.payload, keys)
         except (contract.EnvelopeError, contract.ContractError) as exc:
             return Outcome("rejected", box, reason=str(exc))
+        except (RecursionError, ValueError, TypeError, KeyError, IndexError) as exc:
+            # Nothing a sender puts in a message may stop the worker (e.g. JSON nested too deep).
+            return Outcome("rejected", box, reason=f"unreadable payload: {exc!r}"[:300])
         if self._topic_box(msg.topic) != batch.box_id:
             return Outcome("rejected", box, reason=f"topic {msg.topic} is not box {batch.box_id}'s")
         bad = [t for t in batch.timestamps() if not in_range(t)]
@@ -135,8 +138,12 @@ class Ingestor:
                 break
             except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure) as exc:
                 log.warning("ingest: %s; retrying the group (%d)", exc, attempt + 1)
-            except psycopg.DataError:
-                careful = True
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                raise  # the database is away: the worker retries, nothing acknowledged
+            except Exception:
+                if careful:
+                    raise
+                careful = True  # one message is at fault: find it, one savepoint each
         else:
             raise RuntimeError("ingest: the group kept failing on lock conflicts")
         for o in done:
@@ -160,8 +167,17 @@ class Ingestor:
                 try:
                     with self.conn.transaction():
                         result[i] = self._apply(batch)
-                except psycopg.DataError as exc:  # a value PostgreSQL refuses: that batch only
+                except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure):
+                    raise
+                except (psycopg.OperationalError, psycopg.InterfaceError):
+                    raise
+                except psycopg.Error as exc:  # a value PostgreSQL refuses: that batch only
                     result[i] = Outcome("rejected", batch.box_id, reason=f"database: {exc}")
+                except Exception as exc:  # noqa: BLE001 - never a poison message that stalls
+                    log.exception("ingest: batch of %s could not be applied", batch.box_id)
+                    result[i] = Outcome(
+                        "rejected", batch.box_id, reason=f"internal error: {exc!r}"[:300]
+                    )
             for i, box, status in statuses:
                 self.conn.execute(
                     "UPDATE boxes SET status = %s, status_at = now() WHERE box_id = %s",

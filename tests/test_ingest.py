@@ -371,3 +371,31 @@ def test_a_real_box_export_and_its_rotation_import(dsn: str, tmp_path: Path) -> 
     new_id = next(k["key_id"] for k in exp2["sync_keys"] if k["retired_at"] is None)
     assert [(bytes(r[0]).hex(), r[1]) for r in rows] == [(new_id, False), (old_id, True)]
     assert rows[1][2].days == 7
+
+
+def test_a_payload_nested_too_deep_is_rejected_and_the_rest_stored(dsn: str) -> None:  # noqa: F811
+    from box.sync.envelope import CIPHER_NAMES, Header, key_id_bytes, seal
+
+    box = SimBox("sb-deep", channels=1)
+    register(dsn, box)
+    head = b'{"v":1,"box":"sb-deep","stream":"events","first":1,"last":1,"events":'
+    body = head + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    header = Header(
+        CIPHER_NAMES[box.cipher],
+        0,
+        Stream.EVENTS,
+        box.box_id,
+        key_id_bytes(box.sync_key),
+        1,
+        1,
+        box.nonces.next(),
+    )
+    deep = Message("safetybox/sb-deep/up/events", seal(header, body, box.sync_key))
+    box.sample(now_ms())
+    ing = Ingestor(dsn)
+    try:
+        out = ing.handle([deep, readings_batch(box)])
+    finally:
+        ing.close()
+    assert [o.kind for o in out] == ["rejected", "stored"]
+    assert "unreadable payload" in out[0].reason
