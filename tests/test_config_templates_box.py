@@ -13,7 +13,7 @@ import pytest
 
 from box.paths import BoxHome
 from box.runtime.daemon import Daemon
-from box.web import create_app, pages
+from box.web import create_app
 from drivers.modbus.profiles import shipped
 from sim.modbus_slave import DeviceSim, Slave, TcpSlave
 from tests.conftest import run_cli, wait_for, write_config
@@ -55,7 +55,6 @@ def running(tmp_path: Path) -> Iterator[tuple[Daemon, str]]:
     write_config(home, BODY.format(port=tcp.port))
     d = Daemon(BoxHome.under(home))
     d.start()
-    pages._failures.clear()
     try:
         yield d, info["web_login"]["password"]
     finally:

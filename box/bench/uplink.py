@@ -401,7 +401,7 @@ class Run:
             with self.measure.lock:
                 last = self.measure.arrivals[-1] if self.measure.arrivals else None
             live = last is not None and bool(last.latencies_ms)  # its ticks are live ones
-            return st is not None and not st.ahead and live
+            return st is not None and not st.holes and live
 
         _wait(done, timeout, "the backfill after the outage", self.daemon)
 
@@ -479,7 +479,7 @@ def run(short: bool = False, outage_s: float | None = None, step: Step = quiet) 
         "rejected_why": sorted(set(rejected))[:3],
         "redelivered": len(replays),
         "duplicates": duplicates,
-        "holes": len(st.ahead) if st else None,
+        "holes": len(st.holes) if st else None,
     }
     return result
 

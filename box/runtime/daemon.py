@@ -177,6 +177,8 @@ class Daemon:
         """Ordered shutdown: web, sync, drivers, pipeline (drained), outputs, then the store is
         flushed. Also closes a start-up that failed part-way: only what was opened."""
         self.notifier.stopping()
+        if self.sync is not None:
+            self.sync.closing = True  # commands from now on are refused with a reply
         if self.web is not None:
             self.web.stop()
         if self.control is not None:
@@ -184,7 +186,6 @@ class Daemon:
         if self.web_reader is not None:
             self.web_reader.close()
             self.web_reader = None
-        self._stop_sync()
         for sup in self.supervisors:
             sup.stop()
         opened = set(self._opened)
@@ -196,9 +197,15 @@ class Daemon:
             self.outputs.close()  # releases the pins: fail-safe outputs de-energise
             self.plugin_outputs.close()
         if "store" not in opened:
+            self._stop_sync()
             self.core_log.stop()
             return
         self.writer.submit_event(Event("daemon_stopped", "daemon", now_ms(), Level.INFO, {}))
+        if self.sync is not None:
+            # Sync stops last but for the store: what was committed up to here (the last
+            # readings, daemon_stopped) goes up first, within a bounded time (issue 11, item 6).
+            self.writer.flush(timeout=5)
+            self._stop_sync()
         self.writer.stop()
         self._opened.clear()
         self.core_log.stop()

@@ -29,7 +29,7 @@ from box.instance import DAEMON, InstanceLock, lock_file_for
 from box.store import retention
 from box.store.config import StoreSection
 from box.store.database import open_store
-from box.store.events import GENESIS_HASH, canonical_details, event_hash
+from box.store.events import GENESIS_HASH, HASH_V, seal_event
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -445,13 +445,20 @@ class StoreWriter:
             event_rows = []
             for ev in events:
                 seq += 1
-                details = canonical_details(ev.details)
                 level = int(ev.level)
-                h = event_hash(prev_hash, seq, ev.ts_ms, ev.kind, level, ev.source, details)
-                event_rows.append((seq, ev.ts_ms, ev.kind, level, ev.source, details, prev_hash, h))
+                details, h = seal_event(
+                    prev_hash, seq, ev.ts_ms, ev.kind, level, ev.source, ev.details
+                )
+                event_rows.append(
+                    (seq, ev.ts_ms, ev.kind, level, ev.source, details, prev_hash, h, HASH_V)
+                )
                 prev_hash = h
             if event_rows:
-                conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?)", event_rows)
+                conn.executemany(
+                    "INSERT INTO events(seq, ts, kind, level, source, details, prev_hash, hash,"
+                    " hash_v) VALUES (?,?,?,?,?,?,?,?,?)",
+                    event_rows,
+                )
             for entry in states:
                 if entry.value is None:
                     conn.execute("DELETE FROM state WHERE key = ?", (entry.key,))

@@ -24,6 +24,16 @@ class SyncTls(StrictModel):
         return self
 
 
+class RecordPolicy(StrictModel):
+    """What of one record type goes upstream (positions are personal data: a site may send
+    them thinned out, or keep them on the box)."""
+
+    upstream: Literal["all", "downsampled", "none"] = Field(
+        default="all", description="all stored rows, one per key every every_s, or none"
+    )
+    every_s: float = Field(default=30, gt=0, le=86400, description="for downsampled")
+
+
 class SyncSection(StrictModel):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -58,12 +68,19 @@ class SyncSection(StrictModel):
         default=1.5, gt=0, le=600, description="retry delays double up to this (with jitter)"
     )
     ack_timeout_s: float = Field(default=10, gt=0, le=300)
+    stop_flush_s: float = Field(
+        default=5, ge=0, le=120, description="a clean stop sends what is pending this long at most"
+    )
     aggregate_interval_s: float = Field(default=60, ge=1, le=86400)
     codes: dict[str, str] = Field(
         default_factory=dict, description="platform identifiers of the box, e.g. enterprise_code"
     )
     downlink: bool = Field(default=True, description="accept sealed commands from upstream")
     command_max_skew_s: float = Field(default=300, gt=0, le=86400)
+    record_policy: dict[str, RecordPolicy] = Field(
+        default_factory=dict,
+        description='per record type, e.g. position = { upstream = "downsampled", every_s = 60 }',
+    )
     threshold_bounds: dict[str, dict[str, tuple[float, float]]] = Field(
         default_factory=dict,
         description='thresholds upstream may change: "tank1.lel" = { A1 = [10, 25] }',

@@ -15,6 +15,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from box.sync.backoff import Backoff
 from box.sync.config import SyncSection
@@ -24,6 +26,10 @@ log = logging.getLogger(__name__)
 # CONNACK reason codes (MQTT 5; paho maps 3.1.1's 4 and 5 onto 134 and 135) that no quick
 # retry can change: bad user name or password, not authorised, banned, bad auth method.
 REFUSED_FOR_CREDENTIALS = frozenset({134, 135, 138, 140})
+# Persistent session: commands published while the box is away wait for it at the broker.
+# MQTT 5 needs an explicit expiry (0 would end the session at disconnect); a day is far longer
+# than any command stays fresh (sync.command_max_skew_s), and bounds the broker's queue.
+SESSION_EXPIRY_S = 86400
 
 
 def topics(prefix: str, box_id: str) -> dict[str, str]:
@@ -60,9 +66,12 @@ class Transport:
 
     def _make_client(self) -> mqtt.Client:
         cfg = self.cfg
-        protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
+        v5 = cfg.protocol == "5"
         client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"safetybox-{self.box_id}", protocol=protocol
+            CallbackAPIVersion.VERSION2,
+            client_id=f"safetybox-{self.box_id}",
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
         )
         if cfg.username:
             client.username_pw_set(cfg.username, cfg.broker_password())
@@ -73,8 +82,8 @@ class Transport:
                 keyfile=str(cfg.tls.key_file) if cfg.tls.key_file else None,
                 cert_reqs=ssl.CERT_REQUIRED,
             )
-        offline = json.dumps({"state": "offline", "box_id": self.box_id})
-        client.will_set(self.topics["status"], offline, qos=1, retain=True)
+        will = {"state": "offline", "box_id": self.box_id, "reason": "lost"}
+        client.will_set(self.topics["status"], json.dumps(will), qos=1, retain=True)
         client.max_inflight_messages_set(100)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -88,12 +97,30 @@ class Transport:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Clean stop: the retained status says ``offline`` (a clean disconnect discards the Last
+        Will, so nothing else would), waited for up to ``timeout``, then DISCONNECT."""
+        was_connected = self.connected.is_set()
         self._stop.set()
         self._thread.join(timeout)
         try:
+            if was_connected and not self._thread.is_alive():
+                self._publish_offline(timeout)
             self.client.disconnect()
         except Exception:  # noqa: BLE001, S110 - already gone
             pass
+
+    def _publish_offline(self, timeout: float) -> None:
+        # The network thread has ended: this thread runs the loop until the PUBACK is in.
+        body = json.dumps(self.offline_status("stopped"))
+        info = self.client.publish(self.topics["status"], body, qos=1, retain=True)
+        deadline = time.monotonic() + timeout
+        while not info.is_published() and time.monotonic() < deadline:
+            if self.client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS:
+                break
+
+    def offline_status(self, reason: str) -> dict[str, Any]:
+        """``stopped`` (published on a clean stop) or ``lost`` (the Last Will)."""
+        return {"state": "offline", "box_id": self.box_id, "reason": reason, "ts": _now_ms()}
 
     def _run(self) -> None:
         cfg = self.cfg
@@ -102,7 +129,7 @@ class Transport:
             if self._stop.is_set():
                 break
             try:
-                self.client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+                self.client.connect(cfg.host, cfg.port, cfg.keepalive_s, **self._session())
             except ssl.SSLCertVerificationError as exc:
                 self._failed(
                     f"TLS: the broker's certificate is not trusted ({exc.verify_message});"
@@ -122,6 +149,13 @@ class Transport:
                     self.backoff.connection_ended(time.monotonic() - self._connected_at)
                 self.connected.clear()
                 self._release_waiters()
+
+    def _session(self) -> dict[str, Any]:
+        if self.cfg.protocol != "5":
+            return {}  # MQTT 3.1.1: clean_session=False, set on the client
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        return {"clean_start": False, "properties": props}
 
     def _failed(self, message: str) -> None:
         if message != self.last_error:
@@ -199,3 +233,7 @@ class Transport:
         """Fire-and-forget QoS 1 (downlink replies)."""
         if self.connected.is_set():
             self.client.publish(topic, payload, qos=1)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
