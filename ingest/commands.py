@@ -87,13 +87,14 @@ def send(
         deadline = time.monotonic() + wait_s
         while wait_s > 0:
             row = conn.execute(
-                "SELECT accepted, reason, result FROM commands WHERE box_id = %s AND seq = %s"
+                "SELECT accepted, code, reason, result FROM commands"
+                " WHERE box_id = %s AND seq = %s"
                 " AND replied_at IS NOT NULL",
                 (box_id, seq),
             ).fetchone()
             conn.commit()
             if row is not None:
-                out.update(replied=True, accepted=row[0], reason=row[1], result=row[2])
+                out.update(replied=True, accepted=row[0], code=row[1], reason=row[2], result=row[3])
                 break
             if time.monotonic() > deadline:
                 break

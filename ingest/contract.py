@@ -15,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from box.store.events import GENESIS_HASH, canonical_details, event_hash
+from box.store.events import (
+    GENESIS_HASH,
+    HASH_V,
+    HASH_V_LEGACY,
+    canonical_details,
+    event_hash,
+)
 from box.sync.envelope import (
     CIPHER_NAMES,
     EnvelopeError,
@@ -118,6 +124,8 @@ def decode(data: bytes, keys: dict[bytes, bytes]) -> Batch:
     if not isinstance(p, dict):
         raise ContractError("payload is not a JSON object")
     if header.stream == Stream.REPLY:
+        if p.get("v", PAYLOAD_VERSION) != PAYLOAD_VERSION:  # boxes before v in replies: none
+            raise ContractError(f"reply version {p.get('v')!r} is not supported")
         if p.get("seq") != header.first_seq:
             raise ContractError("reply seq differs from the authenticated header")
         return Batch(header, "reply", header.first_seq, header.last_seq, False, None, reply=p)
@@ -202,6 +210,8 @@ def _event(e: Any) -> dict[str, Any]:
         "details": e["details"],
         "prev_hash": str(e["prev_hash"]),
         "hash": str(e["hash"]),
+        # Absent in feeds from boxes older than the hash versions: those hashed version 1.
+        "hash_v": _int(e.get("hash_v", HASH_V_LEGACY)),
     }
     if not isinstance(out["details"], dict):
         raise ValueError("event details is not an object")
@@ -215,9 +225,19 @@ def _record(r: Any) -> tuple[int, str, int, str, Any]:
     return _int(seq), kind, _int(ts), str(key), data
 
 
-# The event hash recipe: the single call to swap when the canonical form changes.
+# The event hash recipe: the single place to change when the canonical form changes.
 def chain_hash(prev_hash: str, event: dict[str, Any]) -> str:
-    """The hash the box stores for ``event`` chained after ``prev_hash``."""
+    """The hash the box stores for ``event`` chained after ``prev_hash``, by its ``hash_v``:
+    2 (RFC 8785 canonical JSON of the seven members), 1 (boxes from before that recipe)."""
+    hv = event.get("hash_v", HASH_V_LEGACY)
+    if hv == HASH_V:
+        details = canonical_details(event["details"])
+    elif hv == HASH_V_LEGACY:  # the details text as such a box stored it
+        details = json.dumps(
+            event["details"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+    else:
+        raise ContractError(f"event {event['seq']}: unknown hash_v {hv!r}")
     return event_hash(
         prev_hash,
         event["seq"],
@@ -225,7 +245,8 @@ def chain_hash(prev_hash: str, event: dict[str, Any]) -> str:
         event["kind"],
         event["level"],
         event["source"],
-        canonical_details(event["details"]),
+        details,
+        hash_v=hv,
     )
 
 
@@ -238,7 +259,11 @@ def check_chain(events: list[dict[str, Any]], prev: tuple[int, str] | None) -> s
             return "event 1 does not start from the genesis hash"
         if prev is not None and prev[0] + 1 == e["seq"] and e["prev_hash"] != prev[1]:
             return f"event {e['seq']}: prev_hash does not match event {prev[0]}'s hash"
-        if chain_hash(e["prev_hash"], e) != e["hash"]:
+        try:
+            expected = chain_hash(e["prev_hash"], e)
+        except ContractError as exc:
+            return str(exc)
+        if expected != e["hash"]:
             return f"event {e['seq']}: content does not match its hash (altered)"
         prev = (e["seq"], e["hash"])
     return None

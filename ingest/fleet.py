@@ -145,6 +145,7 @@ class SimBox:
                 "details": details,
                 "prev_hash": self.prev_hash,
                 "hash": h,
+                "hash_v": 2,
             }
         )
         self.prev_hash = h
@@ -229,10 +230,14 @@ class SimBox:
 
     def reply(self, seq: int, accepted: bool, reason: str = "") -> tuple[str, bytes]:
         body = {
+            "v": 1,
+            "box": self.box_id,
+            "stream": "reply",
             "first": seq,
             "last": seq,
             "seq": seq,
             "accepted": accepted,
+            "code": "ok" if accepted else "refused",
             "reason": reason,
             "result": None,
             "ts": int(time.time() * 1000),

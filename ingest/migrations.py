@@ -178,6 +178,14 @@ def steps(timescale: bool) -> list[tuple[int, str, Callable[[psycopg.Connection]
                 " ADD COLUMN resend_at timestamptz"
             ),
         ),
+        (
+            5,
+            "event hash versions, reply codes",
+            lambda c: c.execute(
+                "ALTER TABLE events ADD COLUMN hash_v smallint NOT NULL DEFAULT 1;"
+                " ALTER TABLE commands ADD COLUMN code text"
+            ),
+        ),
     ]
 
 

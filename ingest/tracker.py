@@ -44,3 +44,18 @@ class SeqState:
 
     def missing(self) -> int:
         return sum(t - f + 1 for f, t in self.holes())
+
+    def not_received(self, first: int, last: int) -> list[tuple[int, int]]:
+        """The parts of ``first..last`` not received yet (an ``evicted`` range names a loss only
+        there: what arrived earlier is no loss)."""
+        out: list[tuple[int, int]] = []
+        pos = max(first, self.covered + 1)
+        for f, t in self.ahead:
+            if pos > last:
+                break
+            if f > pos:
+                out.append((pos, min(f - 1, last)))
+            pos = max(pos, t + 1)
+        if pos <= last:
+            out.append((pos, last))
+        return out

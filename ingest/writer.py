@@ -216,14 +216,14 @@ class Ingestor:
                 (b.box_id, b.stream),
             )
             return Outcome("duplicate", b.box_id, b.stream)
-        st.add(b.first, b.last)
+        lost = st.not_received(*b.evicted[:2]) if b.evicted is not None else []
+        st.add(b.first, b.last)  # evicted seqs too: they will not come, the gap row says so
         inserted = self._insert_rows(b)
-        if b.evicted is not None:
-            f, t, n = b.evicted
+        for f, t in lost:
             c.execute(
                 "INSERT INTO gaps (box_id, stream, from_seq, to_seq, count, reason)"
                 " VALUES (%s, %s, %s, %s, %s, 'evicted') ON CONFLICT DO NOTHING",
-                (b.box_id, b.stream, f, t, n),
+                (b.box_id, b.stream, f, t, t - f + 1),
             )
         broken = self._check_chain(b) if b.events else None
         stamps = b.timestamps()
@@ -274,10 +274,11 @@ class Ingestor:
             ev = b.events
             cur = c.execute(
                 "INSERT INTO events (box_id, seq, ts, kind, level, source, details, prev_hash,"
-                " hash, historical) SELECT %s, s, to_timestamp(t / 1000.0), k, l, so, d, p, h, %s"
+                " hash, hash_v, historical)"
+                " SELECT %s, s, to_timestamp(t / 1000.0), k, l, so, d, p, h, hv, %s"
                 " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::smallint[],"
-                " %s::text[], %s::jsonb[], %s::text[], %s::text[])"
-                " AS u(s, t, k, l, so, d, p, h) ON CONFLICT DO NOTHING",
+                " %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::smallint[])"
+                " AS u(s, t, k, l, so, d, p, h, hv) ON CONFLICT DO NOTHING",
                 (
                     b.box_id,
                     b.historical,
@@ -289,6 +290,7 @@ class Ingestor:
                     [json.dumps(e["details"]) for e in ev],
                     [e["prev_hash"] for e in ev],
                     [e["hash"] for e in ev],
+                    [e["hash_v"] for e in ev],
                 ),
             )
             n += cur.rowcount
@@ -336,10 +338,11 @@ class Ingestor:
     def _reply(self, b: contract.Batch) -> Outcome:
         r = b.reply or {}
         cur = self.conn.execute(
-            "UPDATE commands SET accepted = %s, reason = %s, result = %s, replied_at = now()"
-            " WHERE box_id = %s AND seq = %s AND replied_at IS NULL",
+            "UPDATE commands SET accepted = %s, code = %s, reason = %s, result = %s,"
+            " replied_at = now() WHERE box_id = %s AND seq = %s AND replied_at IS NULL",
             (
                 bool(r.get("accepted")),
+                str(r["code"]) if r.get("code") is not None else None,
                 str(r.get("reason", "")),
                 json.dumps(r.get("result")),
                 b.box_id,

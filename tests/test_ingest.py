@@ -60,12 +60,16 @@ def test_tracker_classifies_duplicates_holes_and_overlaps() -> None:
     assert (s.covered, s.ahead) == (30, [])
     s.add(25, 40)  # an overlapping resend: only its tail is new
     assert s.covered == 40
+    s.add(51, 60)
+    # An evicted range names a loss only where nothing arrived before.
+    assert s.not_received(35, 70) == [(41, 50), (61, 70)]
+    assert s.not_received(52, 58) == []
 
 
 def test_migrations_run_once_and_record_their_version(dsn: str) -> None:  # noqa: F811
     assert migrate(dsn) == []
     with psycopg.connect(dsn) as conn:
-        assert current_version(conn) == 4
+        assert current_version(conn) == 5
         mode = conn.execute("SELECT value FROM ingest_settings WHERE name = 'series'").fetchone()
         # No TimescaleDB here: declarative partitioning, and the absence is not an error.
         assert mode == ("partitioned",)
@@ -399,3 +403,28 @@ def test_a_payload_nested_too_deep_is_rejected_and_the_rest_stored(dsn: str) -> 
         ing.close()
     assert [o.kind for o in out] == ["rejected", "stored"]
     assert "unreadable payload" in out[0].reason
+
+
+def test_version_1_event_hashes_of_older_boxes_verify(dsn: str) -> None:  # noqa: F811
+    from box.store.events import HASH_V_LEGACY, event_hash
+
+    box = SimBox("sb-legacy", channels=1)
+    register(dsn, box)
+    for i in range(2):
+        box._event(now_ms() - 1000 + i)
+    prev = "0" * 64
+    for e in box.pending["events"]:  # re-chain them as a box before hash versions did
+        text = json.dumps(e["details"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        e["prev_hash"] = prev
+        e["hash"] = event_hash(
+            prev, e["seq"], e["ts"], e["kind"], e["level"], e["source"], text, hash_v=HASH_V_LEGACY
+        )
+        del e["hash_v"]  # such boxes did not send it
+        prev = e["hash"]
+    ing = Ingestor(dsn)
+    try:
+        out = ing.handle([Message(*next(box.batches(100)))])
+    finally:
+        ing.close()
+    assert out[0].kind == "stored" and out[0].chain_break == ""
+    assert count(dsn, "SELECT count(*) FROM events WHERE hash_v = 1") == 2

@@ -71,12 +71,14 @@ def test_a_real_box_feed_lands_with_its_chain_intact(
             )
             events = conn.execute("SELECT seq, kind FROM events ORDER BY seq").fetchall()
             agg = conn.execute("SELECT sum(count) FROM aggregates").fetchone()
+            versions = conn.execute("SELECT DISTINCT hash_v FROM events").fetchall()
     finally:
         if worker is not None:
             stop(worker)
         s.close()
     assert channels == {"a": 1000}
     assert agg == (40,)
+    assert versions == [(2,)]  # the box's current hash recipe (RFC 8785), verified
     # Event 2 (a 'none' channel's) stays on site: the chain is checked across the hole.
     assert events == [(1, "alarm_raised"), (3, "alarm_cleared")]
     assert rep["chain_breaks"] == [] and rep["rejections"] == [] and rep["gaps"] == []

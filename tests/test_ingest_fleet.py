@@ -208,6 +208,7 @@ def test_command_through_the_cli_and_the_reply_recorded(
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["seq"] == 42 and out["replied"] and out["accepted"] is True
+    assert out["code"] == "ok"
     with psycopg.connect(dsn) as conn:  # the retained birth message, kept per box
         assert conn.execute("SELECT status FROM boxes").fetchone() == (birth,)
     assert responder.commands == [
