@@ -9,9 +9,12 @@ hypertables instead.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import psycopg
+
+log = logging.getLogger(__name__)
 
 LOCK_ID = 0x5AFE1  # pg_advisory_xact_lock key for migrations
 
@@ -135,10 +138,34 @@ def timescale_available(conn: psycopg.Connection) -> bool:
     return row is not None
 
 
-def _v2_series(timescale: bool) -> Callable[[psycopg.Connection], None]:
-    def run(conn: psycopg.Connection) -> None:
-        if timescale:
+def _try_timescale(conn: psycopg.Connection, mode: str) -> bool:
+    """Whether to make hypertables: ``yes`` insists, ``auto`` uses the extension when it is
+    installed and loads (it needs ``shared_preload_libraries``), ``no`` never."""
+    if mode == "no":
+        return False
+    if not timescale_available(conn):
+        if mode == "yes":
+            raise RuntimeError("--timescale yes, but the timescaledb extension is not installed")
+        return False
+    try:
+        with conn.transaction():  # a savepoint: a failure leaves the migration usable
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    except psycopg.Error as exc:
+        if mode == "yes":
+            raise
+        log.warning(
+            "ingest: timescaledb is installed but cannot be loaded (%s):"
+            " using declarative partitioning",
+            exc,
+        )
+        return False
+    return True
+
+
+def _v2_series(mode: str) -> Callable[[psycopg.Connection], None]:
+    def run(conn: psycopg.Connection) -> None:
+        timescale = _try_timescale(conn, mode)
+        if timescale:
             conn.execute(SERIES.format(part_ts="", part_from_ts=""))
             for table, col in TIME_TABLES:
                 conn.execute(
@@ -159,7 +186,7 @@ def _v2_series(timescale: bool) -> Callable[[psycopg.Connection], None]:
     return run
 
 
-def steps(timescale: bool) -> list[tuple[int, str, Callable[[psycopg.Connection], None]]]:
+def steps(timescale: str) -> list[tuple[int, str, Callable[[psycopg.Connection], None]]]:
     return [
         (1, "registry, state, gaps, rejections, commands", lambda c: c.execute(V1)),
         (
@@ -199,10 +226,7 @@ def migrate(dsn: str, timescale: str = "auto") -> list[int]:
                 "CREATE TABLE IF NOT EXISTS ingest_schema (version integer PRIMARY KEY,"
                 " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
             )
-        use_ts = timescale == "yes" or (timescale == "auto" and timescale_available(conn))
-        if timescale == "yes" and not timescale_available(conn):
-            raise RuntimeError("--timescale yes, but the timescaledb extension is not installed")
-        for version, name, run in steps(use_ts):
+        for version, name, run in steps(timescale):
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_ID,))
                 done = conn.execute(

@@ -77,6 +77,21 @@ def test_migrations_run_once_and_record_their_version(dsn: str) -> None:  # noqa
         assert kind == ("p",)
 
 
+def test_timescale_yes_fails_clearly_where_the_extension_is_absent(dsn: str) -> None:  # noqa: F811
+    with psycopg.connect(dsn) as conn:
+        if conn.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+        ).fetchone():
+            pytest.skip("timescaledb is installed here")
+    fresh = dsn.replace("dbname=", "dbname=x")
+    with psycopg.connect(dsn.replace(dsn.split("dbname=")[1], "postgres"), autocommit=True) as c:
+        c.execute(f"CREATE DATABASE x{dsn.split('dbname=')[1]}")
+    with pytest.raises(RuntimeError, match="timescaledb extension is not installed"):
+        migrate(fresh, timescale="yes")
+    # Each step is its own transaction: those before stay, the failed one left nothing.
+    assert migrate(fresh, timescale="auto") == [3, 4, 5]
+
+
 def test_key_export_is_checked_before_import(dsn: str) -> None:  # noqa: F811
     box = SimBox("sb-bad")
     bad = box.export()
