@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg import sql
 
 from ingest import contract
 from ingest.metrics import Metrics
@@ -218,93 +219,120 @@ class Ingestor:
             return Outcome("duplicate", b.box_id, b.stream)
         lost = st.not_received(*b.evicted[:2]) if b.evicted is not None else []
         st.add(b.first, b.last)  # evicted seqs too: they will not come, the gap row says so
-        inserted = self._insert_rows(b)
         for f, t in lost:
             c.execute(
                 "INSERT INTO gaps (box_id, stream, from_seq, to_seq, count, reason)"
                 " VALUES (%s, %s, %s, %s, %s, 'evicted') ON CONFLICT DO NOTHING",
                 (b.box_id, b.stream, f, t, t - f + 1),
             )
-        broken = self._check_chain(b) if b.events else None
+        broken = self._check_chain(b) if b.events else None  # before its own rows go in
         stamps = b.timestamps()
-        c.execute(
+        # One round trip: the rows' inserts as data-modifying CTEs, the state update counting
+        # what they inserted (ON CONFLICT DO NOTHING returns only new rows).
+        inserts = self._row_inserts(b)
+        names = [sql.Identifier(f"ins{i}") for i in range(len(inserts))]
+        new_rows = (
+            sql.SQL(" + ").join(sql.SQL("(SELECT count(*) FROM {})").format(n) for n in names)
+            if inserts
+            else sql.SQL("0")
+        )
+        ctes = sql.SQL(", ").join(
+            sql.SQL("{} AS ({})").format(n, q) for n, (q, _) in zip(names, inserts, strict=True)
+        )
+        params: list[Any] = [p for _, ps in inserts for p in ps]
+        update = sql.SQL(
             "UPDATE stream_state SET covered = %s, ahead = %s, batches = batches + 1,"
             " holes_since = CASE WHEN %s THEN coalesce(holes_since, now()) END,"
-            " rows = rows + %s, last_at = now(),"
+            " rows = rows + {new}, last_at = now(),"
             " last_ts = greatest(last_ts, to_timestamp(%s::bigint / 1000.0))"
-            " WHERE box_id = %s AND stream = %s",
-            (
-                st.covered,
-                json.dumps(st.ahead),
-                bool(st.ahead),
-                inserted,
-                max(stamps) if stamps else None,
-                b.box_id,
-                b.stream,
-            ),
-        )
+            " WHERE box_id = %s AND stream = %s RETURNING {new}"
+        ).format(new=new_rows)
+        query = sql.SQL("WITH {} {}").format(ctes, update) if inserts else update
+        params += [
+            st.covered,
+            json.dumps(st.ahead),
+            bool(st.ahead),
+            max(stamps) if stamps else None,
+            b.box_id,
+            b.stream,
+        ]
+        done = c.execute(query, params).fetchone()
+        inserted = int(done[0]) if done else 0
         return Outcome("stored", b.box_id, b.stream, inserted, chain_break=broken or "")
 
-    def _insert_rows(self, b: contract.Batch) -> int:
-        c, n = self.conn, 0
+    def _row_inserts(self, b: contract.Batch) -> list[tuple[sql.SQL, list[Any]]]:
+        """The batch's inserts (each ``RETURNING 1`` for its new rows) with their parameters."""
+        out: list[tuple[sql.SQL, list[Any]]] = []
         if b.readings:
             s, ch, t, v, q = zip(*b.readings, strict=True)
-            cur = c.execute(
-                "INSERT INTO readings (box_id, seq, ts, channel, value, quality, historical)"
-                " SELECT %s, s, to_timestamp(t / 1000.0), ch, v, q, %s"
-                " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::float8[], %s::text[])"
-                " AS u(s, t, ch, v, q) ON CONFLICT DO NOTHING",
-                (b.box_id, b.historical, list(s), list(t), list(ch), list(v), list(q)),
+            out.append(
+                (
+                    sql.SQL(
+                        "INSERT INTO readings (box_id, seq, ts, channel, value, quality,"
+                        " historical) SELECT %s, s, to_timestamp(t / 1000.0), ch, v, q, %s"
+                        " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::float8[],"
+                        " %s::text[]) AS u(s, t, ch, v, q) ON CONFLICT DO NOTHING RETURNING 1"
+                    ),
+                    [b.box_id, b.historical, list(s), list(t), list(ch), list(v), list(q)],
+                )
             )
-            n += cur.rowcount
         if b.aggregates:
             cols = list(zip(*b.aggregates, strict=True))
-            cur = c.execute(
-                "INSERT INTO aggregates (box_id, batch_last, channel, from_ts, to_ts, min, max,"
-                " mean, last, count, historical)"
-                " SELECT %s, %s, ch, to_timestamp(f / 1000.0), to_timestamp(t / 1000.0),"
-                " mn, mx, me, la, n, %s"
-                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::float8[],"
-                " %s::float8[], %s::float8[], %s::float8[], %s::bigint[])"
-                " AS u(ch, f, t, mn, mx, me, la, n) ON CONFLICT DO NOTHING",
-                (b.box_id, b.last, b.historical, *[list(x) for x in cols]),
+            out.append(
+                (
+                    sql.SQL(
+                        "INSERT INTO aggregates (box_id, batch_last, channel, from_ts, to_ts, min,"
+                        " max, mean, last, count, historical)"
+                        " SELECT %s, %s, ch, to_timestamp(f / 1000.0), to_timestamp(t / 1000.0),"
+                        " mn, mx, me, la, n, %s"
+                        " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::float8[],"
+                        " %s::float8[], %s::float8[], %s::float8[], %s::bigint[])"
+                        " AS u(ch, f, t, mn, mx, me, la, n) ON CONFLICT DO NOTHING RETURNING 1"
+                    ),
+                    [b.box_id, b.last, b.historical, *[list(x) for x in cols]],
+                )
             )
-            n += cur.rowcount
         if b.events:
             ev = b.events
-            cur = c.execute(
-                "INSERT INTO events (box_id, seq, ts, kind, level, source, details, prev_hash,"
-                " hash, hash_v, historical)"
-                " SELECT %s, s, to_timestamp(t / 1000.0), k, l, so, d, p, h, hv, %s"
-                " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::smallint[],"
-                " %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::smallint[])"
-                " AS u(s, t, k, l, so, d, p, h, hv) ON CONFLICT DO NOTHING",
+            out.append(
                 (
-                    b.box_id,
-                    b.historical,
-                    [e["seq"] for e in ev],
-                    [e["ts"] for e in ev],
-                    [e["kind"] for e in ev],
-                    [e["level"] for e in ev],
-                    [e["source"] for e in ev],
-                    [json.dumps(e["details"]) for e in ev],
-                    [e["prev_hash"] for e in ev],
-                    [e["hash"] for e in ev],
-                    [e["hash_v"] for e in ev],
-                ),
+                    sql.SQL(
+                        "INSERT INTO events (box_id, seq, ts, kind, level, source, details,"
+                        " prev_hash, hash, hash_v, historical)"
+                        " SELECT %s, s, to_timestamp(t / 1000.0), k, l, so, d, p, h, hv, %s"
+                        " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::smallint[],"
+                        " %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::smallint[])"
+                        " AS u(s, t, k, l, so, d, p, h, hv) ON CONFLICT DO NOTHING RETURNING 1"
+                    ),
+                    [
+                        b.box_id,
+                        b.historical,
+                        [e["seq"] for e in ev],
+                        [e["ts"] for e in ev],
+                        [e["kind"] for e in ev],
+                        [e["level"] for e in ev],
+                        [e["source"] for e in ev],
+                        [json.dumps(e["details"]) for e in ev],
+                        [e["prev_hash"] for e in ev],
+                        [e["hash"] for e in ev],
+                        [e["hash_v"] for e in ev],
+                    ],
+                )
             )
-            n += cur.rowcount
         if b.records:
             s, k, t, key, d = zip(*b.records, strict=True)
-            cur = c.execute(
-                "INSERT INTO records (box_id, seq, ts, type, key, data)"
-                " SELECT %s, s, to_timestamp(t / 1000.0), k, ky, d"
-                " FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::jsonb[])"
-                " AS u(s, k, t, ky, d) ON CONFLICT DO NOTHING",
-                (b.box_id, list(s), list(k), list(t), list(key), [json.dumps(x) for x in d]),
+            out.append(
+                (
+                    sql.SQL(
+                        "INSERT INTO records (box_id, seq, ts, type, key, data)"
+                        " SELECT %s, s, to_timestamp(t / 1000.0), k, ky, d"
+                        " FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[],"
+                        " %s::jsonb[]) AS u(s, k, t, ky, d) ON CONFLICT DO NOTHING RETURNING 1"
+                    ),
+                    [b.box_id, list(s), list(k), list(t), list(key), [json.dumps(x) for x in d]],
+                )
             )
-            n += cur.rowcount
-        return n
+        return out
 
     def _check_chain(self, b: contract.Batch) -> str | None:
         """The events' own hashes, and the links to the stored events on either side."""
