@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed
 DEMO   := .demo
 # Debian packages the tests use: the sqlite3 CLI (proves the store cannot be opened without the
 # key), mosquitto (a real MQTT broker; the tests start their own on free loopback ports), and
-# Chromium with its driver (the web page is tested in a real headless browser), and GStreamer's
-# RTSP server for the system Python (the simulated RTSP camera).
+# Chromium with its driver (the web page is tested in a real headless browser), GStreamer's
+# RTSP server for the system Python (the simulated RTSP camera), and PostgreSQL (the ingest
+# service's tests start their own cluster with initdb).
 TEST_APT := sqlite3 mosquitto chromium chromium-driver fonts-wqy-zenhei \
-            python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+            python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+            postgresql
 
 .PHONY: demo test lint bench clean chaos soak
 
@@ -39,7 +41,7 @@ test: $(STAMP)
 	@scripts/ensure-apt $(TEST_APT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy box drivers sim firmware_tools vision
+	$(BIN)/mypy box drivers sim firmware_tools vision ingest
 	$(BIN)/pytest
 
 # Fault tests with the long settings (the normal suite runs the same files briefly): thousands
@@ -65,7 +67,7 @@ soak: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy box drivers sim firmware_tools vision
+	$(BIN)/mypy box drivers sim firmware_tools vision ingest
 
 bench: $(STAMP)
 	$(BIN)/safetybox bench pipeline
