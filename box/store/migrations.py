@@ -82,3 +82,24 @@ def records(db: Database) -> None:
         " data TEXT NOT NULL)"
     )
     db.execute("CREATE INDEX records_type_ts ON records(type, ts)")
+
+
+@MIGRATIONS(name="0005_chain_anchor")
+def chain_anchor(db: Database) -> None:
+    # One row: the events chain's sealed checkpoint (box/store/anchor.py). mac '' = not sealed
+    # yet: the writer seals the rows as they are when it first opens a store that predates it.
+    db.execute(
+        "CREATE TABLE chain_anchor ("
+        " id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " first_seq INTEGER NOT NULL, first_prev TEXT NOT NULL,"
+        " last_seq INTEGER NOT NULL, last_hash TEXT NOT NULL,"
+        " count INTEGER NOT NULL, mac TEXT NOT NULL)"
+    )
+    genesis = "0" * 64
+    db.execute(
+        "INSERT INTO chain_anchor SELECT 1, coalesce(min(seq), 0),"
+        " coalesce((SELECT prev_hash FROM events ORDER BY seq LIMIT 1), ?), coalesce(max(seq), 0),"
+        " coalesce((SELECT hash FROM events ORDER BY seq DESC LIMIT 1), ?), count(*), ''"
+        " FROM events",
+        [genesis, genesis],
+    )

@@ -26,9 +26,10 @@ from box.core.levels import Level
 from box.core.record_types import to_row
 from box.core.records import Event, Quality, Reading, now_ms
 from box.instance import DAEMON, InstanceLock, lock_file_for
-from box.store import retention
+from box.store import anchor, retention
+from box.store.anchor import Anchor
 from box.store.config import StoreSection
-from box.store.database import open_store
+from box.store.database import StoreUnavailable, disk_full, disk_trouble, open_store
 from box.store.events import GENESIS_HASH, canonical_details, event_hash
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ _PLAIN_QUALITY = tuple(int(q) for q in Quality)
 MULTI_ROWS = 250  # 1,000 bound parameters per statement, well under SQLite's limit
 _SINGLE_INSERT = "INSERT INTO readings(channel_id, ts, value, quality) VALUES (?,?,?,?)"
 _MULTI_INSERT = _SINGLE_INSERT.replace("(?,?,?,?)", ",".join(["(?,?,?,?)"] * MULTI_ROWS))
+RETRY_S = 1.0  # a failed commit (or open) is retried this often
+MAX_OVERFLOW = 100_000  # events and state held in memory while the disk refuses them
 
 
 @dataclass
@@ -123,6 +126,8 @@ class StoreWriter:
         self._lock = lock or InstanceLock(lock_file_for(path))
         self._lock.acquire(owner, wait_s)
         self.path = path
+        self._key = key
+        self._anchor_key = anchor.anchor_key(key)
         self.settings = settings
         self.on_commit = on_commit
         self.on_health = on_health
@@ -136,14 +141,19 @@ class StoreWriter:
         self._drop_lock = threading.Lock()
         # Per stream: count, first ts, last ts of what was refused since the last gap event.
         self._dropped: dict[str, list[int]] = {"readings": [0, 0, 0], "records": [0, 0, 0]}
+        self._conn: sqlite3.Connection
+        self._is_open = False
+        self._channel_ids: dict[str, int] = {}
+        self._last_seq, self._last_hash = 0, GENESIS_HASH
+        self._anchor = anchor.EMPTY
+        self._anchor_problem = ""  # found at open; recorded as an event by the first commit
+        self._evict_for_space = False
         try:
-            self._db = open_store(path, key, synchronous=settings.synchronous)
-            self._conn: sqlite3.Connection = self._db.conn
-            self._channel_ids: dict[str, int] = dict(
-                (name, cid) for cid, name in self._conn.execute("SELECT id, name FROM channels")
-            )
-            self._last_seq, self._last_hash = self._chain_head()
-            self.stats.stored_readings = self._count_readings()
+            self._open()
+        except StoreUnavailable as exc:
+            # A full or read-only disk: the box runs its alarms without the store, holds what
+            # it can in memory (bounded, counted) and retries the open from the writer thread.
+            self._unavailable(exc)
         except BaseException:
             self._lock.release()
             raise
@@ -159,6 +169,8 @@ class StoreWriter:
         """State entries whose keys start with any of ``prefixes``. Only before :meth:`start`:
         afterwards the connection belongs to the writer thread (use a reader connection)."""
         assert not self._thread.is_alive(), "read_state after start()"  # noqa: S101
+        if not self._is_open:
+            return {}
         where = " OR ".join("key LIKE ?" for _ in prefixes)
         rows = self._conn.execute(
             f"SELECT key, value FROM state WHERE {where}",  # noqa: S608
@@ -215,6 +227,9 @@ class StoreWriter:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
+            if len(self._overflow) >= MAX_OVERFLOW:
+                self._lose([item])  # counted and logged: memory is bounded even for events
+                return
             self._overflow.append(item)
 
     def call(self, fn: Callable[[sqlite3.Connection], T], timeout: float = 10.0) -> T:
@@ -240,12 +255,14 @@ class StoreWriter:
                 log.error("store writer did not stop within %.0f s", timeout)
                 return
         self._lose(self._drain())  # queued after the thread ended (or it never started)
-        self._conn.close()
+        self._close()
         self._lock.release()
 
     def commit_problem(self) -> str | None:
         """Why the store cannot take data now, or None: commits failing, or the thread gone."""
         st = self.stats
+        if st.failing_since is not None and not self._is_open:
+            return f"store unavailable: {st.commit_error}"
         if st.failing_since is not None:
             failing_s = time.monotonic() - st.failing_since
             return f"store cannot commit for {failing_s:.0f} s: {st.commit_error}"
@@ -279,6 +296,11 @@ class StoreWriter:
         while True:
             self.heartbeat = time.monotonic()
             stopping = self._stop.is_set()
+            if not self._is_open and not stopping and not self._try_open():
+                # Nothing is taken from the queue meanwhile: readings are refused once it is
+                # full (counted, then a gap event), events wait in the bounded overflow.
+                self._stop.wait(RETRY_S)
+                continue
             if stopping or self.stats.failing_since is None:
                 # While commits fail, new readings stay in the bounded queue: once it is full
                 # they are refused and counted (a gap event), instead of piling up in memory.
@@ -296,7 +318,10 @@ class StoreWriter:
                 self._lose(pending + self._drain())
                 return
             else:
-                self._stop.wait(1.0)  # disk trouble: retry the same items shortly
+                self._stop.wait(RETRY_S)  # disk trouble: retry the same items shortly
+                if self._evict_for_space and self._is_open:
+                    self._evict_for_space = False
+                    self.run_maintenance(over_budget=True)  # make room in the file we have
             self._maybe_maintain()
 
     def _drain(self) -> list[Any]:
@@ -401,8 +426,21 @@ class StoreWriter:
         calls: list[tuple[_Call, Any, BaseException | None]] = []
         batches: list[tuple[int, int]] = []
         seq, prev_hash = self._last_seq, self._last_hash
-        conn = self._conn
+        if self._anchor_problem:
+            items.append(
+                Event(
+                    "audit_anchor_reset",
+                    "store",
+                    now_ms(),
+                    Level.LEVEL_2,
+                    {"reason": self._anchor_problem},
+                )
+            )
         try:
+            if not self._is_open:
+                self._open()
+                seq, prev_hash = self._last_seq, self._last_hash
+            conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             for item in items:
                 if isinstance(item, _Readings):
@@ -432,16 +470,9 @@ class StoreWriter:
                 conn.executemany(
                     "INSERT INTO records(type, ts, key, data) VALUES (?,?,?,?)", records
                 )
-            event_rows = []
-            for ev in events:
-                seq += 1
-                details = canonical_details(ev.details)
-                level = int(ev.level)
-                h = event_hash(prev_hash, seq, ev.ts_ms, ev.kind, level, ev.source, details)
-                event_rows.append((seq, ev.ts_ms, ev.kind, level, ev.source, details, prev_hash, h))
-                prev_hash = h
-            if event_rows:
-                conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?)", event_rows)
+            new_anchor = self._anchor
+            if events:
+                seq, prev_hash, new_anchor = self._insert_events(events, seq, prev_hash)
             for entry in states:
                 if entry.value is None:
                     conn.execute("DELETE FROM state WHERE key = ?", (entry.key,))
@@ -458,8 +489,11 @@ class StoreWriter:
             for gap in gaps:
                 items.remove(gap)
                 self._restore_dropped(gap)
+            if self._anchor_problem:
+                items.pop()
             return False
-        self._last_seq, self._last_hash = seq, prev_hash
+        self._last_seq, self._last_hash, self._anchor = seq, prev_hash, new_anchor
+        self._anchor_problem = ""
         st = self.stats
         if st.failing_since is not None:
             log.warning("store commits succeed again after %d failures", st.failed_commits)
@@ -486,13 +520,21 @@ class StoreWriter:
         st = self.stats
         st.failed_commits += 1
         st.commit_error = f"{type(exc).__name__}: {exc}"
-        conn = self._conn
+        if disk_full(exc):
+            self._evict_for_space = True
         try:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            # Re-read the chain head: if anything else appended events (it must not: the lock),
-            # retrying with our own stale sequence numbers would fail forever.
-            self._last_seq, self._last_hash = self._chain_head()
+            if self._is_open:
+                conn = self._conn
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if disk_trouble(exc) and not disk_full(exc):
+                    # A read-only remount or I/O errors: reopen on the next try, so the
+                    # connection does not stay in a state from before the disk came back.
+                    self._close()
+                else:
+                    # Re-read the chain head: if anything else appended events (it must not:
+                    # the lock), retrying with our own stale sequence numbers would fail forever.
+                    self._read_head()
         except Exception as again:  # noqa: BLE001 - the disk is in trouble; retry later
             log.debug("after a failed commit: %s", again)
         log.error("store commit failed (%s); will retry", st.commit_error)
@@ -576,19 +618,140 @@ class StoreWriter:
         self._next_maintenance = time.monotonic() + self.settings.maintenance_interval_s
         self.run_maintenance()
 
-    def run_maintenance(self) -> None:
-        """Retention by age and size; each eviction is recorded by a ``gap`` event.
+    def run_maintenance(self, over_budget: bool = False) -> None:
+        """Retention by age and size; each eviction is committed with its ``gap`` event.
 
         Runs on the writer thread (or before it starts), so there is only ever one writer.
+        ``over_budget``: the disk is full, evict by size to make room inside the file.
         """
+        if not self._is_open:
+            return
+        gaps: list[dict[str, Any]] = []
+
+        def write_gap(details: dict[str, Any]) -> None:
+            self._append_gap(details)
+            gaps.append(details)
+
         try:
-            gaps = retention.apply(self._conn, self.settings, now_ms(), self._last_hash_of)
+            retention.apply(
+                self._conn, self.settings, now_ms(), self._last_hash_of, write_gap, over_budget
+            )
         except Exception as exc:  # noqa: BLE001 - maintenance must never stop ingest
             log.error("retention failed: %s", exc)
-            return
-        if gaps:
+            try:
+                self._read_head()  # the failed transaction's gap event is not in the store
+            except Exception as again:  # noqa: BLE001 - the disk is in trouble
+                log.debug("after a failed retention: %s", again)
+        finally:
             self.stats.stored_readings -= sum(g["count"] for g in gaps if g["stream"] == "readings")
-            self._commit([Event("gap", "retention", now_ms(), Level.INFO, g) for g in gaps])
+
+    def _append_gap(self, details: dict[str, Any]) -> None:
+        """A gap event inside retention's open transaction, with the anchor's update. The
+        head moves now; if the transaction fails, :meth:`run_maintenance` reads it again."""
+        ev = Event("gap", "retention", now_ms(), Level.INFO, details)
+        before = self._anchor
+        if details["stream"] == "events":
+            before = before.evicted(details["last_seq"], details["last_hash"], details["count"])
+        self._anchor = before
+        self._last_seq, self._last_hash, self._anchor = self._insert_events(
+            [ev], self._last_seq, self._last_hash
+        )
+
+    def _insert_events(
+        self, events: list[Event], seq: int, prev_hash: str
+    ) -> tuple[int, str, Anchor]:
+        """Append events to the chain and move the anchor, inside the open transaction."""
+        rows = []
+        for ev in events:
+            seq += 1
+            details = canonical_details(ev.details)
+            level = int(ev.level)
+            h = event_hash(prev_hash, seq, ev.ts_ms, ev.kind, level, ev.source, details)
+            rows.append((seq, ev.ts_ms, ev.kind, level, ev.source, details, prev_hash, h))
+            prev_hash = h
+        self._conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?)", rows)
+        new_anchor = self._anchor.appended(seq, prev_hash, len(rows))
+        anchor.write(self._conn, new_anchor, self._anchor_key)
+        return seq, prev_hash, new_anchor
+
+    # -- opening and closing the store ---------------------------------------------------------
+
+    def _open(self) -> None:
+        """Open (create, migrate) the store and read what the writer keeps in memory."""
+        db = open_store(self.path, self._key, synchronous=self.settings.synchronous)
+        try:
+            self._conn = db.conn
+            self._channel_ids = dict(
+                (name, cid) for cid, name in self._conn.execute("SELECT id, name FROM channels")
+            )
+            self._read_head()
+            self._check_anchor()
+            self.stats.stored_readings = self._count_readings()
+        except Exception as exc:
+            db.conn.close()
+            if disk_trouble(exc):
+                raise StoreUnavailable(f"cannot open {self.path}: {exc}") from None
+            raise
+        self._is_open = True
+        if self.stats.failing_since is not None:
+            log.warning("store opened after %d failed attempts", self.stats.failed_commits)
+
+    def _check_anchor(self) -> None:
+        """Seal a store's first anchor; a missing, forged or disagreeing one is recorded (as an
+        ``audit_anchor_reset`` event, which ``audit verify`` reports) and the rows re-anchored."""
+        stored, sealed = anchor.read(self._conn, self._anchor_key)
+        rows = anchor.from_rows(self._conn)
+        raw = self._conn.execute("SELECT mac FROM chain_anchor WHERE id = 1").fetchone()
+        if stored is not None and raw is not None and raw[0] == "" and stored == rows:
+            problem = ""  # the migration's unsealed anchor of a store that predates anchors
+        elif stored is None:
+            problem = "" if rows == anchor.EMPTY else "the chain anchor is missing"
+        elif not sealed:
+            problem = "the chain anchor's seal does not verify"
+        elif stored != rows:
+            problem = f"the events do not match the chain anchor: anchor {stored}, rows {rows}"
+        else:
+            self._anchor = stored
+            return
+        if problem:
+            log.error("%s; re-anchoring the chain as stored", problem)
+        self._anchor_problem = problem
+        self._conn.execute("BEGIN IMMEDIATE")
+        anchor.write(self._conn, rows, self._anchor_key)
+        self._conn.execute("COMMIT")
+        self._anchor = rows
+
+    def _read_head(self) -> None:
+        self._last_seq, self._last_hash = self._chain_head()
+        stored, _ = anchor.read(self._conn, self._anchor_key)
+        if stored is not None:
+            self._anchor = stored
+
+    def _try_open(self) -> bool:
+        try:
+            self._open()
+        except Exception as exc:  # noqa: BLE001 - still unavailable (or broken): keep retrying
+            self.stats.commit_error = str(exc)
+            log.debug("store still unavailable: %s", exc)
+            return False
+        log.warning("store open again; committing what was held")
+        return True
+
+    def _unavailable(self, exc: Exception) -> None:
+        st = self.stats
+        st.failed_commits += 1
+        st.commit_error = str(exc)
+        if st.failing_since is None:
+            st.failing_since = time.monotonic()
+        log.error("%s; alarms run without the store, retrying every %.0f s", exc, RETRY_S)
+
+    def _close(self) -> None:
+        if self._is_open:
+            self._is_open = False
+            try:
+                self._conn.close()
+            except Exception as exc:  # noqa: BLE001 - closing after disk trouble
+                log.debug("closing the store: %s", exc)
 
     def _count_readings(self) -> int:
         """Rows in ``readings`` from two index lookups, not a scan of millions of rows: ids only
