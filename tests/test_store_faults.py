@@ -169,3 +169,16 @@ def test_event_retention_moves_the_anchor_with_its_gap(tmp_path: Path) -> None:
     w.stop()
     report = _verify(db)
     assert report.ok and report.first_seq == 6, report
+
+
+def test_event_batches_carry_the_chain_head_upstream(tmp_path: Path) -> None:
+    from box.config.loader import parse_config
+    from box.sync.outbox import Cursors, Outbox
+
+    db = tmp_path / "b.db"
+    _events_store(db, 4)
+    conn = connect(db, KEY, readonly=True)
+    (last_hash,) = conn.execute("SELECT hash FROM events WHERE seq = 4").fetchone()
+    batch = Outbox(conn, parse_config("config_version = 1\n"), "sb-x", Cursors()).next_batch(0)
+    conn.close()
+    assert batch is not None and batch.payload["chain_head"] == {"seq": 4, "hash": last_hash}

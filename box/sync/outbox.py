@@ -133,6 +133,9 @@ class Outbox:
         first, last = c.events + 1, rows[-1][0]
         payload = self._envelope_payload("events", first, last, False)
         payload["events"] = events
+        # The chain's head as of this batch (even when some events stay on site): a platform
+        # that keeps it sees a box whose chain later ends earlier, or forks (tail truncation).
+        payload["chain_head"] = {"seq": rows[-1][0], "hash": rows[-1][7]}
         return Batch(Stream.EVENTS, first, last, payload, rows=len(rows))
 
     def _records(self, now: float) -> Batch | None:

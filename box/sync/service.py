@@ -25,13 +25,14 @@ from box.sync.envelope import (
     seal,
 )
 from box.sync.keyring import SyncKeyring
-from box.sync.nonce import NonceSource
+from box.sync.nonce import NonceSource, next_boot
 from box.sync.outbox import Outbox
 from box.sync.transport import Transport
 
 log = logging.getLogger(__name__)
 
 STATE_BOOT = "sync.boot"
+BOOT_FILE = "sync-boot"  # beside the store: the fsynced copy of the boot counter
 IDLE_WAIT_S = 0.2  # how often an idle outbox looks for new rows (level-1 alarms leave < 1 s)
 
 
@@ -53,8 +54,8 @@ class SyncService:
         self.conn = connect(db_path, store_key, readonly=True)
         state = dict(self.conn.execute("SELECT key, value FROM state WHERE key LIKE 'sync.%'"))
         self.saved_state = state
-        # A new boot number, committed before the first seal: nonces never repeat (nonce.py).
-        boot = int(state.get(STATE_BOOT, 0)) + 1
+        # A new boot number, fsynced before the first seal: nonces never repeat (nonce.py).
+        boot = next_boot(db_path.parent / BOOT_FILE, int(state.get(STATE_BOOT, 0)))
         writer.set_state(STATE_BOOT, str(boot))
         if not writer.flush(timeout=30):
             raise RuntimeError("could not commit the sync boot counter; not sealing anything")
