@@ -147,6 +147,8 @@ def snapshot(d: Daemon) -> dict[str, Any]:
         **alarm_summary(d),
         "records": latest_records(d),
         "failed_record_types": d.record_types.failed,
-        "sync": d.sync.status() if d.sync is not None else {"enabled": False},
+        "sync": d.sync.status()
+        if d.sync is not None
+        else {"enabled": d.config.sync.enabled, "error": d.sync_error},
         "web_error": d.web_error,
     }
