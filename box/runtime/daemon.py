@@ -191,7 +191,7 @@ class Daemon:
         self._opened.append("buttons")
         self.pipeline.start()
         self._opened.append("pipeline")
-        if problem := self.writer.commit_problem():
+        if problem := self.writer.commit_problem() or self.writer.disk_problem():
             self._store_health(problem)  # e.g. a full disk at start: a fault alarm from now on
         self._start_drivers(config)
         self._start_sync(config)
@@ -279,11 +279,15 @@ class Daemon:
         if self._reload_requested.is_set():
             self._reload_requested.clear()
             self.reload(who="signal:SIGHUP")
-        problems = status.health_problems(self)
-        if problems:
-            log.error("not feeding the watchdog: %s", "; ".join(problems))
-            self.notifier.status("unhealthy: " + "; ".join(problems))
+        stuck = status.health_problems(self, restartable_only=True)
+        if stuck:
+            log.error("not feeding the watchdog: %s", "; ".join(stuck))
+            self.notifier.status("unhealthy: " + "; ".join(stuck))
             return False
+        if problems := status.health_problems(self):
+            self.notifier.watchdog()  # a restart would not cure these (a full disk)
+            self.notifier.status("degraded: " + "; ".join(problems))
+            return True
         self.notifier.watchdog()
         self.notifier.status(status.status_line(self))
         return True

@@ -21,12 +21,17 @@ if TYPE_CHECKING:
 HEARTBEAT_LIMIT_S = 10.0  # a worker silent this long is stuck: stop feeding systemd's watchdog
 
 
-def health_problems(d: Daemon) -> list[str]:
+def health_problems(d: Daemon, restartable_only: bool = False) -> list[str]:
+    """What is wrong with the box. ``restartable_only``: what a restart may cure (stuck or dead
+    workers), for the watchdog; a full or read-only disk is reported, but restarting the box
+    over it would only cost the alarms' state."""
     now = time.monotonic()
     problems = []
     if not d.writer.is_alive() or now - d.writer.heartbeat > HEARTBEAT_LIMIT_S:
         problems.append("store writer stuck or dead")
-    elif commit_problem := d.writer.commit_problem():
+    elif restartable_only:
+        pass
+    elif commit_problem := d.writer.commit_problem() or d.writer.disk_problem():
         problems.append(commit_problem)
     if not d.pipeline.is_alive() or now - d.pipeline.heartbeat > HEARTBEAT_LIMIT_S:
         problems.append("pipeline stuck or dead")

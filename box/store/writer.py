@@ -31,6 +31,7 @@ from box.store.anchor import Anchor
 from box.store.config import StoreSection
 from box.store.database import StoreUnavailable, disk_full, disk_trouble, open_store
 from box.store.events import GENESIS_HASH, canonical_details, event_hash
+from box.store.reserve import Reserve
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,6 +41,8 @@ MULTI_ROWS = 250  # 1,000 bound parameters per statement, well under SQLite's li
 _SINGLE_INSERT = "INSERT INTO readings(channel_id, ts, value, quality) VALUES (?,?,?,?)"
 _MULTI_INSERT = _SINGLE_INSERT.replace("(?,?,?,?)", ",".join(["(?,?,?,?)"] * MULTI_ROWS))
 RETRY_S = 1.0  # a failed commit (or open) is retried this often
+REOPEN_AFTER_S = 10.0  # commits failing with I/O errors this long: reopen the store
+RESERVE_RETRY_S = 5.0  # how often a released reserve is taken back if the disk has room
 MAX_OVERFLOW = 100_000  # events and state held in memory while the disk refuses them
 
 
@@ -148,6 +151,9 @@ class StoreWriter:
         self._anchor = anchor.EMPTY
         self._anchor_problem = ""  # found at open; recorded as an event by the first commit
         self._evict_for_space = False
+        self.reserve = Reserve(path.parent)
+        self._next_reserve_try = 0.0
+        self._reported = ""  # the store problem last told to on_health ("" none)
         try:
             self._open()
         except StoreUnavailable as exc:
@@ -261,8 +267,6 @@ class StoreWriter:
     def commit_problem(self) -> str | None:
         """Why the store cannot take data now, or None: commits failing, or the thread gone."""
         st = self.stats
-        if st.failing_since is not None and not self._is_open:
-            return f"store unavailable: {st.commit_error}"
         if st.failing_since is not None:
             failing_s = time.monotonic() - st.failing_since
             return f"store cannot commit for {failing_s:.0f} s: {st.commit_error}"
@@ -498,7 +502,7 @@ class StoreWriter:
         if st.failing_since is not None:
             log.warning("store commits succeed again after %d failures", st.failed_commits)
             st.failing_since, st.commit_error = None, ""
-            self._report_health("")
+            self._report_health(self.disk_problem() or "")
         st.committed_readings += len(rows)
         st.stored_readings += len(rows)
         st.committed_events += len(events)
@@ -521,15 +525,17 @@ class StoreWriter:
         st.failed_commits += 1
         st.commit_error = f"{type(exc).__name__}: {exc}"
         if disk_full(exc):
-            self._evict_for_space = True
+            self._evict_for_space = True  # evict (with a gap event), then go on
+            self.reserve.release()  # the room that eviction and the checkpoint need
         try:
             if self._is_open:
                 conn = self._conn
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                if disk_trouble(exc) and not disk_full(exc):
-                    # A read-only remount or I/O errors: reopen on the next try, so the
-                    # connection does not stay in a state from before the disk came back.
+                failing_s = time.monotonic() - (st.failing_since or time.monotonic())
+                if disk_trouble(exc) and not disk_full(exc) and failing_s > REOPEN_AFTER_S:
+                    # A read-only remount or I/O errors for a while: reopen on the next try,
+                    # so a connection opened read-only does not outlive the disk's trouble.
                     self._close()
                 else:
                     # Re-read the chain head: if anything else appended events (it must not:
@@ -542,7 +548,16 @@ class StoreWriter:
             st.failing_since = time.monotonic()
             self._report_health(st.commit_error)
 
+    def disk_problem(self) -> str | None:
+        """The disk filled up and the store runs on its reserve (until the disk has room)."""
+        if self._is_open and not self.reserve.held:
+            return "disk full: the store runs on its reserve, oldest readings are evicted"
+        return None
+
     def _report_health(self, error: str) -> None:
+        if error == self._reported:
+            return
+        self._reported = error
         if self.on_health is not None:
             try:
                 self.on_health(error)
@@ -613,7 +628,13 @@ class StoreWriter:
             mine[2] = max(mine[2], d["to_ts"])
 
     def _maybe_maintain(self) -> None:
-        if time.monotonic() < self._next_maintenance:
+        now = time.monotonic()
+        if self._is_open and now >= self._next_reserve_try and not self.reserve.held:
+            self._next_reserve_try = now + RESERVE_RETRY_S
+            if self.reserve.take():
+                log.warning("the disk has room again: the store's reserve is held")
+                self._report_health(self.stats.commit_error)
+        if now < self._next_maintenance:
             return
         self._next_maintenance = time.monotonic() + self.settings.maintenance_interval_s
         self.run_maintenance()
@@ -678,7 +699,12 @@ class StoreWriter:
 
     def _open(self) -> None:
         """Open (create, migrate) the store and read what the writer keeps in memory."""
-        db = open_store(self.path, self._key, synchronous=self.settings.synchronous)
+        try:
+            db = open_store(self.path, self._key, synchronous=self.settings.synchronous)
+        except StoreUnavailable:
+            if not self.reserve.release():
+                raise
+            db = open_store(self.path, self._key, synchronous=self.settings.synchronous)
         try:
             self._conn = db.conn
             self._channel_ids = dict(
@@ -693,6 +719,7 @@ class StoreWriter:
                 raise StoreUnavailable(f"cannot open {self.path}: {exc}") from None
             raise
         self._is_open = True
+        self.reserve.take()
         if self.stats.failing_since is not None:
             log.warning("store opened after %d failed attempts", self.stats.failed_commits)
 
@@ -743,6 +770,7 @@ class StoreWriter:
         st.commit_error = str(exc)
         if st.failing_since is None:
             st.failing_since = time.monotonic()
+        self._report_health(st.commit_error)
         log.error("%s; alarms run without the store, retrying every %.0f s", exc, RETRY_S)
 
     def _close(self) -> None:
