@@ -9,7 +9,7 @@ DEMO   := .demo
 # Chromium with its driver (the web page is tested in a real headless browser).
 TEST_APT := sqlite3 mosquitto chromium chromium-driver fonts-wqy-zenhei
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test chaos lint bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || scripts/ensure-apt python3-venv
@@ -39,6 +39,12 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy box drivers sim firmware_tools
 	$(BIN)/pytest
+
+# The fault tests' long run: 50 SIGKILL cycles per scenario (ingest with retention, config
+# change, backup), plus the full and read-only disk tests (they mount filesystems: run as root).
+# Prints one line of figures per cycle; docs/RELIABILITY.md quotes them.
+chaos: $(STAMP)
+	CHAOS_CYCLES=50 $(BIN)/pytest tests/chaos -s --timeout=3600
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

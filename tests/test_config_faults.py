@@ -244,3 +244,18 @@ def test_every_mutation_is_refused_with_a_reason_or_valid_per_the_oracle(
         assert problems and all(i.reason and i.line for i in problems), problems
         return
     assert oracle(data, parse_config(text), path, value) == []
+
+
+def test_config_check_refuses_deep_nesting_and_bad_bytes_with_a_line(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    home = tmp_path / "box"
+    run_cli(home, "init")
+    deep = tmp_path / "deep.toml"
+    deep.write_text("config_version = 1\ndeep = " + "[" * 3000 + "]" * 3000 + "\n")
+    result = run_cli(home, "config", "check", str(deep), check=False)
+    assert result.exit_code != 0 and "deep.toml:2" in result.output and "nested" in result.output
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"config_version = 1\n# \xff\n")
+    result = run_cli(home, "config", "check", str(bad), check=False)
+    assert result.exit_code != 0 and "bad.toml:2" in result.output and "UTF-8" in result.output

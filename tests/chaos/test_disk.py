@@ -109,7 +109,7 @@ def test_a_disk_that_fills_while_running_evicts_readings_with_a_gap(
         d = Daemon(bh)
         d.start()
         try:
-            wait_for(lambda: d.writer.stats.committed_readings > 2000, what="readings stored")
+            wait_for(lambda: d.writer.stats.committed_readings > 500, what="readings stored")
             assert d.writer.reserve.held
             fill(mnt)
             wait_for(lambda: d.writer.stats.failed_commits > 0, what="commits fail")
