@@ -259,3 +259,12 @@ def test_config_check_refuses_deep_nesting_and_bad_bytes_with_a_line(tmp_path: P
     bad.write_bytes(b"config_version = 1\n# \xff\n")
     result = run_cli(home, "config", "check", str(bad), check=False)
     assert result.exit_code != 0 and "bad.toml:2" in result.output and "UTF-8" in result.output
+
+
+def test_two_alarms_of_one_name_on_a_channel_are_refused() -> None:
+    text = DEMO.replace('name = "hot_3h"', 'name = "A1"')
+    doc = tomlkit.parse(text)
+    motor = next(c for c in doc["channels"] if "sustained" in c.get("alarms", {}))
+    motor["alarms"]["thresholds"] = {"levels": [{"name": "A1", "at": 90.0, "level": 2}]}
+    exc = rejected(tomlkit.dumps(doc))
+    assert "alarm name 'A1' is also used by" in str(exc), str(exc)

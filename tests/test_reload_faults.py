@@ -114,3 +114,21 @@ def test_start_up_falls_back_to_history_when_a_valid_config_fails_to_start(home:
         assert "rpigpio" in rejected["errors"] and rejected["who"] == "startup"
     finally:
         d.stop()
+
+
+def test_a_restart_with_a_file_emptied_of_channels_runs_the_last_good_config(home: Path) -> None:
+    write_config(home, sim_body())
+    d = Daemon(BoxHome.under(home))
+    d.start()
+    d.stop()
+    text = (home / "box.toml").read_text()
+    (home / "box.toml").write_text(text[: text.index("[[outputs.relays]]")])  # cut off
+    d = Daemon(BoxHome.under(home))
+    d.start()
+    try:
+        assert [c.id for c in d.config.channels] == ["t1.lel", "t1.temp"]
+        d.writer.flush()
+        (rejected,) = kinds(home, "config_rejected")
+        assert "no [[channels]]" in rejected["errors"]
+    finally:
+        d.stop()

@@ -297,6 +297,7 @@ def cross_check(config: BoxConfigBase, kinds: RuleKinds | None = None) -> list[C
             produced.setdefault(channel, drv.name)
     issues += _check_rule_kinds(config, seen, kinds or default_rule_kinds())
     issues += _check_hardware(config)
+    issues += _check_alarm_names(config, kinds or default_rule_kinds())
     first: dict[str, int] = {}
     for o, out in enumerate(config.outputs.plugins):  # names are their status and fault keys
         if out.name in first:
@@ -325,6 +326,41 @@ def _check_hardware(config: BoxConfigBase) -> list[ConfigIssue]:
             at: tuple[PathElem, ...] = ("outputs", "relays", r, "name")
             issues.append(ConfigIssue(at, relay.name, f"duplicate of relays[{names[relay.name]}]"))
         names.setdefault(relay.name, r)
+    return issues
+
+
+def _check_alarm_names(config: BoxConfigBase, kinds: RuleKinds) -> list[ConfigIssue]:
+    """Alarm names unique per channel across its rule kinds: an alarm's id is
+    ``channel:name``, so two rules of one name would be one alarm, each hiding the other."""
+    issues: list[ConfigIssue] = []
+    for c, ch in enumerate(config.channels):
+        if ch is None:
+            continue
+        seen: dict[str, str] = {}
+        for kind in kinds.channel:
+            value = getattr(ch.alarms, kind.name, None)
+            if value is None:
+                continue
+            base: tuple[PathElem, ...] = ("channels", c, "alarms", kind.name)
+            named: list[tuple[tuple[PathElem, ...], Any]] = []
+            if isinstance(value, list):
+                named = [
+                    ((*base, i, "name"), getattr(v, "name", None)) for i, v in enumerate(value)
+                ]
+            elif hasattr(value, "levels"):
+                named = [
+                    ((*base, "levels", i, "name"), lv.name) for i, lv in enumerate(value.levels)
+                ]
+            else:
+                named = [((*base, "name"), getattr(value, "name", None))]
+            for path, name in named:
+                if not isinstance(name, str):
+                    continue
+                where = ConfigIssue(path, None, "").dotted
+                if name in seen:
+                    reason = f"alarm name {name!r} is also used by {seen[name]} on this channel"
+                    issues.append(ConfigIssue(path, name, reason))
+                seen.setdefault(name, where)
     return issues
 
 

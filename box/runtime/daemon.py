@@ -156,6 +156,12 @@ class Daemon:
         )
         self._opened.append("store")
         previous_text = self.writer.read_state(STATE_CONFIG_TEXT).get(STATE_CONFIG_TEXT)
+        previous = self._parse_quietly(previous_text) if previous_text != text else None
+        if previous is not None and previous.channels and not config.channels:
+            raise ConfigError(  # start() goes on to the config history
+                f"the config declares no [[channels]] while the last applied one had "
+                f"{len(previous.channels)} (a truncated or emptied file?)"
+            )
         saved = self.writer.read_state("alarm.", "sustained.", "threshold.")
         self.writer.start()
         self.writer.submit_event(
@@ -177,7 +183,7 @@ class Daemon:
             )
         if previous_text != text:
             self._record_applied(
-                self._parse_quietly(previous_text),
+                previous,
                 config,
                 text,
                 who="startup (file changed while stopped)",
