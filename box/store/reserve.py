@@ -5,6 +5,7 @@ evicts, and runs on; it takes the space back once the disk has room again."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -43,7 +44,9 @@ class Reserve:
                 os.close(fd)
         except OSError as exc:
             log.debug("cannot hold the store's reserve: %s", exc)
-            self.path.unlink(missing_ok=True) if self._can_unlink() else None
+            with contextlib.suppress(OSError):  # a part-made reserve holds nothing reliable
+                if self.path.exists() and not self.held:
+                    self.path.unlink()
             return False
         return True
 
@@ -58,6 +61,3 @@ class Reserve:
             return False
         log.error("disk full: released the store's %d MB reserve", self.size // 2**20)
         return True
-
-    def _can_unlink(self) -> bool:
-        return self.path.exists() and not self.held

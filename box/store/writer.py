@@ -629,9 +629,9 @@ class StoreWriter:
 
     def _maybe_maintain(self) -> None:
         now = time.monotonic()
-        if self._is_open and now >= self._next_reserve_try and not self.reserve.held:
+        if self._is_open and now >= self._next_reserve_try:
             self._next_reserve_try = now + RESERVE_RETRY_S
-            if self.reserve.take():
+            if not self.reserve.held and self.reserve.take():
                 log.warning("the disk has room again: the store's reserve is held")
                 self._report_health(self.stats.commit_error)
         if now < self._next_maintenance:
@@ -647,24 +647,22 @@ class StoreWriter:
         """
         if not self._is_open:
             return
-        gaps: list[dict[str, Any]] = []
-
-        def write_gap(details: dict[str, Any]) -> None:
-            self._append_gap(details)
-            gaps.append(details)
-
         try:
-            retention.apply(
-                self._conn, self.settings, now_ms(), self._last_hash_of, write_gap, over_budget
-            )
+            gaps = retention.apply(
+                self._conn, self.settings, now_ms(), self._last_hash_of, self._append_gap,
+                over_budget,
+            )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - maintenance must never stop ingest
             log.error("retention failed: %s", exc)
             try:
-                self._read_head()  # the failed transaction's gap event is not in the store
+                # The failed transaction's gap event is not in the store; the chunks before it
+                # are (each committed with its own gap): read both back from the store.
+                self._read_head()
+                self.stats.stored_readings = self._count_readings()
             except Exception as again:  # noqa: BLE001 - the disk is in trouble
                 log.debug("after a failed retention: %s", again)
-        finally:
-            self.stats.stored_readings -= sum(g["count"] for g in gaps if g["stream"] == "readings")
+            return
+        self.stats.stored_readings -= sum(g["count"] for g in gaps if g["stream"] == "readings")
 
     def _append_gap(self, details: dict[str, Any]) -> None:
         """A gap event inside retention's open transaction, with the anchor's update. The
