@@ -91,9 +91,11 @@ def seed_old_readings(home: Path, rows: int = 120_000) -> None:
     w.stop()
 
 
-def run_cycles(home: Path, daemon_factory, during, name: str) -> None:
+def run_cycles(
+    home: Path, daemon_factory, during, name: str, body: str = BODY, after_kill=None
+) -> None:
     rng = random.Random(f"{SEED}-{name}")
-    write_config(home, BODY)
+    write_config(home, body)
     seed_old_readings(home)
     evicted = 0
     for cycle in range(CYCLES):
@@ -113,6 +115,8 @@ def run_cycles(home: Path, daemon_factory, during, name: str) -> None:
         action.join(20)
         assert d.proc.returncode == -signal.SIGKILL
         counts = check_after_kill(home, seen)
+        if after_kill is not None:
+            after_kill(home)
         evicted = seen[0] - counts["readings"]
         print(  # noqa: T201 - the figures of the reliability report
             f"chaos {name} cycle {cycle + 1}/{CYCLES} seed {SEED}: ready in {ready_s:.2f} s, "
@@ -158,3 +162,28 @@ def backup(home: Path, d, rng: random.Random, stop: threading.Event) -> None:
 )
 def test_sigkill_at_random_moments_loses_nothing(home: Path, daemon_factory, during) -> None:
     run_cycles(home, daemon_factory, during, during.__name__)
+
+
+def test_sigkill_while_syncing_loses_nothing_and_never_reuses_a_boot_number(
+    home: Path, daemon_factory, tmp_path: Path
+) -> None:
+    """The uplink to a real broker runs while the kills land; each boot seals with a boot
+    number larger than every earlier one (GCM nonces never repeat across kills)."""
+    from tests.broker import Broker
+
+    broker = Broker(tmp_path / "broker")
+    if broker.proc is None:
+        broker.start()
+    boots: list[int] = []
+
+    def boot_grew(home: Path) -> None:
+        boot = int((home / "data" / "sync-boot").read_text())
+        assert not boots or boot > boots[-1], f"boot number {boot} after {boots}"
+        boots.append(boot)
+
+    sync = f"[sync]\nenabled = true\nport = {broker.port}\nbatch_max_rows = 500\n"
+    try:
+        run_cycles(home, daemon_factory, ingest, "sync", sync + BODY, boot_grew)
+    finally:
+        broker.stop()
+    assert len(boots) == CYCLES
