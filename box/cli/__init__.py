@@ -22,6 +22,7 @@ SECTIONS = {
     "Field devices": ["sensors"],
     "Upstream": ["sync", "consume"],
     "Data and audit": ["readings", "events", "audit", "backup", "restore"],
+    "Maintain": ["update", "wipe"],
     "Measure and simulate": ["bench", "sim"],
 }
 
@@ -92,7 +93,9 @@ def _register() -> None:
         sim_cmds,
         store_cmds,
         sync_cmds,
+        update_cmds,
         user_cmds,
+        wipe_cmds,
     )
 
     for module in (
@@ -107,6 +110,8 @@ def _register() -> None:
         sync_cmds,
         sensor_cmds,
         user_cmds,
+        update_cmds,
+        wipe_cmds,
     ):
         for command in module.COMMANDS:
             main.add_command(command)

@@ -6,6 +6,7 @@ Commands run on the core thread (``pipeline.call``), the only one that touches a
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from drivers.base import DriverRegistry
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class BoxFacade:
@@ -143,6 +145,11 @@ class BoxFacade:
         from box.store.backup import backup
 
         backup(self.home.database_file, self._d.keys.get(STORE_KEY), target)
+
+    def request_stop(self, reason: str) -> None:
+        """An orderly stop, as SIGTERM would (the main loop stops everything in order)."""
+        log.warning("stopping: %s", reason)
+        self._d.request_stop()
 
     def _on_core(self, fn: Callable[[], T]) -> T:
         return self._d.pipeline.call(fn)

@@ -26,7 +26,8 @@ def audit_events(conn: sqlite3.Connection, store_key: bytes | None = None) -> Ch
                 gap_anchor = d.get("last_hash")
                 break
     rows = conn.execute(
-        "SELECT seq, ts, kind, level, source, details, prev_hash, hash FROM events ORDER BY seq"
+        "SELECT seq, ts, kind, level, source, details, prev_hash, hash, hash_v FROM events"
+        " ORDER BY seq"
     )
     report = verify_chain(rows, gap_anchor)
     if not report.ok or store_key is None:

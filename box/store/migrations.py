@@ -84,7 +84,13 @@ def records(db: Database) -> None:
     db.execute("CREATE INDEX records_type_ts ON records(type, ts)")
 
 
-@MIGRATIONS(name="0005_chain_anchor")
+@MIGRATIONS(name="0005_event_hash_version")
+def event_hash_version(db: Database) -> None:
+    # Rows written before are hash version 1 (box/store/events.py); new rows are written as 2.
+    db.execute("ALTER TABLE events ADD COLUMN hash_v INTEGER NOT NULL DEFAULT 1")
+
+
+@MIGRATIONS(name="0006_chain_anchor")
 def chain_anchor(db: Database) -> None:
     # One row: the events chain's sealed checkpoint (box/store/anchor.py). mac '' = not sealed
     # yet: the writer seals the rows as they are when it first opens a store that predates it.

@@ -30,7 +30,7 @@ from box.store import anchor, retention
 from box.store.anchor import Anchor
 from box.store.config import StoreSection
 from box.store.database import StoreUnavailable, disk_full, disk_trouble, open_store
-from box.store.events import GENESIS_HASH, canonical_details, event_hash
+from box.store.events import GENESIS_HASH, HASH_V, seal_event
 from box.store.reserve import Reserve
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,9 @@ class StoreWriter:
         self.settings = settings
         self.on_commit = on_commit
         self.on_health = on_health
+        # Called (no arguments, on the writer thread) after each commit that stored readings,
+        # events or records: the sync thread's wake-up. Must be quick and never block.
+        self._commit_listeners: list[Callable[[], None]] = []
         self.stats = WriterStats()
         self.heartbeat = time.monotonic()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_max_batches)
@@ -237,6 +240,13 @@ class StoreWriter:
                 self._lose([item])  # counted and logged: memory is bounded even for events
                 return
             self._overflow.append(item)
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every commit that stores readings, events or records."""
+        self._commit_listeners = [*self._commit_listeners, listener]
+
+    def remove_commit_listener(self, listener: Callable[[], None]) -> None:
+        self._commit_listeners = [f for f in self._commit_listeners if f != listener]
 
     def call(self, fn: Callable[[sqlite3.Connection], T], timeout: float = 10.0) -> T:
         """Run ``fn(connection)`` in the writer's next transaction; return its result once
@@ -518,7 +528,16 @@ class StoreWriter:
                 call.future.set_result(result)
         if self.on_commit and batches:
             self.on_commit(batches)
+        if rows or records or events:
+            self._notify_committed()
         return True
+
+    def _notify_committed(self) -> None:
+        for listener in self._commit_listeners:  # a copy-on-write list: no lock needed
+            try:
+                listener()
+            except Exception:  # a broken listener must not stop the writer
+                log.exception("store commit listener failed")
 
     def _commit_failed(self, exc: Exception) -> None:
         st = self.stats
@@ -663,6 +682,8 @@ class StoreWriter:
                 log.debug("after a failed retention: %s", again)
             return
         self.stats.stored_readings -= sum(g["count"] for g in gaps if g["stream"] == "readings")
+        if gaps:
+            self._notify_committed()  # their gap events are new rows for the uplink
 
     def _append_gap(self, details: dict[str, Any]) -> None:
         """A gap event inside retention's open transaction, with the anchor's update. The
@@ -683,12 +704,15 @@ class StoreWriter:
         rows = []
         for ev in events:
             seq += 1
-            details = canonical_details(ev.details)
             level = int(ev.level)
-            h = event_hash(prev_hash, seq, ev.ts_ms, ev.kind, level, ev.source, details)
-            rows.append((seq, ev.ts_ms, ev.kind, level, ev.source, details, prev_hash, h))
+            details, h = seal_event(prev_hash, seq, ev.ts_ms, ev.kind, level, ev.source, ev.details)
+            rows.append((seq, ev.ts_ms, ev.kind, level, ev.source, details, prev_hash, h, HASH_V))
             prev_hash = h
-        self._conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?)", rows)
+        self._conn.executemany(
+            "INSERT INTO events(seq, ts, kind, level, source, details, prev_hash, hash,"
+            " hash_v) VALUES (?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
         new_anchor = self._anchor.appended(seq, prev_hash, len(rows))
         anchor.write(self._conn, new_anchor, self._anchor_key)
         return seq, prev_hash, new_anchor

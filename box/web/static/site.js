@@ -3,6 +3,11 @@
   const plan = document.getElementById("plan");
   if (!plan) return;
   const csrf = plan.dataset.csrf;
+  // Positions come as data attributes: the page's CSP allows no inline style attributes.
+  for (const m of plan.querySelectorAll(".marker")) {
+    m.style.left = m.dataset.x + "%";
+    m.style.top = m.dataset.y + "%";
+  }
   let dragging = null;
   plan.addEventListener("pointerdown", e => {
     if (plan.dataset.admin !== "1" || !e.target.classList.contains("marker")) return;
