@@ -55,6 +55,14 @@ def committed(home: Path) -> tuple[int, int]:
         conn.close()
 
 
+def gap_events(home: Path) -> int:
+    conn = open_reader(home)
+    try:
+        return conn.execute("SELECT count(*) FROM events WHERE kind = 'gap'").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def check_after_kill(home: Path, seen: tuple[int, int]) -> dict[str, int]:
     bh = BoxHome.under(home)
     counts = check_store(bh.database_file, FileKeyProvider(bh.keys_dir).get("store"))
@@ -104,10 +112,12 @@ def run_cycles(
         d.wait_ready(timeout=30)
         ready_s = time.monotonic() - started
         wait_for(lambda: committed(home)[0] > 0, what="ingest")
+        if cycle == 0:  # retention has begun (its first chunk is in): later kills land in it
+            wait_for(lambda: gap_events(home) > 0, timeout=60, what="retention evicting")
         stop = threading.Event()
         action = threading.Thread(target=during, args=(home, d, rng, stop), daemon=True)
         action.start()
-        time.sleep(rng.uniform(0.5, 3.0))
+        time.sleep(rng.uniform(0.2, 2.5))
         seen = committed(home)
         d.signal(signal.SIGKILL)
         d.proc.wait(10)
