@@ -292,6 +292,16 @@ class StoreWriter:
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def held_items(self) -> int:
+        """Events and state entries held in memory beyond the queue (the disk refuses them)."""
+        return len(self._overflow)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the store is open (False while a full or read-only disk refuses it)."""
+        return self._is_open
+
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 

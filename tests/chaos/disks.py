@@ -72,18 +72,17 @@ def _device_of(mount: Path) -> str:
 def fill(folder: Path, leave: int = 0) -> Path:
     """Fill the filesystem of ``folder`` up (but ``leave`` bytes); returns the filler file."""
     filler = folder / "filler"
-    with open(filler, "wb") as f:
-        chunk = b"\0" * 65536
-        try:
-            while True:
-                f.write(chunk)
-                f.flush()
-        except OSError:
-            pass
-        try:
-            os.fsync(f.fileno())
-        except OSError:
-            pass
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # unbuffered
+    try:
+        for size in (65536, 4096, 512):
+            chunk = b"\0" * size
+            try:
+                while True:
+                    os.write(fd, chunk)
+            except OSError:
+                pass  # ENOSPC: on to smaller writes, to the last block
+    finally:
+        os.close(fd)
     if leave:
         os.truncate(filler, max(0, filler.stat().st_size - leave))
     return filler
