@@ -124,6 +124,12 @@ class BoxFacade:
     def reload(self, who: str) -> dict[str, Any]:
         return self._d.reload(who)
 
+    def positioning(self, action: str, args: dict[str, Any] | None = None) -> Any:
+        """A request for the positioning rules (snapshot, muster_start, ...), on the core."""
+        return self._on_core(
+            lambda: self._d.engine.site_command("positioning", action, dict(args or {}))
+        )
+
     # -- the store, for the web and the downlink ----------------------------------------------
 
     def submit_event(self, event: Event) -> None:

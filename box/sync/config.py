@@ -24,6 +24,16 @@ class SyncTls(StrictModel):
         return self
 
 
+class RecordPolicy(StrictModel):
+    """What of one record type goes upstream (positions are personal data: a site may send
+    them thinned out, or keep them on the box)."""
+
+    upstream: Literal["all", "downsampled", "none"] = Field(
+        default="all", description="all stored rows, one per key every every_s, or none"
+    )
+    every_s: float = Field(default=30, gt=0, le=86400, description="for downsampled")
+
+
 class SyncSection(StrictModel):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -67,6 +77,10 @@ class SyncSection(StrictModel):
     )
     downlink: bool = Field(default=True, description="accept sealed commands from upstream")
     command_max_skew_s: float = Field(default=300, gt=0, le=86400)
+    record_policy: dict[str, RecordPolicy] = Field(
+        default_factory=dict,
+        description='per record type, e.g. position = { upstream = "downsampled", every_s = 60 }',
+    )
     threshold_bounds: dict[str, dict[str, tuple[float, float]]] = Field(
         default_factory=dict,
         description='thresholds upstream may change: "tank1.lel" = { A1 = [10, 25] }',

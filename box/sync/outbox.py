@@ -42,6 +42,8 @@ class Batch:
     backfill: bool = False  # which readings cursor this batch advances
     resend: bool = False  # a range sent again on request (box/sync/resend.py)
     cache: BucketCache | None = field(default=None, repr=False)  # live readings: buckets so far
+    # Records: the last sent time per (type, key) once this batch is acknowledged (downsampling)
+    marks: dict[tuple[str, str], int] | None = field(default=None, repr=False)
 
     def encode(self) -> bytes:
         return json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False).encode()
@@ -68,6 +70,9 @@ class Outbox:
         # sync thread sleeps no longer than that (None: nothing held).
         self.hold_until: float | None = None
         self.resends = Resends()
+        # Per (record type, key): when the last record sent upstream was taken (downsampling);
+        # in memory, so a restart may send one record more per key, never one fewer.
+        self.record_marks: dict[tuple[str, str], int] = {}
         self.buckets: BucketCache | None = None  # live readings' buckets, as acknowledged
         self.configure(config)
 
@@ -201,10 +206,29 @@ class Outbox:
         payload = self._envelope_payload("records", first, last, False)
         if rows[0][0] > first:
             payload["evicted"] = {"from": first, "to": rows[0][0] - 1, "count": rows[0][0] - first}
+        # Rows withheld by the type's policy leave their seqs covered and empty ("none by
+        # policy", as for readings), so a consumer sees no hole where nothing was meant to go.
+        marks = dict(self.record_marks)
         payload["records"] = [
-            [rid, kind, ts, key, json.loads(data)] for rid, kind, ts, key, data in rows
+            [rid, kind, ts, key, json.loads(data)]
+            for rid, kind, ts, key, data in rows
+            if self._record_goes(kind, key, ts, marks)
         ]
-        return Batch(Stream.RECORDS, first, last, payload, rows=len(rows))
+        return Batch(
+            Stream.RECORDS, first, last, payload, rows=len(payload["records"]), marks=marks
+        )
+
+    def _record_goes(self, kind: str, key: str, ts: int, marks: dict[tuple[str, str], int]) -> bool:
+        policy = self.sync.record_policy.get(kind)
+        if policy is None or policy.upstream == "all":
+            return True
+        if policy.upstream == "none":
+            return False
+        last = marks.get((kind, key))
+        if last is not None and ts - last < policy.every_s * 1000:
+            return False
+        marks[(kind, key)] = ts
+        return True
 
     def _readings(self, now: float, backfill: bool) -> Batch | None:
         c = self.cursors
@@ -361,6 +385,8 @@ class Outbox:
             return {STATE_EVENTS: str(c.events)}
         if batch.stream == Stream.RECORDS:
             c.records = batch.last
+            if batch.marks is not None:
+                self.record_marks = batch.marks
             return {STATE_RECORDS: str(c.records)}
         if batch.backfill:
             assert c.backfill is not None  # noqa: S101

@@ -45,12 +45,14 @@ log = logging.getLogger(__name__)
 AREAS = (
     "box.web.pages",
     "box.web.site_pages",
+    "box.web.camera_pages",
     "box.web.config_pages",
     "box.web.admin_pages",
     "box.web.api",
     "box.web.config_api",
     "box.web.alarms_api",
     "box.web.wipe_api",
+    "box.web.people_api",
 )
 ENTRY_POINT_GROUP = plugins.WEB
 
