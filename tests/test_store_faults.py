@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from box.core.records import Event, Quality, Reading, now_ms
+from box.core.records import Event, Position, Quality, Reading, now_ms
 from box.store.config import StoreSection
 from box.store.database import connect
 from box.store.writer import StoreWriter
@@ -58,6 +58,7 @@ def _old_store(path: Path) -> None:
         w.submit_readings([Reading("c1", t, 1.0, Quality.GOOD) for t in ts])
     for i in range(20):
         w.submit_event(Event("test", "tests", start + i, 0, {"i": i}))
+    w.submit_records([Position("t1", start + i, 1.0, 2.0) for i in range(10)])
     w.submit_readings([Reading("c1", now_ms(), 1.0, Quality.GOOD)])
     w.submit_event(Event("test", "tests", now_ms(), 0, {"i": "new"}))
     assert w.flush()
@@ -69,7 +70,7 @@ def test_a_kill_at_any_statement_of_retention_leaves_no_unexplained_hole(tmp_pat
     rows gone with no gap event)."""
     template = tmp_path / "template.db"
     _old_store(template)
-    settings = StoreSection(retention_days=5, event_retention_days=5)
+    settings = StoreSection(retention_days=5, event_retention_days=5, position_retention_days=5)
     outcomes = set()
     for n in range(40):
         db = tmp_path / f"kill{n}.db"
@@ -89,6 +90,13 @@ def test_a_kill_at_any_statement_of_retention_leaves_no_unexplained_hole(tmp_pat
         assert not explained_holes(conn)
         conn.close()
         assert counts["readings"] in (1, 3001)
+        conn = connect(db, KEY, readonly=True)
+        positions = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        said = conn.execute(
+            "SELECT count(*) FROM events WHERE kind = 'gap' AND details LIKE '%positions%'"
+        ).fetchone()[0]
+        conn.close()
+        assert positions == 10 or (positions == 1 and said == 1), (positions, said)
     assert outcomes == {"killed", "finished"}, "the kill points must span the whole run"
 
 
