@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
 import ssl
 import tomllib
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -54,22 +50,24 @@ def tls_context(home: BoxHome) -> ssl.SSLContext | None:
         raise BoxNotRunning(f"cannot use the box's certificate {cert}: {exc}") from None
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP over the box's control socket (``BoxHome.control_socket``)."""
+def _unix_connection(address: str, timeout: float) -> Any:
+    """An HTTP connection over the box's control socket (``BoxHome.control_socket``); the
+    classes load here, not with the module: ``run`` imports this file and needs no client."""
+    import http.client
+    import socket
 
-    def __init__(self, address: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.address = address
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(address)
+            except OSError:
+                sock.close()
+                raise
+            self.sock = sock
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.address)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
+    return UnixConnection("localhost", timeout=timeout)
 
 
 class BoxClient:
@@ -85,6 +83,9 @@ class BoxClient:
         answer = self._over_control_socket(path, data, token, method or ("POST" if data else "GET"))
         if answer is not None:
             return answer
+        import urllib.error  # here: ``run`` reads base_url and needs no HTTP client
+        import urllib.request
+
         # The URL is always http://<configured loopback or LAN address>, never user-supplied.
         req = urllib.request.Request(  # noqa: S310
             self.url + path, data=data, method=method or ("POST" if data else "GET")
@@ -116,7 +117,9 @@ class BoxClient:
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        conn = _UnixConnection(self.home.control_socket, self.timeout)
+        import http.client
+
+        conn = _unix_connection(self.home.control_socket, self.timeout)
         try:
             try:
                 conn.request(method, path, body=data, headers=headers)

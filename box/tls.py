@@ -13,13 +13,15 @@ import os
 import socket
 import ssl
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from typing import TYPE_CHECKING
 
 from box.atomic import write_atomic
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# cryptography's X.509 layer (~7 MiB) is imported by the functions that make or read a
+# certificate: the daemon and most commands only need the paths and an ssl context.
 
 CERT_NAME = "web.crt"
 KEY_NAME = "web-tls.key"  # not "web.key": key files named *.key hold 256-bit secrets
@@ -36,6 +38,11 @@ def ensure_certificate(keys_dir: Path, box_id: str) -> bool:
     cert_path, key_path = default_paths(keys_dir)
     if cert_path.exists() and key_path.exists():
         return False
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     host = socket.gethostname()
     names: list[x509.GeneralName] = [
@@ -75,13 +82,20 @@ def ensure_certificate(keys_dir: Path, box_id: str) -> bool:
 
 def fingerprint(cert_path: Path) -> str:
     """SHA-256 of the certificate, as browsers show it (AB:CD:...)."""
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+    from cryptography.hazmat.primitives import hashes
+
+    return _load(cert_path).fingerprint(hashes.SHA256()).hex(":").upper()
 
 
 def days_left(cert_path: Path) -> float:
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    cert = _load(cert_path)
     return (cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).total_seconds() / 86400
+
+
+def _load(cert_path: Path) -> x509.Certificate:
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(cert_path.read_bytes())
 
 
 def client_context(cert_path: Path) -> ssl.SSLContext:

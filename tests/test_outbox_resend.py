@@ -199,12 +199,10 @@ def test_late_rows_and_a_restart_still_give_whole_buckets(store: Store) -> None:
 
 def _plain_store(rows: list[tuple[int, float]]) -> sqlite3.Connection:
     """The store's schema in plain in-memory SQLite: hypothesis makes many examples."""
-    from sqlite_utils import Database
-
     from box.store.migrations import MIGRATIONS
 
-    conn = sqlite3.connect(":memory:")
-    MIGRATIONS.apply(Database(conn))
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    MIGRATIONS.apply(conn)
     conn.executemany("INSERT INTO channels(id, name) VALUES (?, ?)", [(1, "agg"), (2, "a")])
     conn.executemany(
         "INSERT INTO readings(channel_id, ts, value, quality) VALUES (?,?,?,?)",

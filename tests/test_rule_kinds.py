@@ -148,7 +148,8 @@ def test_relays_name_channels_or_sources_that_site_kinds_provide() -> None:
     relay = '[[outputs.relays]]\nname = "fan"\npin = 5\nchannels = ["d0", "vote:z", "{}"]\n'
     parse_config("config_version = 1\n" + relay.format("d1") + votes)
     with pytest.raises(
-        ConfigInvalid, match=r"'vote:nope': not a declared channel \(or vote:ID, zone:ID\)"
+        ConfigInvalid,
+        match=r"'vote:nope': not a declared channel \(or vote:ID, zone:ID, fusion:ID\)",
     ):
         parse_config("config_version = 1\n" + relay.format("vote:nope") + votes)
 

@@ -66,8 +66,8 @@ def test_file_is_encrypted_and_opens_only_with_the_key(tmp_path: Path) -> None:
 def test_wal_and_migrations_are_recorded(tmp_path: Path) -> None:
     db = open_store(tmp_path / "b.db", KEY)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    names = [r["name"] for r in db["_sqlite_migrations"].rows]
-    assert names == [
+    rows = db.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY id").fetchall()
+    names = [
         "0001_initial",
         "0002_users",
         "0003_minute_rollups",
@@ -75,9 +75,10 @@ def test_wal_and_migrations_are_recorded(tmp_path: Path) -> None:
         "0005_event_hash_version",
         "0006_chain_anchor",
     ]
+    assert rows == [("safetybox", n) for n in names]
     db.conn.close()
     db = open_store(tmp_path / "b.db", KEY)  # re-applying is a no-op
-    assert db["_sqlite_migrations"].count == len(names)
+    assert db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(names)
     db.conn.close()
 
 
@@ -319,3 +320,154 @@ def test_the_writer_knows_how_many_readings_the_store_holds(tmp_path: Path) -> N
     w = StoreWriter(db, KEY, StoreSection())
     assert w.stats.stored_readings == 9007
     w.stop()
+
+
+def test_a_store_whose_steps_were_recorded_by_sqlite_utils_is_not_migrated_again(
+    tmp_path: Path,
+) -> None:
+    """Stores made before the box applied its own steps: the same table, as sqlite-utils made it."""
+    path = tmp_path / "old.db"
+    conn = connect(path, KEY)
+    conn.execute(
+        'CREATE TABLE "_sqlite_migrations" (\n   "id" INTEGER PRIMARY KEY,\n'
+        '   "migration_set" TEXT,\n   "name" TEXT,\n   "applied_at" TEXT\n)'
+    )
+    conn.execute(
+        'CREATE UNIQUE INDEX "idx__sqlite_migrations_migration_set_name"\n'
+        '    ON "_sqlite_migrations" ("migration_set", "name")'
+    )
+    conn.execute("CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+    # As 0001 made it, as far as the later steps read it (0005 alters it, 0006 anchors it).
+    conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, prev_hash TEXT, hash TEXT)")
+    conn.execute(
+        "INSERT INTO _sqlite_migrations(migration_set, name, applied_at) VALUES (?,?,?)",
+        ("safetybox", "0001_initial", "2026-01-01 00:00:00+00:00"),
+    )
+    conn.close()
+    open_store(path, KEY).conn.close()  # 0001 again would fail: "channels" exists
+    conn = connect(path, KEY, readonly=True)
+    names = [n for (n,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert names == [
+        "0001_initial",
+        "0002_users",
+        "0003_minute_rollups",
+        "0004_records",
+        "0005_event_hash_version",
+        "0006_chain_anchor",
+    ]
+    assert "readings" not in tables  # made by 0001 only, which did not run again
+    assert {"users", "rollups", "records"} <= tables
+
+
+def test_a_failing_step_leaves_no_trace_and_stays_pending(tmp_path: Path) -> None:
+    from box.store.migrations import Migrations
+
+    steps = Migrations("t")
+
+    @steps(name="a")
+    def a(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE a (x)")
+
+    @steps(name="b")
+    def b(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE b (x)")
+        raise RuntimeError("step b broke")
+
+    conn = connect(tmp_path / "m.db", KEY)
+    with pytest.raises(RuntimeError, match="step b broke"):
+        steps.apply(conn)
+    assert steps.applied(conn) == ["a"]
+    tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "a" in tables and "b" not in tables
+    with pytest.raises(ValueError, match="registered twice"):
+        steps(name="a")(a)
+    conn.close()
+
+
+def _rollups_one_by_one(rows):  # noqa: ANN001, ANN202 - the reference: one row at a time
+    agg: dict = {}
+    for cid, ts, value, quality in rows:
+        if value is None or value != value or quality >= 2:
+            continue
+        a = agg.setdefault((cid, ts // 60_000), [value, value, 0.0, 0])
+        a[0], a[1] = min(a[0], value), max(a[1], value)
+        a[2] += value
+        a[3] += 1
+    return sorted((c, m, *a) for (c, m), a in agg.items())
+
+
+@pytest.mark.parametrize("span_ms", [1_000, 200_000])  # within one minute, and across four
+def test_rollups_match_folding_the_rows_one_by_one(span_ms: int) -> None:
+    import random
+
+    from box.store.writer import rollups
+
+    rng = random.Random(span_ms)
+    t0 = 1_700_000_000_000 - 1_700_000_000_000 % 60_000
+    rows = [
+        (
+            rng.randint(1, 30),
+            t0 + rng.randrange(span_ms),
+            rng.choice([None, float("nan"), rng.uniform(-50, 50), rng.uniform(-50, 50)]),
+            rng.choice([0, 0, 0, 1, 2, 3]),
+        )
+        for _ in range(5000)
+    ]
+    assert sorted(rollups(rows)) == _rollups_one_by_one(rows)
+    assert rollups([]) == []
+
+
+def test_a_nan_reading_is_stored_and_left_out_of_the_trend(tmp_path: Path) -> None:
+    """A NaN value used to make every commit fail (rollups.min is NOT NULL): nothing was
+    stored any more, the commit retried forever."""
+    t0 = 1_700_000_000_000 - 1_700_000_000_000 % 60_000
+    path = tmp_path / "nan.db"
+    w = write(
+        path,
+        [
+            Reading("c1", t0, float("nan"), Quality.GOOD),
+            Reading("c1", t0 + 1, 2.0, Quality.GOOD),
+            Reading("c1", t0 + 2, 4.0, Quality.GOOD),
+        ],
+    )
+    assert w.stats.failed_commits == 0
+    w.stop()
+    conn = connect(path, KEY, readonly=True)
+    values = [v for (v,) in conn.execute("SELECT value FROM readings ORDER BY id")]
+    rollup = conn.execute("SELECT min, max, sum, count FROM rollups").fetchall()
+    conn.close()
+    assert values == [None, 2.0, 4.0]  # SQLite stores NaN as NULL
+    assert rollup == [(2.0, 4.0, 6.0, 2)]
+
+
+def test_state_entries_in_one_commit_leave_the_last_word_per_key(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    w = StoreWriter(path, KEY, StoreSection())
+    w.start()
+    w.set_state("gone", "1")
+    w.set_state("back", "1")
+    assert w.flush()
+    w.stop()
+    w = StoreWriter(path, KEY, StoreSection())
+    # Queued before the thread starts: all of it goes into one commit.
+    for key, value in [
+        ("a", "1"),
+        ("a", "2"),
+        ("gone", None),
+        ("back", None),
+        ("back", "3"),
+        ("new", "x"),
+        ("new", None),
+    ]:
+        w.set_state(key, value)
+    w.start()
+    assert w.flush()
+    commits = w.stats.commits
+    w.stop()
+    assert commits == 1
+    conn = connect(path, KEY, readonly=True)
+    rows = dict(conn.execute("SELECT key, value FROM state").fetchall())
+    conn.close()
+    assert rows == {"a": "2", "back": "3"}

@@ -60,7 +60,11 @@ def log_transitions(transitions: list[Transition]) -> None:
     for t in transitions:
         level = logging.WARNING if t.kind == "alarm_raised" else logging.INFO
         if log.isEnabledFor(level):  # the line is built only when someone reads it
-            log.log(level, "%s", transition_line(t))
+            # The record is made directly: log.log would walk the stack for the caller's file
+            # and line, which no handler shows, once per transition of an alarm storm.
+            log.handle(
+                log.makeRecord(log.name, level, __file__, 0, "%s", (transition_line(t),), None)
+            )
 
 
 def log_silenced(who: str, seconds: float) -> None:

@@ -7,6 +7,7 @@ on values, and a tick exactly those that act on time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 
 from box.alarms.alarm import Alarm, Transition
@@ -48,6 +49,26 @@ class ChannelRules:
         self._on_tick: tuple[OnTick, ...] = tuple(r.tick for r in rules if _overrides(r, "tick"))
         # The threshold ladder: operator setpoint changes and profiles act on it.
         self.thresholds = next((r for r in rules if isinstance(r, ThresholdRule)), None)
+        self._value_rules = [r for r in rules if _overrides(r, "on_value")]
+        for rule in self._value_rules:
+            rule.watch_band(self._new_band)
+        self._new_band()
+
+    def _new_band(self) -> None:
+        """The values for which no rule would act (the steady state): the band every value
+        rule is quiet in, and the alarms whose value they would record. Empty when any rule
+        is not quiet or cannot say (then every reading takes the full path)."""
+        low, high = -math.inf, math.inf
+        alarms: list[Alarm] = []
+        for rule in self._value_rules:
+            band = rule.quiet_band()
+            if band is None:
+                low, high = math.inf, -math.inf
+                break
+            low, high = max(low, band[0]), min(high, band[1])
+            alarms += band[2]
+        self._low, self._high = low, high
+        self._band_alarms = tuple(alarms)
 
     def alarms(self) -> list[Alarm]:
         return self._alarms
@@ -58,8 +79,28 @@ class ChannelRules:
     def on_reading(self, r: Reading, now: float, out: list[Transition]) -> None:
         """Append the transitions that reading ``r`` causes to ``out`` (the hot path)."""
         gate = self.fault
-        out += gate.on_reading(r, now)
         v = r.value
+        # The steady state, most readings: a good value inside the quiet band of a channel
+        # without faults or device bits changes nothing but the last value (NaN, None and
+        # out-of-band values fail the comparison and take the full path below).
+        if (
+            gate.steady
+            and r.quality < Quality.BAD
+            and r.device_alarm is None
+            and v is not None
+            and self._low < v < self._high
+        ):
+            gate.last_good = now  # what the gate's own steady path does
+            gate.escalated = False
+            for alarm in self._band_alarms:
+                alarm.value = v
+            return
+        self._evaluate(r, v, now, out)
+        self._new_band()
+
+    def _evaluate(self, r: Reading, v: float | None, now: float, out: list[Transition]) -> None:
+        gate = self.fault
+        out += gate.on_reading(r, now)
         if r.device_alarm is not None and self.thresholds is not None and _trusted(r):
             good = v is not None and r.quality < Quality.BAD and not gate.loop_fault
             out += self.thresholds.on_device(r.device_alarm, good, now)

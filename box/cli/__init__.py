@@ -5,7 +5,9 @@ Library errors (:class:`box.core.errors.SafetyBoxError`) become one-line message
 
 from __future__ import annotations
 
+import importlib
 import logging
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import click
@@ -81,45 +83,98 @@ def main(ctx: click.Context, home: str | None, verbose: bool) -> None:
     ctx.obj = Context(home)  # commands pass the home on explicitly (no process-wide variable)
 
 
-def _register() -> None:
-    from box.cli import (
-        alarm_cmds,
-        bench_cmds,
-        box_cmds,
-        camera_cmds,
-        config_cmds,
-        driver_cmds,
-        event_cmds,
-        people_cmds,
-        sensor_cmds,
-        sim_cmds,
-        store_cmds,
-        sync_cmds,
-        update_cmds,
-        user_cmds,
-        wipe_cmds,
-    )
+# Where each built-in command lives. A command's module is imported when that command runs (or
+# help lists them all): ``safetybox run`` then loads the daemon, not the export, restore,
+# bench, sensor and user tools with their libraries (~15 MiB of the daemon's memory).
+BUILTIN_COMMANDS = {
+    "init": "box.cli.box_cmds",
+    "run": "box.cli.box_cmds",
+    "status": "box.cli.box_cmds",
+    "doctor": "box.cli.box_cmds",
+    "completion": "box.cli.box_cmds",
+    "alarms": "box.cli.alarm_cmds",
+    "config": "box.cli.config_cmds",
+    "drivers": "box.cli.driver_cmds",
+    "readings": "box.cli.store_cmds",
+    "audit": "box.cli.store_cmds",
+    "backup": "box.cli.store_cmds",
+    "restore": "box.cli.store_cmds",
+    "events": "box.cli.event_cmds",
+    "bench": "box.cli.bench_cmds",
+    "sim": "box.cli.sim_cmds",
+    "keys": "box.cli.sync_cmds",
+    "consume": "box.cli.sync_cmds",
+    "sync": "box.cli.sync_cmds",
+    "sensors": "box.cli.sensor_cmds",
+    "users": "box.cli.user_cmds",
+    "people": "box.cli.people_cmds",
+    "cameras": "box.cli.camera_cmds",
+    "update": "box.cli.update_cmds",
+    "wipe": "box.cli.wipe_cmds",
+}
 
-    for module in (
-        box_cmds,
-        alarm_cmds,
-        config_cmds,
-        driver_cmds,
-        camera_cmds,
-        store_cmds,
-        event_cmds,
-        bench_cmds,
-        sim_cmds,
-        sync_cmds,
-        sensor_cmds,
-        user_cmds,
-        update_cmds,
-        wipe_cmds,
-        people_cmds,
-    ):
-        for command in module.COMMANDS:
-            main.add_command(command)
-    add_plugin_commands(main)
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The group's commands, imported on first use. Plug-in commands (entry points) are looked
+    up only for a name that is not built in, or to list every command (help, completion)."""
+
+    def __init__(self, modules: dict[str, str]) -> None:
+        self._modules = modules
+        self._loaded: dict[str, click.Command] = {}
+
+    def _builtin(self, name: str) -> click.Command | None:
+        command = self._loaded.get(name)
+        if command is None and name in self._modules:
+            module = importlib.import_module(self._modules[name])
+            for cmd in module.COMMANDS:
+                self._loaded.setdefault(cmd.name or "", cmd)
+            command = self._loaded.get(name)
+            if command is None:
+                raise LookupError(f"{self._modules[name]} has no command {name!r}")
+        return command
+
+    def _plugins(self) -> dict[str, click.Command]:
+        """Not cached: entry points are read again each time (only for help or an unknown
+        name), so a plug-in installed meanwhile, or a test's own entry points, are seen."""
+        builtins = {name: self[name] for name in self._modules}
+        builtins.update(self._loaded)
+        extra = plugins.load(plugins.CLI, plugins.instance_of(click.Command), builtins=builtins)
+        return {n: c for n, c in extra.items.items() if n not in builtins}
+
+    def __getitem__(self, name: str) -> click.Command:
+        command = self._builtin(name)
+        if command is None:
+            command = self._plugins().get(name)
+        if command is None:
+            raise KeyError(name)
+        return command
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        found = self._loaded.pop(name, None) is not None
+        if self._modules.pop(name, None) is None and not found:
+            raise KeyError(name)
+
+    def _names(self) -> list[str]:
+        names = dict.fromkeys([*self._modules, *self._loaded])
+        names.update(dict.fromkeys(self._plugins()))
+        return list(names)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (
+            name in self._modules or name in self._loaded or (name in self._plugins())
+        )
+
+
+main.commands = LazyCommands(dict(BUILTIN_COMMANDS))
 
 
 def add_plugin_commands(group: click.Group) -> dict[str, str]:
@@ -132,6 +187,3 @@ def add_plugin_commands(group: click.Group) -> dict[str, str]:
         if name not in taken:
             group.add_command(command, name)
     return extra.failed
-
-
-_register()

@@ -203,6 +203,7 @@ def uplink_bench(short: bool, outage: float | None, as_json: bool) -> None:
             )
         else:
             click.echo(result["fastest_note"])
+    click.echo(json.dumps(result))
 
 
 @bench.command(name="vision")
@@ -232,6 +233,49 @@ def vision(seconds: float, as_json: bool) -> None:
             f"{result['frame_to_event_p99_ms']} ms; motion gating cuts static-scene CPU "
             f"{result['motion_gating_cpu_ratio']}x"
         )
+    click.echo(json.dumps(result))
+
+
+@bench.command(name="memory")
+@click.option(
+    "--settle",
+    type=click.FloatRange(1, 600),
+    default=15.0,
+    show_default=True,
+    help="Seconds the daemon runs after READY before it is measured.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
+def memory_bench(settle: float, as_json: bool) -> None:
+    """The daemon's RSS with the demo config (and PSS/USS), and what takes the most.
+
+    Starts the demo's Modbus simulators and the daemon in a temporary demo home; the largest
+    contributors are import costs measured in a fresh interpreter and tracemalloc's top
+    allocations from a second run.
+
+    \b
+    Example:
+      safetybox bench memory --json
+    """
+    from box.bench.memory import PHASES, run
+
+    with phase_bar("bench memory", PHASES) as step:
+        result = run(settle, step=step)
+    if not as_json:
+        pss = (
+            f", PSS {result['pss_mib']} MiB, USS {result['uss_mib']} MiB"
+            if result["pss_mib"]
+            else ""
+        )
+        click.echo(
+            f"daemon with the demo config: RSS {result['rss_mib']} MiB (peak "
+            f"{result['peak_rss_mib']} MiB){pss}; {result['modules_loaded']} modules"
+        )
+        click.echo(f"interpreter alone: {result['interpreter_mib']} MiB; import costs:")
+        for row in result["top_modules"]:
+            click.echo(f"  {row['mib']:6.2f} MiB  {row['module']}")
+        click.echo(f"Python allocations traced: {result['traced_python_mib']} MiB; largest:")
+        for row in result["top_allocations"]:
+            click.echo(f"  {row['kib']:6d} KiB  {row['where']}")
     click.echo(json.dumps(result))
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
+from typing import TYPE_CHECKING, Any
 
 from box.config.locate import PathElem
 from box.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import tomlkit
+
+# tomlkit (~1 MiB) is imported by the functions that use it: the daemon loads this module
+# with the web page's config forms, but edits the file only when someone saves a change.
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class Edit:
 
 
 def parse_document(text: str) -> tomlkit.TOMLDocument:
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
     try:
         return tomlkit.parse(text)
     except TOMLKitError as exc:
@@ -37,6 +43,8 @@ def parse_document(text: str) -> tomlkit.TOMLDocument:
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
     """The document with every edit applied. Deletions of list items run last and from the
     highest index down, so the paths of the other edits keep meaning what they meant."""
+    import tomlkit
+
     doc = parse_document(text)
     deletes = [e for e in edits if e.delete]
     for edit in edits:
@@ -58,6 +66,8 @@ def _describe(path: Sequence[PathElem]) -> str:
 
 def _container(doc: Any, path: Sequence[PathElem], create: bool) -> Any:
     """The table or array that holds ``path[-1]``, creating missing tables when asked."""
+    import tomlkit
+
     node = doc
     for i, elem in enumerate(path[:-1]):
         if isinstance(node, list):
@@ -86,6 +96,8 @@ def _container(doc: Any, path: Sequence[PathElem], create: bool) -> Any:
 
 
 def _set(doc: Any, path: tuple[PathElem, ...], value: Any) -> None:
+    import tomlkit
+
     if not path:
         raise ConfigError("an edit needs a path")
     node = _container(doc, path, create=True)
@@ -106,12 +118,16 @@ def _set(doc: Any, path: tuple[PathElem, ...], value: Any) -> None:
 
 def _fit(array: Any, value: Any) -> Any:
     """Items of an inline array are inline tables; of an array of tables, tables."""
+    import tomlkit
+
     if isinstance(array, tomlkit.items.AoT) or not isinstance(value, dict):
         return value
     return _inline(value)
 
 
 def _inline(value: Any) -> Any:
+    import tomlkit
+
     if isinstance(value, dict):
         table = tomlkit.inline_table()
         for k, v in value.items():
@@ -133,6 +149,8 @@ def _delete(doc: Any, path: tuple[PathElem, ...]) -> None:
 
 def toml_line(key: str, value: Any) -> str:
     """``key = value`` as one TOML line (tables inline), for the form's key/value text areas."""
+    import tomlkit
+
     doc = tomlkit.document()
     doc[key] = _inline(value)
     return tomlkit.dumps(doc).strip()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +45,8 @@ from box.wipe import refuse_if_wiped
 from drivers.base import DriverRegistry, default_registry
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from box.sync.service import SyncService
     from box.web.accounts import Accounts
     from box.web.server import WebServer

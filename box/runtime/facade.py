@@ -7,7 +7,6 @@ Commands run on the core thread (``pipeline.call``), the only one that touches a
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +18,8 @@ from box.runtime import status
 from box.store.database import StoreUnavailable
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from box.config.schema import BoxConfigBase
     from box.runtime.daemon import Daemon
     from box.sync.downlink import DownlinkBox

@@ -17,13 +17,13 @@ class CoreLog:
     def __init__(self, names: tuple[str, ...] = CORE_LOGGERS) -> None:
         self.names = names
         self._listener: logging.handlers.QueueListener | None = None
-        self._handler: logging.handlers.QueueHandler | None = None
+        self._handler: _PassOn | None = None
 
     def start(self) -> None:
         if self._listener is not None:
             return
         q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        self._handler = logging.handlers.QueueHandler(q)
+        self._handler = _PassOn(q)
         # The records go on to wherever the root logger writes (console, journald, JSON lines).
         self._listener = logging.handlers.QueueListener(q, _ToRoot(), respect_handler_level=False)
         for name in self.names:
@@ -42,6 +42,15 @@ class CoreLog:
             logger.propagate = True
         self._listener.stop()
         self._listener = self._handler = None
+
+
+class _PassOn(logging.handlers.QueueHandler):
+    """Queues the record as it is. The stock handler formats it first (for a queue to another
+    process), which is the very work that should leave the core thread: the listener's
+    handlers format it. The records' arguments are finished strings and numbers."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
 
 
 class _ToRoot(logging.Handler):

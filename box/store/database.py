@@ -1,4 +1,4 @@
-"""Open the encrypted store: SQLCipher through ``sqlcipher3``, wrapped by ``sqlite_utils``.
+"""Open the encrypted store: SQLCipher through ``sqlcipher3``.
 
 The key is a raw 256-bit key from the key provider (``x'..'`` form, so no slow KDF at open);
 it never comes from the config or the command line.
@@ -6,14 +6,17 @@ it never comes from the config or the command line.
 
 from __future__ import annotations
 
-import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlcipher3
-import sqlite_utils
 
 from box.core.errors import StoreError
 from box.store.migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    import sqlite3
 
 # SQLite result codes that mean the disk, not the file or the key, is the trouble.
 _DISK_TROUBLE = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
@@ -88,18 +91,30 @@ def _set_write_pragmas(conn: sqlite3.Connection, synchronous: str) -> None:
     conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")  # per connection: no write
 
 
+@dataclass(frozen=True)
+class Store:
+    """An open store: its keyed connection (autocommit mode; transactions are explicit)."""
+
+    conn: sqlite3.Connection
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+
 def open_store(
     path: Path, key: bytes, *, readonly: bool = False, synchronous: str = "normal"
-) -> sqlite_utils.Database:
+) -> Store:
     """Open (and on write access, create and migrate) the store at ``path``."""
     conn = connect(path, key, readonly=readonly, synchronous=synchronous)
-    db = sqlite_utils.Database(conn)
     if not readonly:
         try:
-            MIGRATIONS.apply(db)
+            MIGRATIONS.apply(conn)
         except sqlcipher3.Error as exc:
             conn.close()
             if disk_trouble(exc):
                 raise StoreUnavailable(f"cannot migrate {path}: {exc}") from None
             raise
-    return db
+        except BaseException:
+            conn.close()
+            raise
+    return Store(conn)

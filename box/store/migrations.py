@@ -1,15 +1,95 @@
-"""Schema steps of the store, applied in order and recorded in ``_sqlite_migrations``."""
+"""Schema steps of the store, applied in order and recorded in ``_sqlite_migrations``.
+
+The record table has the layout sqlite-utils' migrations used (stores made before keep
+working); applying the steps needs only the connection, so opening the store loads no
+table-manipulation library (sqlite-utils pulled in numpy: ~15 MiB of the daemon's memory).
+"""
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite3
+
+Step = Callable[["sqlite3.Connection"], None]
+TABLE = "_sqlite_migrations"
+
+
+@dataclass(frozen=True)
+class _Step:
+    name: str
+    fn: Step
+
+
+class Migrations:
+    """A named, ordered set of schema steps; each runs once per store, in its own transaction
+    together with the record that it ran (a failing step leaves no trace and stays pending)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._steps: list[_Step] = []
+
+    def __call__(self, *, name: str) -> Callable[[Step], Step]:
+        def register(fn: Step) -> Step:
+            if any(s.name == name for s in self._steps):
+                raise ValueError(f"migration {name!r} is registered twice in {self.name!r}")
+            self._steps.append(_Step(name, fn))
+            return fn
+
+        return register
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self._steps]
+
+    def applied(self, conn: sqlite3.Connection) -> list[str]:
+        """Names of the steps this store has had, in the order they ran (read-only)."""
+        if not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
+        ).fetchone():
+            return []
+        rows = conn.execute(
+            f"SELECT name FROM {TABLE} WHERE migration_set = ? ORDER BY rowid",  # noqa: S608
+            (self.name,),
+        )
+        return [name for (name,) in rows]
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        """Run the pending steps (``conn`` in autocommit mode: transactions are explicit)."""
+        conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{TABLE}" ("id" INTEGER PRIMARY KEY,'
+            ' "migration_set" TEXT, "name" TEXT, "applied_at" TEXT)'
+        )
+        conn.execute(
+            f'CREATE UNIQUE INDEX IF NOT EXISTS "idx_{TABLE}_migration_set_name"'
+            f' ON "{TABLE}" ("migration_set", "name")'
+        )
+        done = set(self.applied(conn))
+        for step in self._steps:
+            if step.name in done:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                step.fn(conn)
+                conn.execute(
+                    f"INSERT INTO {TABLE}(migration_set, name, applied_at) VALUES (?,?,?)",  # noqa: S608
+                    (self.name, step.name, str(dt.datetime.now(dt.UTC))),
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
 
 MIGRATIONS = Migrations("safetybox")
 
 
 @MIGRATIONS(name="0001_initial")
-def initial(db: Database) -> None:
+def initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
     # Ids only grow: retention never deletes the newest reading, so max(id) + 1 never goes back
     # and sync cursors stay valid, without AUTOINCREMENT's per-row bookkeeping (~45 % slower).
@@ -44,7 +124,7 @@ def initial(db: Database) -> None:
 
 
 @MIGRATIONS(name="0002_users")
-def users(db: Database) -> None:
+def users(db: sqlite3.Connection) -> None:
     db.execute(
         "CREATE TABLE users ("
         " name TEXT PRIMARY KEY,"
@@ -58,7 +138,7 @@ def users(db: Database) -> None:
 
 
 @MIGRATIONS(name="0003_minute_rollups")
-def minute_rollups(db: Database) -> None:
+def minute_rollups(db: sqlite3.Connection) -> None:
     # Per channel and minute: what trend charts of a day or a week read instead of raw rows.
     db.execute(
         "CREATE TABLE rollups ("
@@ -70,7 +150,7 @@ def minute_rollups(db: Database) -> None:
 
 
 @MIGRATIONS(name="0004_records")
-def records(db: Database) -> None:
+def records(db: sqlite3.Connection) -> None:
     # Every record type but readings and events (positions, detections, plug-ins' types), as
     # (type, ts, key, data JSON). Ids only grow, like readings', so the outbox's cursor works.
     db.execute(
@@ -85,13 +165,13 @@ def records(db: Database) -> None:
 
 
 @MIGRATIONS(name="0005_event_hash_version")
-def event_hash_version(db: Database) -> None:
+def event_hash_version(db: sqlite3.Connection) -> None:
     # Rows written before are hash version 1 (box/store/events.py); new rows are written as 2.
     db.execute("ALTER TABLE events ADD COLUMN hash_v INTEGER NOT NULL DEFAULT 1")
 
 
 @MIGRATIONS(name="0006_chain_anchor")
-def chain_anchor(db: Database) -> None:
+def chain_anchor(db: sqlite3.Connection) -> None:
     # One row: the events chain's sealed checkpoint (box/store/anchor.py). mac '' = not sealed
     # yet: the writer seals the rows as they are when it first opens a store that predates it.
     db.execute(

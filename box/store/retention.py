@@ -9,11 +9,13 @@ chunks, each its own transaction with its own gap event, so no transaction grows
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from box.store.config import StoreSection
+
+if TYPE_CHECKING:
+    import sqlite3
 
 CHUNK = 50_000
 DAY_MS = 86_400_000

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import operator
 import queue
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from box.core.errors import StoreError
 from box.core.levels import Level
@@ -33,6 +33,9 @@ from box.store.database import StoreUnavailable, disk_full, disk_trouble, open_s
 from box.store.events import GENESIS_HASH, HASH_V, seal_event
 from box.store.reserve import Reserve
 
+if TYPE_CHECKING:
+    import sqlite3
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -44,6 +47,51 @@ RETRY_S = 1.0  # a failed commit (or open) is retried this often
 REOPEN_AFTER_S = 10.0  # commits failing with I/O errors this long: reopen the store
 RESERVE_RETRY_S = 5.0  # how often a released reserve is taken back if the disk has room
 MAX_OVERFLOW = 100_000  # events and state held in memory while the disk refuses them
+_ROLLUP_UPSERT = (
+    "INSERT INTO rollups VALUES (?,?,?,?,?,?) "
+    "ON CONFLICT(channel_id, minute) DO UPDATE SET "
+    "min = min(min, excluded.min), max = max(max, excluded.max), "
+    "sum = sum + excluded.sum, count = count + excluded.count"
+)
+_STATE_UPSERT = (
+    "INSERT INTO state(key, value, updated_ts) VALUES (?,?,?) "
+    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_ts = excluded.updated_ts"
+)
+_MINUTE_MS = 60_000
+_ts_of = operator.itemgetter(1)
+
+
+def rollups(
+    rows: Sequence[tuple[int, int, float | None, int]],
+) -> list[tuple[int, int, float, float, float, int]]:
+    """(channel id, minute, min, max, sum, count) of the good values in ``rows``.
+
+    Bad or stale readings, and NaN (stored as NULL; it has no place in a trend, and the
+    rollup columns refuse it), are left out. A commit's rows nearly always lie in one minute:
+    then they are grouped by channel alone, and min, max, sum and count run in C per group.
+    """
+    if not rows:
+        return []
+    first = min(map(_ts_of, rows)) // _MINUTE_MS
+    if first == max(map(_ts_of, rows)) // _MINUTE_MS:
+        by_channel: dict[int, list[float]] = {}
+        for cid, _ts, value, quality in rows:
+            # value == value: False for NaN only; None is tested after it (None == None).
+            if quality < 2 and value == value and value is not None:
+                try:
+                    by_channel[cid].append(value)
+                except KeyError:
+                    by_channel[cid] = [value]
+        return [(c, first, min(v), max(v), sum(v), len(v)) for c, v in by_channel.items()]
+    by_minute: dict[tuple[int, int], list[float]] = {}
+    for cid, ts, value, quality in rows:
+        if quality < 2 and value == value and value is not None:
+            key = (cid, ts // _MINUTE_MS)
+            try:
+                by_minute[key].append(value)
+            except KeyError:
+                by_minute[key] = [value]
+    return [(c, m, min(v), max(v), sum(v), len(v)) for (c, m), v in by_minute.items()]
 
 
 @dataclass
@@ -497,16 +545,8 @@ class StoreWriter:
             new_anchor = self._anchor
             if events:
                 seq, prev_hash, new_anchor = self._insert_events(events, seq, prev_hash)
-            for entry in states:
-                if entry.value is None:
-                    conn.execute("DELETE FROM state WHERE key = ?", (entry.key,))
-                    continue
-                conn.execute(
-                    "INSERT INTO state(key, value, updated_ts) VALUES (?,?,?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-                    "updated_ts = excluded.updated_ts",
-                    (entry.key, entry.value, now_ms()),
-                )
+            if states:
+                self._write_state(states)
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - disk full, I/O error: keep items, retry later
             self._commit_failed(exc)
@@ -548,6 +588,18 @@ class StoreWriter:
                 listener()
             except Exception:  # a broken listener must not stop the writer
                 log.exception("store commit listener failed")
+
+    def _write_state(self, states: list[_State]) -> None:
+        """Only the last entry per key counts (an alarm storm writes each alarm's state more
+        than once per commit): one statement for the upserts, one for the deletions."""
+        last = {entry.key: entry.value for entry in states}
+        ts = now_ms()
+        upserts = [(k, v, ts) for k, v in last.items() if v is not None]
+        if upserts:
+            self._conn.executemany(_STATE_UPSERT, upserts)
+        deletes = [(k,) for k, v in last.items() if v is None]
+        if deletes:
+            self._conn.executemany("DELETE FROM state WHERE key = ?", deletes)
 
     def _commit_failed(self, exc: Exception) -> None:
         st = self.stats
@@ -608,28 +660,8 @@ class StoreWriter:
 
     def _roll_up(self, rows: list[tuple[int, int, float | None, int]]) -> None:
         """Fold good values into per-minute min/max/sum/count (one upsert per channel-minute)."""
-        agg: dict[tuple[int, int], list[float]] = {}
-        for cid, ts, value, quality in rows:
-            if value is None or quality >= 2:  # bad or stale: not part of a trend
-                continue
-            a = agg.get((cid, ts // 60_000))
-            if a is None:
-                agg[(cid, ts // 60_000)] = [value, value, value, 1]
-            else:
-                if value < a[0]:
-                    a[0] = value
-                if value > a[1]:
-                    a[1] = value
-                a[2] += value
-                a[3] += 1
-        if agg:
-            self._conn.executemany(
-                "INSERT INTO rollups VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT(channel_id, minute) DO UPDATE SET "
-                "min = min(min, excluded.min), max = max(max, excluded.max), "
-                "sum = sum + excluded.sum, count = count + excluded.count",
-                [(cid, minute, *a) for (cid, minute), a in agg.items()],
-            )
+        if rows:
+            self._conn.executemany(_ROLLUP_UPSERT, rollups(rows))
 
     def _take_dropped(self) -> list[Event]:
         gaps = []

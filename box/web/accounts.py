@@ -9,22 +9,29 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from box.core.errors import SafetyBoxError
 from box.core.records import now_ms
 
 if TYPE_CHECKING:
+    import sqlite3
+
+    from argon2 import PasswordHasher
+
     from box.store.writer import StoreWriter
 
 ROLES = ("viewer", "operator", "admin")
 MIN_PASSWORD = 10
-_hasher = PasswordHasher()
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """argon2 (and cffi under it) loads at the first password check, not with the web page."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 @functools.cache
@@ -32,7 +39,7 @@ def _dummy() -> str:
     """Verifying against this when a user does not exist costs the same time as a real check,
     so response times do not reveal which user names exist. Made at the first such login, not
     at import: an argon2id hash takes ~0.2 s and 64 MB, which every CLI command used to pay."""
-    return _hasher.hash(secrets.token_hex(16))
+    return _hasher().hash(secrets.token_hex(16))
 
 
 class AccountError(SafetyBoxError, ValueError):
@@ -79,7 +86,7 @@ class Accounts:
         if not name.isidentifier() or len(name) > 32:
             raise AccountError("user names are letters, digits and _ (at most 32)")
         check_password(password, name)
-        digest = _hasher.hash(password)
+        digest = _hasher().hash(password)
 
         def insert(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
@@ -100,15 +107,17 @@ class Accounts:
         row = self.reader.execute(
             "SELECT password_hash, role, must_change FROM users WHERE name = ?", (name,)
         ).fetchone()
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         if row is None:
             try:
-                _hasher.verify(_dummy(), password)
+                _hasher().verify(_dummy(), password)
             except VerificationError:
                 pass
             raise AccountError("wrong user name or password")
         digest, role, must_change = row
         try:
-            _hasher.verify(digest, password)
+            _hasher().verify(digest, password)
         except (VerificationError, InvalidHashError):
             raise AccountError("wrong user name or password") from None
         return User(name, role, bool(must_change), _stamp(digest))
@@ -121,7 +130,7 @@ class Accounts:
 
     def set_password(self, name: str, new: str, must_change: bool) -> None:
         check_password(new, name)
-        digest = _hasher.hash(new)
+        digest = _hasher().hash(new)
         self.writer.call(
             lambda conn: conn.execute(
                 "UPDATE users SET password_hash = ?, must_change = ?, failed = 0, locked_until = 0 "

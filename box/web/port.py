@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -14,6 +13,8 @@ from box.core.ports import BoxApi, Commands
 from box.core.records import Event
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from box.config.schema import BoxConfigBase
     from box.paths import BoxHome
     from box.web.accounts import Accounts

@@ -16,10 +16,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cheroot.wsgi import Server
 
 if TYPE_CHECKING:
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
     from flask import Flask
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ def _limited(server: Server) -> Server:
 
 
 def _adapter(cert: Path, key: Path) -> BuiltinSSLAdapter:
+    from cheroot.ssl.builtin import BuiltinSSLAdapter  # HTTPS only
+
     try:
         return BuiltinSSLAdapter(str(cert), str(key))
     except (OSError, ssl.SSLError) as exc:

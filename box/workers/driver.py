@@ -12,18 +12,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from box.core.ports import RecordSink
 from box.core.records import Quality, Reading
 from box.workers import protocol
-from box.workers.child import ChildSpec
 from box.workers.config import ProcessDriverConfig
-from box.workers.frames import FrameRing, new_spec
-from box.workers.process import WorkerProcess
 from box.workers.protocol import BadMessage, RestrictedDecoder
 from box.workers.records import Check, GarbageLog, reading_check
 from drivers.base import Driver
+
+if TYPE_CHECKING:
+    from box.workers.frames import FrameRing
+    from box.workers.process import WorkerProcess
+
+# The child process and shared-memory parts (multiprocessing) are imported when a worker
+# starts: every daemon loads this class (the driver registry), few configs run a worker.
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +64,15 @@ class ProcessDriver(Driver):
     def start(self) -> None:
         f = self.config.frames
         if f is not None and self._ring is None:
+            from box.workers.frames import FrameRing, new_spec
+
             spec = new_spec(self.config.name, f.slots, (f.height, f.width, f.depth), f.dtype)
             self._ring = FrameRing.create(spec)
 
     def run(self, stop: threading.Event) -> None:
+        from box.workers.child import ChildSpec
+        from box.workers.process import WorkerProcess
+
         cfg = self.config
         spec = ChildSpec(
             worker=cfg.worker,

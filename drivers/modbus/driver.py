@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
-from pymodbus.client import ModbusSerialClient, ModbusTcpClient
-from pymodbus.exceptions import ModbusException
 
 from box.core.model import FieldProblem, StrictModel
 from box.core.records import Quality, Reading, now_ms
@@ -254,6 +252,9 @@ class ModbusDriver(Driver):
         return data
 
     def _make_client(self) -> Any:
+        # pymodbus (with asyncio, ~2 MiB) loads when a bus opens, not with the driver registry.
+        from pymodbus.client import ModbusSerialClient, ModbusTcpClient
+
         cfg = self.config
         if cfg.port:
             return ModbusSerialClient(
@@ -357,6 +358,8 @@ class ModbusDriver(Driver):
         return f"cannot open {where}: {err or 'it opened on a second try; retrying'}"
 
     def _read(self, dev: DeviceState, fc: int, start: int, count: int) -> list[int] | None:
+        from pymodbus.exceptions import ModbusException  # loaded by _make_client already
+
         fn = self.client.read_holding_registers if fc == 3 else self.client.read_input_registers
         # The inter-frame gap: pymodbus's serial client ends each response only after about four
         # character times of silence, which is already the >= 3.5 characters the next request

@@ -79,6 +79,19 @@ class ChannelRule:
         """Time passed without a reading (alarm delays and expiries are ticked by the engine)."""
         return ()
 
+    def quiet_band(self) -> tuple[float, float, Sequence[Alarm]] | None:
+        """(low, high, alarms): while the rule stays as it is now, a value strictly between
+        low and high changes nothing but the ``value`` of these alarms, so the channel may
+        skip :meth:`on_value` for it. None (the default): every value goes to on_value.
+
+        The channel asks again after every reading it passed on, and after ``changed`` (see
+        :meth:`watch_band`)."""
+        return None
+
+    def watch_band(self, changed: Callable[[], None]) -> None:
+        """A rule whose band can change other than by a reading (a setpoint command) keeps
+        ``changed`` and calls it then; the default: bands change only with readings."""
+
     def saved_state(self) -> dict[str, str]:
         """State to carry over a reconfigure (same keys as given to ``persist``)."""
         return {}

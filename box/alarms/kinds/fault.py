@@ -45,10 +45,12 @@ class FaultRule(ChannelRule):
         self.alarm = channel_alarm(channel, "fault", a.fault_level, False, kind="fault")
         self.ready_alarm = channel_alarm(channel, "not_ready", 4, False, kind="inhibit")
         self.alarms = [self.alarm, self.ready_alarm]
-        self._steady = False  # healthy and was healthy: readings take the short path
+        # Healthy and was healthy: a good reading only sets last_good and clears escalated (the
+        # channel's own steady path does just that without calling in).
+        self.steady = False
 
     def on_reading(self, r: Reading, now: float) -> Sequence[Transition]:
-        if self._steady and r.value is not None and r.quality < Quality.BAD:
+        if self.steady and r.value is not None and r.quality < Quality.BAD:
             self.last_good = now  # healthy and was healthy: the hot path
             self.escalated = False
             return ()
@@ -83,7 +85,7 @@ class FaultRule(ChannelRule):
         out = self.alarm.observe(bool(reasons), now, reasons=reasons)
         out += self.ready_alarm.observe(bool(self.not_ready), now, reason=self.not_ready)
         # (the fault alarm has no delays: raw is its effective state once observed)
-        self._steady = not (self.ne43 or reasons or self.not_ready or self.alarm.effective)
+        self.steady = not (self.ne43 or reasons or self.not_ready or self.alarm.effective)
         return out
 
     def escalation_due(self, now: float) -> bool:

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from box.alarms.alarm import Transition
+from box.alarms.alarm import Alarm, Transition
 from box.alarms.config import ChannelConfig
 from box.alarms.kinds.base import ChannelContext, ChannelKind, ChannelRule, channel_alarm
 from box.core.model import StrictModel
@@ -25,6 +26,12 @@ class OverRangeRule(ChannelRule):
             alarm.value = v
             return ()
         return alarm.observe(cond, now, v, range_max=self.high)
+
+    def quiet_band(self) -> tuple[float, float, Sequence[Alarm]] | None:
+        """Quiet while not over range (nor latched in): values below the range's top."""
+        if self.alarm.raw or self.alarm.effective:
+            return None
+        return (-math.inf, self.high, self.alarms)
 
 
 class OverRangeKind(ChannelKind[StrictModel]):

@@ -11,11 +11,13 @@ fault (``CHANNEL:device_mismatch``) that says what to check.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from box.alarms.alarm import Transition
+from box.alarms.alarm import Alarm, Transition
 from box.alarms.config import AlarmsConfig, ChannelConfig
 from box.alarms.kinds.base import ChannelContext, ChannelKind, ChannelRule, RuleIssue, channel_alarm
 from box.core.levels import AlarmLevel
@@ -135,11 +137,29 @@ class ThresholdRule(ChannelRule):
             off_delay_s=MISMATCH_DELAY_S,
         )
         self.alarms.append(self.mismatch)
+        self._band_changed: Callable[[], None] = _nothing
 
     def set_points(self, points: dict[str, float] | None) -> None:
         """Apply a profile's setpoints (None restores the configured ones)."""
         self.at = {**self.base, **(points or {})}
         self._ats = [self.at[n] for n in self.names]
+        self._band_changed()
+
+    def watch_band(self, changed: Callable[[], None]) -> None:
+        self._band_changed = changed
+
+    def quiet_band(self) -> tuple[float, float, Sequence[Alarm]] | None:
+        """Quiet while no level is beyond its setpoint and none is raised, pending or
+        clearing: then a value short of every setpoint (below the rising ones, above the
+        falling ones) only becomes the levels' value. Device bits take the full path."""
+        if self._device_seen or any(self._beyond):
+            return None
+        levels = self.alarms[: len(self.names)]
+        if any(a.raw or a.effective for a in levels):
+            return None
+        rising = [at for at, up in zip(self._ats, self._rising, strict=True) if up]
+        falling = [at for at, up in zip(self._ats, self._rising, strict=True) if not up]
+        return (max(falling, default=-math.inf), min(rising, default=math.inf), levels)
 
     def order_problem(self, ats: dict[str, float]) -> str | None:
         """Why these 'at' values (merged over the configured ones) would break the ladder."""
@@ -294,3 +314,7 @@ class ThresholdsKind(ChannelKind[Thresholds]):
 
 
 KIND = ThresholdsKind()
+
+
+def _nothing() -> None:
+    pass
