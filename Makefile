@@ -44,15 +44,18 @@ test: $(STAMP)
 	$(BIN)/mypy box drivers sim firmware_tools vision ingest
 	$(BIN)/pytest
 
-# Fault tests with the long settings (the normal suite runs the same files briefly): thousands
-# of generated cases per fuzz test, an hour of a garbage-answering sensor at one poll a second,
-# a 5-minute soak. Override any of them: make chaos CHAOS_EXAMPLES=20000 SOAK_S=1800
+# Fault tests with the long settings (the normal suite runs the same files briefly): 50 SIGKILL
+# cycles per power-loss scenario (ingest with retention, config change, backup, sync), the full
+# and read-only disk tests (they mount filesystems: run as root), thousands of generated cases
+# per fuzz test, an hour of a garbage-answering sensor at one poll a second, a 5-minute soak.
+# Override any of them: make chaos CHAOS_CYCLES=100 CHAOS_EXAMPLES=20000 SOAK_S=1800
+CHAOS_CYCLES ?= 50
 CHAOS_EXAMPLES ?= 5000
 CHAOS_GARBAGE_POLLS ?= 3600
 SOAK_S ?= 3600
 chaos: $(STAMP)
 	@scripts/ensure-apt $(TEST_APT)
-	CHAOS_EXAMPLES=$(CHAOS_EXAMPLES) CHAOS_GARBAGE_POLLS=$(CHAOS_GARBAGE_POLLS) \
+	CHAOS_CYCLES=$(CHAOS_CYCLES) CHAOS_EXAMPLES=$(CHAOS_EXAMPLES) CHAOS_GARBAGE_POLLS=$(CHAOS_GARBAGE_POLLS) \
 	SOAK_S=$(if $(filter command line environment,$(origin SOAK_S)),$(SOAK_S),300) \
 	$(BIN)/pytest tests/chaos -q -s --timeout 7200
 

@@ -10,7 +10,9 @@ restart. The file holds the holder's pid and role, for the message a second star
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -18,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from box.core.errors import SafetyBoxError
+
+log = logging.getLogger(__name__)
+_DISK_REFUSES = (errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EIO)
 
 DAEMON = "daemon"
 
@@ -71,8 +76,20 @@ class InstanceLock:
         """
         if self._fd is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        except OSError as exc:
+            if exc.errno not in _DISK_REFUSES:
+                raise
+            # A read-only (or full) disk: flock works on a read-only descriptor too; with no
+            # lock file at all, no process can write the store there either.
+            try:
+                fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+                role = ""  # nothing can be written: the flock alone says it is held
+            except FileNotFoundError:
+                log.warning("no lock file %s on a disk that refuses writes (%s)", self.path, exc)
+                return
         # At least a moment: the holder may be only a look (holder()) or not have written its pid.
         deadline = time.monotonic() + max(wait_s, 1.0)
         while True:
@@ -86,8 +103,14 @@ class InstanceLock:
                     os.close(fd)
                     raise BoxRunning(self.path, holder) from None
                 time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {role}\n".encode(), 0)
+        try:
+            if role:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()} {role}\n".encode(), 0)
+        except OSError as exc:  # the holder's name is a courtesy; the flock is the lock
+            if exc.errno not in _DISK_REFUSES:
+                os.close(fd)
+                raise
         self._fd = fd
 
     def release(self) -> None:

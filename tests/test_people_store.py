@@ -97,7 +97,8 @@ def test_old_positions_are_evicted_by_age_and_the_gap_is_said(store) -> None:  #
     writer.flush()
     conn = reader(False)  # as the writer's maintenance does, outside its transactions
     try:
-        gaps = retention.apply(conn, StoreSection(position_retention_days=30), T0, lambda s: None)
+        settings = StoreSection(position_retention_days=30)
+        gaps = retention.apply(conn, settings, T0, lambda s: None, lambda gap: None)
     finally:
         conn.close()
     assert [g for g in gaps if g["stream"] == "positions"][0]["count"] == 1

@@ -217,7 +217,9 @@ def test_a_daemon_whose_store_cannot_commit_is_unhealthy_and_shows_a_fault(daemo
     wait_for(lambda: daemon.api.health_problems(), what="health problem")
     assert any("store cannot commit" in p for p in daemon.api.health_problems())
     assert not daemon.api.snapshot()["healthy"]
-    assert daemon.tick() is False, "the watchdog is not fed"
+    # The watchdog is still fed: restarting the box cures no disk, it would only lose the
+    # alarms' state (a stuck or dead worker still starves it: test_daemon.py).
+    assert daemon.tick() is True
 
     def fault_shown() -> bool:
         views = {v["id"]: v for v in daemon.engine.views}

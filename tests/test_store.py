@@ -73,6 +73,7 @@ def test_wal_and_migrations_are_recorded(tmp_path: Path) -> None:
         "0003_minute_rollups",
         "0004_records",
         "0005_event_hash_version",
+        "0006_chain_anchor",
     ]
     assert rows == [("safetybox", n) for n in names]
     db.conn.close()
@@ -178,7 +179,9 @@ def test_size_budget_evicts_readings_oldest_first_never_events(tmp_path: Path) -
 
     gaps = [json.loads(d) for (d,) in conn.execute("SELECT details FROM events WHERE kind='gap'")]
     assert gaps[0]["reason"] == "size_budget" and gaps[0]["first_id"] == 1
-    assert gaps[0]["last_id"] == first_id - 1 and gaps[0]["count"] == first_id - 1
+    # One gap per chunk (each committed with its deletes), together covering 1 .. first_id - 1.
+    assert all(g["first_id"] == h["last_id"] + 1 for h, g in zip(gaps, gaps[1:], strict=False))
+    assert gaps[-1]["last_id"] == first_id - 1 and sum(g["count"] for g in gaps) == first_id - 1
     assert audit_events(conn).ok
     conn.close()
 
@@ -334,7 +337,8 @@ def test_a_store_whose_steps_were_recorded_by_sqlite_utils_is_not_migrated_again
         '    ON "_sqlite_migrations" ("migration_set", "name")'
     )
     conn.execute("CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
-    conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, hash TEXT)")  # as 0001 made it
+    # As 0001 made it, as far as the later steps read it (0005 alters it, 0006 anchors it).
+    conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, prev_hash TEXT, hash TEXT)")
     conn.execute(
         "INSERT INTO _sqlite_migrations(migration_set, name, applied_at) VALUES (?,?,?)",
         ("safetybox", "0001_initial", "2026-01-01 00:00:00+00:00"),
@@ -351,6 +355,7 @@ def test_a_store_whose_steps_were_recorded_by_sqlite_utils_is_not_migrated_again
         "0003_minute_rollups",
         "0004_records",
         "0005_event_hash_version",
+        "0006_chain_anchor",
     ]
     assert "readings" not in tables  # made by 0001 only, which did not run again
     assert {"users", "rollups", "records"} <= tables

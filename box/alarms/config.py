@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
+from box.alarms.pins import Pin
 from box.core.levels import AlarmLevel
 from box.core.model import Identifier, StrictModel
 
@@ -56,7 +57,7 @@ class Profile(StrictModel):
 
 
 class PinOutput(StrictModel):
-    pin: int | str
+    pin: Pin
     active_high: bool = True
 
 
@@ -106,7 +107,7 @@ class Outputs(StrictModel):
 
 
 class Button(StrictModel):
-    pin: int | str
+    pin: Pin
     pull_up: bool = True
     bounce_s: float = Field(default=0.05, ge=0, le=1)
 

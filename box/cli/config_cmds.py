@@ -14,7 +14,13 @@ import tomli_w
 from box.atomic import write_atomic
 from box.cli.common import Context, json_option, pass_box, print_json
 from box.client import BoxClient
-from box.config.loader import ConfigInvalid, context_for, load_config, parse_config
+from box.config.loader import (
+    ConfigInvalid,
+    context_for,
+    load_config,
+    parse_config,
+    read_config_text,
+)
 from box.config.secrets import mask_secrets
 from box.core.errors import BoxNotRunning, ConfigError
 
@@ -142,7 +148,7 @@ def apply(box: Context, file: str, as_json: bool) -> None:
       safetybox config apply /tmp/new-box.toml
     """
     path = Path(file)
-    text = path.read_text(encoding="utf-8")
+    text = read_config_text(path)
     # Raises with every problem, before anything is touched; the box's own profiles count.
     parse_config(text, str(path), context=context_for(box.home.config_file))
     write_atomic(box.home.config_file, text, mode=0o640)

@@ -127,7 +127,7 @@ def verify(box: Context, as_json: bool) -> None:
     """
     conn = open_store_reader(box)
     try:
-        report = audit_events(conn)
+        report = audit_events(conn, FileKeyProvider(box.home.keys_dir).get(STORE_KEY))
     finally:
         conn.close()
     if as_json:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import math
 import re
 import tomllib
 import typing
@@ -16,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from box.alarms.config import ChannelConfig
 from box.alarms.kinds import RuleKinds, default_rule_kinds
 from box.alarms.output_kinds import OutputKinds
+from box.alarms.pins import physical, used_pins
 from box.config.locate import PathElem, locate
 from box.config.schema import BoxConfigBase, build_config_model
 from box.config.templates import SECTION as TEMPLATES
@@ -78,6 +81,28 @@ def context_for(config_file: Path) -> dict[str, Any]:
     return {BOX_DIR: config_file.parent}
 
 
+MAX_DEPTH = 32  # tables and arrays nested deeper than this are no config of ours
+
+
+def decode_config(raw: bytes, source: str = "box.toml") -> str:
+    """The file's text; not UTF-8 is a :class:`ConfigInvalid` naming the line and column."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        reason = (
+            f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {column} "
+            "(save the file as UTF-8; a cut-off or damaged file reads like this too)"
+        )
+        raise ConfigInvalid(source, [ConfigIssue((), _MISSING, reason, line)]) from None
+
+
+def read_config_text(path: Path) -> str:
+    """Read a config file: OSError as is, bad UTF-8 as :class:`ConfigInvalid` with a line."""
+    return decode_config(path.read_bytes(), str(path))
+
+
 def parse_config(
     text: str,
     source: str = "box.toml",
@@ -94,9 +119,18 @@ def parse_config(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         where = re.search(r"at line (\d+)", str(exc))
-        line = int(where.group(1)) if where else None
+        # "at end of document": the file stops mid-statement (cut off); name its last line.
+        line = int(where.group(1)) if where else max(1, len(text.splitlines()))
         issue = ConfigIssue((), _MISSING, f"not valid TOML: {exc}", line)
         raise ConfigInvalid(source, [issue]) from None
+    except RecursionError:
+        deepest = _deepest_line(text)
+        reason = f"nested too deeply (more than {MAX_DEPTH} levels of tables or arrays)"
+        raise ConfigInvalid(source, [ConfigIssue((), _MISSING, reason, deepest)]) from None
+    odd = _odd_values(data)
+    if odd:  # before the schema: a NaN compares false with everything and silences an alarm
+        issues = [ConfigIssue(path, value, why, _line(text, path)) for path, value, why in odd]
+        raise ConfigInvalid(source, issues)
     kinds = kinds or default_rule_kinds()
     model = build_config_model(registry or default_registry(), kinds, outputs)
     # The file must say its format: an empty or truncated file (a power cut during a non-atomic
@@ -111,7 +145,10 @@ def parse_config(
     issues += [ConfigIssue(p.path, p.value, p.reason, locate(text, p.path)) for p in problems]
     found: list[ConfigIssue] = []
     try:
-        config = model.model_validate(data, context=context)
+        # Strict, in JSON mode (TOML's types are JSON's, plus dates): no lax coercion, so
+        # `true` or "2048" is no number, "yes" no bool, and `pin = true` no GPIO 1.
+        doc = json.dumps(data, default=str, ensure_ascii=False)
+        config = model.model_validate_json(doc, strict=True, context=context)
     except ValidationError as exc:
         found += [_issue_from_pydantic(err, data, text) for err in exc.errors()]
         # Cross-section checks over the parts that are valid on their own, in the same report:
@@ -127,6 +164,45 @@ def parse_config(
     if issues:
         raise ConfigInvalid(source, issues) from None
     return config
+
+
+def _odd_values(data: Any) -> list[tuple[tuple[PathElem, ...], Any, str]]:
+    """Values no field may hold (NaN, infinities) and nesting beyond :data:`MAX_DEPTH`,
+    found without recursion, whatever the document's shape."""
+    found: list[tuple[tuple[PathElem, ...], Any, str]] = []
+    stack: list[tuple[tuple[PathElem, ...], Any]] = [((), data)]
+    while stack:
+        path, node = stack.pop()
+        if len(path) > MAX_DEPTH:
+            found.append((path[:MAX_DEPTH], _MISSING, f"nested deeper than {MAX_DEPTH} levels"))
+            continue
+        if isinstance(node, dict):
+            stack.extend(((*path, k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            found.append((path, node, "not a finite number (nan and inf are never valid)"))
+    return sorted(found, key=lambda f: [str(e) for e in f[0]])
+
+
+def _line(text: str, path: tuple[PathElem, ...]) -> int | None:
+    try:
+        return locate(text, path)
+    except RecursionError:
+        return None
+
+
+def _deepest_line(text: str) -> int | None:
+    """The line where bracket nesting first exceeds :data:`MAX_DEPTH` (for a parser's
+    RecursionError, which names no line)."""
+    depth = 0
+    for lineno, line in enumerate(text.splitlines(), 1):
+        for ch in line:
+            depth += ch in "[{"
+            depth -= ch in "]}"
+            if depth > MAX_DEPTH:
+                return lineno
+    return None
 
 
 def _blame_template(issue: ConfigIssue, origins: Origins, text: str) -> ConfigIssue:
@@ -191,10 +267,10 @@ def load_config(
     """The config file at ``path``, validated with ``context`` (default: the box whose
     box.toml it is, i.e. the profiles beside it)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_config_text(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found: {setup_advice(path)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
     return parse_config(text, str(path), registry, kinds, context=context or context_for(path))
 
@@ -283,6 +359,8 @@ def cross_check(config: BoxConfigBase, kinds: RuleKinds | None = None) -> list[C
                 )
             produced.setdefault(channel, drv.name)
     issues += _check_rule_kinds(config, seen, kinds or default_rule_kinds())
+    issues += _check_hardware(config)
+    issues += _check_alarm_names(config, kinds or default_rule_kinds())
     first: dict[str, int] = {}
     for o, out in enumerate(config.outputs.plugins):  # names are their status and fault keys
         if out.name in first:
@@ -291,6 +369,61 @@ def cross_check(config: BoxConfigBase, kinds: RuleKinds | None = None) -> list[C
                 ConfigIssue(where, out.name, f"duplicate of outputs.plugins[{first[out.name]}]")
             )
         first.setdefault(out.name, o)
+    return issues
+
+
+def _check_hardware(config: BoxConfigBase) -> list[ConfigIssue]:
+    """Each GPIO claimed once (two outputs on one pin fail as GPIOPinInUse when applied, or
+    worse, drive each other) and relay names unique (they are their status and command keys)."""
+    issues: list[ConfigIssue] = []
+    claimed: dict[str, tuple[PathElem, ...]] = {}
+    for path, pin in used_pins(config.outputs, config.inputs):
+        where = physical(pin)
+        if where in claimed:
+            first = ConfigIssue(claimed[where], None, "").dotted
+            issues.append(ConfigIssue(path, pin, f"pin {where} is already used by {first}"))
+        claimed.setdefault(where, path)
+    names: dict[str, int] = {}
+    for r, relay in enumerate(config.outputs.relays):
+        if relay.name in names:
+            at: tuple[PathElem, ...] = ("outputs", "relays", r, "name")
+            issues.append(ConfigIssue(at, relay.name, f"duplicate of relays[{names[relay.name]}]"))
+        names.setdefault(relay.name, r)
+    return issues
+
+
+def _check_alarm_names(config: BoxConfigBase, kinds: RuleKinds) -> list[ConfigIssue]:
+    """Alarm names unique per channel across its rule kinds: an alarm's id is
+    ``channel:name``, so two rules of one name would be one alarm, each hiding the other."""
+    issues: list[ConfigIssue] = []
+    for c, ch in enumerate(config.channels):
+        if ch is None:
+            continue
+        seen: dict[str, str] = {}
+        for kind in kinds.channel:
+            value = getattr(ch.alarms, kind.name, None)
+            if value is None:
+                continue
+            base: tuple[PathElem, ...] = ("channels", c, "alarms", kind.name)
+            named: list[tuple[tuple[PathElem, ...], Any]] = []
+            if isinstance(value, list):
+                named = [
+                    ((*base, i, "name"), getattr(v, "name", None)) for i, v in enumerate(value)
+                ]
+            elif hasattr(value, "levels"):
+                named = [
+                    ((*base, "levels", i, "name"), lv.name) for i, lv in enumerate(value.levels)
+                ]
+            else:
+                named = [((*base, "name"), getattr(value, "name", None))]
+            for path, name in named:
+                if not isinstance(name, str):
+                    continue
+                where = ConfigIssue(path, None, "").dotted
+                if name in seen:
+                    reason = f"alarm name {name!r} is also used by {seen[name]} on this channel"
+                    issues.append(ConfigIssue(path, name, reason))
+                seen.setdefault(name, where)
     return issues
 
 

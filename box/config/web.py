@@ -32,7 +32,7 @@ class WebSection(StrictModel):
     def _host_port(cls, values: list[str]) -> list[str]:
         for value in values:
             host, sep, port = value.rpartition(":")
-            if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            if not sep or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
                 raise ValueError(f"{value!r} is not HOST:PORT with a port from 1 to 65535")
             try:
                 ipaddress.ip_address(host.strip("[]"))

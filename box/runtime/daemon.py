@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -23,13 +23,14 @@ from box.alarms.outputs import OutputController
 from box.alarms.plugin_outputs import Annunciators, PluginOutputs
 from box.atomic import write_atomic
 from box.config.changes import archive, changed_paths, digest
-from box.config.loader import ConfigInvalid, context_for, parse_config
+from box.config.loader import ConfigInvalid, context_for, parse_config, read_config_text
 from box.config.schema import BoxConfigBase
 from box.config.secrets import unmask_text
-from box.core.errors import ConfigError
+from box.core.errors import ConfigError, KeyFileError, StoreError
 from box.core.levels import Level
 from box.core.record_types import RecordTypes
 from box.core.records import Event, now_ms
+from box.instance import BoxRunning
 from box.keys import API_TOKEN, STORE_KEY, FileKeyProvider, KeyProvider
 from box.paths import BoxHome
 from box.runtime import status
@@ -38,6 +39,7 @@ from box.runtime.logs import CoreLog
 from box.runtime.pipeline import Pipeline
 from box.runtime.sdnotify import Notifier
 from box.runtime.supervisor import DriverSupervisor
+from box.store.database import StoreUnavailable
 from box.store.writer import StoreWriter
 from box.wipe import refuse_if_wiped
 from drivers.base import DriverRegistry, default_registry
@@ -85,6 +87,7 @@ class Daemon:
         self.accounts: Accounts | None = None
         self.sync: SyncService | None = None
         self.web_error = ""
+        self.sync_error = ""
         self.https = False
         self.api = BoxFacade(self)  # what the web app, the downlink and the CLI's API see
         # Set by start(); typed here so every part of the running box is declared in one place.
@@ -97,6 +100,7 @@ class Daemon:
         self._opened: list[str] = []  # what start() got to, so a failed start closes just that
         self.core_log = CoreLog()  # alarm transition lines leave the core thread by a queue
         self._reload_lock = threading.Lock()
+        self._reader_lock = threading.Lock()
         self._stop_requested = threading.Event()
         self._reload_requested = threading.Event()
         self._wake = threading.Event()  # signals wake the main loop at once, not at its next tick
@@ -104,23 +108,48 @@ class Daemon:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start everything in order; if a step fails, close what the earlier ones opened."""
-        refuse_if_wiped(self.home)  # no new keys over a shredded store, however it was restarted
-        try:
-            self._start()
-        except BaseException:
-            log.error(
-                "start-up failed after %s; closing them", ", ".join(self._opened) or "nothing"
-            )
-            self.stop()
-            raise
+        """Start everything in order; if a step fails, close what the earlier ones opened.
 
-    def _start(self) -> None:
-        self.core_log.start()
+        A start-up that fails with a config (outputs that cannot be built, a plug-in that
+        raises) is tried again with the last good configs from history, newest first: the
+        alarms must run. Failures that no config causes (keys, the store's lock) are raised."""
+        refuse_if_wiped(self.home)  # no new keys over a shredded store, however it was restarted
         self.box_id = self.home.read_box_id()
         store_key = self.keys.get(STORE_KEY)
         self.api_token = self.keys.get(API_TOKEN).hex()
-        config, text, fallback_reason = self._initial_config()
+        failed: list[str] = []
+        for config, text, source, rejected in self._config_candidates():
+            try:
+                self._start(config, text, "; ".join([*rejected, *failed]), store_key)
+                return
+            except (BoxRunning, KeyFileError, KeyboardInterrupt, SystemExit):
+                self._close_failed_start()
+                raise
+            except Exception as exc:
+                self._close_failed_start()
+                if isinstance(exc, StoreError) and not isinstance(exc, StoreUnavailable):
+                    raise  # a wrong key or a damaged store: no config fixes that
+                why = f"starting with {source} failed: {type(exc).__name__}: {exc}"
+                log.error("%s; trying the previous good config", why)
+                failed.append(why)
+                last: BaseException = exc
+        if failed:
+            raise last
+        raise ConfigError("no config to start with")  # not reached: candidates raise first
+
+    def _close_failed_start(self) -> None:
+        log.error("start-up failed after %s; closing them", ", ".join(self._opened) or "nothing")
+        self.stop()
+        self._opened = []
+        self.supervisors = []
+        self.web = None
+        self.sync = None
+        self.web_error = ""
+
+    def _start(
+        self, config: BoxConfigBase, text: str, fallback_reason: str, store_key: bytes
+    ) -> None:
+        self.core_log.start()
         self.config, self.config_text, self.config_loaded_ms = config, text, now_ms()
         # Waits a moment for a CLI command that holds the store; refuses a second daemon.
         self.writer = StoreWriter(
@@ -132,6 +161,12 @@ class Daemon:
         )
         self._opened.append("store")
         previous_text = self.writer.read_state(STATE_CONFIG_TEXT).get(STATE_CONFIG_TEXT)
+        previous = self._parse_quietly(previous_text) if previous_text != text else None
+        if previous is not None and previous.channels and not config.channels:
+            raise ConfigError(  # start() goes on to the config history
+                f"the config declares no [[channels]] while the last applied one had "
+                f"{len(previous.channels)} (a truncated or emptied file?)"
+            )
         saved = self.writer.read_state("alarm.", "sustained.", "threshold.")
         self.writer.start()
         self.writer.submit_event(
@@ -153,7 +188,7 @@ class Daemon:
             )
         if previous_text != text:
             self._record_applied(
-                self._parse_quietly(previous_text),
+                previous,
                 config,
                 text,
                 who="startup (file changed while stopped)",
@@ -167,6 +202,8 @@ class Daemon:
         self._opened.append("buttons")
         self.pipeline.start()
         self._opened.append("pipeline")
+        if problem := self.writer.commit_problem() or self.writer.disk_problem():
+            self._store_health(problem)  # e.g. a full disk at start: a fault alarm from now on
         self._start_drivers(config)
         self._start_sync(config)
         self._start_web(config)
@@ -240,7 +277,10 @@ class Daemon:
         signal.signal(signal.SIGINT, on_signal(self._stop_requested))
         signal.signal(signal.SIGHUP, on_signal(self._reload_requested))
         self.start()
-        write_atomic(self.home.pid_file, f"{os.getpid()}\n")
+        try:
+            write_atomic(self.home.pid_file, f"{os.getpid()}\n")
+        except OSError as exc:  # a full or read-only disk must not stop the alarms
+            log.error("cannot write %s: %s", self.home.pid_file, exc)
         interval = min(self.notifier.watchdog_interval_s or 5.0, 5.0)
         try:
             while not self._stop_requested.is_set():
@@ -250,7 +290,10 @@ class Daemon:
                     self.tick()
         finally:
             self.stop()
-            self.home.pid_file.unlink(missing_ok=True)
+            try:
+                self.home.pid_file.unlink(missing_ok=True)
+            except OSError as exc:
+                log.error("cannot remove %s: %s", self.home.pid_file, exc)
 
     def tick(self) -> bool:
         """One turn of the main loop: pending reload, then feed the watchdog if healthy.
@@ -261,11 +304,15 @@ class Daemon:
         if self._reload_requested.is_set():
             self._reload_requested.clear()
             self.reload(who="signal:SIGHUP")
-        problems = status.health_problems(self)
-        if problems:
-            log.error("not feeding the watchdog: %s", "; ".join(problems))
-            self.notifier.status("unhealthy: " + "; ".join(problems))
+        stuck = status.health_problems(self, restartable_only=True)
+        if stuck:
+            log.error("not feeding the watchdog: %s", "; ".join(stuck))
+            self.notifier.status("unhealthy: " + "; ".join(stuck))
             return False
+        if problems := status.health_problems(self):
+            self.notifier.watchdog()  # a restart would not cure these (a full disk)
+            self.notifier.status("degraded: " + "; ".join(problems))
+            return True
         self.notifier.watchdog()
         self.notifier.status(status.status_line(self))
         return True
@@ -278,59 +325,120 @@ class Daemon:
         and files (its own Modbus profiles, read afresh each time, so a reload sees a new one)."""
         return self.registry, self.rule_kinds, self.output_kinds, context_for(self.home.config_file)
 
-    def _initial_config(self) -> tuple[BoxConfigBase, str, str]:
-        """The config file, or if it is invalid the newest valid one in history: alarms must run."""
+    def _config_candidates(self) -> Iterator[tuple[BoxConfigBase, str, str, list[str]]]:
+        """The config file, then the valid ones in history, newest first: (config, text, its
+        file, why the ones before were rejected). Raises the file's error if none is valid."""
         path = self.home.config_file
+        rejected: list[str] = []
+        tried: set[str] = set()
         try:
-            text = path.read_text(encoding="utf-8")
-            return parse_config(text, str(path), *self._validation), text, ""
-        except (ConfigError, OSError, UnicodeDecodeError) as exc:
-            reason = str(exc)
+            text = read_config_text(path)
+            tried.add(text)
+            yield parse_config(text, str(path), *self._validation), text, str(path), []
+        except (ConfigError, OSError) as exc:
+            rejected.append(str(exc))
         for old in sorted(self.home.config_history_dir.glob("box-*.toml"), reverse=True):
             try:
                 # History keeps secrets masked: they come back from the current file if they can.
-                text = _with_current_secrets(old.read_text(encoding="utf-8"), path)
+                text = _with_current_secrets(read_config_text(old), path)
+                if text in tried:
+                    continue
+                tried.add(text)
                 config = parse_config(text, str(old), *self._validation)
-            except (ConfigError, OSError, UnicodeDecodeError):
+            except (ConfigError, OSError):
                 continue
-            log.error("%s\nfalling back to the last good config %s", reason, old)
-            return config, text, reason
-        raise ConfigError(reason)
+            log.error("falling back to the last good config %s", old)
+            yield config, text, str(old), rejected
+        if rejected:
+            raise ConfigError(rejected[0])
 
     def reload(self, who: str) -> dict[str, Any]:
-        """Validate and apply box.toml; on failure keep the running config and store why."""
+        """Validate and apply box.toml. Everything new is built before anything switches; on
+        any failure the running config keeps running, and the reason is stored."""
         with self._reload_lock:
             path = self.home.config_file
             try:
-                text = path.read_text(encoding="utf-8")
+                text = read_config_text(path)
                 new = parse_config(text, str(path), *self._validation)
-            except (ConfigError, OSError, UnicodeDecodeError) as exc:
+            except (ConfigError, OSError) as exc:
                 if isinstance(exc, ConfigInvalid):
-                    errors = [issue.render(str(path)) for issue in exc.issues]
+                    errors = [issue.render(exc.source) for issue in exc.issues]
                 else:
                     errors = [str(exc)]
-                self._event("config_rejected", Level.LEVEL_3, who=who, errors=errors)
-                log.error("config rejected (%s), keeping the running config:\n%s", who, exc)
-                return {"accepted": False, "errors": errors, "changed": []}
+                return self._reject(who, errors, exc)
             old = self.config
             changed = changed_paths(old, new)
             if not changed:
                 return {"accepted": True, "errors": [], "changed": []}
+            if old.channels and not new.channels:
+                reason = (
+                    f"{path} declares no [[channels]] while {len(old.channels)} are running "
+                    "(a truncated or emptied file?); to stop monitoring every channel, keep one "
+                    "channel or stop the box"
+                )
+                return self._reject(who, [reason], reason)
+            try:
+                self._apply(old, new)
+            except Exception as exc:  # noqa: BLE001 - any failure: the running config stays
+                log.exception("applying the config failed; the running config keeps running")
+                reason = f"applying it failed ({type(exc).__name__}: {exc}); nothing was changed"
+                return self._reject(who, [reason], reason)
             self._record_applied(old, new, text, who)
             self.config, self.config_text, self.config_loaded_ms = new, text, now_ms()
-            self.pipeline.call(lambda: self._reconfigure_alarms(old, new))
-            self.writer.reconfigure(new.store)
-            if old.drivers != new.drivers or old.channels != new.channels:
-                for sup in self.supervisors:
-                    sup.stop()
-                self._start_drivers(new)
-            if old.sync != new.sync or old.channels != new.channels:
-                self._stop_sync()
-                self._start_sync(new)
             if old.web.listen != new.web.listen:
                 log.warning("web.listen changed: takes effect at the next restart")
             log.info("config applied (%s): %s", who, ", ".join(changed[:20]))
             return {"accepted": True, "errors": [], "changed": changed}
+
+    def _reject(self, who: str, errors: list[str], why: object) -> dict[str, Any]:
+        self._event("config_rejected", Level.LEVEL_3, who=who, errors=errors)
+        log.error("config rejected (%s), keeping the running config:\n%s", who, why)
+        return {"accepted": False, "errors": errors, "changed": []}
+
+    def _apply(self, old: BoxConfigBase, new: BoxConfigBase) -> None:
+        """Build the new drivers, then switch outputs and rules (rolled back if that fails),
+        then swap only the drivers whose section changed, and sync only if its part did."""
+        stale, built = self._build_changed_drivers(old, new)  # raises before any switch
+        self.pipeline.call(lambda: self._reconfigure_alarms(old, new))
+        self.writer.reconfigure(new.store)
+        for sup in stale:
+            sup.stop()
+        self.supervisors = [s for s in self.supervisors if s not in stale]
+        for sup in built:
+            sup.start()
+            self.supervisors.append(sup)
+        order = {d.name: i for i, d in enumerate(new.drivers)}
+        self.supervisors.sort(key=lambda s: order.get(s.name, len(order)))
+        if old.sync != new.sync:
+            self._stop_sync()
+            self._start_sync(new)
+        elif self.sync is not None and old.channels != new.channels:
+            self.sync.config = new  # channels' upstream policies and birth: no reconnect
+            self.sync.outbox.configure(new)
+
+    def _build_changed_drivers(
+        self, old: BoxConfigBase, new: BoxConfigBase
+    ) -> tuple[list[DriverSupervisor], list[DriverSupervisor]]:
+        """(running supervisors to stop, new ones built but not started) for the drivers whose
+        section changed, appeared or went; an unchanged driver keeps running untouched."""
+        before = {d.name: d for d in old.drivers}
+        after = {d.name: d for d in new.drivers}
+        changed = {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
+        stale = [s for s in self.supervisors if s.name in changed]
+        built = []
+        for name in changed:
+            drv = after.get(name)
+            if drv is None or not drv.enabled:
+                continue
+            cls = self.registry.drivers.get(drv.type)
+            if cls is None:
+                reason = self.registry.failed.get(drv.type, "not installed")
+                self._event(
+                    "driver_unavailable", Level.LEVEL_3, driver=name, type=drv.type, error=reason
+                )
+                continue
+            built.append(DriverSupervisor(cls(drv, self.pipeline.submit), self._driver_fault))
+        return stale, built
 
     # -- alarms ------------------------------------------------------------------------------
 
@@ -367,20 +475,42 @@ class Daemon:
         )
 
     def _reconfigure_alarms(self, old: BoxConfigBase, new: BoxConfigBase) -> None:
-        """Runs on the pipeline thread. Outputs and buttons are rebuilt only if they changed."""
-        if old.outputs.gpio() != new.outputs.gpio() or old.inputs != new.inputs:
-            self.buttons.close()
-            self.outputs.close()
-            same = old.outputs.pin_factory == new.outputs.pin_factory
-            self.outputs = OutputController(
-                new.outputs, self.outputs.factory if same else None, self._output_fault
-            )
-            self.engine.outputs = Annunciators(self.outputs, self.plugin_outputs)
-            self.engine.annunciation = None  # drive the new outputs on the next refresh
-            self._start_buttons(new)
+        """Runs on the pipeline thread. Outputs and buttons are rebuilt only if they changed;
+        if the new ones or the new rules cannot be built, the old ones are put back (the pins
+        are released first: gpiozero cannot claim a pin twice) and the error raised."""
+        pins = old.outputs.gpio() != new.outputs.gpio() or old.inputs != new.inputs
+        old_factory = self.outputs.factory
+        same = old.outputs.pin_factory == new.outputs.pin_factory
+        if pins:
+            try:
+                self._rebuild_outputs(new, old_factory if same else None)
+            except Exception:
+                self._rebuild_outputs(old, old_factory)
+                raise
+        try:
+            self.engine.reconfigure(new)
+        except Exception:
+            self.engine.reconfigure(old)
+            if pins:
+                self._rebuild_outputs(old, old_factory)
+            raise
         if old.outputs.plugins != new.outputs.plugins:
             self.plugin_outputs.reconfigure(new.outputs.plugins)  # only the changed ones
-        self.engine.reconfigure(new)
+
+    def _rebuild_outputs(self, config: BoxConfigBase, factory: Any) -> None:
+        """Replace the GPIO outputs and buttons by ``config``'s; on failure closes what it
+        built and raises, leaving no pin claimed."""
+        self.buttons.close()
+        self.outputs.close()
+        outputs = OutputController(config.outputs, factory, self._output_fault)
+        try:
+            self.outputs = outputs
+            self.engine.outputs = Annunciators(self.outputs, self.plugin_outputs)
+            self.engine.annunciation = None  # drive the new outputs on the next refresh
+            self._start_buttons(config)
+        except Exception:
+            outputs.close()
+            raise
 
     def _store_health(self, error: str) -> None:
         """On the writer thread: commits fail ("" when they succeed again). A fault alarm, so
@@ -409,7 +539,10 @@ class Daemon:
     def _record_applied(
         self, old: BoxConfigBase | None, new: BoxConfigBase, text: str, who: str
     ) -> None:
-        archive(self.home.config_history_dir, text)
+        try:
+            archive(self.home.config_history_dir, text)
+        except OSError as exc:  # a full or read-only disk: the config still runs
+            log.error("cannot archive the applied config: %s", exc)
         changed = changed_paths(old, new)[:200] if old is not None else ["(initial config)"]
         self._event("config_applied", Level.INFO, who=who, sha256=digest(text), changed=changed)
         self.writer.set_state(STATE_CONFIG_TEXT, text)
@@ -467,15 +600,24 @@ class Daemon:
 
         keyring = SyncKeyring(FileKeyProvider(self.home.keys_dir))
         downlink = Downlink(self.api, keyring)
-        self.sync = SyncService(
-            config,
-            self.box_id,
-            self.home.database_file,
-            self.keys.get(STORE_KEY),
-            keyring,
-            self.writer,
-            on_command=downlink.handle,
-        )
+        try:
+            self.sync = SyncService(
+                config,
+                self.box_id,
+                self.home.database_file,
+                self.keys.get(STORE_KEY),
+                keyring,
+                self.writer,
+                on_command=downlink.handle,
+            )
+        except (StoreError, RuntimeError, OSError) as exc:
+            # Optional by design: a full or read-only disk (no boot counter, no reader) stops
+            # the uplink, never the box; the next reload or restart tries again.
+            self.sync_error = f"sync cannot start: {exc}"
+            log.error("%s", self.sync_error)
+            self._event("fault", Level.LEVEL_3, source="sync", error=self.sync_error)
+            return
+        self.sync_error = ""
         downlink.attach(self.sync)
         self.sync.start()
 
@@ -490,14 +632,11 @@ class Daemon:
         )
 
     def _start_web(self, config: BoxConfigBase) -> None:
-        from box.store.database import connect
         from box.tls import default_paths
         from box.web import create_app
-        from box.web.accounts import Accounts
         from box.web.server import WebServer
 
-        self.web_reader = connect(self.home.database_file, self.keys.get(STORE_KEY), readonly=True)
-        self.accounts = Accounts(self.writer, self.web_reader)
+        self.open_web_reader()  # the page (status, health) serves even if the disk refuses it
 
         tls = None
         if config.web.https:
@@ -522,6 +661,24 @@ class Daemon:
             self._event("fault", Level.LEVEL_3, source="web", error=self.web_error)
             return
         self.web.start()
+
+    def open_web_reader(self) -> bool:
+        """The web threads' read-only store connection and the accounts on it, opened now if
+        they are not yet (the disk refused them at start-up); False while it still refuses."""
+        from box.store.database import connect
+        from box.web.accounts import Accounts
+
+        with self._reader_lock:
+            if self.web_reader is not None:
+                return True
+            try:
+                reader = connect(self.home.database_file, self.keys.get(STORE_KEY), readonly=True)
+            except StoreUnavailable as exc:
+                log.error("web pages that read the store are unavailable: %s", exc)
+                return False
+            self.web_reader = reader
+            self.accounts = Accounts(self.writer, reader)
+            return True
 
     def _event(self, kind: str, level: Level, source: str = "daemon", **details: Any) -> None:
         self.writer.submit_event(Event(kind, source, now_ms(), level, details))

@@ -15,6 +15,7 @@ from box.core.records import Event
 from box.keys import STORE_KEY
 from box.paths import BoxHome
 from box.runtime import status
+from box.store.database import StoreUnavailable
 
 if TYPE_CHECKING:
     import sqlite3
@@ -62,15 +63,17 @@ class BoxFacade:
 
     @property
     def accounts(self) -> Accounts:
-        if self._d.accounts is None:
-            raise RuntimeError("accounts are opened with the web server")
+        if self._d.accounts is None and not self._d.open_web_reader():
+            raise StoreUnavailable("the store cannot be read now (see the store fault)")
+        assert self._d.accounts is not None  # noqa: S101 - opened with the reader
         return self._d.accounts
 
     @property
     def reader(self) -> sqlite3.Connection:
         """A read-only connection to the store (trends, history), shared by the web threads."""
-        if self._d.web_reader is None:
-            raise RuntimeError("the store's reader is opened with the web server")
+        if self._d.web_reader is None and not self._d.open_web_reader():
+            raise StoreUnavailable("the store cannot be read now (see the store fault)")
+        assert self._d.web_reader is not None  # noqa: S101 - just opened
         return self._d.web_reader
 
     # -- BoxApi -----------------------------------------------------------------------------

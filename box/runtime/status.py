@@ -21,12 +21,17 @@ if TYPE_CHECKING:
 HEARTBEAT_LIMIT_S = 10.0  # a worker silent this long is stuck: stop feeding systemd's watchdog
 
 
-def health_problems(d: Daemon) -> list[str]:
+def health_problems(d: Daemon, restartable_only: bool = False) -> list[str]:
+    """What is wrong with the box. ``restartable_only``: what a restart may cure (stuck or dead
+    workers), for the watchdog; a full or read-only disk is reported, but restarting the box
+    over it would only cost the alarms' state."""
     now = time.monotonic()
     problems = []
     if not d.writer.is_alive() or now - d.writer.heartbeat > HEARTBEAT_LIMIT_S:
         problems.append("store writer stuck or dead")
-    elif commit_problem := d.writer.commit_problem():
+    elif restartable_only:
+        pass
+    elif commit_problem := d.writer.commit_problem() or d.writer.disk_problem():
         problems.append(commit_problem)
     if not d.pipeline.is_alive() or now - d.pipeline.heartbeat > HEARTBEAT_LIMIT_S:
         problems.append("pipeline stuck or dead")
@@ -142,6 +147,9 @@ def snapshot(d: Daemon) -> dict[str, Any]:
             "last_event_seq": d.writer.last_event_seq,
             "dropped_readings": ws.uncommitted_readings + d.pipeline.dropped_readings,
             "lost_events": ws.lost_events,
+            "open": d.writer.is_open,
+            "held_in_memory": d.writer.held_items,
+            "reserve_held": d.writer.reserve.held,
             "failed_commits": ws.failed_commits,
             "commit_error": ws.commit_error,
             "last_commit_ms": round(ws.last_commit_ms, 2),
@@ -150,6 +158,8 @@ def snapshot(d: Daemon) -> dict[str, Any]:
         **alarm_summary(d),
         "records": latest_records(d),
         "failed_record_types": d.record_types.failed,
-        "sync": d.sync.status() if d.sync is not None else {"enabled": False},
+        "sync": d.sync.status()
+        if d.sync is not None
+        else {"enabled": d.config.sync.enabled, "error": d.sync_error},
         "web_error": d.web_error,
     }

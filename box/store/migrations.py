@@ -168,3 +168,24 @@ def records(db: sqlite3.Connection) -> None:
 def event_hash_version(db: sqlite3.Connection) -> None:
     # Rows written before are hash version 1 (box/store/events.py); new rows are written as 2.
     db.execute("ALTER TABLE events ADD COLUMN hash_v INTEGER NOT NULL DEFAULT 1")
+
+
+@MIGRATIONS(name="0006_chain_anchor")
+def chain_anchor(db: sqlite3.Connection) -> None:
+    # One row: the events chain's sealed checkpoint (box/store/anchor.py). mac '' = not sealed
+    # yet: the writer seals the rows as they are when it first opens a store that predates it.
+    db.execute(
+        "CREATE TABLE chain_anchor ("
+        " id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " first_seq INTEGER NOT NULL, first_prev TEXT NOT NULL,"
+        " last_seq INTEGER NOT NULL, last_hash TEXT NOT NULL,"
+        " count INTEGER NOT NULL, mac TEXT NOT NULL)"
+    )
+    genesis = "0" * 64
+    db.execute(
+        "INSERT INTO chain_anchor SELECT 1, coalesce(min(seq), 0),"
+        " coalesce((SELECT prev_hash FROM events ORDER BY seq LIMIT 1), ?), coalesce(max(seq), 0),"
+        " coalesce((SELECT hash FROM events ORDER BY seq DESC LIMIT 1), ?), count(*), ''"
+        " FROM events",
+        [genesis, genesis],
+    )

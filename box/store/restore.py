@@ -105,7 +105,7 @@ def _verify(staged: Path, key: bytes, backup_file: Path) -> tuple[int, int, int 
         missing = REQUIRED_TABLES - tables
         if missing:
             raise StoreError(f"{refuse}: not a SafetyBox store (no {', '.join(sorted(missing))})")
-        chain = audit_events(conn)
+        chain = audit_events(conn, key)
         if not chain.ok:
             raise StoreError(
                 f"{refuse}: its event hash chain is broken at seq {chain.broken_seq}: "

@@ -26,10 +26,12 @@ from box.core.levels import Level
 from box.core.record_types import to_row
 from box.core.records import Event, Quality, Reading, now_ms
 from box.instance import DAEMON, InstanceLock, lock_file_for
-from box.store import retention
+from box.store import anchor, retention
+from box.store.anchor import Anchor
 from box.store.config import StoreSection
-from box.store.database import open_store
+from box.store.database import StoreUnavailable, disk_full, disk_trouble, open_store
 from box.store.events import GENESIS_HASH, HASH_V, seal_event
+from box.store.reserve import Reserve
 
 if TYPE_CHECKING:
     import sqlite3
@@ -41,6 +43,10 @@ _PLAIN_QUALITY = tuple(int(q) for q in Quality)
 MULTI_ROWS = 250  # 1,000 bound parameters per statement, well under SQLite's limit
 _SINGLE_INSERT = "INSERT INTO readings(channel_id, ts, value, quality) VALUES (?,?,?,?)"
 _MULTI_INSERT = _SINGLE_INSERT.replace("(?,?,?,?)", ",".join(["(?,?,?,?)"] * MULTI_ROWS))
+RETRY_S = 1.0  # a failed commit (or open) is retried this often
+REOPEN_AFTER_S = 10.0  # commits failing with I/O errors this long: reopen the store
+RESERVE_RETRY_S = 5.0  # how often a released reserve is taken back if the disk has room
+MAX_OVERFLOW = 100_000  # events and state held in memory while the disk refuses them
 _ROLLUP_UPSERT = (
     "INSERT INTO rollups VALUES (?,?,?,?,?,?) "
     "ON CONFLICT(channel_id, minute) DO UPDATE SET "
@@ -171,6 +177,8 @@ class StoreWriter:
         self._lock = lock or InstanceLock(lock_file_for(path))
         self._lock.acquire(owner, wait_s)
         self.path = path
+        self._key = key
+        self._anchor_key = anchor.anchor_key(key)
         self.settings = settings
         self.on_commit = on_commit
         self.on_health = on_health
@@ -187,14 +195,22 @@ class StoreWriter:
         self._drop_lock = threading.Lock()
         # Per stream: count, first ts, last ts of what was refused since the last gap event.
         self._dropped: dict[str, list[int]] = {"readings": [0, 0, 0], "records": [0, 0, 0]}
+        self._conn: sqlite3.Connection
+        self._is_open = False
+        self._channel_ids: dict[str, int] = {}
+        self._last_seq, self._last_hash = 0, GENESIS_HASH
+        self._anchor = anchor.EMPTY
+        self._anchor_problem = ""  # found at open; recorded as an event by the first commit
+        self._evict_for_space = False
+        self.reserve = Reserve(path.parent)
+        self._next_reserve_try = 0.0
+        self._reported = ""  # the store problem last told to on_health ("" none)
         try:
-            self._db = open_store(path, key, synchronous=settings.synchronous)
-            self._conn: sqlite3.Connection = self._db.conn
-            self._channel_ids: dict[str, int] = dict(
-                (name, cid) for cid, name in self._conn.execute("SELECT id, name FROM channels")
-            )
-            self._last_seq, self._last_hash = self._chain_head()
-            self.stats.stored_readings = self._count_readings()
+            self._open()
+        except StoreUnavailable as exc:
+            # A full or read-only disk: the box runs its alarms without the store, holds what
+            # it can in memory (bounded, counted) and retries the open from the writer thread.
+            self._unavailable(exc)
         except BaseException:
             self._lock.release()
             raise
@@ -210,6 +226,8 @@ class StoreWriter:
         """State entries whose keys start with any of ``prefixes``. Only before :meth:`start`:
         afterwards the connection belongs to the writer thread (use a reader connection)."""
         assert not self._thread.is_alive(), "read_state after start()"  # noqa: S101
+        if not self._is_open:
+            return {}
         where = " OR ".join("key LIKE ?" for _ in prefixes)
         rows = self._conn.execute(
             f"SELECT key, value FROM state WHERE {where}",  # noqa: S608
@@ -266,6 +284,9 @@ class StoreWriter:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
+            if len(self._overflow) >= MAX_OVERFLOW:
+                self._lose([item])  # counted and logged: memory is bounded even for events
+                return
             self._overflow.append(item)
 
     def add_commit_listener(self, listener: Callable[[], None]) -> None:
@@ -298,7 +319,7 @@ class StoreWriter:
                 log.error("store writer did not stop within %.0f s", timeout)
                 return
         self._lose(self._drain())  # queued after the thread ended (or it never started)
-        self._conn.close()
+        self._close()
         self._lock.release()
 
     def commit_problem(self) -> str | None:
@@ -319,6 +340,16 @@ class StoreWriter:
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def held_items(self) -> int:
+        """Events and state entries held in memory beyond the queue (the disk refuses them)."""
+        return len(self._overflow)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the store is open (False while a full or read-only disk refuses it)."""
+        return self._is_open
+
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
@@ -337,6 +368,11 @@ class StoreWriter:
         while True:
             self.heartbeat = time.monotonic()
             stopping = self._stop.is_set()
+            if not self._is_open and not stopping and not self._try_open():
+                # Nothing is taken from the queue meanwhile: readings are refused once it is
+                # full (counted, then a gap event), events wait in the bounded overflow.
+                self._stop.wait(RETRY_S)
+                continue
             if stopping or self.stats.failing_since is None:
                 # While commits fail, new readings stay in the bounded queue: once it is full
                 # they are refused and counted (a gap event), instead of piling up in memory.
@@ -354,7 +390,10 @@ class StoreWriter:
                 self._lose(pending + self._drain())
                 return
             else:
-                self._stop.wait(1.0)  # disk trouble: retry the same items shortly
+                self._stop.wait(RETRY_S)  # disk trouble: retry the same items shortly
+                if self._evict_for_space and self._is_open:
+                    self._evict_for_space = False
+                    self.run_maintenance(over_budget=True)  # make room in the file we have
             self._maybe_maintain()
 
     def _drain(self) -> list[Any]:
@@ -459,8 +498,21 @@ class StoreWriter:
         calls: list[tuple[_Call, Any, BaseException | None]] = []
         batches: list[tuple[int, int]] = []
         seq, prev_hash = self._last_seq, self._last_hash
-        conn = self._conn
+        if self._anchor_problem:
+            items.append(
+                Event(
+                    "audit_anchor_reset",
+                    "store",
+                    now_ms(),
+                    Level.LEVEL_2,
+                    {"reason": self._anchor_problem},
+                )
+            )
         try:
+            if not self._is_open:
+                self._open()
+                seq, prev_hash = self._last_seq, self._last_hash
+            conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             for item in items:
                 if isinstance(item, _Readings):
@@ -490,23 +542,9 @@ class StoreWriter:
                 conn.executemany(
                     "INSERT INTO records(type, ts, key, data) VALUES (?,?,?,?)", records
                 )
-            event_rows = []
-            for ev in events:
-                seq += 1
-                level = int(ev.level)
-                details, h = seal_event(
-                    prev_hash, seq, ev.ts_ms, ev.kind, level, ev.source, ev.details
-                )
-                event_rows.append(
-                    (seq, ev.ts_ms, ev.kind, level, ev.source, details, prev_hash, h, HASH_V)
-                )
-                prev_hash = h
-            if event_rows:
-                conn.executemany(
-                    "INSERT INTO events(seq, ts, kind, level, source, details, prev_hash, hash,"
-                    " hash_v) VALUES (?,?,?,?,?,?,?,?,?)",
-                    event_rows,
-                )
+            new_anchor = self._anchor
+            if events:
+                seq, prev_hash, new_anchor = self._insert_events(events, seq, prev_hash)
             if states:
                 self._write_state(states)
             conn.execute("COMMIT")
@@ -515,13 +553,16 @@ class StoreWriter:
             for gap in gaps:
                 items.remove(gap)
                 self._restore_dropped(gap)
+            if self._anchor_problem:
+                items.pop()
             return False
-        self._last_seq, self._last_hash = seq, prev_hash
+        self._last_seq, self._last_hash, self._anchor = seq, prev_hash, new_anchor
+        self._anchor_problem = ""
         st = self.stats
         if st.failing_since is not None:
             log.warning("store commits succeed again after %d failures", st.failed_commits)
             st.failing_since, st.commit_error = None, ""
-            self._report_health("")
+            self._report_health(self.disk_problem() or "")
         st.committed_readings += len(rows)
         st.stored_readings += len(rows)
         st.committed_events += len(events)
@@ -537,7 +578,7 @@ class StoreWriter:
                 call.future.set_result(result)
         if self.on_commit and batches:
             self.on_commit(batches)
-        if rows or records or event_rows:
+        if rows or records or events:
             self._notify_committed()
         return True
 
@@ -564,13 +605,23 @@ class StoreWriter:
         st = self.stats
         st.failed_commits += 1
         st.commit_error = f"{type(exc).__name__}: {exc}"
-        conn = self._conn
+        if disk_full(exc):
+            self._evict_for_space = True  # evict (with a gap event), then go on
+            self.reserve.release()  # the room that eviction and the checkpoint need
         try:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            # Re-read the chain head: if anything else appended events (it must not: the lock),
-            # retrying with our own stale sequence numbers would fail forever.
-            self._last_seq, self._last_hash = self._chain_head()
+            if self._is_open:
+                conn = self._conn
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                failing_s = time.monotonic() - (st.failing_since or time.monotonic())
+                if disk_trouble(exc) and not disk_full(exc) and failing_s > REOPEN_AFTER_S:
+                    # A read-only remount or I/O errors for a while: reopen on the next try,
+                    # so a connection opened read-only does not outlive the disk's trouble.
+                    self._close()
+                else:
+                    # Re-read the chain head: if anything else appended events (it must not:
+                    # the lock), retrying with our own stale sequence numbers would fail forever.
+                    self._read_head()
         except Exception as again:  # noqa: BLE001 - the disk is in trouble; retry later
             log.debug("after a failed commit: %s", again)
         log.error("store commit failed (%s); will retry", st.commit_error)
@@ -578,7 +629,16 @@ class StoreWriter:
             st.failing_since = time.monotonic()
             self._report_health(st.commit_error)
 
+    def disk_problem(self) -> str | None:
+        """The disk filled up and the store runs on its reserve (until the disk has room)."""
+        if self._is_open and not self.reserve.held:
+            return "disk full: the store runs on its reserve, oldest readings are evicted"
+        return None
+
     def _report_health(self, error: str) -> None:
+        if error == self._reported:
+            return
+        self._reported = error
         if self.on_health is not None:
             try:
                 self.on_health(error)
@@ -629,24 +689,161 @@ class StoreWriter:
             mine[2] = max(mine[2], d["to_ts"])
 
     def _maybe_maintain(self) -> None:
-        if time.monotonic() < self._next_maintenance:
+        now = time.monotonic()
+        if self._is_open and now >= self._next_reserve_try:
+            self._next_reserve_try = now + RESERVE_RETRY_S
+            if not self.reserve.held and self.reserve.take():
+                log.warning("the disk has room again: the store's reserve is held")
+                self._report_health(self.stats.commit_error)
+        if now < self._next_maintenance:
             return
         self._next_maintenance = time.monotonic() + self.settings.maintenance_interval_s
         self.run_maintenance()
 
-    def run_maintenance(self) -> None:
-        """Retention by age and size; each eviction is recorded by a ``gap`` event.
+    def run_maintenance(self, over_budget: bool = False) -> None:
+        """Retention by age and size; each eviction is committed with its ``gap`` event.
 
         Runs on the writer thread (or before it starts), so there is only ever one writer.
+        ``over_budget``: the disk is full, evict by size to make room inside the file.
         """
+        if not self._is_open:
+            return
         try:
-            gaps = retention.apply(self._conn, self.settings, now_ms(), self._last_hash_of)
+            gaps = retention.apply(
+                self._conn, self.settings, now_ms(), self._last_hash_of, self._append_gap,
+                over_budget,
+            )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - maintenance must never stop ingest
             log.error("retention failed: %s", exc)
+            try:
+                # The failed transaction's gap event is not in the store; the chunks before it
+                # are (each committed with its own gap): read both back from the store.
+                self._read_head()
+                self.stats.stored_readings = self._count_readings()
+            except Exception as again:  # noqa: BLE001 - the disk is in trouble
+                log.debug("after a failed retention: %s", again)
             return
+        self.stats.stored_readings -= sum(g["count"] for g in gaps if g["stream"] == "readings")
         if gaps:
-            self.stats.stored_readings -= sum(g["count"] for g in gaps if g["stream"] == "readings")
-            self._commit([Event("gap", "retention", now_ms(), Level.INFO, g) for g in gaps])
+            self._notify_committed()  # their gap events are new rows for the uplink
+
+    def _append_gap(self, details: dict[str, Any]) -> None:
+        """A gap event inside retention's open transaction, with the anchor's update. The
+        head moves now; if the transaction fails, :meth:`run_maintenance` reads it again."""
+        ev = Event("gap", "retention", now_ms(), Level.INFO, details)
+        before = self._anchor
+        if details["stream"] == "events":
+            before = before.evicted(details["last_seq"], details["last_hash"], details["count"])
+        self._anchor = before
+        self._last_seq, self._last_hash, self._anchor = self._insert_events(
+            [ev], self._last_seq, self._last_hash
+        )
+
+    def _insert_events(
+        self, events: list[Event], seq: int, prev_hash: str
+    ) -> tuple[int, str, Anchor]:
+        """Append events to the chain and move the anchor, inside the open transaction."""
+        rows = []
+        for ev in events:
+            seq += 1
+            level = int(ev.level)
+            details, h = seal_event(prev_hash, seq, ev.ts_ms, ev.kind, level, ev.source, ev.details)
+            rows.append((seq, ev.ts_ms, ev.kind, level, ev.source, details, prev_hash, h, HASH_V))
+            prev_hash = h
+        self._conn.executemany(
+            "INSERT INTO events(seq, ts, kind, level, source, details, prev_hash, hash,"
+            " hash_v) VALUES (?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        new_anchor = self._anchor.appended(seq, prev_hash, len(rows))
+        anchor.write(self._conn, new_anchor, self._anchor_key)
+        return seq, prev_hash, new_anchor
+
+    # -- opening and closing the store ---------------------------------------------------------
+
+    def _open(self) -> None:
+        """Open (create, migrate) the store and read what the writer keeps in memory."""
+        try:
+            db = open_store(self.path, self._key, synchronous=self.settings.synchronous)
+        except StoreUnavailable:
+            if not self.reserve.release():
+                raise
+            db = open_store(self.path, self._key, synchronous=self.settings.synchronous)
+        try:
+            self._conn = db.conn
+            self._channel_ids = dict(
+                (name, cid) for cid, name in self._conn.execute("SELECT id, name FROM channels")
+            )
+            self._read_head()
+            self._check_anchor()
+            self.stats.stored_readings = self._count_readings()
+        except Exception as exc:
+            db.conn.close()
+            if disk_trouble(exc):
+                raise StoreUnavailable(f"cannot open {self.path}: {exc}") from None
+            raise
+        self._is_open = True
+        self.reserve.take()
+        if self.stats.failing_since is not None:
+            log.warning("store opened after %d failed attempts", self.stats.failed_commits)
+
+    def _check_anchor(self) -> None:
+        """Seal a store's first anchor; a missing, forged or disagreeing one is recorded (as an
+        ``audit_anchor_reset`` event, which ``audit verify`` reports) and the rows re-anchored."""
+        stored, sealed = anchor.read(self._conn, self._anchor_key)
+        rows = anchor.from_rows(self._conn)
+        raw = self._conn.execute("SELECT mac FROM chain_anchor WHERE id = 1").fetchone()
+        if stored is not None and raw is not None and raw[0] == "" and stored == rows:
+            problem = ""  # the migration's unsealed anchor of a store that predates anchors
+        elif stored is None:
+            problem = "" if rows == anchor.EMPTY else "the chain anchor is missing"
+        elif not sealed:
+            problem = "the chain anchor's seal does not verify"
+        elif stored != rows:
+            problem = f"the events do not match the chain anchor: anchor {stored}, rows {rows}"
+        else:
+            self._anchor = stored
+            return
+        if problem:
+            log.error("%s; re-anchoring the chain as stored", problem)
+        self._anchor_problem = problem
+        self._conn.execute("BEGIN IMMEDIATE")
+        anchor.write(self._conn, rows, self._anchor_key)
+        self._conn.execute("COMMIT")
+        self._anchor = rows
+
+    def _read_head(self) -> None:
+        self._last_seq, self._last_hash = self._chain_head()
+        stored, _ = anchor.read(self._conn, self._anchor_key)
+        if stored is not None:
+            self._anchor = stored
+
+    def _try_open(self) -> bool:
+        try:
+            self._open()
+        except Exception as exc:  # noqa: BLE001 - still unavailable (or broken): keep retrying
+            self.stats.commit_error = str(exc)
+            log.debug("store still unavailable: %s", exc)
+            return False
+        log.warning("store open again; committing what was held")
+        return True
+
+    def _unavailable(self, exc: Exception) -> None:
+        st = self.stats
+        st.failed_commits += 1
+        st.commit_error = str(exc)
+        if st.failing_since is None:
+            st.failing_since = time.monotonic()
+        self._report_health(st.commit_error)
+        log.error("%s; alarms run without the store, retrying every %.0f s", exc, RETRY_S)
+
+    def _close(self) -> None:
+        if self._is_open:
+            self._is_open = False
+            try:
+                self._conn.close()
+            except Exception as exc:  # noqa: BLE001 - closing after disk trouble
+                log.debug("closing the store: %s", exc)
 
     def _count_readings(self) -> int:
         """Rows in ``readings`` from two index lookups, not a scan of millions of rows: ids only

@@ -185,6 +185,9 @@ class Outbox:
         if rows[0][0] > first:  # removed by retention before this (re)send
             payload["evicted"] = {"from": first, "to": rows[0][0] - 1, "count": rows[0][0] - first}
         payload["events"] = events
+        # The chain's head as of this batch (even when some events stay on site): a platform
+        # that keeps it sees a box whose chain later ends earlier, or forks (tail truncation).
+        payload["chain_head"] = {"seq": rows[-1][0], "hash": rows[-1][7]}
         return Batch(Stream.EVENTS, first, last, payload, historical=historical, rows=len(rows))
 
     def _records(self, now: float) -> Batch | None:

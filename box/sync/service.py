@@ -26,7 +26,7 @@ from box.sync.envelope import (
     seal,
 )
 from box.sync.keyring import SyncKeyring
-from box.sync.nonce import NonceSource
+from box.sync.nonce import NonceSource, next_boot
 from box.sync.outbox import Batch, Outbox
 from box.sync.resend import STATE_RESEND, Resends
 from box.sync.transport import Transport
@@ -34,6 +34,7 @@ from box.sync.transport import Transport
 log = logging.getLogger(__name__)
 
 STATE_BOOT = "sync.boot"
+BOOT_FILE = "sync-boot"  # beside the store: the fsynced copy of the boot counter
 # Longest sleep of an idle sync thread: it is woken by the writer's commits (batching.py), so
 # this is only its heartbeat and a safety net, not how fast new rows leave.
 HEARTBEAT_S = 1.0
@@ -63,8 +64,8 @@ class SyncService:
         writer.flush(timeout=10)
         state = dict(self.conn.execute("SELECT key, value FROM state WHERE key LIKE 'sync.%'"))
         self.saved_state = state
-        # A new boot number, committed before the first seal: nonces never repeat (nonce.py).
-        boot = int(state.get(STATE_BOOT, 0)) + 1
+        # A new boot number, fsynced before the first seal: nonces never repeat (nonce.py).
+        boot = next_boot(db_path.parent / BOOT_FILE, int(state.get(STATE_BOOT, 0)))
         writer.set_state(STATE_BOOT, str(boot))
         if not writer.flush(timeout=30):
             raise RuntimeError("could not commit the sync boot counter; not sealing anything")

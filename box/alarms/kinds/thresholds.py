@@ -270,6 +270,14 @@ class ThresholdsKind(ChannelKind[Thresholds]):
         cfg = self.one(channel)
         if cfg and cfg.deadband_pct and not channel.range:
             return "alarms.thresholds.deadband_pct needs the channel's range"
+        if cfg and channel.range:
+            lo, hi = channel.range
+            for i, lv in enumerate(cfg.levels):
+                if not lo <= lv.at <= hi:
+                    return (
+                        f"alarms.thresholds.levels[{i}].at = {lv.at} is outside the channel's "
+                        f"range [{lo}, {hi}]: that level could never be reached"
+                    )
         return None
 
     def check(self, config: AlarmsConfig) -> list[RuleIssue]:
@@ -288,6 +296,12 @@ class ThresholdsKind(ChannelKind[Thresholds]):
                 unknown = set(points) - set(levels[channel])
                 if unknown:
                     issues.append(RuleIssue(path, points, f"unknown level(s) {sorted(unknown)}"))
+                    continue
+                span = next((c.range for c in config.channels if c and c.id == channel), None)
+                outside = [v for v in points.values() if span and not span[0] <= v <= span[1]]
+                if outside:
+                    reason = f"setpoint(s) {outside} outside the channel's range {list(span or ())}"
+                    issues.append(RuleIssue(path, points, reason))
                     continue
                 problem = order_problem(ladders[channel].ladder(points))
                 if problem:

@@ -69,9 +69,15 @@ class VotesKind(SiteKind[Vote]):
             for ch in config.channels
             if ch is not None and (th := thresholds.KIND.one(ch))
         }
+        ids: dict[str, int] = {}
         for v, vote in enumerate(getattr(config, self.name, None) or []):
             if vote is None:
                 continue
+            if vote.id in ids:
+                issues.append(
+                    RuleIssue((self.name, v, "id"), vote.id, f"duplicate of {ids[vote.id]}")
+                )
+            ids.setdefault(vote.id, v)
             for c, channel in enumerate(vote.channels):
                 path = (self.name, v, "channels", c)
                 if channel not in declared:
