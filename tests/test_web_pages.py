@@ -106,7 +106,10 @@ def test_ack_button_on_the_page(box, client: FlaskClient) -> None:  # noqa: ANN0
     login(client, "ops", PASSWORD)
     wait_for(lambda: any(v["state"] == "active_unack" for v in d.engine.views), what="alarm")
     page = client.get("/").get_data(as_text=True)
-    assert 'action="/alarms/t1.lel:A1/ack"' in page
+    # The rows are drawn by the page's script from the data embedded for it (then the push).
+    initial = json.loads(re.search(r'id="push-initial">(.*?)</script>', page).group(1))
+    assert any(a["id"] == "t1.lel:A1" for a in initial["alarms"]["alarms"])
+    assert 'data-operator="1"' in page and 'id="banner-ack"' in page
     token = csrf(client, "/")
     assert client.post("/alarms/t1.lel:A1/ack", data={}).status_code == 400, "no CSRF token"
     r = client.post("/alarms/t1.lel:A1/ack", data={"csrf_token": token})
@@ -314,12 +317,22 @@ def test_alarm_history_with_filters(box, client) -> None:  # noqa: ANN001
     wait_for(lambda: d.engine.views, what="an alarm")
     d.writer.flush()
     page = client.get("/alarms/history").get_data(as_text=True)
-    assert "alarm_raised" in page and "t1.lel:A1" in page
+    table = page.split('id="history"')[1].split("</table>")[0]
+    assert '<th scope="col">Time (box local time)</th>' in table
+    assert "alarm raised" in table and "t1.lel:A1" in table
+    local = re.search(
+        r"<time datetime=\"[^\"]+Z\">(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4})<", table
+    )
+    assert local, "local time with its UTC offset"
+    csv_text = client.get("/alarms/history.csv?kind=alarm_raised").get_data(as_text=True)
+    head, first = csv_text.lstrip("\ufeff").splitlines()[:2]
+    assert head.startswith("time_local,time_utc,kind,level,source,alarm")
+    assert ",alarm_raised,2,t1.lel,t1.lel:A1," in first
     only = client.get("/alarms/history?kind=alarm_acked").get_data(as_text=True)
-    assert "t1.lel:A1" not in only.split('id="history"')[1]
+    assert "t1.lel:A1" not in only.split('id="history"')[1].split("</table>")[0]
     assert "t1.lel:A1" in client.get("/alarms/history?source=t1.lel&hours=1").get_data(as_text=True)
     assert client.get("/alarms/history?hours=abc").status_code == 400
-    assert "alarm_raised" in client.get("/alarms/history?kind=nonsense").get_data(as_text=True)
+    assert "alarm raised" in client.get("/alarms/history?kind=nonsense").get_data(as_text=True)
 
 
 def test_admin_users_diagnostics_and_encrypted_backup(box, client, tmp_path) -> None:  # noqa: ANN001
@@ -566,6 +579,7 @@ ROLE_ORDER = ("viewer", "operator", "admin")
 PUBLIC = {"/static/<path:filename>", "/login", "/api/status", "/api/openapi.json", "/api/health"}
 PUBLIC |= {"/api/alarms"}  # read-only: what a monitoring tool polls without an account
 SESSION = {"/logout", "/api/session", "/api/password", "/password", "/site/plan"}
+SESSION |= {"/api/push", "/wall"}  # a stream for any login (tests/test_web_push.py); the wall key
 PARAMS = {
     "alarm_id": "t1.lel:A1",
     "action": "ack",
@@ -734,8 +748,10 @@ def test_a_new_area_is_one_blueprint_and_one_template(box, monkeypatch) -> None:
     assert 'href="/example"' not in viewer.get("/").get_data(as_text=True)
     assert viewer.get("/example").status_code == 403
     page = operator.get("/example?lang=zh-CN").get_data(as_text=True)
-    assert '<a href="/example">人员定位</a>' in page and "A. Li, B. Wang" in page
-    links = re.findall(r'<a href="(/[a-z]*)">', operator.get("/?lang=en").get_data(as_text=True))
+    assert '<a href="/example" aria-current="page">人员定位</a>' in page, "the current page"
+    assert "A. Li, B. Wang" in page
+    assert 'data-push="example"' in page, "the area's page subscribes to its own push topic"
+    links = re.findall(r'<a href="(/[a-z]*)"[ >]', operator.get("/?lang=en").get_data(as_text=True))
     assert links[:4] == ["/", "/site", "/example", "/system"], "ordered by the areas' NAV"
 
 
@@ -811,16 +827,18 @@ def test_config_form_names_fields_in_chinese_beside_the_key(box, client) -> None
     assert "报警值" not in html
 
 
-def test_the_alarm_list_carries_the_signature_the_page_polls_against(box, client) -> None:  # noqa: ANN001
+def test_the_page_embeds_the_alarms_it_was_rendered_with(box, client) -> None:  # noqa: ANN001
     """Found on a phone-sized screenshot: an alarm raised between rendering and the page's first
-    poll left "No alarms" on screen, because the script compared against its own first poll."""
+    update left "No alarms" on screen. The page now carries the alarm state it was rendered with,
+    and the push stream sends the current state the moment it opens."""
     d, _ = box
     d.accounts.set_password("admin", PASSWORD, must_change=False)
     login(client, "admin", PASSWORD)
     wait_for(lambda: d.api.snapshot()["alarms"], what="the step alarm")
-    html = client.get("/").get_data(as_text=True)
-    expected = ",".join(f"{a['id']}:{a['state']}" for a in d.api.snapshot()["alarms"])
-    assert f'data-signature="{expected}"' in html and expected.startswith("t1.lel:A1:")
+    for path in ("/", "/system", "/alarms/history", "/config"):
+        html = client.get(path).get_data(as_text=True)
+        initial = json.loads(re.search(r'id="push-initial">(.*?)</script>', html).group(1))
+        assert [a["id"] for a in initial["alarms"]["alarms"]] == ["t1.lel:A1"], path
 
 
 def test_config_forms_survive_any_input(box, client) -> None:  # noqa: ANN001

@@ -18,9 +18,10 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from box.core import plugins
 from box.web.auth import csrf_token, current_user
-from box.web.i18n import lang, t
+from box.web.i18n import lang, t, texts
 from box.web.nav import NavItem, nav_items
 from box.web.port import WebBox
+from box.web.push import BUILTIN_SOURCES, MAX_STREAMS, Hub, PushSource
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ AREAS = (
     "box.web.api",
     "box.web.config_api",
     "box.web.alarms_api",
+    "box.web.live_pages",
 )
 ENTRY_POINT_GROUP = plugins.WEB
 
@@ -66,16 +68,33 @@ def create_app(box: WebBox, test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_IDLE_S=box.config.web.session_idle_min * 60,
         MAX_CONTENT_LENGTH=1 << 20,
     )
-    app.jinja_env.globals.update(t=t, lang=lang, csrf_token=csrf_token, user=current_user)
+    app.jinja_env.globals.update(
+        t=t,
+        lang=lang,
+        texts=texts,
+        csrf_token=csrf_token,
+        user=current_user,
+        box_name=lambda: box.config.box.name,
+        site_name=lambda: box.config.box.site or box.config.box.name,
+        output_label=output_label,
+        push_initial=lambda topics: app.extensions["safetybox.push"].sample(
+            frozenset(("alarms", "box", *str(topics).split()))
+        ),
+    )
     if isinstance(app.json, DefaultJSONProvider):  # Flask's own: keep the documented order
         app.json.sort_keys = False
     if test_config:
         app.config.update(test_config)
     nav: list[NavItem] = []
+    sources: list[PushSource] = list(BUILTIN_SOURCES)
     for area in _areas():
         app.register_blueprint(area.bp)
         nav += getattr(area, "NAV", [])
+        sources += getattr(area, "PUSH", [])
     app.config["NAV"] = nav
+    app.extensions["safetybox.push"] = Hub(
+        box, sources, app.config.get("PUSH_MAX_STREAMS", MAX_STREAMS)
+    )
     app.jinja_env.globals.update(nav=nav_items)
 
     @app.after_request
@@ -96,3 +115,12 @@ def create_app(box: WebBox, test_config: dict[str, Any] | None = None) -> Flask:
         return exc
 
     return app
+
+
+def output_label(name: str) -> str:
+    """An output's name in words: "Red lamp", "Relay tank-farm-valve"."""
+    kind, _, rest = name.partition(":")
+    if rest:
+        return f"{t('out.' + kind) if kind in ('relay', 'plugin') else kind} {rest}"
+    label = t("out." + name)
+    return name if label == "out." + name else label

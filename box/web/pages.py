@@ -191,14 +191,14 @@ def change_password() -> Any:
 @bp.get("/")
 @page_role("viewer")
 def dashboard() -> Any:
-    status = current_box().snapshot()
-    return _page("dashboard.html", status_=status, alarm_signature=alarm_signature(status))
+    return dashboard_page(wall=False)
 
 
-def alarm_signature(status: dict[str, Any]) -> str:
-    """What the alarm list shows, as app.js computes it from /api/status: the page reloads
-    when the two differ, including an alarm raised between rendering and the first poll."""
-    return ",".join(f"{a['id']}:{a['state']}" for a in status["alarms"])
+def dashboard_page(wall: bool) -> Any:
+    """The dashboard, or the wall display (dark, big, no navigation, never any buttons). The
+    alarm list is drawn by the page's script from the push channel (initially from the data
+    embedded in the page), so there is one way rows are drawn and patched."""
+    return _page("dashboard.html", status_=current_box().snapshot(), wall=wall)
 
 
 SHELVE_MINUTES = (30, 60, 240, 480, 1440)
@@ -252,7 +252,7 @@ def system() -> Any:
         status_=current_box().snapshot(),
         checks=run_checks(current_box().home),
         cpu_temp=_cpu_temperature(),
-        now=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        now=local_time(now_ms()),
     )
 
 
@@ -347,7 +347,8 @@ def _history(args: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         {
             "seq": seq,
             "ts": ts,
-            "time": datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "time": local_time(ts),
+            "time_utc": datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "kind": k,
             "level": level,
             "source": src,
@@ -363,6 +364,38 @@ def _history(args: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def alarm_history() -> Any:
     events, filters = _history(request.args)
     return _page("history.html", events=events, kinds=HISTORY_KINDS, **filters)
+
+
+@bp.get("/alarms/history.csv")
+@page_role("viewer")
+def alarm_history_csv() -> Any:
+    """The same rows as the page, as CSV (UTF-8 with a BOM, so spreadsheet tools read the
+    Chinese text right)."""
+    import csv
+    import io
+
+    events, _ = _history(request.args)
+    out = io.StringIO()
+    out.write("\ufeff")
+    w = csv.writer(out)
+    w.writerow(["time_local", "time_utc", "kind", "level", "source", "alarm", "state", "who",
+                "reason", "details"])  # fmt: skip
+    for e in events:
+        d = e["details"]
+        w.writerow([
+            e["time"], e["time_utc"], e["kind"], e["level"], e["source"], d.get("alarm", ""),
+            d.get("state", ""), d.get("who", ""), d.get("reason", ""),
+            json.dumps(d, ensure_ascii=False, sort_keys=True),
+        ])  # fmt: skip
+    resp = make_response(out.getvalue())
+    resp.headers["Content-Type"] = "text/csv; charset=utf-8"
+    resp.headers["Content-Disposition"] = "attachment; filename=alarm-history.csv"
+    return resp
+
+
+def local_time(ts_ms: int) -> str:
+    """The box's local time with its UTC offset (the site's clock, not the server's UTC)."""
+    return datetime.fromtimestamp(ts_ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
 
 
 @bp.get("/api/alarms/history")

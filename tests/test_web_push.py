@@ -1,0 +1,153 @@
+"""The push channel over the real server (cheroot) and a real daemon: what a page receives, how
+fast, how often, and that open streams are bounded and never starve ordinary requests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from box.paths import BoxHome
+from box.runtime.daemon import Daemon
+from box.web import create_app
+from box.web.server import WebServer
+from tests.conftest import free_port, run_cli, sim_body, wait_for, write_config
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    home = tmp_path / "box"
+    run_cli(home, "init")
+    write_config(home, sim_body(interval=0.05, step_at=0.3, step_back=3600))
+    d = Daemon(BoxHome.under(home))
+    d.start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def server(daemon: Daemon) -> Iterator[tuple[WebServer, int]]:
+    port = free_port()
+    app = create_app(daemon.api, {"PUSH_MAX_STREAMS": 2})
+    web = WebServer(app, [f"127.0.0.1:{port}"], threads=2)
+    web.start()
+    yield web, port
+    web.stop()
+
+
+class Stream:
+    """A minimal SSE client: (event, data) pairs as they arrive."""
+
+    def __init__(self, port: int, token: str | None, query: str, timeout: float = 5.0) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.conn.request("GET", "/api/push?" + query, headers=headers)
+        self.resp = self.conn.getresponse()
+
+    def events(self, until: float) -> Iterator[tuple[str, dict]]:
+        event, data = "", ""
+        while time.monotonic() < until:
+            line = self.resp.readline().decode()
+            if not line:
+                return
+            line = line.rstrip("\n")
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                data = line[6:]
+            elif not line and event:
+                yield event, json.loads(data)
+                event, data = "", ""
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def test_a_page_gets_the_current_state_then_each_change(daemon, server) -> None:  # noqa: ANN001
+    _, port = server
+    wait_for(lambda: daemon.api.alarm_summary()["alarms"], what="the step alarm")
+    s = Stream(port, daemon.api_token, "topics=alarms,readings,outputs,box")
+    try:
+        assert s.resp.status == 200 and s.resp.getheader("Content-Type", "").startswith(
+            "text/event-stream"
+        )
+        first: dict[str, dict] = {}
+        for event, data in s.events(time.monotonic() + 5):
+            first.setdefault(event, data)
+            if len(first) == 4:
+                break
+        assert set(first) == {"alarms", "readings", "outputs", "box"}
+        assert first["alarms"]["alarms"][0]["state"] == "active_unack"
+        assert first["readings"][0]["id"] == "t1.lel" and first["box"]["healthy"] is True
+        daemon.api.ack("t1.lel:A1", "test")
+        acked = time.monotonic()
+        for event, data in s.events(time.monotonic() + 5):
+            if event == "alarms" and data["alarms"][0]["state"] == "active_ack":
+                break
+        else:
+            pytest.fail("no alarm change on the stream")
+        assert time.monotonic() - acked < 2.0  # generous: measured by the browser test
+    finally:
+        s.close()
+
+
+def test_readings_are_rate_limited_per_page(daemon, server) -> None:  # noqa: ANN001
+    _, port = server
+    s = Stream(port, daemon.api_token, "topics=readings&readings_ms=1000")
+    try:
+        started = time.monotonic()
+        times = [time.monotonic() for e, _ in s.events(started + 3.2) if e == "readings"]
+    finally:
+        s.close()
+    # The simulated channel changes every 50 ms; the page asked for one update a second.
+    assert 2 <= len(times) <= 4, times
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert all(g > 0.9 for g in gaps), gaps
+
+
+def test_streams_are_bounded_and_never_starve_requests(daemon, server) -> None:  # noqa: ANN001
+    web, port = server
+    a = Stream(port, daemon.api_token, "topics=alarms")
+    b = Stream(port, daemon.api_token, "topics=alarms")
+    try:
+        assert a.resp.status == b.resp.status == 200
+        third = Stream(port, daemon.api_token, "topics=alarms")
+        assert third.resp.status == 503 and b"too many open pages" in third.resp.read()
+        third.close()
+        # Two streams hold two workers; the two request threads still answer at once.
+        for _ in range(4):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/health")
+            assert conn.getresponse().status == 200
+            conn.close()
+    finally:
+        a.close()
+        b.close()
+    hub = web._hub
+    assert hub is not None
+    # A page that went away is noticed at the next write (an alarm change or the heartbeat).
+    daemon.api.ack("t1.lel:A1", "test") if daemon.api.alarm_summary()["alarms"] else None
+    wait_for(lambda: hub.open_streams < 2, timeout=20, what="closed streams forgotten")
+
+
+def test_no_stream_without_a_login(daemon, server) -> None:  # noqa: ANN001
+    _, port = server
+    s = Stream(port, None, "topics=alarms")
+    assert s.resp.status == 401
+    s.close()
+
+
+def test_stopping_the_server_ends_open_streams(daemon) -> None:  # noqa: ANN001
+    port = free_port()
+    web = WebServer(create_app(daemon.api), [f"127.0.0.1:{port}"], threads=2)
+    web.start()
+    s = Stream(port, daemon.api_token, "topics=alarms")
+    assert s.resp.status == 200
+    started = time.monotonic()
+    web.stop()
+    assert time.monotonic() - started < 5
+    s.close()
