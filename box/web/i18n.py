@@ -181,6 +181,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "kind.fault": ("fault", "故障"),
     "kind.maintenance_escalation": ("maintenance overdue", "维护超期"),
     "level.0": ("information", "信息"),
+    "trend": ("Trend", "趋势"),
+    "range": ("Range", "时间范围"),
+    "trend.with": ("Show together with", "同时显示"),
+    "trend.show": ("Show", "显示"),
+    "trend.help": (
+        "Drag across the chart to zoom, double-click to zoom out; a gap means no data.",
+        "在图上拖动可放大，双击还原；曲线断开处表示无数据。",
+    ),
+    "trend.no_data": ("No data in this range yet.", "此时间范围内尚无数据。"),
+    "trend.time": ("time", "时间"),
     "edit_in_editor": ("edit in the box.toml editor", "请在配置文件编辑器中修改"),
 }
 

@@ -284,14 +284,24 @@ def _trend(channel: str, range_name: str) -> tuple[dict[str, Any], list[Any]]:
 @bp.get("/trend/<channel>")
 @page_role("viewer")
 def trend_page(channel: str) -> Any:
-    from markupsafe import Markup
-
-    from box.store.trends import RANGES, svg
+    """One or more channels (``?with=a,b``) over the chosen range, drawn by uPlot (vendored)
+    from /api/trend and extended live from the push channel."""
+    from box.store.trends import RANGES
 
     range_name = request.args.get("range", "hour")
-    ch, points = _trend(channel, range_name)
-    chart = Markup(svg(points, ch.get("thresholds", {})))  # noqa: S704 - built from numbers
-    return _page("trend.html", ch=ch, chart=chart, range_name=range_name, ranges=list(RANGES))
+    ch, _ = _trend(channel, range_name)
+    status = current_box().snapshot()
+    extra = [c for w in request.args.getlist("with") for c in w.split(",") if c and c != channel]
+    known = {c["id"]: c for c in status["channels"]}
+    shown = [ch] + [known[c] for c in extra if c in known]
+    return _page(
+        "trend.html",
+        ch=ch,
+        shown=shown,
+        all_channels=status["channels"],
+        range_name=range_name,
+        ranges=list(RANGES),
+    )
 
 
 @bp.get("/api/trend/<channel>")
@@ -300,10 +310,16 @@ def trend_api(channel: str) -> Any:
     """Min/max/mean per bucket (1 min for an hour, 10 min for a day, 1 h for a week)."""
     range_name = request.args.get("range", "hour")
     ch, points = _trend(channel, range_name)
+    from box.store.trends import RANGES
+
+    span_min, bucket_min = RANGES[range_name]
     return jsonify(
         channel=channel,
         unit=ch.get("unit"),
         range=range_name,
+        now_ms=now_ms(),
+        span_ms=span_min * 60_000,
+        bucket_ms=bucket_min * 60_000,
         thresholds=ch.get("thresholds", {}),
         points=[{"t": t, "min": lo, "max": hi, "mean": mean} for t, lo, hi, mean in points],
     )
