@@ -256,7 +256,8 @@ def test_trend_page(box, client) -> None:  # noqa: ANN001
     d.writer.flush()
     page = client.get("/trend/t1.lel?range=hour&with=t1.temp&with=nope").get_data(as_text=True)
     assert "vendor/uplot/uPlot.iife.min.js" in page and 'data-channels="t1.lel,t1.temp"' in page
-    assert client.get("/static/vendor/uplot/uPlot.iife.min.js").status_code == 200
+    with client.get("/static/vendor/uplot/uPlot.iife.min.js") as vendored:
+        assert vendored.status_code == 200
     api = client.get("/api/trend/t1.lel?range=day").json
     assert api["span_ms"] == 86_400_000 and api["bucket_ms"] == 600_000
     assert api["thresholds"]["A1"] == 25.0 and api["points"]
