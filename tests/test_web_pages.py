@@ -300,7 +300,8 @@ def test_site_plan_upload_and_placing_channels(box, client) -> None:  # noqa: AN
     )
     assert bad.status_code == 400 and "percentage" in bad.json["error"]
     page = client.get("/site").get_data(as_text=True)
-    assert 'data-channel="t1.lel" style="left: 40.0%; top: 25.0%"' in page
+    placed = json.loads(re.search(r'id="positions">(.*?)</script>', page).group(1))
+    assert placed == {"t1.lel": [40.0, 25.0]} and "vendor/leaflet/leaflet.js" in page
     client.post("/logout", data={"csrf_token": token})
     login(client, "vic", PASSWORD)
     token = csrf(client, "/site")

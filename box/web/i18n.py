@@ -191,6 +191,18 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "trend.no_data": ("No data in this range yet.", "此时间范围内尚无数据。"),
     "trend.time": ("time", "时间"),
+    "site.map": (
+        "Site plan: drag to pan, wheel or pinch to zoom",
+        "厂区图：拖动平移，滚轮或双指缩放",
+    ),
+    "site.unplaced": ("Not placed on the plan", "未放置到厂区图上的监测点"),
+    "site.tray_help_admin": (
+        "Drag a point onto the plan, or tap it and then tap the plan; drag a marker to move it.",
+        "将监测点拖到图上，或先点选再点击图上位置；拖动标记可移动。",
+    ),
+    "site.tray_help": ("An admin can place these on the plan.", "管理员可将这些监测点放置到图上。"),
+    "site.plan_file": ("Site plan (PNG or JPEG)", "厂区图（PNG 或 JPEG）"),
+    "site.placing": ("Tap the plan where {name} is.", "请点击 {name} 在图上的位置。"),
     "edit_in_editor": ("edit in the box.toml editor", "请在配置文件编辑器中修改"),
 }
 
