@@ -197,7 +197,8 @@ def test_viewer_sees_the_system_page_but_cannot_act(box, client) -> None:  # noq
     d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
     login(client, "vic", PASSWORD)
     page = client.get("/system").get_data(as_text=True)
-    assert d.box_id in page and "[ok] store" in page
+    assert d.box_id in page and "<td>store</td><td>✔ ok</td>" in page
+    assert "/wall?key=" not in page, "only admins see the wall key"
     token = csrf(client, "/")
     assert client.post("/silence", data={"csrf_token": token}).status_code == 403
     assert client.post("/alarms/t1.lel:A1/ack", data={"csrf_token": token}).status_code == 403
@@ -889,3 +890,39 @@ def test_config_forms_survive_any_input(box, client) -> None:  # noqa: ANN001
     run()
     assert d.home.config_file.read_text() == before
     assert d.api.health_problems() == []
+
+
+def test_the_wall_key_opens_a_read_only_display_that_never_acts(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    admin = create_app(d.api, {"TESTING": True}).test_client()
+    login(admin, "admin", PASSWORD)
+    key = re.search(r"/wall\?key=([0-9a-f]+)", admin.get("/system").get_data(as_text=True))[1]
+    assert client.get("/wall?key=" + "0" * 32).status_code == 403
+    assert client.get("/wall").status_code == 302, "no key, no login: to the login page"
+    r = client.get("/wall?key=" + key)
+    assert r.status_code == 302 and r.headers["Location"] == "/wall"
+    wall = client.get("/wall").get_data(as_text=True)
+    assert 'class="wall"' in wall and 'class="wall-head"' in wall and "<nav" not in wall
+    assert 'data-operator="0"' in wall and 'id="banner-ack"' not in wall
+    assert client.get("/alarms/history").status_code == 200, "it sees what a viewer sees"
+    assert client.get("/config").status_code == 403
+    token = re.search(r'name="csrf-token" content="([^"]+)"', wall)[1]
+    for path in ("/api/alarms/ack-all", "/api/alarms/silence", "/api/alarms/t1.lel:A1/ack"):
+        r = client.post(path, headers={"X-CSRF-Token": token}, json={})
+        assert r.status_code == 403, path
+    assert client.post("/silence", data={"csrf_token": token}).status_code == 403
+    # A key from another box (another API token) opens nothing.
+    other = create_app(FakeWallBox(d.api), {"TESTING": True}).test_client()
+    assert other.get("/wall?key=" + key).status_code == 403
+
+
+class FakeWallBox:
+    """The same box with another API token."""
+
+    def __init__(self, api: object) -> None:
+        self._api = api
+        self.api_token = "x" * 64
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._api, name)

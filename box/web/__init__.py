@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from box.core import plugins
 from box.web.auth import csrf_token, current_user
-from box.web.i18n import lang, t, texts
+from box.web.i18n import check_name, duration, lang, t, texts
 from box.web.nav import NavItem, nav_items
 from box.web.port import WebBox
 from box.web.push import BUILTIN_SOURCES, MAX_STREAMS, Hub, PushSource
@@ -77,6 +77,8 @@ def create_app(box: WebBox, test_config: dict[str, Any] | None = None) -> Flask:
         box_name=lambda: box.config.box.name,
         site_name=lambda: box.config.box.site or box.config.box.name,
         output_label=output_label,
+        check_name=check_name,
+        duration=duration,
         push_initial=lambda topics: app.extensions["safetybox.push"].sample(
             frozenset(("alarms", "box", *str(topics).split()))
         ),

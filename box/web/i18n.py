@@ -203,6 +203,30 @@ TEXT: dict[str, tuple[str, str]] = {
     "site.tray_help": ("An admin can place these on the plan.", "管理员可将这些监测点放置到图上。"),
     "site.plan_file": ("Site plan (PNG or JPEG)", "厂区图（PNG 或 JPEG）"),
     "site.placing": ("Tap the plan where {name} is.", "请点击 {name} 在图上的位置。"),
+    "n_a": ("not available", "无法读取"),
+    "sys.readings": ("readings", "读数"),
+    "sys.events": ("events", "事件"),
+    "sys.check": ("Check", "检查项"),
+    "sys.result": ("Result", "结果"),
+    "sys.detail": ("Detail", "详情"),
+    "sys.fix": ("To fix", "处理方法"),
+    "check.ok": ("✔ ok", "✔ 正常"),
+    "check.warn": ("⚠ warning", "⚠ 警告"),
+    "check.fail": ("✖ failed", "✖ 失败"),
+    "checkname.config": ("configuration", "配置"),
+    "checkname.keys": ("keys", "密钥"),
+    "checkname.key": ("key", "密钥"),
+    "checkname.store": ("store", "数据库"),
+    "checkname.serial": ("serial port", "串口"),
+    "checkname.gpio": ("GPIO", "GPIO"),
+    "checkname.broker": ("MQTT broker", "MQTT 服务器"),
+    "checkname.web certificate": ("web certificate", "网页证书"),
+    "checkname.clock": ("clock", "时钟"),
+    "checkname.disk": ("disk", "磁盘"),
+    "dur.d": ("d", "天"),
+    "dur.h": ("h", "小时"),
+    "dur.min": ("min", "分"),
+    "dur.s": ("s", "秒"),
     "edit_in_editor": ("edit in the box.toml editor", "请在配置文件编辑器中修改"),
 }
 
@@ -225,3 +249,20 @@ def texts() -> dict[str, str]:
     """Every text in the page's language, for the page's scripts."""
     i = LANGS.index(lang())
     return {key: pair[i] for key, pair in TEXT.items()}
+
+
+def check_name(name: str) -> str:
+    """A doctor check's name in words: "serial /dev/ttyUSB0" -> "串口 /dev/ttyUSB0"."""
+    head, _, rest = name.partition(" ")
+    for key, tail in ((name, ""), (head, rest)):
+        if "checkname." + key in TEXT:
+            return f"{t('checkname.' + key)} {tail}".strip()
+    return name
+
+
+def duration(seconds: float) -> str:
+    """Seconds as days, hours, minutes (the biggest two units)."""
+    s = int(seconds)
+    parts = [(s // 86400, "d"), (s % 86400 // 3600, "h"), (s % 3600 // 60, "min"), (s % 60, "s")]
+    shown = [(n, u) for n, u in parts if n][:2] or [(0, "s")]
+    return " ".join(f"{n} {t('dur.' + u)}" for n, u in shown)

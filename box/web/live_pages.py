@@ -15,9 +15,11 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request, session
 
 from box.web.auth import WALL_SESSION, bearer_ok, current_user, wall_key
+from box.web.nav import NavItem
 from box.web.push import READINGS_DEFAULT_MS, READINGS_MIN_MS, hub
 
 bp = Blueprint("live", __name__)
+NAV = [NavItem("/wall", "wall", order=90)]
 
 
 @bp.get("/api/push")

@@ -36,6 +36,7 @@ from box.web.auth import (
     login_session,
     page_role,
     require_role,
+    wall_key,
 )
 from box.web.nav import NavItem
 from box.web.port import current_box
@@ -253,6 +254,7 @@ def system() -> Any:
         checks=run_checks(current_box().home),
         cpu_temp=_cpu_temperature(),
         now=local_time(now_ms()),
+        wall_key=wall_key() if g.user.can("admin") else "",
     )
 
 
