@@ -426,8 +426,8 @@ def test_config_form_shows_field_errors_then_diff_then_applies(box, client) -> N
     assert d.engine.rules["t1.lel"].thresholds.at["A1"] == 25.0, "nothing applied"
     code, html = post("30")
     assert code == 200 and 'id="diff"' in html
-    assert "-levels = [{ name = &#34;A1&#34;, at = 25.0" in html
-    assert "+levels = [{ name = &#34;A1&#34;, at = 30" in html
+    assert '<span class="del">-levels = [{ name = &#34;A1&#34;, at = 25.0' in html
+    assert '<span class="add">+levels = [{ name = &#34;A1&#34;, at = 30' in html
     text = re.search(r'<textarea name="text" hidden>(.*?)</textarea>', html, re.S).group(1)
     base = re.search(r'name="base" value="([0-9a-f]+)"', html).group(1)
     import html as _html

@@ -83,6 +83,7 @@ def create_app(box: WebBox, test_config: dict[str, Any] | None = None) -> Flask:
             frozenset(("alarms", "box", *str(topics).split()))
         ),
     )
+    app.jinja_env.filters["diff_html"] = diff_html
     if isinstance(app.json, DefaultJSONProvider):  # Flask's own: keep the documented order
         app.json.sort_keys = False
     if test_config:
@@ -126,3 +127,19 @@ def output_label(name: str) -> str:
         return f"{t('out.' + kind) if kind in ('relay', 'plugin') else kind} {rest}"
     label = t("out." + name)
     return name if label == "out." + name else label
+
+
+def diff_html(diff: str) -> Any:
+    """A unified diff with each line marked added, removed, hunk or header (coloured by CSS,
+    and still starting with its +/- sign, so it reads without colour too)."""
+    from markupsafe import Markup, escape
+
+    out = []
+    for line in diff.splitlines():
+        cls = (
+            "meta"
+            if line.startswith(("+++", "---"))
+            else {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "ctx")
+        )
+        out.append(f'<span class="{cls}">{escape(line)}</span>')
+    return Markup("".join(out))  # noqa: S704 - every line escaped above

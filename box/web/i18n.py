@@ -227,6 +227,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "dur.h": ("h", "小时"),
     "dur.min": ("min", "分"),
     "dur.s": ("s", "秒"),
+    "diff.legend": (
+        "Lines starting with - are removed, lines with + are added.",
+        "以 - 开头的行将被删除，以 + 开头的行将被添加。",
+    ),
     "edit_in_editor": ("edit in the box.toml editor", "请在配置文件编辑器中修改"),
 }
 
