@@ -66,3 +66,16 @@ def test_a_whole_number_replacing_an_integer_is_written_as_one() -> None:
     text = "config_version = 1\n[store]\nretention_days = 30\n"
     assert "retention_days = 45\n" in apply_edits(text, [Edit(("store", "retention_days"), 45.0)])
     assert "= 45.5\n" in apply_edits(text, [Edit(("store", "retention_days"), 45.5)])
+
+
+def test_new_keys_and_tables_land_where_they_mean_the_same(tmp_path) -> None:  # noqa: ANN001
+    text = render(True, name="Demo", home=str(tmp_path))
+    for edit in (
+        Edit(("sync", "enabled"), True),
+        Edit(("store", "retention_days"), 7),
+        Edit(("web", "session_idle_min"), 10),
+    ):
+        new = apply_edits(text, [edit])
+        data = tomllib.loads(new)
+        assert data[edit.path[0]][edit.path[1]] == edit.value
+        assert len(changed_lines(text, new)) <= 3, (edit, changed_lines(text, new))

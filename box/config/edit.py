@@ -14,12 +14,11 @@ whole-document result is used (a moved table, never a wrong value).
 
 from __future__ import annotations
 
+import re
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import re
-import tomllib
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
@@ -102,7 +101,7 @@ def _apply_in_pieces(text: str, edits: Sequence[Edit]) -> str | None:
     if any(tomlkit.dumps(d) != p for d, p in zip(docs, pieces, strict=True)):
         return None  # some piece does not survive tomlkit unchanged: nothing gained
     for edit in [e for e in edits if not e.delete]:
-        k, path = _locate(docs, edit.path, appending=True)
+        k, path = _locate(docs, edit.path, appending=True, value=edit.value)
         _set(docs[k], path, edit.value)
     for edit in sorted([e for e in edits if e.delete], key=_delete_order):
         k, path = _locate(docs, edit.path, appending=False)
@@ -111,14 +110,16 @@ def _apply_in_pieces(text: str, edits: Sequence[Edit]) -> str | None:
 
 
 def _locate(
-    docs: list[tomlkit.TOMLDocument], path: tuple[PathElem, ...], appending: bool
+    docs: list[tomlkit.TOMLDocument], path: tuple[PathElem, ...], appending: bool, value: Any = None
 ) -> tuple[int, tuple[PathElem, ...]]:
     """The piece that holds ``path`` and the path inside it. An array of tables spread over
     pieces is indexed across them; a new item goes to the last piece that has the array."""
     top = path[0]
-    holders = [k for k, d in enumerate(docs) if isinstance(top, str) and top in d]
-    if not holders:
-        return (0 if len(path) == 1 and not isinstance(top, str) else len(docs) - 1), path
+    if not isinstance(top, str):
+        raise LookupError(path)  # the whole-document edit says what is wrong with it
+    holders = [k for k, d in enumerate(docs) if top in d]
+    if not holders:  # a new root key before the tables; a new table at the end
+        return (0 if len(path) == 1 and not isinstance(value, dict) else len(docs) - 1), path
     if len(path) > 1 and isinstance(path[1], int) and isinstance(docs[holders[0]][top], list):
         index = path[1]
         for k in holders:
