@@ -63,11 +63,26 @@ def test_first_login_forces_a_password_change(box, client: FlaskClient) -> None:
     assert r.status_code == 302 and r.headers["Location"] == "/password"
     assert client.get("/").headers["Location"] == "/password", "nothing else until changed"
     token = csrf(client, "/password")
-    r = client.post("/password", data={"old": initial, "new": "short", "csrf_token": token})
+
+    def change(
+        new: str, confirm: str | None = None, old: str = initial, lang: str = "en"
+    ) -> object:
+        form = {"old": old, "new": new, "confirm": new if confirm is None else confirm}
+        return client.post(f"/password?lang={lang}", data={**form, "csrf_token": token})
+
+    r = change("short")
     assert r.status_code == 400 and "at least 10 characters" in r.get_data(as_text=True)
-    r = client.post("/password", data={"old": "nope", "new": PASSWORD, "csrf_token": token})
-    assert r.status_code == 400
-    r = client.post("/password", data={"old": initial, "new": PASSWORD, "csrf_token": token})
+    r = change("short", lang="zh-CN")
+    assert r.status_code == 400 and "至少需要 10 个字符" in r.get_data(as_text=True)
+    for common in ("password123", "Password123!", "qwerty2024!", "woaini1314", "aaaaaaaaaaaa"):
+        r = change(common)
+        assert r.status_code == 400 and "password" in r.get_data(as_text=True), common
+    r = change(PASSWORD, PASSWORD + "x")
+    assert r.status_code == 400 and "The two new passwords differ." in r.get_data(as_text=True)
+    assert change(PASSWORD, old="nope").status_code == 400
+    page = client.get("/password?lang=en").get_data(as_text=True)
+    assert 'name="confirm"' in page and 'autocomplete="new-password"' in page
+    r = change(PASSWORD)
     assert r.status_code == 302 and r.headers["Location"] == "/"
     page = client.get("/").get_data(as_text=True)
     assert 'data-channel="t1.lel"' in page and "<script src=" in page

@@ -75,6 +75,7 @@ def create_app(box: WebBox, test_config: dict[str, Any] | None = None) -> Flask:
         csrf_token=csrf_token,
         user=current_user,
         box_name=lambda: box.config.box.name,
+        box_id=lambda: box.box_id,
         site_name=lambda: box.config.box.site or box.config.box.name,
         output_label=output_label,
         check_name=check_name,

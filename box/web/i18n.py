@@ -231,8 +231,38 @@ TEXT: dict[str, tuple[str, str]] = {
         "Lines starting with - are removed, lines with + are added.",
         "以 - 开头的行将被删除，以 + 开头的行将被添加。",
     ),
+    "pw.confirm": ("New password again", "再次输入新密码"),
+    "pw.mismatch": ("The two new passwords differ.", "两次输入的新密码不一致。"),
+    "pw.rules": (
+        "At least 10 characters, at least 5 different ones; not a common password (also not "
+        "with digits added), and not containing your user name. A few words make a good one.",
+        "至少 10 个字符、至少 5 个不同字符；不能是常见密码（加数字也不行），不能包含用户名。"
+        "几个词组合起来就是好密码。",
+    ),
     "edit_in_editor": ("edit in the box.toml editor", "请在配置文件编辑器中修改"),
 }
+
+
+# Messages the box gives in English (errors, refusals), as the page shows them in Chinese.
+MESSAGES: dict[str, str] = {
+    "the password needs at least 10 characters": "密码至少需要 10 个字符",
+    "the password must not contain the user name": "密码不能包含用户名",
+    "the password needs at least 5 different characters": "密码至少需要 5 个不同的字符",
+    "this is one of the most common passwords: choose another": "这是最常见的密码之一，请换一个",
+    "a common password with digits or symbols added is still easy to guess": (
+        "在常见密码后加数字或符号仍然容易被猜中"
+    ),
+    "the new password must differ from the old one": "新密码不能与旧密码相同",
+    "wrong user name or password": "用户名或密码错误",
+    "too many failed logins: try again in a few minutes": "登录失败次数过多，请几分钟后再试",
+    "too many attempts: wait a minute": "尝试次数过多，请稍等一分钟",
+    "the form expired: load the page again": "表单已过期，请重新加载页面",
+}
+
+
+def message(text: str) -> str:
+    """An English message of the box in the page's language (unchanged if not known)."""
+    return MESSAGES.get(text, text) if lang() == "zh-CN" else text
 
 
 def lang() -> str:

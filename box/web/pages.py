@@ -38,6 +38,7 @@ from box.web.auth import (
     require_role,
     wall_key,
 )
+from box.web.i18n import message, t
 from box.web.nav import NavItem
 from box.web.port import current_box
 
@@ -85,12 +86,12 @@ def _login(name: Any, password: Any) -> tuple[User | None, str]:
 @bp.post("/login")
 def login() -> Any:
     if _too_many_attempts():
-        return _page("login.html", 429, error="too many attempts: wait a minute")
+        return _page("login.html", 429, error=message("too many attempts: wait a minute"))
     if not csrf_ok():
-        return _page("login.html", 400, error="the form expired: load the page again")
+        return _page("login.html", 400, error=message("the form expired: load the page again"))
     user, error = _login(request.form.get("user"), request.form.get("password"))
     if user is None:
-        return _page("login.html", 401, error=error)
+        return _page("login.html", 401, error=message(error))
     return redirect("/password" if user.must_change else "/")
 
 
@@ -177,13 +178,15 @@ def change_password() -> Any:
     if user is None:
         return redirect("/login")
     if not csrf_ok():
-        return _page("password.html", 400, error="the form expired: load the page again")
+        return _page("password.html", 400, error=message("the form expired: load the page again"))
+    if request.form.get("new", "") != request.form.get("confirm", ""):
+        return _page("password.html", 400, error=t("pw.mismatch"))
     try:
         current_box().accounts.change_password(
             user.name, request.form.get("old", ""), request.form.get("new", "")
         )
     except AccountError as exc:
-        return _page("password.html", 400, error=str(exc))
+        return _page("password.html", 400, error=message(str(exc)))
     audit("password_changed", user=user.name)
     g.pop("user", None)
     return redirect("/")
