@@ -239,6 +239,20 @@ TEXT: dict[str, tuple[str, str]] = {
         "至少 10 个字符、至少 5 个不同字符；不能是常见密码（加数字也不行），不能包含用户名。"
         "几个词组合起来就是好密码。",
     ),
+    "role": ("Role", "角色"),
+    "u.state": ("State", "状态"),
+    "u.actions": ("Actions", "操作"),
+    "sec.box": ("This box", "本机"),
+    "sec.store": ("Storage", "数据存储"),
+    "sec.web": ("Web page", "网页"),
+    "sec.alarms": ("Alarm handling", "报警处理"),
+    "sec.outputs": ("Outputs (buzzer, lamps, relays)", "输出（蜂鸣器、指示灯、继电器）"),
+    "sec.inputs": ("Buttons", "按钮"),
+    "sec.sync": ("Upstream platform", "上级平台"),
+    "sec.channels": ("Channels", "监测点"),
+    "sec.drivers": ("Drivers", "驱动"),
+    "sec.votes": ("Votes (k out of n)", "表决报警"),
+    "sec.profiles": ("Setpoint profiles", "报警值方案"),
     "edit_in_editor": ("edit in the box.toml editor", "请在配置文件编辑器中修改"),
 }
 

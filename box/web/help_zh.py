@@ -1,0 +1,184 @@
+"""Chinese for the config forms: the schema's help texts and choice values, keyed by their
+English. A text not found here (a plug-in's own) stays English; the zh-CN completeness test
+renders every built-in form and fails on one that is missing."""
+
+from __future__ import annotations
+
+HELP: dict[str, str] = {
+    "one  key = value  per line (TOML)": "每行一个 键 = 值（TOML 格式）",
+    "values separated by commas": "多个值用逗号分隔",
+    "default mute duration": "默认消音时长",
+    "this many raised alarms ...": "报警数达到此数量……",
+    "... in this window": "……在此时间窗口内",
+    "alarm (level 1) beyond the range": "超出量程时报警（一级）",
+    "1 most urgent ... 4 notice": "1 最紧急……4 提示",
+    "full scale [min, max]": "满量程 [最小值, 最大值]",
+    "a safety channel: stale_after_s at most 100 s (GB 50166); every channel, safety or not, "
+    "faults when offline or its quality is bad": (
+        "安全监测点：无数据判定时间不超过 100 秒（GB 50166）；任何监测点离线或信号异常时都报故障"
+    ),
+    "digits shown after the point": "显示的小数位数",
+    "value is a 4-20 mA loop: NAMUR NE43 faults": "数值来自 4-20 mA 回路：按 NAMUR NE43 判断故障",
+    "what leaves the box: every reading, min/max/mean/last per interval, alarms and events only, "
+    "or nothing (process secrets stay on site)": (
+        "上传哪些数据：全部读数、每个周期的最小/最大/平均/最新值、仅报警和事件，或不上传（工艺数据留在现场）"
+    ),
+    "platform identifiers, e.g. monitoring_point_code, hazard_code, cas": (
+        "平台标识，例如监测点编码、危险源编码、CAS 号"
+    ),
+    "profile point -> channel id": "设备模板的测点 -> 监测点编号",
+    "point -> engineering range of its 4-20 mA loop": "测点 -> 其 4-20 mA 回路的工程量程",
+    "The device goes silent for ``for_s`` seconds every ``every_s`` seconds.": (
+        "设备每隔 every_s 秒静默 for_s 秒。"
+    ),
+    "silent: no readings at all (the box faults after stale_after_s); bad_quality: readings "
+    "without a value, as a bus driver reports a unit that does not answer (the box faults at "
+    "once)": (
+        "静默：完全没有读数（超过无数据判定时间后报故障）；信号异常：有读数但无数值，"
+        "如总线设备不应答（立即报故障）"
+    ),
+    "Rolling time-weighted averages for toxic gases (missing time counts as zero exposure).": (
+        "有毒气体的滚动时间加权平均（缺失的时间按零暴露计算）。"
+    ),
+    "15-min average limit": "15 分钟平均限值（STEL）",
+    "8-h average limit": "8 小时平均限值（TWA）",
+    "A ring of shared-memory slots for frames the parent hands to the worker.": (
+        "主进程交给工作进程的图像帧所用的共享内存环形缓冲区。"
+    ),
+    "frames in flight before overwrite": "覆盖前可缓存的帧数",
+    "values per pixel (3 = RGB)": "每像素的数值个数（3 = RGB）",
+    "silence and acknowledge all": "消音并全部确认",
+    "reset cleared latched alarms": "复位已恢复的锁存报警",
+    "serial device, e.g. /dev/ttyUSB0": "串口设备，例如 /dev/ttyUSB0",
+    "Modbus TCP device or gateway": "Modbus TCP 设备或网关",
+    "Fields every plug-in output has; a kind subclasses this with ``type: Literal[KIND]``\n"
+    "(see box/alarms/output_kinds.py).": "所有插件输出共有的字段。",
+    "outputs of plug-in kinds, each with its type": "插件类型的输出，每个注明其类型",
+    "package.module:function to run": "要运行的函数（包.模块:函数）",
+    "handed to the worker": "传给工作进程的参数",
+    "worker channel name -> box channel id": "工作进程通道名 -> 本机监测点编号",
+    "silence after which the worker is killed": "工作进程无响应超过此时间即被终止",
+    "time to import the worker (models load slowly)": "工作进程的启动时间（模型加载较慢）",
+    "RLIMIT_AS of the child (address space)": "子进程的地址空间上限",
+    "the parent kills a child whose resident memory exceeds": "子进程常驻内存超过此值时被终止",
+    "first restart delay": "首次重启延时",
+    "restart delay cap": "重启延时上限",
+    "time to exit after a stop request, then SIGTERM": "收到停止请求后的退出时限，超时则强制终止",
+    "Setpoints active by date range (MM-DD, inclusive, may wrap the year) and/or time of day.": (
+        "按日期范围（月-日，含首尾，可跨年）和/或每天时段生效的报警值。"
+    ),
+    'channel -> {level name -> at}, e.g. "tank1.lel" = { A1 = 20, A2 = 40 }': (
+        "监测点 -> {级别名 -> 报警值}"
+    ),
+    "Rises from ``start`` at ``slope_per_s``; restarts every ``period_s`` if given.": (
+        "从 start 开始按每秒 slope_per_s 上升；如设置了 period_s 则按周期重新开始。"
+    ),
+    "alarm when the value rises this much ...": "数值上升超过此幅度时报警……",
+    "... within this many seconds": "……在此秒数内",
+    "normally energised; de-energised on alarm and when the daemon dies": (
+        "常带电；报警时及本机程序停止时失电（故障安全）"
+    ),
+    "upstream may switch it by command": "允许上级平台远程控制",
+    "driven by alarms of this level or worse": "由此级别及更高级别的报警驱动",
+    "only these (all if empty)": "仅限这些（留空则全部）",
+    "seconds between reads": "读取间隔（秒）",
+    "fault injection: raise after this many seconds": "故障注入：在此秒数后出错",
+    "gaussian noise added (stddev)": "叠加的高斯噪声（标准差）",
+    "``before`` until ``at_s``, then ``after`` until ``back_at_s`` (if given); repeats every\n"
+    "``period_s`` if given. The demo's scripted gas leak is one of these.": (
+        "在 at_s 秒之前取前值，之后取后值，直到 back_at_s 秒（如设置）；如设置 period_s 则循环。"
+        "演示中的气体泄漏就是这种波形。"
+    ),
+    "readings kept this long": "读数保留时长",
+    "trend data": "趋势数据",
+    "readings evicted beyond this": "超过此容量时删除最早的读数",
+    "normal: survives a crash, may lose the last commits on power loss; full: fsync every commit "
+    "(slower, wears the SD card)": (
+        "普通：程序崩溃不丢数据，断电可能丢失最后几次提交；完全：每次提交都写入磁盘（较慢，磨损 SD 卡）"
+    ),
+    "'above X for D' (or below): e.g. motor temperature above 80 °C for 3 hours.": (
+        "“高于 X 持续 D”（或低于）：例如电机温度高于 80 °C 持续 3 小时。"
+    ),
+    "readings wait at most": "读数最长等待时间",
+    "upload cap": "上传带宽上限",
+    "platform identifiers of the box, e.g. enterprise_code": "本机的平台标识，例如企业编码",
+    "accept sealed commands from upstream": "接受上级平台的加密签名指令",
+    'thresholds upstream may change: "tank1.lel" = { A1 = [10, 25] }': (
+        "上级平台可修改的报警值及其允许范围"
+    ),
+    "CA certificate(s) that signed the broker's certificate": "签发 MQTT 服务器证书的 CA 证书",
+    "client certificate (mutual TLS)": "客户端证书（双向 TLS）",
+    "e.g. A1, A2": "例如 A1、A2",
+    "this level's direction (default: the thresholds' direction); O2: LO falling and HI rising "
+    "on one channel": "此级别的方向（默认同报警值方向）；氧气：低限为下降、高限为上升",
+    "Up to four levels on one channel, each rising (gas, temperature, pressure) or falling\n"
+    "(O2 deficiency); O2 mixes falling LO/LOLO and rising HI/HIHI levels.": (
+        "每个监测点最多四级报警，各为上升（气体、温度、压力）或下降（缺氧）；"
+        "氧气同时有下降的低限和上升的高限。"
+    ),
+    "the levels' default direction": "各级别的默认方向",
+    "absolute hysteresis": "回差（绝对值）",
+    "% of full scale": "满量程的百分比",
+    "k-out-of-n: alarm when at least k of the channels have threshold level ``threshold``.": (
+        "多选一表决：至少 k 个监测点达到指定报警级别时报警。"
+    ),
+    "level name counted on each channel, e.g. A1": "各监测点计入的报警级别名，例如 A1",
+    "serve HTTPS (certificate from init, or cert_file/key_file)": (
+        "启用 HTTPS（使用初始化生成的证书，或指定证书文件）"
+    ),
+    "PEM certificate; empty: keys/web.crt": "PEM 证书；留空则用 keys/web.crt",
+    "PEM private key; empty: keys/web-tls.key": "PEM 私钥；留空则用 keys/web-tls.key",
+    "log out after this long without a request": "无操作超过此时长后自动退出登录",
+}
+
+CHOICES: dict[str, str] = {
+    "true": "是",
+    "false": "否",
+    "aggregate": "汇总值",
+    "events_only": "仅报警和事件",
+    "raw": "全部读数",
+    "none": "不上传",
+    "rising": "上升",
+    "falling": "下降",
+    "normal": "普通",
+    "full": "完全",
+    "silent": "静默",
+    "bad_quality": "信号异常",
+    "gas_lel": "可燃气体（%LEL）",
+    "gas_ppm": "有毒气体（ppm）",
+    "gas_vol": "气体（%VOL）",
+    "o2": "氧气",
+    "temperature": "温度",
+    "humidity": "湿度",
+    "pressure": "压力",
+    "flow": "流量",
+    "level": "液位",
+    "position": "位置",
+    "process": "工艺量",
+    "other": "其他",
+    "constant": "恒定",
+    "noise": "噪声",
+    "ramp": "斜坡",
+    "sine": "正弦",
+    "step": "阶跃",
+    "sim": "模拟",
+    "mock": "模拟（无硬件）",
+    "auto": "自动",
+    "native": "内置",
+    "E": "偶校验",
+    "N": "无校验",
+    "O": "奇校验",
+}
+
+
+_ADDED = ("one  key = value  per line (TOML)", "values separated by commas")
+
+
+def help_zh(text: str) -> str:
+    """A field's help in Chinese (the form may have added a hint after "; ")."""
+    if text in HELP:
+        return HELP[text]
+    for added in _ADDED:
+        if text.endswith("; " + added):
+            return help_zh(text[: -len(added) - 2]) + "；" + HELP[added]
+    return text
