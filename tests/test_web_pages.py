@@ -236,7 +236,7 @@ def test_config_page_checks_diffs_applies_and_restores(box, client) -> None:  # 
     r = client.post("/config/check", data={"csrf_token": token, "text": bad})
     html = r.get_data(as_text=True)
     assert r.status_code == 400
-    assert "channels[0].alarms.thresholds.levels[0].at</code> = &#39;x&#39;" in html
+    assert "channels[0].alarms.thresholds.levels[0].at</code> = <code>&#39;x&#39;</code>" in html
     assert "Input should be a valid number" in html
     good = current.replace("at = 25.0,", "at = 30.0,")
     r = client.post("/config/check", data={"csrf_token": token, "text": good})
@@ -843,8 +843,8 @@ def test_config_form_names_fields_in_chinese_beside_the_key(box, client) -> None
     d.accounts.set_password("admin", PASSWORD, must_change=False)
     login(client, "admin", PASSWORD)
     html = client.get("/config/form/channels/0?lang=zh-CN").get_data(as_text=True)
-    assert 'at <span class="zh">报警值</span></label>' in html
-    assert 'on_delay_s <span class="zh">报警延时(秒)</span>' in html
+    assert 'at</code> <span class="zh">报警值</span></label>' in html
+    assert 'on_delay_s</code> <span class="zh">报警延时(秒)</span>' in html
     html = client.get("/config/form/channels/0?lang=en").get_data(as_text=True)
     assert "报警值" not in html
 

@@ -94,7 +94,8 @@ HELP: dict[str, str] = {
     "readings evicted beyond this": "超过此容量时删除最早的读数",
     "normal: survives a crash, may lose the last commits on power loss; full: fsync every commit "
     "(slower, wears the SD card)": (
-        "普通：程序崩溃不丢数据，断电可能丢失最后几次提交；完全：每次提交都写入磁盘（较慢，磨损 SD 卡）"
+        "普通：程序崩溃不丢数据，断电可能丢失最后几次提交；"
+        "完全：每次提交都写入磁盘（较慢，磨损 SD 卡）"
     ),
     "'above X for D' (or below): e.g. motor temperature above 80 °C for 3 hours.": (
         "“高于 X 持续 D”（或低于）：例如电机温度高于 80 °C 持续 3 小时。"
