@@ -253,6 +253,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "sec.drivers": ("Drivers", "驱动"),
     "sec.votes": ("Votes (k out of n)", "表决报警"),
     "sec.profiles": ("Setpoint profiles", "报警值方案"),
+    "a.average": ("average", "平均值"),
+    "a.limit": ("limit", "限值"),
+    "a.range_max": ("range maximum", "量程上限"),
+    "a.rise": ("rise", "上升幅度"),
     "edit_in_editor": ("edit in the box.toml editor", "请在配置文件编辑器中修改"),
 }
 

@@ -23,8 +23,14 @@
     const now = Date.now() / 1000, cat = SB.category(a), f = [];
     const unit = a.unit ? " " + esc(a.unit) : "";
     if (a.value != null) f.push([tr("a.value"), esc(SB.fmtValue(a.value, a.decimals)) + unit]);
-    const th = threshold(a);
+    // What the rule compared with when it raised the alarm (its detail), else the channel's
+    // current setting.
+    const d = a.detail || {};
+    const th = typeof d.threshold === "number" ? d.threshold : threshold(a);
     if (th != null) f.push([tr("a.threshold"), esc(SB.fmtValue(th, a.decimals)) + unit]);
+    for (const k of ["average", "limit", "range_max", "rise"]) {
+      if (typeof d[k] === "number") f.push([tr("a." + k), esc(SB.fmtValue(d[k], a.decimals)) + unit]);
+    }
     f.push([tr("a.state"), esc(stateWord(a.state))]);
     f.push([tr("a.raised"), esc(SB.fmtTime(a.raised_at))]);
     if (a.raised_at) f.push([tr("a.duration"), esc(SB.fmtDuration((a.cleared_at && a.state !== "active_unack" && a.state !== "active_ack" ? a.cleared_at : now) - a.raised_at))]);

@@ -189,6 +189,10 @@ window.SafetyBox = (function () {
   // Durations and "silenced until" age with the clock, not only when a message arrives.
   setInterval(() => { if (latest.alarms) emit("alarms", latest.alarms); }, 1000);
 
+  // A browser keeps at most six connections to the box: a page left for another (or kept in the
+  // back/forward cache) must give its stream back at once, and take a new one when shown again.
+  addEventListener("pagehide", () => { if (source) { source.close(); source = null; } });
+  addEventListener("pageshow", (ev) => { if (ev.persisted && started) connect(); });
   document.addEventListener("DOMContentLoaded", () => {
     // What the page was rendered with, so it is complete before the stream's first message.
     const initial = JSON.parse(document.getElementById("push-initial")?.textContent || "{}");

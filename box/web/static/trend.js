@@ -95,6 +95,7 @@
     };
     if (plot) plot.destroy();
     plot = new uPlot(opts, [xs, ...ys], el);
+    el.plot = plot;  // for the browser tests (and a curious technician's console)
     plot.over.addEventListener("dblclick", () => { zoomed = false; setRange(); });
     setRange();
   }
