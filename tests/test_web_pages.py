@@ -374,11 +374,14 @@ def test_admin_users_diagnostics_and_encrypted_backup(box, client, tmp_path) -> 
     login(client, "admin", PASSWORD)
     token = csrf(client, "/users")
     r = client.post("/users", data={"csrf_token": token, "name": "li_wei", "role": "operator"})
-    assert r.status_code == 302 and "temporary" in r.headers["Location"]
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "li_wei: temporary password" in page, "shown, not in a URL"
+    temp = re.search(r"temporary password (\S+) ", page)[1]
+    assert d.accounts.verify("li_wei", temp).must_change
     assert d.accounts.get("li_wei").role == "operator"
     bad = client.post("/users", data={"csrf_token": token, "name": "li_wei", "role": "operator"})
     assert bad.status_code == 400 and "exists already" in bad.get_data(as_text=True)
-    assert client.post("/users/li_wei/reset", data={"csrf_token": token}).status_code == 302
+    assert client.post("/users/li_wei/reset", data={"csrf_token": token}).status_code == 200
     assert client.post("/users/nobody/reset", data={"csrf_token": token}).status_code == 404
 
     z = zipfile.ZipFile(io.BytesIO(client.get("/system/diagnostics").data))
@@ -789,6 +792,9 @@ def test_admins_change_roles_and_remove_accounts_but_never_the_last_admin(box, c
     assert r.status_code == 400 and "your own account" in r.get_data(as_text=True)
     r = client.post("/users/ops/role", data={"csrf_token": token, "role": "admin"})
     assert r.status_code == 302 and d.accounts.get("ops").role == "admin"
+    assert "ops：角色已改为管理员" in client.get(r.headers["Location"] + "&lang=zh-CN").get_data(
+        as_text=True
+    )
     other = create_app(d.api, {"TESTING": True}).test_client()
     login(other, "ops", PASSWORD)
     assert other.get("/users").status_code == 200, "the new role applies at the next request"

@@ -257,6 +257,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "a.limit": ("limit", "限值"),
     "a.range_max": ("range maximum", "量程上限"),
     "a.rise": ("rise", "上升幅度"),
+    "u.temporary": (
+        "{user}: temporary password {password} (shown once; it must be changed at the first login)",
+        "{user}：临时密码 {password}（只显示一次，首次登录时必须修改）",
+    ),
+    "u.role_changed": ("{user}: role is now {role}", "{user}：角色已改为{role}"),
+    "u.removed": ("{user}: account removed", "{user}：账户已删除"),
     "edit_in_editor": ("edit in the box.toml editor", "请在配置文件编辑器中修改"),
 }
 
@@ -275,6 +281,9 @@ MESSAGES: dict[str, str] = {
     "too many failed logins: try again in a few minutes": "登录失败次数过多，请几分钟后再试",
     "too many attempts: wait a minute": "尝试次数过多，请稍等一分钟",
     "the form expired: load the page again": "表单已过期，请重新加载页面",
+    "you cannot remove your own account": "不能删除自己的账户",
+    "user names are letters, digits and _ (at most 32)": "用户名只能包含字母、数字和下划线（最多 32 个）",
+    "role must be one of viewer, operator, admin": "角色必须是查看员、操作员或管理员",
 }
 
 
