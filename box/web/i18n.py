@@ -282,7 +282,9 @@ MESSAGES: dict[str, str] = {
     "too many attempts: wait a minute": "尝试次数过多，请稍等一分钟",
     "the form expired: load the page again": "表单已过期，请重新加载页面",
     "you cannot remove your own account": "不能删除自己的账户",
-    "user names are letters, digits and _ (at most 32)": "用户名只能包含字母、数字和下划线（最多 32 个）",
+    "user names are letters, digits and _ (at most 32)": (
+        "用户名只能包含字母、数字和下划线（最多 32 个）"
+    ),
     "role must be one of viewer, operator, admin": "角色必须是查看员、操作员或管理员",
 }
 
