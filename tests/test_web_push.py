@@ -151,3 +151,66 @@ def test_stopping_the_server_ends_open_streams(daemon) -> None:  # noqa: ANN001
     web.stop()
     assert time.monotonic() - started < 5
     s.close()
+
+
+class _Box:
+    """Just enough of a box for the hub: a counter it can read."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
+def test_a_slow_page_gets_the_latest_state_and_a_broken_source_stops_nothing() -> None:
+    from box.web.push import Hub, PushSource
+
+    box = _Box()
+
+    def broken(_: object) -> dict:
+        raise RuntimeError("a plug-in's bug")
+
+    def counter(b: _Box) -> dict:
+        b.n += 1
+        return {"count": {"n": b.n}}
+
+    hub = Hub(box, [PushSource("broken", broken, 0.01), PushSource("count", counter, 0.01)])  # type: ignore[arg-type]
+    stream = hub.open(frozenset({"count", "extra"}), 1000)
+    assert stream is not None
+    events = hub.events(stream, lifetime_s=5)
+    try:
+        assert next(events).startswith("retry:")
+        time.sleep(0.3)  # many samples while the page reads nothing
+        first = next(events)
+        assert first.count("event: count") == 1, "only the latest state, not a backlog"
+        n = json.loads(first.split("data: ")[1])["n"]
+        assert n >= 5 and box.n >= n
+        hub.publish("extra", {"from": "code"})
+        assert '"from":"code"' in next(events)
+        hub.publish("nobody-listens", 1)
+    finally:
+        events.close()
+    assert hub.open_streams == 0
+    hub.close()
+    assert hub.open(frozenset({"count"}), 1000) is None, "closed: no new streams"
+
+
+def test_the_sampler_stops_when_no_page_listens(monkeypatch) -> None:  # noqa: ANN001
+    import threading
+
+    from box.web import push
+
+    monkeypatch.setattr(push, "IDLE_STOP_S", 0.2)
+    hub = push.Hub(_Box(), [push.PushSource("count", lambda b: {"count": 1}, 0.05)])  # type: ignore[arg-type]
+    stream = hub.open(frozenset({"count"}), 1000)
+    assert stream is not None
+    events = hub.events(stream, lifetime_s=5)
+    next(events)
+    next(events)
+    events.close()
+    wait_for(lambda: not any(t.name == "web-push" for t in threading.enumerate()), timeout=5)
+    stream = hub.open(frozenset({"count"}), 1000)  # a new page starts it again, with fresh data
+    assert stream is not None and stream.pending == {}
+    events = hub.events(stream, lifetime_s=5)
+    next(events)
+    assert "event: count" in next(events)
+    events.close()
+    hub.close()

@@ -34,7 +34,7 @@ def push() -> Any:
         return jsonify(error="log in, or send the API token (Authorization: Bearer)"), 401
     if user is not None and user.must_change:
         return jsonify(error="change your initial password first"), 403
-    topics = frozenset(t for t in request.args.get("topics", "alarms").split(",") if t)
+    topics = frozenset(t[:64] for t in request.args.get("topics", "alarms").split(",")[:32] if t)
     try:
         readings_ms = int(request.args.get("readings_ms", READINGS_DEFAULT_MS))
     except ValueError:
