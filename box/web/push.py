@@ -80,7 +80,6 @@ def _box(box: WebBox) -> dict[str, Any]:
             "problems": s.get("problems", []),
             "drivers": s.get("drivers", []),
             "sync": s.get("sync", {"enabled": False}),
-            "queues": s.get("queues", {}),
         },
     }
 
