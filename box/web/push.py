@@ -73,13 +73,15 @@ def _alarms(box: WebBox) -> dict[str, Any]:
 
 def _box(box: WebBox) -> dict[str, Any]:
     s = box.snapshot()
+    sync = s.get("sync", {"enabled": False})
     return {
         "readings": s.get("channels", []),
         "box": {
             "healthy": s.get("healthy", True),
             "problems": s.get("problems", []),
             "drivers": s.get("drivers", []),
-            "sync": s.get("sync", {"enabled": False}),
+            # only what pages show: backlog counters would change at every sample
+            "sync": {"enabled": sync.get("enabled", True), "connected": sync.get("connected")},
         },
     }
 
