@@ -17,7 +17,7 @@ ALLOWED = {
     "API", "ID", "IP", "URL", "HTTP", "HTTPS", "SM4", "AES", "GCM", "NTP", "RS",
     "mA", "kbps", "CA", "PEM", "CAS", "GB", "NAMUR", "STEL", "TWA", "HI", "LO", "SD", "RGB",
     "lgpio", "pigpio", "rpigpio", "float", "uint", "modbus", "sm4-gcm", "aes-256-gcm",
-    "safetybox",
+    "safetybox", "JavaScript", "TLV", "SOS", "UNIX", "UWB", "lec", "lep", "les",
 }  # fmt: skip
 
 

@@ -131,6 +131,68 @@ HELP: dict[str, str] = {
     "PEM private key; empty: keys/web-tls.key": "PEM 私钥；留空则用 keys/web-tls.key",
     "log out after this long without a request": "无操作超过此时长后自动退出登录",
 }
+# Positioning (UWB drivers, people, zones), from the people capability.
+HELP.update(
+    {
+        "positioning system name (the Position's source)": "定位系统名称（位置数据的来源）",
+        "1-sigma horizontal error of this system": "本系统的水平误差（1 倍标准差）",
+        "fixes with a lower quality factor are marked bad": "质量因子低于此值的定位标记为异常",
+        "prepended to tag ids": "加在标签编号前的前缀",
+        "serial device, e.g. /dev/ttyACM0": "串口设备，例如 /dev/ttyACM0",
+        "shell output format": "命令行输出格式",
+        "the tag id this module's positions belong to": "本模块的位置所属的标签编号",
+        "TLV polling": "TLV 轮询",
+        "path of the tag id ('' = from the topic)": "标签编号在消息中的路径（留空则取自主题）",
+        "'' when the source has no height": "数据源无高度时留空",
+        "'' when not reported": "未上报时留空",
+        "path of the battery level in percent": "电量百分比在消息中的路径",
+        "path of the SOS button flag": "SOS 按钮标志在消息中的路径",
+        "path of a UNIX timestamp (s)": "UNIX 时间戳（秒）在消息中的路径",
+        "topic level holding the tag id (dwm/node/+/...: 2)": "主题中标签编号所在的层级（从 0 起）",
+        "units per metre divisor: mm = 1000": "每米的单位数（毫米为 1000）",
+        "Per-worker STEL/TWA of one gas, from the zone channels he stands among.": (
+            "按人员所在区域的监测点计算某种气体的 STEL/TWA 暴露量。"
+        ),
+        "channels measuring this gas": "测量此气体的监测点",
+        "MQTT subscription": "MQTT 订阅主题",
+        "tag id = prefix + node id": "标签编号 = 前缀 + 节点编号",
+        "No movement beyond ``radius_m``: a pre-alarm after ``pre_alarm_s``, then a latched\n"
+        "level-1 alarm after ``alarm_s`` unless the wearer moves (30 s to 5 min, like the\n"
+        "instruments that do this).": (
+            "在 radius_m 范围外无移动：pre_alarm_s 后预警，若佩戴者仍不动，alarm_s 后发出锁存的"
+            "一级报警（30 秒至 5 分钟，与同类仪器一致）。"
+        ),
+        "only in these (all if empty)": "仅在这些区域（留空则全部）",
+        "a level-1 alarm anywhere on the box starts a muster": "本机任何一级报警都启动紧急集合",
+        "who is on the roll: seen this recently": "点名范围：在此时间内出现过的人员",
+        "authorised zones": "允许进入的区域",
+        "a fence is left only this far outside it": "越出围栏此距离才算离开",
+        "a zone change counts after holding this long": "在新区域停留此时长后才算进入",
+        "lost tag fault after": "标签失联超过此时长报故障",
+        "track tags not in people (as unauthorised strangers)": "跟踪未登记人员的标签（视为外来人员）",
+        "full-rate positions kept in memory this long": "全速率位置数据在内存中保留的时长",
+        "Where this system's origin and axes lie on the site plan.": "本定位系统的原点和坐标轴在厂区图上的位置。",
+        "site coordinates (m) of the system's origin": "系统原点的厂区坐标（米）",
+        "counter-clockwise angle of the system's x axis": "系统 x 轴的逆时针角度",
+        "site metres per system unit": "每个系统单位对应的厂区米数",
+        "corners [x, y] in site metres": "各角点 [x, y]（厂区米）",
+        "level of this zone's alarms (default by type)": "本区域报警的级别（默认按类型）",
+        "default: true for restricted, danger and confined_space": "限制区、危险区和受限空间默认为是",
+        "roles let in": "允许进入的岗位",
+        "danger: warn this close": "危险区：接近到此距离即提醒",
+        "overstay after": "停留超过此时长报警",
+        "headcount limit": "人数上限",
+        "confined space: where its attendant must be": "受限空间：监护人必须所在的位置",
+        "key post: alarm when unattended this long": "关键岗位：无人值守超过此时长报警",
+        "who attends (all if empty)": "值守人员（留空则全部）",
+        "gas channels in this zone": "本区域内的气体监测点",
+        "relays driven by this zone's alarms": "由本区域报警驱动的继电器",
+        "site plans: zones, people and their tags (UWB positioning rules)": (
+            "厂区图：区域、人员及其标签（UWB 定位规则）"
+        ),
+    }
+)
+
 
 CHOICES: dict[str, str] = {
     "true": "是",
@@ -166,6 +228,10 @@ CHOICES: dict[str, str] = {
     "mock": "模拟（无硬件）",
     "auto": "自动",
     "native": "内置",
+    "shell": "命令行",
+    "tlv": "TLV 二进制",
+    "mqtt": "MQTT",
+    "tcp": "TCP",
     "E": "偶校验",
     "N": "无校验",
     "O": "奇校验",

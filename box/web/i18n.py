@@ -263,6 +263,10 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "u.role_changed": ("{user}: role is now {role}", "{user}：角色已改为{role}"),
     "u.removed": ("{user}: account removed", "{user}：账户已删除"),
+    "noscript": (
+        "This page needs JavaScript to show live values and alarms.",
+        "本页面需要启用 JavaScript 才能显示实时数值和报警。",
+    ),
     "edit_in_editor": ("edit in the box.toml editor", "请在配置文件编辑器中修改"),
 }
 
