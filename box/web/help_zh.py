@@ -169,15 +169,21 @@ HELP.update(
         "a fence is left only this far outside it": "越出围栏此距离才算离开",
         "a zone change counts after holding this long": "在新区域停留此时长后才算进入",
         "lost tag fault after": "标签失联超过此时长报故障",
-        "track tags not in people (as unauthorised strangers)": "跟踪未登记人员的标签（视为外来人员）",
+        "track tags not in people (as unauthorised strangers)": (
+            "跟踪未登记人员的标签（视为外来人员）"
+        ),
         "full-rate positions kept in memory this long": "全速率位置数据在内存中保留的时长",
-        "Where this system's origin and axes lie on the site plan.": "本定位系统的原点和坐标轴在厂区图上的位置。",
+        "Where this system's origin and axes lie on the site plan.": (
+            "本定位系统的原点和坐标轴在厂区图上的位置。"
+        ),
         "site coordinates (m) of the system's origin": "系统原点的厂区坐标（米）",
         "counter-clockwise angle of the system's x axis": "系统 x 轴的逆时针角度",
         "site metres per system unit": "每个系统单位对应的厂区米数",
         "corners [x, y] in site metres": "各角点 [x, y]（厂区米）",
         "level of this zone's alarms (default by type)": "本区域报警的级别（默认按类型）",
-        "default: true for restricted, danger and confined_space": "限制区、危险区和受限空间默认为是",
+        "default: true for restricted, danger and confined_space": (
+            "限制区、危险区和受限空间默认为是"
+        ),
         "roles let in": "允许进入的岗位",
         "danger: warn this close": "危险区：接近到此距离即提醒",
         "overstay after": "停留超过此时长报警",
