@@ -417,3 +417,42 @@ def test_a_one_value_form_edit_shows_a_one_line_diff(live, browser) -> None:  # 
     )
     assert colour != "rgba(0, 0, 0, 0)"
     b.save_screenshot(str(ARTIFACTS / "config-one-line-diff.png"))
+
+
+def test_a_fault_and_an_alarm_read_differently_not_by_colour_alone(tmp_path, browser) -> None:  # noqa: ANN001, F811
+    from selenium.webdriver.common.by import By
+
+    home = tmp_path / "box"
+    run_cli(home, "init")
+    body = sim_body(interval=0.1, step_at=0.2, step_back=100_000)
+    # t1.temp's transmitter answers without a value from the start, for good: a sensor fault.
+    body = body.replace(
+        'waveform = {{ shape = "sine"'.replace("{{", "{"),
+        'dropout = { every_s = 100000, for_s = 99999, mode = "bad_quality" }\n'
+        'waveform = { shape = "sine"',
+    )
+    write_config(home, body)
+    d = Daemon(BoxHome.under(home))
+    d.start()
+    try:
+        d.accounts.set_password("admin", PASSWORD, must_change=False)
+        url = "http://" + d.config.web.listen[0]
+        _login(b := browser, url)
+        b.get(url + "/")
+        alarm = 'li.alarm[data-id="t1.lel:A1"]'
+        _wait(b, lambda: b.find_elements(By.CSS_SELECTOR, alarm))
+        fault = _wait(
+            b, lambda: b.find_elements(By.CSS_SELECTOR, 'li.alarm.cat-fault[data-id^="t1.temp"]')
+        )[0]
+        assert "◆ FAULT" in fault.text and "▲ ALARM" not in fault.text
+        assert "▲ ALARM" in b.find_element(By.CSS_SELECTOR, alarm).text
+        style = "return getComputedStyle(arguments[0]).borderLeftStyle"
+        assert b.execute_script(style, fault) == "dashed"
+        assert b.execute_script(style, b.find_element(By.CSS_SELECTOR, alarm)) == "solid"
+        tile = b.find_element(By.CSS_SELECTOR, '.tile[data-channel="t1.temp"]')
+        _wait(b, lambda: "FAULT" in tile.text)
+        assert "cat-fault" in tile.get_attribute("class")
+        assert "◆ 1 of them fault(s)" in b.find_element(By.ID, "banner").text
+        b.save_screenshot(str(ARTIFACTS / "alarm-and-fault-1366.png"))
+    finally:
+        d.stop()

@@ -100,6 +100,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "现场：{n} 个报警，{u} 个未确认",
     ),
     "banner.shelved": ("{n} shelved", "{n} 个已屏蔽"),
+    "banner.faults": ("◆ {n} of them fault(s)", "◆ 其中 {n} 个故障"),
     "banner.ack_all": ("Acknowledge all", "全部确认"),
     "banner.show": ("Show alarms", "查看报警"),
     "sound": ("Sound", "声音"),

@@ -107,6 +107,8 @@ window.SafetyBox = (function () {
       let text = up.length
         ? tr("banner.active").replace("{n}", up.length).replace("{u}", unacked.length)
         : tr("banner.none");
+      const faults = up.filter(a => a.kind === "fault").length;
+      if (faults) text += " · " + tr("banner.faults").replace("{n}", faults);
       if (shelved) text += " · " + tr("banner.shelved").replace("{n}", shelved);
       if (silencedUntil && silencedUntil * 1000 > Date.now()) text += " · " + tr("silenced_until") + " " + fmtTime(silencedUntil);
       banner.querySelector(".b-text").textContent = text;
