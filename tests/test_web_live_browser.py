@@ -456,3 +456,29 @@ def test_a_fault_and_an_alarm_read_differently_not_by_colour_alone(tmp_path, bro
         b.save_screenshot(str(ARTIFACTS / "alarm-and-fault-1366.png"))
     finally:
         d.stop()
+
+
+def test_a_page_says_when_it_is_out_of_date_and_reconnects_by_itself(live, browser) -> None:  # noqa: ANN001, F811
+    from selenium.webdriver.common.by import By
+
+    d, url = live
+    b = browser
+    _login(b, url)
+    b.get(url + "/")
+    _wait(b, lambda: _live(b))
+    b.execute_script("window.__sameDocument = true;")
+    hub = d.web._hub  # the box's push hub: made to refuse and end streams, as if it restarted
+    assert hub is not None
+    with hub._cond:
+        hub._closed = True
+        hub._cond.notify_all()
+    _wait(b, lambda: b.find_element(By.ID, "live").get_attribute("class") == "live-stale")
+    assert "OUT OF DATE" in b.find_element(By.ID, "live").text
+    assert "stale" in b.find_element(By.TAG_NAME, "body").get_attribute("class")
+    b.save_screenshot(str(ARTIFACTS / "out-of-date-1366.png"))
+    with hub._cond:
+        hub._closed = False
+    _raise(d)  # what happened meanwhile shows as soon as the page is back
+    _wait(b, lambda: _live(b), timeout=30)
+    _wait(b, lambda: b.find_elements(By.CSS_SELECTOR, 'li.alarm[data-id="t1.lel:A1"]'))
+    assert b.execute_script("return window.__sameDocument === true"), "no reload"

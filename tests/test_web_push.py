@@ -214,3 +214,33 @@ def test_the_sampler_stops_when_no_page_listens(monkeypatch) -> None:  # noqa: A
     assert "event: count" in next(events)
     events.close()
     hub.close()
+
+
+def test_a_quiet_stream_pings_and_a_dead_sampler_is_replaced(monkeypatch) -> None:  # noqa: ANN001
+    """Found in Chromium: the heartbeat was a comment, which a page never hears, so a page on a
+    quiet box said "out of date" after 25 s; and a sampler thread that had ended was never
+    started again."""
+    import threading
+
+    from box.web import push
+
+    monkeypatch.setattr(push, "HEARTBEAT_S", 0.2)
+    hub = push.Hub(_Box(), [push.PushSource("still", lambda b: {"still": 1}, 0.05)])  # type: ignore[arg-type]
+    stream = hub.open(frozenset({"still"}), 1000)
+    assert stream is not None
+    events = hub.events(stream, lifetime_s=5)
+    try:
+        next(events)
+        assert "event: still" in next(events)
+        assert next(events) == "event: ping\ndata: {}\n\n", "nothing changed: a ping"
+    finally:
+        events.close()
+    dead = threading.Thread(target=lambda: None)
+    dead.start()
+    dead.join()
+    hub._thread = dead  # as if the sampler had ended
+    hub.publish("still", 2)
+    stream = hub.open(frozenset({"still"}), 1000)
+    assert stream is not None and hub._thread is not dead and hub._thread.is_alive()
+    hub._forget(stream)
+    hub.close()

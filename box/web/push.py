@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_STREAMS = 16  # open pages at once; each holds one server thread
-HEARTBEAT_S = 15.0  # a comment line this often: proxies keep the stream, dead pages are found
+HEARTBEAT_S = 15.0  # a ping this often: proxies keep the stream, dead pages are found
 STREAM_LIFETIME_S = 600.0  # then the page reconnects (and its session is checked again)
 READINGS_MIN_MS = 250  # the fastest a page may ask for readings
 READINGS_DEFAULT_MS = 1000
@@ -161,7 +161,7 @@ class Hub:
     def _ensure_sampler(self) -> None:
         # under self._cond
         self._idle_since = None
-        if self._thread is None and not self._closed:
+        if (self._thread is None or not self._thread.is_alive()) and not self._closed:
             self._thread = threading.Thread(target=self._sample, name="web-push", daemon=True)
             self._thread.start()
 
@@ -200,7 +200,9 @@ class Hub:
                         data = stream.pending.pop(topic)
                         stream.last_sent[topic] = now
                         out.append(f"id: {self._seq}\nevent: {topic}\ndata: {data}\n\n")
-                yield "".join(out) or ": keep-alive\n\n"
+                # The heartbeat is an event, not a comment: a page hears it, so a quiet box is
+                # not mistaken for a lost connection.
+                yield "".join(out) or "event: ping\ndata: {}\n\n"
                 last_write = time.monotonic()
         finally:
             self._forget(stream)

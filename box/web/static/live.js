@@ -43,7 +43,7 @@ window.SafetyBox = (function () {
       lastMessage = Date.now(); setStale(false);
       emit(t, JSON.parse(ev.data));
     });
-    source.onmessage = () => { lastMessage = Date.now(); setStale(false); };
+    source.addEventListener("ping", () => { lastMessage = Date.now(); setStale(false); });
   }
   // A heartbeat comes every 15 s at the latest: silence beyond 25 s means the data is old.
   setInterval(() => { if (Date.now() - lastMessage > 25000) setStale(true); }, 2000);
