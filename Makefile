@@ -6,8 +6,10 @@ STAMP  := $(VENV)/.installed
 DEMO   := .demo
 # Debian packages the tests use: the sqlite3 CLI (proves the store cannot be opened without the
 # key), mosquitto (a real MQTT broker; the tests start their own on free loopback ports), and
-# Chromium with its driver (the web page is tested in a real headless browser).
-TEST_APT := sqlite3 mosquitto chromium chromium-driver fonts-wqy-zenhei
+# Chromium with its driver (the web page is tested in a real headless browser), and GStreamer's
+# RTSP server for the system Python (the simulated RTSP camera).
+TEST_APT := sqlite3 mosquitto chromium chromium-driver fonts-wqy-zenhei \
+            python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 
 .PHONY: demo test lint bench clean
 
@@ -15,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || scripts/ensure-apt python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,vision]'
 	@touch $@
 
 demo: $(STAMP)
@@ -37,13 +39,13 @@ test: $(STAMP)
 	@scripts/ensure-apt $(TEST_APT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy box drivers sim firmware_tools
+	$(BIN)/mypy box drivers sim firmware_tools vision
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy box drivers sim firmware_tools
+	$(BIN)/mypy box drivers sim firmware_tools vision
 
 bench: $(STAMP)
 	$(BIN)/safetybox bench pipeline

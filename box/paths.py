@@ -6,6 +6,7 @@ Two layouts: the system one (``/etc/safetybox``, ``/var/lib/safetybox``) and a s
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,19 @@ class BoxHome:
     def config_history_dir(self) -> Path:
         """Earlier accepted configs, kept so the last good ones can be restored."""
         return self.data_dir / "config-history"
+
+    @property
+    def control_socket(self) -> str:
+        """The running box's local control channel (a unix socket; the CLI's way in).
+
+        A file in ``data/control/`` (a folder only the box's user may enter) where the path
+        fits the kernel's 107-byte limit, else a Linux abstract socket named after the data
+        folder (only writes with the API token are accepted there, as on TCP)."""
+        path = self.data_dir / "control" / "api.sock"
+        if len(os.fsencode(path)) < 100:
+            return str(path)
+        digest = hashlib.sha256(os.fsencode(self.data_dir)).hexdigest()[:24]
+        return f"\0safetybox-{digest}"
 
     @property
     def pid_file(self) -> Path:

@@ -72,6 +72,17 @@ class Driver(ABC):
         return start_s, max_s
 
 
+# Built-in drivers, also listed in setup.cfg: found without a reinstall, like the rule kinds.
+BUILTIN_DRIVERS = (
+    "drivers.simulated:SimDriver",
+    "drivers.modbus.driver:ModbusDriver",
+    "box.workers.driver:ProcessDriver",
+    "drivers.uwb.dwm1001:Dwm1001Driver",
+    "drivers.uwb.linktrack_driver:LinkTrackDriver",
+    "drivers.uwb.json_driver:JsonSourceDriver",
+)
+
+
 @dataclass
 class DriverRegistry:
     """Driver classes by type key, plus those that failed to import (name -> reason)."""
@@ -86,10 +97,21 @@ class DriverRegistry:
         return [cls.config_model for cls in self.drivers.values()]
 
     @classmethod
-    def from_entry_points(cls) -> DriverRegistry:
-        """Load every installed driver; one that fails to import is reported, not fatal."""
-        loaded: plugins.Loaded[type[Driver]] = plugins.load(plugins.DRIVERS, _is_driver_named)
-        return cls(drivers=dict(loaded.items), failed=dict(loaded.failed))
+    def from_entry_points(cls, builtin_paths: tuple[str, ...] = BUILTIN_DRIVERS) -> DriverRegistry:
+        """The built-in drivers, then every installed one; one that fails to import is
+        reported, not fatal."""
+        builtins, failed = plugins.import_builtins(
+            builtin_paths, lambda c: getattr(c, "type_key", ""), _is_builtin_driver
+        )
+        loaded: plugins.Loaded[type[Driver]] = plugins.load(
+            plugins.DRIVERS, _is_driver_named, builtins
+        )
+        return cls(drivers=dict(loaded.items), failed={**failed, **loaded.failed})
+
+
+def _is_builtin_driver(name: str, obj: object) -> str:
+    ok = isinstance(obj, type) and issubclass(obj, Driver)
+    return "" if ok else "is not a Driver subclass"
 
 
 def _is_driver_named(name: str, obj: object) -> str:

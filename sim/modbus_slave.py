@@ -19,6 +19,7 @@ import socket
 import struct
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -230,10 +231,13 @@ class Slave:
         self.faults = faults or Faults()
         self.baud = baud
         self.requests = 0
+        # (monotonic time, unit) of the latest requests: how often each unit is really polled.
+        self.request_log: deque[tuple[float, int]] = deque(maxlen=10_000)
 
     def answer(self, unit: int, pdu: bytes) -> bytes | None:
         """The response PDU (without address/CRC), or None for no answer."""
         self.requests += 1
+        self.request_log.append((time.monotonic(), unit))
         dev = self.devices.get(unit)
         f = self.faults
         if dev is None or f.rng.random() < f.no_answer:
@@ -368,8 +372,9 @@ class TcpSlave:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)  # accept() wakes every 0.1 s; closing under it raised EBADF
         self.server.close()
-        self._thread.join(5)
         for t in self._threads:
             t.join(5)
 

@@ -45,7 +45,7 @@ def test_every_operation_survives_generated_input(tmp_path: Path) -> None:
 
             run()
             operations += 1
-        assert operations == 34
+        assert operations == 35
         assert d.api.health_problems() == [], "the box is still healthy"
         assert (home / "box.toml").read_text() == config_before, "config untouched"
         d.writer.flush()

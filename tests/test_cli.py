@@ -192,12 +192,36 @@ def test_drivers_list(home: Path) -> None:
     data = json.loads(run_cli(home, "drivers", "list", "--json").output)
     assert data == {
         "drivers": {
+            "camera": "vision.driver.CameraDriver",
             "modbus": "drivers.modbus.driver.ModbusDriver",
             "process": "box.workers.driver.ProcessDriver",
             "sim": "drivers.simulated.SimDriver",
+            "uwb_dwm1001": "drivers.uwb.dwm1001.Dwm1001Driver",
+            "uwb_json": "drivers.uwb.json_driver.JsonSourceDriver",
+            "uwb_linktrack": "drivers.uwb.linktrack_driver.LinkTrackDriver",
         },
         "failed": {},
     }
+
+
+def test_bench_positioning_prints_json_last() -> None:
+    out = run_cli(
+        None,
+        "bench",
+        "positioning",
+        "--tags",
+        "40",
+        "--zones",
+        "20",
+        "--updates",
+        "4000",
+        "--paced-s",
+        "1",
+        "--json",
+    ).output
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["updates_per_s"] > 0 and result["p99_ms"] > 0 and result["latency_probes"] > 0
+    assert result["processed"] == result["updates"] and result["dropped"] == 0
 
 
 def test_bench_pipeline_prints_json_last(home: Path) -> None:

@@ -186,8 +186,9 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_templates_are_valid_and_demo_has_a_scripted_leak() -> None:
     demo = parse_config(GOOD)
     assert len(demo.channels) == 10
-    assert [d.type for d in demo.drivers] == ["modbus", "modbus", "sim"]
-    leak = demo.drivers[2].points[0]
+    assert [d.type for d in demo.drivers] == ["modbus", "modbus", "uwb_json", "sim"]
+    assert [p.name for p in demo.positioning[0].people] == ["Li Wei", "Zhang San", "Wang Fang"]
+    leak = demo.drivers[3].points[0]
     assert (
         leak.waveform.shape == "step"
         and leak.waveform.after > demo.channels[0].alarms.thresholds.levels[0].at
@@ -248,7 +249,7 @@ def test_demo_line3_faults_60_s_after_it_goes_silent_as_the_comment_says() -> No
 
     assert "an offline fault 60 s after its last" in GOOD
     demo = parse_config(GOOD)
-    (point,) = [p for p in demo.drivers[2].points if p.channel == "line3.pressure"]
+    (point,) = [p for p in demo.drivers[3].points if p.channel == "line3.pressure"]
     assert demo.channel("line3.pressure").alarms.stale_after_s == 60
     t0 = 1_780_000_000.0
     clock = [t0]

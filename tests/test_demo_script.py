@@ -49,9 +49,9 @@ def test_ctrl_c_stops_the_box_before_the_simulators(tmp_path: Path) -> None:
     )
     try:
         wait_for(
-            lambda: log.exists() and log.read_text().count("started") == 4,
+            lambda: log.exists() and log.read_text().count("started") == 5,
             timeout=15,
-            what="the box and three simulators",
+            what="the box and four simulators",
         )
         time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does
@@ -63,5 +63,5 @@ def test_ctrl_c_stops_the_box_before_the_simulators(tmp_path: Path) -> None:
     lines = log.read_text().splitlines()
     box_stopped = lines.index(next(x for x in lines if x.startswith("box") and "stopped" in x))
     sim_lines = [i for i, x in enumerate(lines) if x.startswith("sim") and "started" not in x]
-    assert len(sim_lines) == 6, lines  # each simulator was stopped (a signal, then stopped)
+    assert len(sim_lines) == 8, lines  # each simulator was stopped (a signal, then stopped)
     assert min(sim_lines) > box_stopped, f"a simulator stopped before the box:\n{lines}"

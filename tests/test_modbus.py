@@ -670,7 +670,13 @@ def test_polls_that_do_not_fit_are_skipped_and_counted(harnesses: list) -> None:
     d = h.driver.diagnostics()
     assert d["bus_load"] > 1.0
     assert sum(x["skipped"] for x in d["devices"].values()) > 0, "skipped, not queued"
+    assert d["polls_skipped"] == sum(x["skipped"] for x in d["devices"].values())
     assert all(x["errors"]["timeout"] == 0 for x in d["devices"].values())
+    # What the devices saw: no unit asked again within half an interval of its last request.
+    last: dict[int, float] = {}
+    for t, unit in list(slave.request_log):
+        assert t - last.get(unit, -1.0) >= 0.05, f"unit {unit} polled twice at once"
+        last[unit] = t
 
 
 def test_baud_rate_change_needs_a_profile_that_knows_the_register(tcp_probe) -> None:  # noqa: ANN001

@@ -98,7 +98,7 @@ def test_a_broken_plugin_is_reported_by_name_and_the_builtins_run(
 ) -> None:
     assert "ModuleNotFoundError" in frozen.failed["broken"]
     assert {k.name for k in frozen.channel} >= {"thresholds", "fault", "frozen"}
-    assert [k.name for k in frozen.site] == ["votes"]
+    assert [k.name for k in frozen.site] == ["votes", "positioning", "fusion"]
     # Its settings are kept (not run), so a box using it still starts.
     b = Box(CHANNEL + "[channels.alarms.broken]\nanything = 1\n")
     try:
@@ -147,7 +147,9 @@ def test_relays_name_channels_or_sources_that_site_kinds_provide() -> None:
     votes += '[[votes]]\nid = "z"\nchannels = ["d0", "d1"]\nk = 2\nthreshold = "A1"\n'
     relay = '[[outputs.relays]]\nname = "fan"\npin = 5\nchannels = ["d0", "vote:z", "{}"]\n'
     parse_config("config_version = 1\n" + relay.format("d1") + votes)
-    with pytest.raises(ConfigInvalid, match=r"'vote:nope': not a declared channel \(or vote:ID\)"):
+    with pytest.raises(
+        ConfigInvalid, match=r"'vote:nope': not a declared channel \(or vote:ID, zone:ID\)"
+    ):
         parse_config("config_version = 1\n" + relay.format("vote:nope") + votes)
 
 

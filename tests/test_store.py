@@ -67,10 +67,16 @@ def test_wal_and_migrations_are_recorded(tmp_path: Path) -> None:
     db = open_store(tmp_path / "b.db", KEY)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = [r["name"] for r in db["_sqlite_migrations"].rows]
-    assert names == ["0001_initial", "0002_users", "0003_minute_rollups", "0004_records"]
+    assert names == [
+        "0001_initial",
+        "0002_users",
+        "0003_minute_rollups",
+        "0004_records",
+        "0005_event_hash_version",
+    ]
     db.conn.close()
     db = open_store(tmp_path / "b.db", KEY)  # re-applying is a no-op
-    assert db["_sqlite_migrations"].count == 4
+    assert db["_sqlite_migrations"].count == len(names)
     db.conn.close()
 
 
@@ -116,8 +122,8 @@ def test_recomputed_hash_still_breaks_the_next_link(tmp_path: Path) -> None:
     db = tmp_path / "b.db"
     write(db, [], events(4)).stop()
     conn = connect(db, KEY)
-    seq, ts, kind, level, source, _, prev, _ = conn.execute(
-        "SELECT * FROM events WHERE seq = 2"
+    seq, ts, kind, level, source, prev = conn.execute(
+        "SELECT seq, ts, kind, level, source, prev_hash FROM events WHERE seq = 2"
     ).fetchone()
     forged = '{"i":1,"text":"forged"}'
     new_hash = event_hash(prev, seq, ts, kind, level, source, forged)

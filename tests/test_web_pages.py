@@ -25,7 +25,6 @@ def box(tmp_path: Path) -> Iterator[tuple[Daemon, str]]:
     write_config(home, sim_body(interval=0.05, step_at=0.2, step_back=3600))
     d = Daemon(BoxHome.under(home))
     d.start()
-    pages._failures.clear()
     yield d, info["web_login"]["password"]
     d.stop()
 
@@ -669,7 +668,9 @@ def test_json_sessions_login_password_and_logout(box, client) -> None:  # noqa: 
     assert client.get("/api/users").status_code == 403, "change the initial password first"
     assert client.post("/api/password", json={"old": initial, "new": PASSWORD}).status_code == 400
     r = client.post("/api/password", json={"old": initial, "new": PASSWORD}, headers=token)
-    assert r.status_code == 200 and r.json == {"user": "admin", "must_change": False}
+    assert r.status_code == 200 and r.json["user"] == "admin" and r.json["must_change"] is False
+    assert r.json["csrf_token"] != token["X-CSRF-Token"], "a new session after the change"
+    token = {"X-CSRF-Token": r.json["csrf_token"]}
     assert client.get("/api/session").json["must_change"] is False
     assert client.get("/api/users").status_code == 200
     assert client.delete("/api/session").status_code == 400, "logout needs the CSRF token"

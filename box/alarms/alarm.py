@@ -52,6 +52,7 @@ class AlarmSpec:
     zone: str = ""
     unit: str = ""
     decimals: int = DEFAULT_DECIMALS  # for showing values and thresholds (CLI, logs)
+    shelvable: bool = True  # False for an SOS: an emergency button can never be disarmed
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,8 @@ class Alarm:
         return [Transition("alarm_reset", self, before, {"who": who})]
 
     def shelve(self, who: str, now: float, duration_s: float, reason: str) -> list[Transition]:
+        if not self.spec.shelvable:
+            raise AlarmCommandError(f"alarm {self.spec.id} cannot be shelved")
         reason = reason.strip()
         if not reason:
             raise AlarmCommandError("shelving needs a reason")

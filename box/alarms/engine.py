@@ -63,6 +63,7 @@ class AlarmEngine:
         self.externals: dict[str, Alarm] = {}
         self.annunciation: Annunciation | None = None  # the first refresh always drives outputs
         self.views: list[dict[str, Any]] = []
+        self.live: dict[str, Reading] = {}  # last reading per channel, kept by the pipeline
         self._build(config, saved_state or {})
         self._refresh()
 
@@ -83,11 +84,19 @@ class AlarmEngine:
         self.alarms: dict[str, Alarm] = {
             a.spec.id: a for r in self.rules.values() for a in r.alarms()
         }
-        site = SiteContext(dict(self.alarms))
+        self._saved = saved
+        previous = getattr(self, "site_rules", [])
+        site = SiteContext(dict(self.alarms), self.live, self._register, saved, self.emit, previous)
+        self._site_alarms: list[Alarm] = []
         self.site_rules: list[SiteRule] = [
             rule for kind in self.kinds.site for rule in kind.build(kind.items(config), site)
         ]
-        self._site_alarms = [a for rule in self.site_rules for a in rule.alarms]
+        self._site_alarms += [a for rule in self.site_rules for a in rule.alarms]
+        self._record_rules = {
+            t: [r for r in self.site_rules if t in r.record_types]
+            for t in {t for r in self.site_rules for t in r.record_types}
+        }
+        self._ticking = [r for r in self.site_rules if type(r).tick is not SiteRule.tick]
         self.alarms.update({alarm.spec.id: alarm for alarm in self._site_alarms})
         self.alarms.update(self.externals)
         for alarm_id, alarm in self.alarms.items():
@@ -148,10 +157,50 @@ class AlarmEngine:
         now = self.clock()
         self._handle(alarm.observe(active, now, **detail), now)
 
+    def process_records(self, records: Sequence[Any]) -> None:
+        """Records other than readings (positions, ...) for the site rules that take them."""
+        rules = self._record_rules.get(type(records[0])) if records else None
+        if not rules:
+            return
+        now = self.clock()
+        out: list[Transition] = []
+        for rule in rules:
+            out += rule.on_records(records, now)
+        if out:
+            self._handle(out, now)
+
+    def site_command(self, kind: str, action: str, args: Mapping[str, Any]) -> Any:
+        """A command for the site rules of one kind (the first that has it answers)."""
+        rules = [r for r in self.site_rules if getattr(r, "kind_name", "") == kind]
+        if not rules:
+            raise AlarmCommandError(f"no {kind!r} rules are configured")
+        now = self.clock()
+        result, out = rules[0].command(action, args, now)
+        if out:
+            self._handle(list(out), now)
+        return result
+
+    def _register(self, alarm: Alarm) -> None:
+        """An alarm a site rule created while running: known to commands, ticked, restored."""
+        alarm_id = alarm.spec.id
+        if alarm_id in self.alarms:
+            return
+        self.alarms[alarm_id] = alarm
+        self._site_alarms.append(alarm)
+        text = self._saved.get(f"alarm.{alarm_id}")
+        if text:
+            try:
+                alarm.restore(json.loads(text), self.clock())
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("cannot restore alarm %s (%s): starting it as normal", alarm_id, exc)
+            self._track(alarm)
+
     def tick(self) -> None:
         """Timers: delays, offline channels, sustained durations, expiries, profiles, floods."""
         now = self.clock()
         out: list[Transition] = []
+        for rule in self._ticking:
+            out += rule.tick(now)
         escalated: list[tuple[str, float]] = []
         for ch in self.rules.values():
             out += ch.tick(now)

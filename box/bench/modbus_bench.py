@@ -32,7 +32,7 @@ BENCH_PROFILE = Profile.model_validate(
 
 
 def _config(devices: list[DeviceConfig], **bus: Any) -> ModbusDriverConfig:
-    # model_construct: the bench polls faster than the 0.1 s interval a config may ask for.
+    # model_construct: the bench polls as fast as it can, beyond the 0.01 s floor of a config.
     fields = {
         "type": "modbus",
         "name": "bench",

@@ -19,9 +19,10 @@ SECTIONS = {
     "Set up and run": ["init", "run", "status", "doctor", "completion"],
     "Alarms": ["alarms"],
     "Configure": ["config", "drivers", "keys", "users"],
-    "Field devices": ["sensors"],
+    "Field devices": ["sensors", "cameras"],
     "Upstream": ["sync", "consume"],
-    "Data and audit": ["readings", "events", "audit", "backup", "restore"],
+    "Data and audit": ["readings", "events", "people", "audit", "backup", "restore"],
+    "Maintain": ["update", "wipe"],
     "Measure and simulate": ["bench", "sim"],
 }
 
@@ -85,14 +86,18 @@ def _register() -> None:
         alarm_cmds,
         bench_cmds,
         box_cmds,
+        camera_cmds,
         config_cmds,
         driver_cmds,
         event_cmds,
+        people_cmds,
         sensor_cmds,
         sim_cmds,
         store_cmds,
         sync_cmds,
+        update_cmds,
         user_cmds,
+        wipe_cmds,
     )
 
     for module in (
@@ -100,6 +105,7 @@ def _register() -> None:
         alarm_cmds,
         config_cmds,
         driver_cmds,
+        camera_cmds,
         store_cmds,
         event_cmds,
         bench_cmds,
@@ -107,6 +113,9 @@ def _register() -> None:
         sync_cmds,
         sensor_cmds,
         user_cmds,
+        update_cmds,
+        wipe_cmds,
+        people_cmds,
     ):
         for command in module.COMMANDS:
             main.add_command(command)

@@ -66,19 +66,68 @@ def check(box: Context, file: str | None, as_json: bool) -> None:
     if as_json:
         print_json(summary)
     else:
-        click.echo(f"{path}: valid ({len(cfg.channels)} channels, {len(cfg.drivers)} drivers)")
+        made = f", {len(cfg.device_templates)} device templates" if cfg.device_templates else ""
+        click.echo(
+            f"{path}: valid ({len(cfg.channels)} channels, {len(cfg.drivers)} drivers{made})"
+        )
 
 
 @config.command()
+@click.option(
+    "--templates",
+    "templates",
+    is_flag=True,
+    help="Show the device templates as written and what each expands to, not the config.",
+)
 @json_option
 @pass_box
-def show(box: Context, as_json: bool) -> None:
-    """Print the effective config, defaults filled in, secrets masked."""
-    data = mask_secrets(load_config(box.home.config_file).model_dump(mode="json"))
+def show(box: Context, templates: bool, as_json: bool) -> None:
+    """Print the effective config, defaults filled in, secrets masked. Device templates are
+    shown expanded: every channel and device they make is listed like a written one, so the
+    output is a complete box.toml without templates (--templates shows the templates).
+
+    \b
+    Example:
+      safetybox config show --templates
+    """
+    cfg = load_config(box.home.config_file)
+    if templates:
+        _show_templates(cfg, as_json)
+        return
+    data = mask_secrets(cfg.model_dump(mode="json", exclude={"device_templates"}))
     if as_json:
         print_json(data)
     else:
         click.echo(tomli_w.dumps(_drop_none(data)), nl=False)
+
+
+def _show_templates(cfg: Any, as_json: bool) -> None:
+    """Each template with its defaults filled in, and per unit the channels it made."""
+    out = []
+    for tpl in cfg.device_templates:
+        produced = {
+            str(d.unit): sorted(d.channels.values())
+            for drv in cfg.drivers
+            if drv.name == tpl.driver
+            for d in getattr(drv, "devices", [])
+            if d.unit in tpl.unit_ids()
+        }
+        out.append({**tpl.model_dump(mode="json"), "expands_to": produced})
+    if as_json:
+        print_json({"device_templates": out})
+        return
+    if not out:
+        click.echo("no device templates in this config")
+        return
+    for item in out:
+        units = item.pop("expands_to")
+        click.echo(
+            f"# template {item['name']!r} on {item['driver']}: {len(units)} devices, "
+            f"{sum(map(len, units.values()))} channels"
+        )
+        for unit, channels in units.items():
+            click.echo(f"#   unit {unit}: {', '.join(channels)}")
+    click.echo(tomli_w.dumps(_drop_none({"device_templates": out})), nl=False)
 
 
 @config.command()

@@ -47,6 +47,54 @@ def operator(box: Context, ack_after: float, stop_after: float | None, as_json: 
     DemoOperator(BoxClient(box.home), ack_after, say).run(stop_after)
 
 
+@sim.command()
+@click.option(
+    "--scenario",
+    type=click.Choice(["demo", "unauthorised", "loiter", "sos", "stopped", "battery", "muster"]),
+    default="demo",
+    show_default=True,
+)
+@click.option("--json-tcp", "json_port", type=click.IntRange(0, 65535), help="JSON on this port.")
+@click.option("--dwm-link", type=click.Path(dir_okay=False), help="A DWM1001 node's pty link.")
+@click.option("--linktrack-link", type=click.Path(dir_okay=False), help="A LinkTrack pty link.")
+@click.option("--garbage", type=click.FloatRange(0, 1), default=0.0, help="Damaged lines share.")
+@click.option("--interleave", type=click.FloatRange(0, 1), default=0.0)
+@click.option("--stop-after", type=click.FloatRange(1, None), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Report as JSON lines.")
+def uwb(
+    scenario: str,
+    json_port: int | None,
+    dwm_link: str | None,
+    linktrack_link: str | None,
+    garbage: float,
+    interleave: float,
+    stop_after: float | None,
+    as_json: bool,
+) -> None:
+    """People with UWB tags walking scripted paths (DWM1001, LinkTrack, JSON over TCP).
+
+    \b
+    Example (what make demo runs beside the box):
+      safetybox sim uwb --scenario demo --json-tcp 15030
+    """
+    from sim.uwb import run_scenario
+    from sim.uwb import scenario as walkers_of
+
+    if json_port is None and not dwm_link and not linktrack_link:
+        raise click.UsageError("give --json-tcp, --dwm-link or --linktrack-link")
+    run_scenario(
+        walkers_of(scenario),
+        stop_after,
+        json_port,
+        dwm_link,
+        "lep",
+        linktrack_link,
+        garbage,
+        interleave,
+        (lambda text: json_line(ts=round(time.time(), 3), message=text)) if as_json else click.echo,
+    )
+
+
 def _units(text: str) -> list[int]:
     try:
         units = [int(u) for u in text.split(",") if u.strip()]

@@ -85,7 +85,33 @@ def export(box: Context, output: str | None, force: bool, as_json: bool) -> None
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=1883, show_default=True)
 @click.option("--prefix", default="safetybox", show_default=True)
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="Broker CA (TLS).")
+@click.option(
+    "--client-id",
+    help="MQTT client id (default: one of its own, kept in --state). Unique per consumer.",
+)
+@click.option("--username", help="Broker user name.")
+@click.option(
+    "--password",
+    envvar="SAFETYBOX_MQTT_PASSWORD",
+    help="Broker password (or the SAFETYBOX_MQTT_PASSWORD environment variable).",
+)
+@click.option(
+    "--cafile",
+    "--ca-file",
+    "ca_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CA that signed the broker's certificate (TLS).",
+)
+@click.option(
+    "--cert", type=click.Path(exists=True, dir_okay=False), help="Client certificate (mutual TLS)."
+)
+@click.option("--key", type=click.Path(exists=True, dir_okay=False), help="Its private key.")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False),
+    help="State file (what was received, what is gone): a restart writes no row twice.",
+)
 @click.option(
     "--grace-days",
     type=click.FloatRange(0, 365),
@@ -103,48 +129,81 @@ def consume(
     host: str,
     port: int,
     prefix: str,
+    client_id: str | None,
+    username: str | None,
+    password: str | None,
     ca_file: str | None,
+    cert: str | None,
+    key: str | None,
+    state_file: str | None,
     grace_days: float,
     output: str | None,
     duration: float | None,
     as_json: bool,
 ) -> None:
-    """Reference consumer: verify, decrypt, de-duplicate and write a box's feed as JSONL.
+    """Reference consumer: verify, decrypt, de-duplicate per row and write a box's feed as
+    JSONL; reports ranges still missing and ranges the box said are lost.
 
+    \b
     Example:
-      safetybox consume --provisioning box-keys.json --host broker.local -o feed.jsonl
+      safetybox consume --provisioning box-keys.json --host broker.local \\
+        --state feed.state -o feed.jsonl
     """
     from sim.upstream import Consumer, MqttConsumer
 
+    if (cert is None) != (key is None):
+        raise click.UsageError("give both --cert and --key, or neither")
     prov = json.loads(Path(provisioning).read_text())
     out = Path(output).open("a", encoding="utf-8") if output else sys.stdout
-    consumer = Consumer(prov, grace_days, out)
-    client = MqttConsumer(consumer, host, port, prefix, Path(ca_file) if ca_file else None).start()
+    try:
+        consumer = Consumer(
+            prov, grace_days, out, state_path=Path(state_file) if state_file else None
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    client = MqttConsumer(
+        consumer,
+        host,
+        port,
+        prefix,
+        Path(ca_file) if ca_file else None,
+        client_id=client_id,
+        username=username,
+        password=password,
+        cert_file=Path(cert) if cert else None,
+        key_file=Path(key) if key else None,
+    ).start()
     started = time.monotonic()
     try:
         while duration is None or time.monotonic() - started < duration:
             time.sleep(0.2)
-            out.flush()
+            with consumer.lock:
+                out.flush()
     except KeyboardInterrupt:
         pass
     finally:
         client.stop()
+        with consumer.lock:
+            consumer.save()
         out.flush()
         if output:
             out.close()
-        holes = consumer.holes()
+        holes, lost = consumer.holes(), consumer.lost()
         summary = {
             "records": consumer.records,
             "duplicates": consumer.duplicates,
             "rejected": len(consumer.rejected),
-            "holes": holes,
+            "missing": holes,
+            "lost": lost,
+            "dropped": sum(d.get("count", 0) for d in consumer.dropped),
+            "bad_hashes": consumer.bad_hashes,
         }
         if as_json:  # on stdout unless stdout carries the feed
             click.echo(json.dumps(summary, default=str), err=not output)
         else:
             click.echo(
                 f"records {consumer.records}, duplicates {consumer.duplicates}, rejected "
-                f"{len(consumer.rejected)}, holes {holes or 'none'}",
+                f"{len(consumer.rejected)}, missing {holes or 'none'}, lost {lost or 'none'}",
                 err=True,
             )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from box.atomic import write_atomic
 from box.config.schema import BoxConfigBase
+from box.config.secrets import mask_text
 
 HISTORY_KEEP = 20
 
@@ -42,7 +43,9 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def archive(history_dir: Path, text: str) -> Path:
-    """Keep a copy of an accepted config; the oldest beyond ``HISTORY_KEEP`` are removed."""
+    """Keep a copy of an accepted config, secrets masked; the oldest beyond ``HISTORY_KEEP``
+    are removed."""
+    text = mask_text(text)
     history_dir.mkdir(parents=True, exist_ok=True)
     # Microsecond stamps keep the names in acceptance order even for several changes a second.
     now_us = time.time_ns() // 1000

@@ -6,7 +6,7 @@ import functools
 import re
 import tomllib
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,9 @@ from box.alarms.kinds import RuleKinds, default_rule_kinds
 from box.alarms.output_kinds import OutputKinds
 from box.config.locate import PathElem, locate
 from box.config.schema import BoxConfigBase, build_config_model
+from box.config.templates import SECTION as TEMPLATES
+from box.config.templates import Origins
+from box.config.templates import expand as expand_templates
 from box.core.errors import ConfigError
 from box.core.model import FieldProblem
 from box.paths import setup_advice
@@ -103,20 +106,80 @@ def parse_config(
         if "config_version" in data
         else [ConfigIssue(("config_version",), _MISSING, "Field required (config_version = 1)", 1)]
     )
+    # Templates become plain channels and devices first; errors in those name the template.
+    data, origins, problems = expand_templates(data)
+    issues += [ConfigIssue(p.path, p.value, p.reason, locate(text, p.path)) for p in problems]
+    found: list[ConfigIssue] = []
     try:
         config = model.model_validate(data, context=context)
     except ValidationError as exc:
-        issues += [_issue_from_pydantic(err, data, text) for err in exc.errors()]
+        found += [_issue_from_pydantic(err, data, text) for err in exc.errors()]
         # Cross-section checks over the parts that are valid on their own, in the same report:
         # fixing one list of problems must not reveal a second one.
         config = partial_config(model, data, context)
-    issues += [
+    found += [
         ConfigIssue(i.path, i.value, i.reason, locate(text, i.path))
         for i in cross_check(config, kinds)
     ]
+    issues += _unique(
+        _blame_template(i, origins, text) for i in found if i.path[:3] not in origins.pending
+    )
     if issues:
         raise ConfigInvalid(source, issues) from None
     return config
+
+
+def _blame_template(issue: ConfigIssue, origins: Origins, text: str) -> ConfigIssue:
+    """An issue in a generated channel or device, moved to the template key it came from
+    (or the instance override that set it), naming the template and the unit."""
+    reason = _REF.sub(lambda m: _ref_words(m, issue.path, origins), issue.reason)
+    found = origins.find(issue.path)
+    if found is None:
+        t = origins.created.get(issue.path[:3])
+        if t is None:
+            return ConfigIssue(issue.path, issue.value, reason, issue.line)
+        path: tuple[PathElem, ...] = (TEMPLATES, t, "driver")
+        reason = f"devices from a template: {reason}"
+        return ConfigIssue(path, issue.value, reason, locate(text, path))
+    origin, rest = found
+    path = origin.source(rest)
+    return ConfigIssue(
+        path,
+        issue.value,
+        f"template {origin.name!r} unit {origin.unit}: {reason}",
+        locate(text, path),
+    )
+
+
+_REF = re.compile(r"\b(channels|devices)\[(\d+)\]")
+
+
+def _ref_words(m: re.Match[str], path: tuple[PathElem, ...], origins: Origins) -> str:
+    """ "channels[40]" in a reason, with the template and unit that made that item."""
+    key: tuple[PathElem, ...] = (
+        ("channels", int(m.group(2)))
+        if m.group(1) == "channels"
+        else ("drivers", path[1] if len(path) > 1 else -1, "devices", int(m.group(2)))
+    )
+    words = origins.describe(key)
+    return m.group(0) if words is None else f"{m.group(0)} ({words})"
+
+
+def _unique(issues: Iterable[ConfigIssue]) -> list[ConfigIssue]:
+    """One report per template key and reason: 32 instances of one mistake are one mistake."""
+    seen: dict[tuple[Any, ...], ConfigIssue] = {}
+    for i in issues:
+        if i.path and i.path[0] == TEMPLATES:
+            key = (i.path, _UNIT.sub("", i.reason))
+            if key in seen:
+                continue
+            seen[key] = i
+        else:
+            seen[(len(seen),)] = i
+    return list(seen.values())
+
+
+_UNIT = re.compile(r" unit \d+")
 
 
 def load_config(

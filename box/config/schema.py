@@ -14,6 +14,7 @@ from box.alarms.config import AlarmSettings, ChannelAlarms, ChannelConfig, Input
 from box.alarms.kinds import RuleKinds, default_rule_kinds
 from box.alarms.kinds.base import ChannelKind, SiteKind
 from box.alarms.output_kinds import OutputConfig, OutputKinds, default_output_kinds
+from box.config.templates import DeviceTemplate
 from box.config.web import WebSection
 from box.core.model import StrictModel
 from box.store.config import StoreSection
@@ -42,6 +43,11 @@ class BoxConfigBase(StrictModel):
     outputs: Outputs = Field(default_factory=Outputs)
     inputs: Inputs = Field(default_factory=Inputs)
     sync: SyncSection = Field(default_factory=SyncSection)
+    # Expanded into channels and driver devices before validation (box/config/templates.py);
+    # kept to show where those came from.
+    device_templates: list[DeviceTemplate] = Field(
+        default_factory=list, json_schema_extra={"x-zh": "设备模板"}
+    )
 
     def channel(self, channel_id: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.id == channel_id), None)

@@ -241,6 +241,64 @@ profile = "midas-float"
 interval_s = 0.5
 channels = {{ concentration = "lab.h2s" }}
 
+# People with UWB tags (scripts/demo runs 'safetybox sim uwb', which serves their positions as
+# JSON over TCP, as an RTLS gateway would). Site coordinates in metres.
+[[drivers]]
+type = "uwb_json"
+name = "rtls-gateway"
+transport = "tcp"
+host = "127.0.0.1"
+port = 15030
+fields = {{ tag = "tagId", battery = "battery", sos = "sos" }}
+
+[[positioning]]
+id = "site"
+name = "Demo site"
+
+[[positioning.zones]]
+id = "reactor"
+name = "Reactor hall (tank 1)"
+type = "restricted"
+polygon = [[0, 0], [20, 0], [20, 15], [0, 15]]
+channels = ["tank1.h2s"]
+max_people = 3
+
+[[positioning.zones]]
+id = "pit"
+name = "Open pit"
+type = "danger"
+approach_m = 3
+polygon = [[30, 0], [36, 0], [36, 6], [30, 6]]
+
+[[positioning.zones]]
+id = "gate"
+name = "Muster point A"
+type = "muster_point"
+polygon = [[-20, -20], [-10, -20], [-10, -10], [-20, -10]]
+
+[[positioning.people]]
+tag = "t1"
+name = "Li Wei"
+role = "fitter"
+zones = ["reactor"]
+
+[[positioning.people]]
+tag = "t2"
+name = "Zhang San"
+role = "operator"
+
+[[positioning.people]]
+tag = "t3"
+name = "Wang Fang"
+role = "safety"
+zones = ["reactor", "pit"]
+
+[[positioning.exposure]]
+gas = "h2s"
+channels = ["tank1.h2s"]
+stel = 10
+twa = 5
+
 [[drivers]]
 type = "sim"
 name = "demo-detectors"

@@ -24,7 +24,8 @@ OUTPUTS = "safetybox.outputs"  # a box.alarms.output_kinds.OutputKind
 RECORDS = "safetybox.records"  # a record class (box.core.records.Record)
 WEB = "safetybox.web"  # a module with a Flask blueprint ``bp`` (and optionally ``NAV``)
 CLI = "safetybox.cli"  # a click command or group
-GROUPS = (DRIVERS, RULES, OUTPUTS, RECORDS, WEB, CLI)
+DETECTORS = "safetybox.detectors"  # a vision backend factory (vision.backends.Backend)
+GROUPS = (DRIVERS, RULES, OUTPUTS, RECORDS, WEB, CLI, DETECTORS)
 
 T = TypeVar("T")
 Check = Callable[[str, Any], str]

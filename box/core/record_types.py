@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from box.core import plugins
-from box.core.records import Detection, Event, Position, Reading
+from box.core.records import Detection, Event, Position, Reading, Snapshot
 
-BUILTIN: tuple[type, ...] = (Reading, Event, Position, Detection)
+BUILTIN: tuple[type, ...] = (Reading, Event, Position, Detection, Snapshot)
 
 
 def _is_record_type(name: str, obj: Any) -> str:

@@ -89,6 +89,8 @@ class Position:
     accuracy_m: float | None = None  # 1-sigma horizontal error, if the system reports it
     quality: Quality = Quality.GOOD
     source: str = ""  # the driver or anchor network that located it
+    battery: float | None = None  # the tag's battery in percent, where the protocol carries it
+    sos: bool = False  # the tag's SOS button is pressed (sources that report it)
 
 
 @dataclass(slots=True, frozen=True)
@@ -104,6 +106,25 @@ class Detection:
     box: tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
     zone: str = ""
     snapshot: str = ""  # a reference to a stored image (file name), never the pixels
+
+
+@dataclass(slots=True, frozen=True)
+class Snapshot:
+    """An annotated JPEG (boxes, labels, scores, zones) of the frame that started a vision
+    event, kept in the encrypted store. ``ref`` is what ``Detection.snapshot`` names; ``channel``
+    is the camera channel whose alarm it shows (the link to the alarm event)."""
+
+    RECORD_TYPE: ClassVar[str] = "snapshot"
+    RECORD_KEY: ClassVar[str] = "camera"
+    STATUS_OMIT: ClassVar[tuple[str, ...]] = ("jpeg_b64",)  # not in the live status JSON
+    camera: str
+    ts_ms: int
+    ref: str
+    channel: str
+    jpeg_b64: str  # base64 of the JPEG bytes (records are stored as JSON)
+    width: int = 0
+    height: int = 0
+    labels: str = ""  # what it shows, e.g. "person 0.82 in gate"
 
 
 # Why a device is not measuring, when it is working as designed: a driver puts these words in

@@ -26,6 +26,7 @@ from box.atomic import write_atomic
 from box.config.changes import archive, changed_paths, digest
 from box.config.loader import ConfigInvalid, context_for, parse_config
 from box.config.schema import BoxConfigBase
+from box.config.secrets import unmask_text
 from box.core.errors import ConfigError
 from box.core.levels import Level
 from box.core.record_types import RecordTypes
@@ -39,6 +40,7 @@ from box.runtime.pipeline import Pipeline
 from box.runtime.sdnotify import Notifier
 from box.runtime.supervisor import DriverSupervisor
 from box.store.writer import StoreWriter
+from box.wipe import refuse_if_wiped
 from drivers.base import DriverRegistry, default_registry
 
 if TYPE_CHECKING:
@@ -77,6 +79,7 @@ class Daemon:
         self.api_token = ""
         self.supervisors: list[DriverSupervisor] = []
         self.web: WebServer | None = None
+        self.control: WebServer | None = None  # the CLI's unix socket
         self.web_reader: sqlite3.Connection | None = None
         self.accounts: Accounts | None = None
         self.sync: SyncService | None = None
@@ -101,6 +104,7 @@ class Daemon:
 
     def start(self) -> None:
         """Start everything in order; if a step fails, close what the earlier ones opened."""
+        refuse_if_wiped(self.home)  # no new keys over a shredded store, however it was restarted
         try:
             self._start()
         except BaseException:
@@ -173,12 +177,15 @@ class Daemon:
         """Ordered shutdown: web, sync, drivers, pipeline (drained), outputs, then the store is
         flushed. Also closes a start-up that failed part-way: only what was opened."""
         self.notifier.stopping()
+        if self.sync is not None:
+            self.sync.closing = True  # commands from now on are refused with a reply
         if self.web is not None:
             self.web.stop()
+        if self.control is not None:
+            self.control.stop()
         if self.web_reader is not None:
             self.web_reader.close()
             self.web_reader = None
-        self._stop_sync()
         for sup in self.supervisors:
             sup.stop()
         opened = set(self._opened)
@@ -190,9 +197,15 @@ class Daemon:
             self.outputs.close()  # releases the pins: fail-safe outputs de-energise
             self.plugin_outputs.close()
         if "store" not in opened:
+            self._stop_sync()
             self.core_log.stop()
             return
         self.writer.submit_event(Event("daemon_stopped", "daemon", now_ms(), Level.INFO, {}))
+        if self.sync is not None:
+            # Sync stops last but for the store: what was committed up to here (the last
+            # readings, daemon_stopped) goes up first, within a bounded time (issue 11, item 6).
+            self.writer.flush(timeout=5)
+            self._stop_sync()
         self.writer.stop()
         self._opened.clear()
         self.core_log.stop()
@@ -206,6 +219,11 @@ class Daemon:
             st.uncommitted_readings + dropped,
             st.lost_events,
         )
+
+    def request_stop(self) -> None:
+        """Stop as SIGTERM would: ``run_forever`` stops everything in order."""
+        self._stop_requested.set()
+        self._wake.set()
 
     def run_forever(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Feeds the systemd watchdog."""
@@ -269,7 +287,8 @@ class Daemon:
             reason = str(exc)
         for old in sorted(self.home.config_history_dir.glob("box-*.toml"), reverse=True):
             try:
-                text = old.read_text(encoding="utf-8")
+                # History keeps secrets masked: they come back from the current file if they can.
+                text = _with_current_secrets(old.read_text(encoding="utf-8"), path)
                 config = parse_config(text, str(old), *self._validation)
             except (ConfigError, OSError, UnicodeDecodeError):
                 continue
@@ -487,8 +506,14 @@ class Daemon:
                 else default_paths(self.home.keys_dir)
             )
         self.https = tls is not None  # before create_app: it sets the Secure cookie flag
+        app = create_app(self.api)
         try:
-            self.web = WebServer(create_app(self.api), config.web.listen, tls=tls)
+            self.control = WebServer(app, [], unix_socket=self.home.control_socket)
+            self.control.start()
+        except OSError as exc:  # the CLI falls back to the web address
+            log.error("cannot open the control socket %r: %s", self.home.control_socket, exc)
+        try:
+            self.web = WebServer(app, config.web.listen, tls=tls)
         except OSError as exc:
             # The web page is not a safety function: report it, keep the alarms running.
             self.web_error = f"cannot listen on {', '.join(config.web.listen)}: {exc}"
@@ -499,3 +524,10 @@ class Daemon:
 
     def _event(self, kind: str, level: Level, source: str = "daemon", **details: Any) -> None:
         self.writer.submit_event(Event(kind, source, now_ms(), level, details))
+
+
+def _with_current_secrets(text: str, current: Path) -> str:
+    try:
+        return unmask_text(text, current.read_text(encoding="utf-8"))
+    except (ConfigError, OSError, UnicodeDecodeError, ValueError):
+        return text  # a masked secret stays masked: sync reports the refused login

@@ -6,6 +6,7 @@ Commands run on the core thread (``pipeline.call``), the only one that touches a
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from drivers.base import DriverRegistry
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class BoxFacade:
@@ -119,6 +121,12 @@ class BoxFacade:
     def reload(self, who: str) -> dict[str, Any]:
         return self._d.reload(who)
 
+    def positioning(self, action: str, args: dict[str, Any] | None = None) -> Any:
+        """A request for the positioning rules (snapshot, muster_start, ...), on the core."""
+        return self._on_core(
+            lambda: self._d.engine.site_command("positioning", action, dict(args or {}))
+        )
+
     # -- the store, for the web and the downlink ----------------------------------------------
 
     def submit_event(self, event: Event) -> None:
@@ -140,6 +148,11 @@ class BoxFacade:
         from box.store.backup import backup
 
         backup(self.home.database_file, self._d.keys.get(STORE_KEY), target)
+
+    def request_stop(self, reason: str) -> None:
+        """An orderly stop, as SIGTERM would (the main loop stops everything in order)."""
+        log.warning("stopping: %s", reason)
+        self._d.request_stop()
 
     def _on_core(self, fn: Callable[[], T]) -> T:
         return self._d.pipeline.call(fn)

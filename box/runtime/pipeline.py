@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 
 from box.alarms.engine import AlarmEngine
 from box.core.record_types import RecordTypes
-from box.core.records import Reading, Record
+from box.core.records import Position, Reading, Record
+from box.store.positions import PositionThinner
 from box.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class Pipeline:
     ) -> None:
         self.engine = engine
         self.writer = writer
-        self.live: dict[str, Reading] = {}  # last reading per channel
+        self.live: dict[str, Reading] = engine.live  # last reading per channel (site rules read it)
         self.latest: dict[tuple[str, str], Record] = {}  # last other record per (type, key)
         self.dropped_readings = 0
         self.processed_readings = 0
@@ -59,9 +60,11 @@ class Pipeline:
         self.refused_records = 0  # of a type nobody registered: a driver's bug, counted
         self._count_lock = threading.Lock()  # submit() runs on every driver's thread
         self._routes: dict[type, list[Stage]] = {}
+        self.positions = PositionThinner(writer)
         for kind in (record_types or RecordTypes.load()).generic():
-            self.subscribe(kind, writer.submit_records)
+            self.subscribe(kind, self.positions if kind is Position else writer.submit_records)
             self.subscribe(kind, self._remember)
+            self.subscribe(kind, engine.process_records)
         self.heartbeat = time.monotonic()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_batches)
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)

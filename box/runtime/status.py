@@ -96,7 +96,10 @@ def latest_records(d: Daemon) -> dict[str, dict[str, Any]]:
     """The last record of each type and key (a tag's position, a camera's detection)."""
     out: dict[str, dict[str, Any]] = {}
     for (kind, key), record in list(d.pipeline.latest.items()):
-        out.setdefault(kind, {})[key] = record_data(record)
+        data = record_data(record)
+        for name in getattr(record, "STATUS_OMIT", ()):  # bulky fields (a snapshot's JPEG)
+            data.pop(name, None)
+        out.setdefault(kind, {})[key] = data
     return out
 
 

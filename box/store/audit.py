@@ -21,6 +21,7 @@ def audit_events(conn: sqlite3.Connection) -> ChainReport:
                 anchor = d.get("last_hash")
                 break
     rows = conn.execute(
-        "SELECT seq, ts, kind, level, source, details, prev_hash, hash FROM events ORDER BY seq"
+        "SELECT seq, ts, kind, level, source, details, prev_hash, hash, hash_v FROM events"
+        " ORDER BY seq"
     )
     return verify_chain(rows, anchor)

@@ -82,3 +82,9 @@ def records(db: Database) -> None:
         " data TEXT NOT NULL)"
     )
     db.execute("CREATE INDEX records_type_ts ON records(type, ts)")
+
+
+@MIGRATIONS(name="0005_event_hash_version")
+def event_hash_version(db: Database) -> None:
+    # Rows written before are hash version 1 (box/store/events.py); new rows are written as 2.
+    db.execute("ALTER TABLE events ADD COLUMN hash_v INTEGER NOT NULL DEFAULT 1")

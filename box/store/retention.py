@@ -47,6 +47,9 @@ def apply(
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("DELETE FROM rollups WHERE minute < ?", (minute,))
     conn.execute("COMMIT")
+    gap = _evict_positions(conn, now_ms - int(settings.position_retention_days * DAY_MS))
+    if gap:
+        gaps.append(gap)
     gap = _evict_events(conn, now_ms - int(settings.event_retention_days * DAY_MS), hash_of)
     if gap:
         gaps.append(gap)
@@ -107,6 +110,28 @@ def _evict_readings(
         "from_ts": from_ts,
         "to_ts": to_ts,
     }
+
+
+def _evict_positions(conn: sqlite3.Connection, cutoff_ms: int) -> dict[str, Any] | None:
+    """Stored positions older than their retention (the newest record row always stays, so
+    record ids keep growing for the outbox's cursor)."""
+    row = conn.execute(
+        "SELECT count(*), min(ts), max(ts) FROM records WHERE type = 'position' AND ts < ? "
+        "AND id < (SELECT max(id) FROM records)",
+        (cutoff_ms,),
+    ).fetchone()
+    count, from_ts, to_ts = row
+    if not count:
+        return None
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "DELETE FROM records WHERE type = 'position' AND ts < ? "
+        "AND id < (SELECT max(id) FROM records)",
+        (cutoff_ms,),
+    )
+    conn.execute("COMMIT")
+    return {"stream": "positions", "reason": "age", "count": count, "from_ts": from_ts,
+            "to_ts": to_ts}  # fmt: skip
 
 
 def _evict_events(

@@ -29,7 +29,7 @@ from box.instance import DAEMON, InstanceLock, lock_file_for
 from box.store import retention
 from box.store.config import StoreSection
 from box.store.database import open_store
-from box.store.events import GENESIS_HASH, canonical_details, event_hash
+from box.store.events import GENESIS_HASH, HASH_V, seal_event
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -126,6 +126,9 @@ class StoreWriter:
         self.settings = settings
         self.on_commit = on_commit
         self.on_health = on_health
+        # Called (no arguments, on the writer thread) after each commit that stored readings,
+        # events or records: the sync thread's wake-up. Must be quick and never block.
+        self._commit_listeners: list[Callable[[], None]] = []
         self.stats = WriterStats()
         self.heartbeat = time.monotonic()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_max_batches)
@@ -216,6 +219,13 @@ class StoreWriter:
             self._queue.put_nowait(item)
         except queue.Full:
             self._overflow.append(item)
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every commit that stores readings, events or records."""
+        self._commit_listeners = [*self._commit_listeners, listener]
+
+    def remove_commit_listener(self, listener: Callable[[], None]) -> None:
+        self._commit_listeners = [f for f in self._commit_listeners if f != listener]
 
     def call(self, fn: Callable[[sqlite3.Connection], T], timeout: float = 10.0) -> T:
         """Run ``fn(connection)`` in the writer's next transaction; return its result once
@@ -435,13 +445,20 @@ class StoreWriter:
             event_rows = []
             for ev in events:
                 seq += 1
-                details = canonical_details(ev.details)
                 level = int(ev.level)
-                h = event_hash(prev_hash, seq, ev.ts_ms, ev.kind, level, ev.source, details)
-                event_rows.append((seq, ev.ts_ms, ev.kind, level, ev.source, details, prev_hash, h))
+                details, h = seal_event(
+                    prev_hash, seq, ev.ts_ms, ev.kind, level, ev.source, ev.details
+                )
+                event_rows.append(
+                    (seq, ev.ts_ms, ev.kind, level, ev.source, details, prev_hash, h, HASH_V)
+                )
                 prev_hash = h
             if event_rows:
-                conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?)", event_rows)
+                conn.executemany(
+                    "INSERT INTO events(seq, ts, kind, level, source, details, prev_hash, hash,"
+                    " hash_v) VALUES (?,?,?,?,?,?,?,?,?)",
+                    event_rows,
+                )
             for entry in states:
                 if entry.value is None:
                     conn.execute("DELETE FROM state WHERE key = ?", (entry.key,))
@@ -480,7 +497,16 @@ class StoreWriter:
                 call.future.set_result(result)
         if self.on_commit and batches:
             self.on_commit(batches)
+        if rows or records or event_rows:
+            self._notify_committed()
         return True
+
+    def _notify_committed(self) -> None:
+        for listener in self._commit_listeners:  # a copy-on-write list: no lock needed
+            try:
+                listener()
+            except Exception:  # a broken listener must not stop the writer
+                log.exception("store commit listener failed")
 
     def _commit_failed(self, exc: Exception) -> None:
         st = self.stats

@@ -4,7 +4,9 @@ One cursor per stream, advanced only after the broker acknowledged the batch (at
 Events always go first. Readings: when the backlog is large, the live cursor jumps near the
 head and a backfill range is sent behind it, alternating live and historical batches, so a
 long backfill never starves live data. Rows evicted by retention before they were sent are
-reported in the next batch as ``evicted`` (range and count) instead of silence.
+reported in the next batch as ``evicted`` (range and count) instead of silence. Resends asked
+for by the platform (resend.py) alternate with live batches; aggregate buckets are always sent
+whole (aggregates.py).
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from box.core.records import Quality
+from box.sync.aggregates import BucketCache, bucket_entries
+from box.sync.batching import BatchPolicy
 from box.sync.config import SyncedConfig
 from box.sync.envelope import Stream
+from box.sync.resend import Resends
 
 QUALITY = [q.name.lower() for q in Quality]
 STATE_EVENTS = "sync.cursor.events"
@@ -35,6 +40,10 @@ class Batch:
     historical: bool = False
     rows: int = 0
     backfill: bool = False  # which readings cursor this batch advances
+    resend: bool = False  # a range sent again on request (box/sync/resend.py)
+    cache: BucketCache | None = field(default=None, repr=False)  # live readings: buckets so far
+    # Records: the last sent time per (type, key) once this batch is acknowledged (downsampling)
+    marks: dict[tuple[str, str], int] | None = field(default=None, repr=False)
 
     def encode(self) -> bytes:
         return json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False).encode()
@@ -47,6 +56,7 @@ class Cursors:
     records: int = 0
     backfill: list[int] | None = None  # [next id to send, last id of the range]
     _flip: bool = field(default=False, repr=False)
+    _resend_turn: bool = field(default=False, repr=False)
 
 
 class Outbox:
@@ -56,12 +66,23 @@ class Outbox:
         self.conn = conn
         self.box_id = box_id
         self.cursors = cursors
+        # Wall time at which a partial batch held back by ``batch_max_age_s`` is due; the
+        # sync thread sleeps no longer than that (None: nothing held).
+        self.hold_until: float | None = None
+        self.resends = Resends()
+        # Per (record type, key): when the last record sent upstream was taken (downsampling);
+        # in memory, so a restart may send one record more per key, never one fewer.
+        self.record_marks: dict[tuple[str, str], int] = {}
+        self.buckets: BucketCache | None = None  # live readings' buckets, as acknowledged
         self.configure(config)
 
     def configure(self, config: SyncedConfig) -> None:
         self.sync = config.sync
         self.policy = {c.id: c.upstream for c in config.channels}
         self.channels = {c.id: c for c in config.channels}
+        self.batching = BatchPolicy(self.sync.batch_max_rows, self.sync.batch_max_age_s)
+        self.aggregated = {c.id for c in config.channels if c.upstream == "aggregate"}
+        self.buckets = None  # the interval or the channels may have changed
 
     @classmethod
     def load_cursors(cls, state: dict[str, str]) -> Cursors:
@@ -76,9 +97,28 @@ class Outbox:
     # -- choosing the next batch ------------------------------------------------------------
 
     def next_batch(self, now: float) -> Batch | None:
-        """Events first; then other records (positions, detections); then readings,
-        alternating live and backfill batches."""
-        batch = self._events() or self._records(now)
+        """Live data and requested resends, alternating while both have something to send."""
+        self.hold_until = None
+        c = self.cursors
+        events = self._events()  # live events never wait behind anything, resends included
+        if events is not None:
+            c._resend_turn = True
+            return events
+        if self.resends and c._resend_turn:
+            batch = self._resend_batch()
+            if batch is not None:
+                c._resend_turn = False
+                return batch
+        batch = self._live_batch(now)
+        if batch is not None:
+            c._resend_turn = True
+            return batch
+        return self._resend_batch() if self.resends else None
+
+    def _live_batch(self, now: float) -> Batch | None:
+        """Other records (positions, detections); then readings, alternating live and
+        backfill batches."""
+        batch = self._records(now)
         if batch is not None:
             return batch
         self._maybe_split()
@@ -104,16 +144,25 @@ class Outbox:
             c.readings = head - size
 
     def _events(self) -> Batch | None:
-        c = self.cursors
+        return self._events_range(self.cursors.events, None, historical=False)
+
+    def _events_range(self, after: int, end: int | None, historical: bool) -> Batch | None:
+        """Events with ``after < seq <= end`` (no end: to the head), one batch's worth."""
+        sql = (
+            "SELECT seq, ts, kind, level, source, details, prev_hash, hash, hash_v FROM events "
+            "WHERE seq > ?"
+        )
+        params: list[Any] = [after]
+        if end is not None:
+            sql += " AND seq <= ?"
+            params.append(end)
         rows = self.conn.execute(
-            "SELECT seq, ts, kind, level, source, details, prev_hash, hash FROM events "
-            "WHERE seq > ? ORDER BY seq LIMIT ?",
-            (c.events, self.sync.batch_max_rows),
+            sql + " ORDER BY seq LIMIT ?", (*params, self.sync.batch_max_rows)
         ).fetchall()
         if not rows:
             return None
         events = []
-        for seq, ts, kind, level, source, details, prev_hash, h in rows:
+        for seq, ts, kind, level, source, details, prev_hash, h, hash_v in rows:
             d = json.loads(details)
             channel = d.get("channel") or (source if source in self.policy else None)
             if channel is not None and self.policy.get(channel) == "none":
@@ -128,12 +177,15 @@ class Outbox:
                     "details": d,
                     "prev_hash": prev_hash,
                     "hash": h,
+                    "hash_v": hash_v,
                 }
             )
-        first, last = c.events + 1, rows[-1][0]
-        payload = self._envelope_payload("events", first, last, False)
+        first, last = after + 1, rows[-1][0]
+        payload = self._envelope_payload("events", first, last, historical)
+        if rows[0][0] > first:  # removed by retention before this (re)send
+            payload["evicted"] = {"from": first, "to": rows[0][0] - 1, "count": rows[0][0] - first}
         payload["events"] = events
-        return Batch(Stream.EVENTS, first, last, payload, rows=len(rows))
+        return Batch(Stream.EVENTS, first, last, payload, historical=historical, rows=len(rows))
 
     def _records(self, now: float) -> Batch | None:
         """Records of every generic type in store order; batched like live readings."""
@@ -145,56 +197,124 @@ class Outbox:
         ).fetchall()
         if not rows:
             return None
-        if len(rows) < size and now * 1000 - rows[0][2] < self.sync.batch_max_age_s * 1000:
+        if self._hold(len(rows), rows[0][2], now):
             return None
         first, last = c.records + 1, rows[-1][0]
         payload = self._envelope_payload("records", first, last, False)
         if rows[0][0] > first:
             payload["evicted"] = {"from": first, "to": rows[0][0] - 1, "count": rows[0][0] - first}
+        # Rows withheld by the type's policy leave their seqs covered and empty ("none by
+        # policy", as for readings), so a consumer sees no hole where nothing was meant to go.
+        marks = dict(self.record_marks)
         payload["records"] = [
-            [rid, kind, ts, key, json.loads(data)] for rid, kind, ts, key, data in rows
+            [rid, kind, ts, key, json.loads(data)]
+            for rid, kind, ts, key, data in rows
+            if self._record_goes(kind, key, ts, marks)
         ]
-        return Batch(Stream.RECORDS, first, last, payload, rows=len(rows))
+        return Batch(
+            Stream.RECORDS, first, last, payload, rows=len(payload["records"]), marks=marks
+        )
+
+    def _record_goes(self, kind: str, key: str, ts: int, marks: dict[tuple[str, str], int]) -> bool:
+        policy = self.sync.record_policy.get(kind)
+        if policy is None or policy.upstream == "all":
+            return True
+        if policy.upstream == "none":
+            return False
+        last = marks.get((kind, key))
+        if last is not None and ts - last < policy.every_s * 1000:
+            return False
+        marks[(kind, key)] = ts
+        return True
 
     def _readings(self, now: float, backfill: bool) -> Batch | None:
         c = self.cursors
-        size = self.sync.batch_max_rows
         if backfill:
             assert c.backfill is not None  # noqa: S101 - checked by the caller
             start, end = c.backfill[0] - 1, c.backfill[1]
         else:
             start, end = c.readings, None
-        sql = (
-            "SELECT r.id, c.name, r.ts, r.value, r.quality FROM readings r "
-            "JOIN channels c ON c.id = r.channel_id WHERE r.id > ?"
-        )
-        params: list[Any] = [start]
-        if end is not None:
-            sql += " AND r.id <= ?"
-            params.append(end)
-        rows = self.conn.execute(sql + " ORDER BY r.id LIMIT ?", (*params, size)).fetchall()
+        rows = self._reading_rows(start, end)
         if not rows:
             if backfill:  # the range is done (or was evicted entirely)
                 return self._empty_backfill(start, end)
             return None
-        if not backfill and len(rows) < size:
-            oldest_ms = rows[0][2]
-            if now * 1000 - oldest_ms < self.sync.batch_max_age_s * 1000:
-                return None  # wait for a fuller batch (at most batch_max_age_s)
-        first, last = start + 1, rows[-1][0]
-        payload = self._envelope_payload("readings", first, last, backfill)
+        if not backfill and self._hold(len(rows), rows[0][2], now):
+            return None
+        batch = self._readings_batch(start, rows, historical=backfill)
+        batch.backfill = backfill
+        return batch
+
+    def _reading_rows(self, after: int, end: int | None) -> list[tuple[Any, ...]]:
+        sql = (
+            "SELECT r.id, c.name, r.ts, r.value, r.quality FROM readings r "
+            "JOIN channels c ON c.id = r.channel_id WHERE r.id > ?"
+        )
+        params: list[Any] = [after]
+        if end is not None:
+            sql += " AND r.id <= ?"
+            params.append(end)
+        return self.conn.execute(
+            sql + " ORDER BY r.id LIMIT ?", (*params, self.sync.batch_max_rows)
+        ).fetchall()
+
+    def _readings_batch(self, after: int, rows: list[tuple[Any, ...]], historical: bool) -> Batch:
+        first, last = after + 1, rows[-1][0]
+        payload = self._envelope_payload("readings", first, last, historical)
         if rows[0][0] > first:
             payload["evicted"] = {"from": first, "to": rows[0][0] - 1, "count": rows[0][0] - first}
-        self._fill_readings(payload, rows)
+        # Live batches follow each other: carry their buckets; historical ones read the store.
+        cache = self._fill_readings(
+            payload, rows, first, last, None if historical else self.buckets
+        )
         return Batch(
             Stream.READINGS,
             first,
             last,
             payload,
-            historical=backfill,
+            historical=historical,
             rows=len(rows),
-            backfill=backfill,
+            cache=None if historical else cache,
         )
+
+    def _hold(self, rows: int, oldest_ms: int, now: float) -> bool:
+        """True if this partial batch waits for more rows (box/sync/batching.py)."""
+        due = self.batching.due(rows, oldest_ms, now)
+        if due <= now:
+            return False
+        self.hold_until = due if self.hold_until is None else min(self.hold_until, due)
+        return True
+
+    def _resend_batch(self) -> Batch | None:
+        r = self.resends.head()
+        if r is None:
+            return None
+        if r.stream == "events":
+            batch = self._events_range(r.next - 1, r.last, historical=True)
+        else:
+            rows = self._reading_rows(r.next - 1, r.last)
+            batch = self._readings_batch(r.next - 1, rows, True) if rows else None
+        if batch is None:  # all of it was removed by retention meanwhile: say so
+            batch = self._evicted_resend(r.stream, r.next, r.last)
+        batch.resend = True
+        return batch
+
+    def _evicted_resend(self, stream: str, first: int, last: int) -> Batch:
+        payload = self._envelope_payload(stream, first, last, True)
+        payload["evicted"] = {"from": first, "to": last, "count": last - first + 1}
+        if stream == "events":
+            payload["events"] = []
+            return Batch(Stream.EVENTS, first, last, payload, historical=True)
+        payload["readings"], payload["aggregates"], payload["channels"] = [], [], {}
+        return Batch(Stream.READINGS, first, last, payload, historical=True)
+
+    def request_resend(self, stream: str, first: int, last: int) -> dict[str, Any]:
+        """Queue a resend of what was sent of ``first..last``; returns what will go."""
+        c = self.cursors
+        if stream == "events":
+            return self.resends.request(stream, first, last, c.events)
+        unsent = (c.backfill[0], c.backfill[1]) if c.backfill else None
+        return self.resends.request(stream, first, last, c.readings, unsent)
 
     def _empty_backfill(self, start: int, end: int | None) -> Batch | None:
         assert end is not None  # noqa: S101
@@ -219,42 +339,30 @@ class Outbox:
             "sent_ms": int(time.time() * 1000),
         }
 
-    def _fill_readings(self, payload: dict[str, Any], rows: list[tuple[Any, ...]]) -> None:
+    def _fill_readings(
+        self,
+        payload: dict[str, Any],
+        rows: list[tuple[Any, ...]],
+        first: int,
+        last: int,
+        cache: BucketCache | None,
+    ) -> BucketCache:
         raw: list[list[Any]] = []
-        aggs: dict[tuple[str, int], list[Any]] = {}
-        interval_ms = int(self.sync.aggregate_interval_s * 1000)
         used: set[str] = set()
         for rid, ch, ts, value, q in rows:
             policy = self.policy.get(ch, "raw")
             if policy == "raw":
                 raw.append([rid, ch, ts, value, QUALITY[q]])
                 used.add(ch)
-            elif policy == "aggregate" and value is not None and q < Quality.BAD:
-                bucket = ts // interval_ms
-                a = aggs.get((ch, bucket))
-                if a is None:
-                    aggs[(ch, bucket)] = [
-                        ch,
-                        bucket * interval_ms,
-                        (bucket + 1) * interval_ms,
-                        value,
-                        value,
-                        value,
-                        value,
-                        1,
-                    ]
-                else:
-                    a[3] = min(a[3], value)
-                    a[4] = max(a[4], value)
-                    a[5] += value
-                    a[6] = value
-                    a[7] += 1
-                used.add(ch)
-        for a in aggs.values():
-            a[5] = a[5] / a[7]
+        interval_ms = int(self.sync.aggregate_interval_s * 1000)
+        aggs, kept = bucket_entries(
+            self.conn, rows, first, last, interval_ms, self.aggregated, cache
+        )
+        used.update(a[0] for a in aggs)
         payload["readings"] = raw
-        payload["aggregates"] = list(aggs.values())
+        payload["aggregates"] = aggs
         payload["channels"] = {ch: self._channel_meta(ch) for ch in sorted(used)}
+        return kept
 
     def _channel_meta(self, ch: str) -> dict[str, Any]:
         c = self.channels.get(ch)
@@ -267,11 +375,15 @@ class Outbox:
     def acknowledged(self, batch: Batch) -> dict[str, str]:
         """Advance the cursor the batch came from; returns the state entries to persist."""
         c = self.cursors
+        if batch.resend:
+            return self.resends.advanced(batch.payload["stream"], batch.first, batch.last)
         if batch.stream == Stream.EVENTS:
             c.events = batch.last
             return {STATE_EVENTS: str(c.events)}
         if batch.stream == Stream.RECORDS:
             c.records = batch.last
+            if batch.marks is not None:
+                self.record_marks = batch.marks
             return {STATE_RECORDS: str(c.records)}
         if batch.backfill:
             assert c.backfill is not None  # noqa: S101
@@ -283,6 +395,7 @@ class Outbox:
                 STATE_READINGS: str(c.readings),
             }
         c.readings = batch.last
+        self.buckets = batch.cache
         return {
             STATE_READINGS: str(c.readings),
             STATE_BACKFILL: json.dumps(c.backfill) if c.backfill else "",

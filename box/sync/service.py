@@ -15,6 +15,7 @@ from box import __version__
 from box.alarms.kinds import thresholds
 from box.store.database import connect
 from box.store.writer import StoreWriter
+from box.sync.batching import idle_wait_s
 from box.sync.config import SyncedConfig
 from box.sync.envelope import (
     CIPHER_NAMES,
@@ -26,13 +27,19 @@ from box.sync.envelope import (
 )
 from box.sync.keyring import SyncKeyring
 from box.sync.nonce import NonceSource
-from box.sync.outbox import Outbox
+from box.sync.outbox import Batch, Outbox
+from box.sync.resend import STATE_RESEND, Resends
 from box.sync.transport import Transport
 
 log = logging.getLogger(__name__)
 
 STATE_BOOT = "sync.boot"
-IDLE_WAIT_S = 0.2  # how often an idle outbox looks for new rows (level-1 alarms leave < 1 s)
+# Longest sleep of an idle sync thread: it is woken by the writer's commits (batching.py), so
+# this is only its heartbeat and a safety net, not how fast new rows leave.
+HEARTBEAT_S = 1.0
+UNACKED_WAIT_S = 0.05  # after a batch not acknowledged, before the next try
+# While flushing, the outbox is asked as if this much later: no batch waits to fill up.
+_FLUSH_AHEAD_S = 10 * 365 * 86400.0
 
 
 class SyncService:
@@ -51,6 +58,9 @@ class SyncService:
         self.keyring = keyring
         self.writer = writer
         self.conn = connect(db_path, store_key, readonly=True)
+        # What a previous sync service of this run left queued (cursors, the downlink's seq and
+        # nonces: a reload) is committed before it is read back.
+        writer.flush(timeout=10)
         state = dict(self.conn.execute("SELECT key, value FROM state WHERE key LIKE 'sync.%'"))
         self.saved_state = state
         # A new boot number, committed before the first seal: nonces never repeat (nonce.py).
@@ -60,26 +70,58 @@ class SyncService:
             raise RuntimeError("could not commit the sync boot counter; not sealing anything")
         self.nonces = NonceSource(boot)
         self.outbox = Outbox(self.conn, config, box_id, Outbox.load_cursors(state))
+        self.outbox.resends = Resends(state.get(STATE_RESEND))  # a restart continues them
         self.transport = Transport(config.sync, box_id, self.birth, on_command)
         self.sent_batches = 0
         self.sent_rows = 0
         self.sent_bytes = 0
         self.heartbeat = time.monotonic()
         self._stop = threading.Event()
+        # Set by the writer after each commit of rows, by the transport on connect, and by
+        # stop and resend requests; the sync thread sleeps on it (box/sync/batching.py).
+        self._wake = threading.Event()
+        self.transport.on_connected = self._wake.set
+        self.idle = threading.Event()  # set while connected with nothing left to send
         self._lock = threading.Lock()
         self._db_lock = threading.Lock()
-        self._resend: list[tuple[str, int, int]] = []
+        self.closing = False  # set by stop(): commands arriving now are refused, not half-run
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
 
     def start(self) -> None:
+        self.writer.add_commit_listener(self._wake.set)
         self.transport.start()
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, flush_s: float | None = None) -> None:
+        """Clean stop: send what is stored and pending (events first, batches not waiting to
+        fill up) for at most ``flush_s`` (``sync.stop_flush_s``), then the retained ``offline``
+        status, then disconnect. What is still unsent stays in the store for the next start."""
+        flush_s = self.config.sync.stop_flush_s if flush_s is None else flush_s
+        self.closing = True
         self._stop.set()
+        self._wake.set()
+        self.writer.remove_commit_listener(self._wake.set)
         self._thread.join(timeout)
+        if flush_s > 0 and not self._thread.is_alive():
+            try:
+                self.flush(flush_s)
+            except Exception:  # noqa: BLE001 - the stop goes on; rows stay for the next start
+                log.exception("sync: flushing at stop failed")
         self.transport.stop()
         self.conn.close()
+
+    def flush(self, seconds: float) -> int:
+        """Send every batch that is ready now, not waiting for any to fill up, until the
+        outbox is empty, the connection is lost or ``seconds`` have passed; returns batches."""
+        deadline = time.monotonic() + seconds
+        sent = 0
+        while time.monotonic() < deadline and self.transport.connected.is_set():
+            with self._db_lock:
+                batch = self.outbox.next_batch(time.time() + _FLUSH_AHEAD_S)
+            if batch is None or not self._send(batch, max(0.1, deadline - time.monotonic())):
+                break
+            sent += 1
+        return sent
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
@@ -134,6 +176,7 @@ class SyncService:
                 "readings": c.readings,
                 "backfill": list(c.backfill) if c.backfill else None,
             },
+            "resends": [r.as_list() for r in self.outbox.resends.ranges],
             "sent": {
                 "batches": self.sent_batches,
                 "rows": self.sent_rows,
@@ -157,55 +200,59 @@ class SyncService:
         )
         return seal(header, body, key)
 
-    def request_resend(self, stream: str, first: int, last: int) -> None:
-        """Send a range again (downlink ``resend``); applied on the sync thread."""
-        with self._lock:
-            self._resend.append((stream, first, last))
-
-    def _apply_resends(self) -> None:
-        with self._lock:
-            pending, self._resend = self._resend, []
-        c = self.outbox.cursors
-        for stream, first, last in pending:
-            if stream == "events":
-                c.events = min(c.events, first - 1)
-            elif first <= c.readings:
-                # Readings go again as a historical range; the live cursor stays where it is.
-                end = min(last, c.readings)
-                c.backfill = [
-                    min(first, c.backfill[0]) if c.backfill else first,
-                    max(end, c.backfill[1]) if c.backfill else end,
-                ]
+    def request_resend(self, stream: str, first: int, last: int) -> dict[str, Any]:
+        """Queue a range to send again (downlink ``resend``); returns what will actually go.
+        Raises ResendRefused when too many ranges are pending."""
+        with self._db_lock:
+            plan = self.outbox.request_resend(stream, first, last)
+            for key, value in self.outbox.resends.state().items():
+                self.writer.set_state(key, value)
+        self._wake.set()
+        return plan
 
     def _run(self) -> None:
         cfg = self.config.sync
-        up = self.transport.topics["up"]
         while not self._stop.is_set():
             self.heartbeat = time.monotonic()
-            if self._resend:
-                self._apply_resends()
-            if not self.transport.connected.wait(IDLE_WAIT_S):
+            # Cleared before looking: a commit that lands meanwhile wakes the next wait at once.
+            self._wake.clear()
+            if not self.transport.connected.is_set():
+                self._wake.wait(HEARTBEAT_S)
                 continue
             try:
                 with self._db_lock:
-                    batch = self.outbox.next_batch(time.time())
+                    now = time.time()
+                    batch = self.outbox.next_batch(now)
             except Exception:
                 log.exception("sync: cannot read the outbox")
                 self._stop.wait(1.0)
                 continue
             if batch is None:
-                self._stop.wait(IDLE_WAIT_S)
+                self.idle.set()
+                self._wake.wait(idle_wait_s(now, self.outbox.hold_until, HEARTBEAT_S))
+                self.idle.clear()
                 continue
-            envelope = self.seal_batch(
-                batch.stream, batch.first, batch.last, batch.encode(), batch.historical
-            )
-            topic = f"{up}/{batch.stream.name.lower()}"
-            if not self.transport.publish_and_wait(topic, envelope, cfg.ack_timeout_s):
-                continue  # not acknowledged: the same rows go again once connected
-            for key, value in self.outbox.acknowledged(batch).items():
-                self.writer.set_state(key, value)
-            self.sent_batches += 1
-            self.sent_rows += batch.rows
-            self.sent_bytes += len(envelope)
-            if cfg.bandwidth_kbps:
-                self._stop.wait(len(envelope) * 8 / (cfg.bandwidth_kbps * 1000))
+            if not self._send(batch, cfg.ack_timeout_s):
+                # Not acknowledged: the same rows go again once connected. A refusal while
+                # still connected (paho refused it at once) must not turn into a tight loop.
+                self._stop.wait(UNACKED_WAIT_S)
+
+    def _send(self, batch: Batch, ack_timeout_s: float) -> bool:
+        """Seal and publish one batch; advance its cursor once the broker acknowledged it."""
+        cfg = self.config.sync
+        envelope = self.seal_batch(
+            batch.stream, batch.first, batch.last, batch.encode(), batch.historical
+        )
+        topic = f"{self.transport.topics['up']}/{batch.stream.name.lower()}"
+        if not self.transport.publish_and_wait(topic, envelope, ack_timeout_s):
+            return False
+        with self._db_lock:  # resend requests arrive on the MQTT thread
+            acked = self.outbox.acknowledged(batch)
+        for key, value in acked.items():
+            self.writer.set_state(key, value)
+        self.sent_batches += 1
+        self.sent_rows += batch.rows
+        self.sent_bytes += len(envelope)
+        if cfg.bandwidth_kbps:
+            self._stop.wait(len(envelope) * 8 / (cfg.bandwidth_kbps * 1000))
+        return True

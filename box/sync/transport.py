@@ -1,23 +1,35 @@
 """MQTT connection (paho-mqtt 2.x): TLS, Last Will, retained birth message, PUBACK tracking,
-and reconnection forever with exponential backoff and jitter (paho's own has no jitter).
+and reconnection forever: at once after a drop, then on the schedule of box/sync/backoff.py
+(paho's own has no jitter and waits before the first retry).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
+from box.sync.backoff import Backoff
 from box.sync.config import SyncSection
 
 log = logging.getLogger(__name__)
+
+# CONNACK reason codes (MQTT 5; paho maps 3.1.1's 4 and 5 onto 134 and 135) that no quick
+# retry can change: bad user name or password, not authorised, banned, bad auth method.
+REFUSED_FOR_CREDENTIALS = frozenset({134, 135, 138, 140})
+# Persistent session: commands published while the box is away wait for it at the broker.
+# MQTT 5 needs an explicit expiry (0 would end the session at disconnect); a day is far longer
+# than any command stays fresh (sync.command_max_skew_s), and bounds the broker's queue.
+SESSION_EXPIRY_S = 86400
 
 
 def topics(prefix: str, box_id: str) -> dict[str, str]:
@@ -41,6 +53,11 @@ class Transport:
         self.connected = threading.Event()
         self.last_error = ""
         self.connects = 0
+        # Called (no arguments, on the network thread) once a connection is up: the sync
+        # thread's wake-up, so the backlog leaves the moment the broker is back.
+        self.on_connected: Callable[[], None] | None = None
+        self.backoff = Backoff(cfg.reconnect_min_s, cfg.reconnect_max_s)
+        self._connected_at: float | None = None  # monotonic time the current connection came up
         self._acked: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -49,13 +66,15 @@ class Transport:
 
     def _make_client(self) -> mqtt.Client:
         cfg = self.cfg
-        protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
+        v5 = cfg.protocol == "5"
         client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"safetybox-{self.box_id}", protocol=protocol
+            CallbackAPIVersion.VERSION2,
+            client_id=f"safetybox-{self.box_id}",
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
         )
         if cfg.username:
-            pw = cfg.password.get_secret_value() if cfg.password else None
-            client.username_pw_set(cfg.username, pw)
+            client.username_pw_set(cfg.username, cfg.broker_password())
         if cfg.tls:
             client.tls_set(
                 ca_certs=str(cfg.tls.ca_file),
@@ -63,8 +82,8 @@ class Transport:
                 keyfile=str(cfg.tls.key_file) if cfg.tls.key_file else None,
                 cert_reqs=ssl.CERT_REQUIRED,
             )
-        offline = json.dumps({"state": "offline", "box_id": self.box_id})
-        client.will_set(self.topics["status"], offline, qos=1, retain=True)
+        will = {"state": "offline", "box_id": self.box_id, "reason": "lost"}
+        client.will_set(self.topics["status"], json.dumps(will), qos=1, retain=True)
         client.max_inflight_messages_set(100)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -78,19 +97,39 @@ class Transport:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Clean stop: the retained status says ``offline`` (a clean disconnect discards the Last
+        Will, so nothing else would), waited for up to ``timeout``, then DISCONNECT."""
+        was_connected = self.connected.is_set()
         self._stop.set()
         self._thread.join(timeout)
         try:
+            if was_connected and not self._thread.is_alive():
+                self._publish_offline(timeout)
             self.client.disconnect()
         except Exception:  # noqa: BLE001, S110 - already gone
             pass
 
+    def _publish_offline(self, timeout: float) -> None:
+        # The network thread has ended: this thread runs the loop until the PUBACK is in.
+        body = json.dumps(self.offline_status("stopped"))
+        info = self.client.publish(self.topics["status"], body, qos=1, retain=True)
+        deadline = time.monotonic() + timeout
+        while not info.is_published() and time.monotonic() < deadline:
+            if self.client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS:
+                break
+
+    def offline_status(self, reason: str) -> dict[str, Any]:
+        """``stopped`` (published on a clean stop) or ``lost`` (the Last Will)."""
+        return {"state": "offline", "box_id": self.box_id, "reason": reason, "ts": _now_ms()}
+
     def _run(self) -> None:
         cfg = self.cfg
-        delay = cfg.reconnect_min_s
         while not self._stop.is_set():
+            self._stop.wait(self.backoff.next_delay())
+            if self._stop.is_set():
+                break
             try:
-                self.client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+                self.client.connect(cfg.host, cfg.port, cfg.keepalive_s, **self._session())
             except ssl.SSLCertVerificationError as exc:
                 self._failed(
                     f"TLS: the broker's certificate is not trusted ({exc.verify_message});"
@@ -101,20 +140,22 @@ class Transport:
             except OSError as exc:
                 self._failed(f"cannot reach broker {cfg.host}:{cfg.port}: {exc}")
             else:
+                self._connected_at = None
                 while not self._stop.is_set():
                     rc = self.client.loop(timeout=0.2)
                     if rc != mqtt.MQTT_ERR_SUCCESS:
                         break
-                if self.connected.is_set():
-                    delay = cfg.reconnect_min_s  # the connection worked: start backoff afresh
+                if self._connected_at is not None:
+                    self.backoff.connection_ended(time.monotonic() - self._connected_at)
                 self.connected.clear()
                 self._release_waiters()
-            if self._stop.is_set():
-                break
-            # Full jitter on an exponential backoff: boxes behind one site router reconnect
-            # at different instants after the broker returns.
-            self._stop.wait(random.uniform(cfg.reconnect_min_s, delay))  # noqa: S311
-            delay = min(delay * 2, cfg.reconnect_max_s)
+
+    def _session(self) -> dict[str, Any]:
+        if self.cfg.protocol != "5":
+            return {}  # MQTT 3.1.1: clean_session=False, set on the client
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        return {"clean_start": False, "properties": props}
 
     def _failed(self, message: str) -> None:
         if message != self.last_error:
@@ -128,13 +169,18 @@ class Transport:
     ) -> None:
         if reason.is_failure:
             self._failed(f"broker refused the connection: {reason}")
+            if reason.value in REFUSED_FOR_CREDENTIALS:
+                self.backoff.refused()
             return
         self.connects += 1
         self.last_error = ""
         client.subscribe(self.topics["down"], qos=1)
         client.publish(self.topics["status"], json.dumps(self.birth()), qos=1, retain=True)
+        self._connected_at = time.monotonic()
         self.connected.set()
         log.info("sync: connected to %s:%s", self.cfg.host, self.cfg.port)
+        if self.on_connected is not None:
+            self.on_connected()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
@@ -187,3 +233,7 @@ class Transport:
         """Fire-and-forget QoS 1 (downlink replies)."""
         if self.connected.is_set():
             self.client.publish(topic, payload, qos=1)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

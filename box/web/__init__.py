@@ -19,9 +19,26 @@ from werkzeug.exceptions import HTTPException, NotFound
 from box.core import plugins
 from box.web.auth import csrf_token, current_user
 from box.web.i18n import check_name, duration, lang, t, texts
+from box.web.login_throttle import LoginThrottle
 from box.web.nav import NavItem, nav_items
 from box.web.port import WebBox
 from box.web.push import BUILTIN_SOURCES, MAX_STREAMS, Hub, PushSource
+from box.web.sessions import SessionRegistry
+
+# Everything the page uses comes from the box itself; no inline script may run, no other site
+# may frame the page (clickjacking of the acknowledge buttons), no referrer leaves the box.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +46,14 @@ log = logging.getLogger(__name__)
 AREAS = (
     "box.web.pages",
     "box.web.site_pages",
+    "box.web.camera_pages",
     "box.web.config_pages",
     "box.web.admin_pages",
     "box.web.api",
     "box.web.config_api",
     "box.web.alarms_api",
+    "box.web.wipe_api",
+    "box.web.people_api",
     "box.web.live_pages",
 )
 ENTRY_POINT_GROUP = plugins.WEB
@@ -68,6 +88,8 @@ def create_app(box: WebBox, test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_IDLE_S=box.config.web.session_idle_min * 60,
         MAX_CONTENT_LENGTH=1 << 20,
     )
+    app.extensions["safetybox.sessions"] = SessionRegistry()
+    app.extensions["safetybox.throttle"] = LoginThrottle()
     app.jinja_env.globals.update(
         t=t,
         lang=lang,
@@ -103,6 +125,10 @@ def create_app(box: WebBox, test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def remember_language(resp: Any) -> Any:
+        for name, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(name, value)
+        if request.path.startswith("/api/"):
+            resp.headers.setdefault("Cache-Control", "no-store")
         if request.args.get("lang"):
             resp.set_cookie("lang", lang(), samesite="Strict", max_age=365 * 86400)
         return resp

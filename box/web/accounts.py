@@ -1,4 +1,4 @@
-"""User accounts in the encrypted store: argon2id password hashes, roles, lockout.
+"""User accounts in the encrypted store: argon2id password hashes and roles.
 
 Roles: ``viewer`` (sees), ``operator`` (also acknowledges, silences, shelves), ``admin`` (also
 changes config and users). Writes go through the store writer (one writer for every table).
@@ -7,9 +7,10 @@ changes config and users). Writes go through the store writer (one writer for ev
 from __future__ import annotations
 
 import functools
+import hashlib
 import secrets
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from box.store.writer import StoreWriter
 
 ROLES = ("viewer", "operator", "admin")
-MAX_FAILURES = 5
-LOCKOUT_MS = 5 * 60 * 1000
 _hasher = PasswordHasher()
 
 
@@ -44,6 +43,8 @@ class User:
     name: str
     role: str
     must_change: bool
+    # Changes with the password: sessions opened with another stamp are void (box.web.sessions).
+    stamp: str = field(default="", compare=False, repr=False)
 
     def can(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -64,9 +65,9 @@ class Accounts:
 
     def get(self, name: str) -> User | None:
         row = self.reader.execute(
-            "SELECT name, role, must_change FROM users WHERE name = ?", (name,)
+            "SELECT name, role, must_change, password_hash FROM users WHERE name = ?", (name,)
         ).fetchone()
-        return User(row[0], row[1], bool(row[2])) if row else None
+        return User(row[0], row[1], bool(row[2]), _stamp(row[3])) if row else None
 
     def list(self) -> list[User]:
         rows = self.reader.execute("SELECT name, role, must_change FROM users ORDER BY name")
@@ -93,11 +94,11 @@ class Accounts:
         return User(name, role, must_change)
 
     def verify(self, name: str, password: str) -> User:
-        """The user if the password is right; AccountError (no detail) otherwise."""
+        """The user if the password is right; AccountError (no detail) otherwise. Guessing is
+        slowed per name and address by the caller (box.web.login_throttle), never by locking
+        the account: a lock would let anyone keep the real user out."""
         row = self.reader.execute(
-            "SELECT password_hash, role, must_change, failed, locked_until FROM users "
-            "WHERE name = ?",
-            (name,),
+            "SELECT password_hash, role, must_change FROM users WHERE name = ?", (name,)
         ).fetchone()
         if row is None:
             try:
@@ -105,19 +106,12 @@ class Accounts:
             except VerificationError:
                 pass
             raise AccountError("wrong user name or password")
-        digest, role, must_change, failed, locked_until = row
-        if locked_until > now_ms():
-            raise AccountError("too many failed logins: try again in a few minutes")
+        digest, role, must_change = row
         try:
             _hasher.verify(digest, password)
         except (VerificationError, InvalidHashError):
-            self.writer.call(lambda conn: _failed(conn, name))
             raise AccountError("wrong user name or password") from None
-        if failed:
-            self.writer.call(
-                lambda conn: conn.execute("UPDATE users SET failed = 0 WHERE name = ?", (name,))
-            )
-        return User(name, role, bool(must_change))
+        return User(name, role, bool(must_change), _stamp(digest))
 
     def change_password(self, name: str, old: str, new: str) -> None:
         self.verify(name, old)
@@ -181,11 +175,5 @@ def _not_the_last_admin(conn: sqlite3.Connection, name: str, verb: str) -> None:
         raise AccountError(f"cannot {verb} {name!r}: it is the last admin account")
 
 
-def _failed(conn: sqlite3.Connection, name: str) -> None:
-    conn.execute("UPDATE users SET failed = failed + 1 WHERE name = ?", (name,))
-    failed = conn.execute("SELECT failed FROM users WHERE name = ?", (name,)).fetchone()[0]
-    if failed >= MAX_FAILURES:
-        conn.execute(
-            "UPDATE users SET locked_until = ?, failed = 0 WHERE name = ?",
-            (now_ms() + LOCKOUT_MS, name),
-        )
+def _stamp(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]

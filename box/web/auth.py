@@ -3,7 +3,9 @@
 A write needs either ``Authorization: Bearer <keys/api.key>`` (browsers never send it, so it
 cannot be forged cross-site) or the session cookie of a user whose role allows it *and* that
 session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``). Sessions end after
-``web.session_idle_min`` without a request; roles are re-read from the store on every request.
+``web.session_idle_min`` without a request, at logout and when the password changes (the box
+keeps a registry of live sessions: a copied cookie is void after either); roles are re-read from
+the store on every request.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from flask import abort, current_app, g, jsonify, redirect, request, session
 
 from box.web.accounts import User
 from box.web.port import current_box
+from box.web.sessions import SessionRegistry
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 WALL_SESSION = "wall-display"  # not a valid account name, so never a real user
@@ -45,8 +48,14 @@ def bearer_ok() -> bool:
     return header.startswith("Bearer ") and hmac.compare_digest(token, current_box().api_token)
 
 
+def sessions() -> SessionRegistry:
+    registry: SessionRegistry = current_app.extensions["safetybox.sessions"]
+    return registry
+
+
 def current_user() -> User | None:
-    """The logged-in user, or None (no session, idle too long, or the account is gone)."""
+    """The logged-in user, or None (no session, idle too long, logged out, password changed
+    since, or the account is gone)."""
     if "user" in g:
         return g.user
     g.user = None
@@ -59,19 +68,34 @@ def current_user() -> User | None:
     if name is None or accounts is None:
         return None
     idle_s = current_app.config.get("SESSION_IDLE_S", 1800)
-    if time.time() - session.get("seen", 0) > idle_s:
-        session.clear()
+    user = accounts.get(name)
+    if (
+        user is None
+        or time.time() - session.get("seen", 0) > idle_s
+        or not sessions().valid(session.get("sid"), user.name, user.stamp)
+    ):
+        end_session()
         return None
     session["seen"] = time.time()
-    g.user = accounts.get(name)
+    g.user = user
     return g.user
 
 
 def login_session(user: User) -> None:
-    session.clear()  # a fresh session (and CSRF token) at every login: no fixation
-    session.update(user=user.name, seen=time.time(), csrf=secrets.token_urlsafe(24))
+    """A fresh session id (and CSRF token) at every login and password change: no fixation."""
+    sessions().close(session.get("sid"))
+    session.clear()
+    sid = sessions().open(user.name, user.stamp)
+    session.update(user=user.name, sid=sid, seen=time.time(), csrf=secrets.token_urlsafe(24))
     session.permanent = True
     g.user = user
+
+
+def end_session() -> None:
+    """Logout: the session id is forgotten by the box, not only by this browser."""
+    sessions().close(session.get("sid"))
+    session.clear()
+    g.user = None
 
 
 def csrf_token() -> str:
@@ -114,7 +138,10 @@ def require_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
 
 def body() -> dict[str, Any]:
     """The JSON body as a dict ({} for anything else), whatever the Content-Type says."""
-    data = request.get_json(silent=True, force=True)
+    try:
+        data = request.get_json(silent=True, force=True)
+    except RecursionError:  # JSON nested thousands deep: a clear 400, not an anonymous 500
+        abort(400, "the JSON body is nested too deeply")
     return data if isinstance(data, dict) else {}
 
 

@@ -19,6 +19,7 @@ from box.config.review import (
     saved_configs,
     unified_diff,
 )
+from box.config.secrets import mask_text, unmask_text
 from box.core.errors import ConfigError
 from box.web.auth import body, require_role, who
 from box.web.port import current_box
@@ -32,27 +33,36 @@ def _review(text: str) -> dict[str, Any]:
     return {
         "valid": not issues,
         "issues": [issue_json(i) for i in issues],
-        "diff": unified_diff(running_text(current_box().home), text),
-        "text": text,
+        "diff": unified_diff(mask_text(running_text(current_box().home)), mask_text(text)),
+        "text": mask_text(text),
     }
 
 
 def _text(data: dict[str, Any]) -> str | None:
+    """The posted box.toml, with the running secrets put back where it carries the mask
+    (:data:`box.config.secrets.MASK`, as GET /api/config shows them)."""
     text = data.get("text")
-    return text.replace("\r\n", "\n") if isinstance(text, str) else None
+    if not isinstance(text, str):
+        return None
+    return unmask_text(text.replace("\r\n", "\n"), running_text(current_box().home))
 
 
 @bp.get("/api/config")
 @require_role("admin")
 def read() -> Any:
     text = running_text(current_box().home)
-    return jsonify(text=text, base=digest(text), history=saved_configs(current_box().home))
+    return jsonify(
+        text=mask_text(text), base=digest(text), history=saved_configs(current_box().home)
+    )
 
 
 @bp.post("/api/config/check")
 @require_role("admin")
 def check_text() -> Any:
-    text = _text(body())
+    try:
+        text = _text(body())
+    except ConfigError as exc:
+        return jsonify(error=str(exc)), 400
     if text is None:
         return jsonify(error='send {"text": "<box.toml>"}'), 400
     return jsonify(_review(text))
@@ -105,7 +115,10 @@ def apply() -> Any:
     """Install ``text`` as box.toml and reload; ``base`` (from GET /api/config) guards
     against overwriting a change made meanwhile."""
     data = body()
-    text = _text(data)
+    try:
+        text = _text(data)
+    except ConfigError as exc:
+        return jsonify(error=str(exc)), 400
     if text is None:
         return jsonify(error='send {"text": "<box.toml>", "base": "<digest>"}'), 400
     return _save(text, data.get("base"), data, None)

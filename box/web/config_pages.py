@@ -28,6 +28,7 @@ from box.config.review import (
     unified_diff,
 )
 from box.config.schema import config_json_schema
+from box.config.secrets import mask_text, unmask_text
 from box.core.errors import ConfigError
 from box.web.auth import page_role
 from box.web.field_names import zh_name
@@ -66,7 +67,7 @@ def _render(text: str, status: int = 200, **ctx: Any) -> Any:
     items = {s: _labels(data.get(s)) for s in LIST_SECTIONS}
     return render_template(
         "config.html",
-        text=text,
+        text=mask_text(text),  # secrets never go out to the browser (unmask_text on the way in)
         history=_history(),
         tables=TABLE_SECTIONS,
         items=items,
@@ -83,6 +84,15 @@ def _labels(rows: Any) -> list[str]:
     ]
 
 
+def _posted(field: str) -> str:
+    """A config text from a form, with the running secrets put back where it shows the mask."""
+    return unmask_text(request.form.get(field, "").replace("\r\n", "\n"), _running())
+
+
+def _diff(old: str, new: str) -> str:
+    return unified_diff(mask_text(old), mask_text(new)) or "(no change)"
+
+
 @bp.get("/config")
 @page_role("admin")
 def show() -> Any:
@@ -94,13 +104,16 @@ def _review(text: str) -> Any:
     issues = check(text, _registry(), context_for(current_box().home.config_file))
     if issues:
         return _render(text, 400, issues=issues)
-    return _render(text, diff=unified_diff(_running(), text) or "(no change)", valid=True)
+    return _render(text, diff=_diff(_running(), text), valid=True)
 
 
 @bp.post("/config/check")
 @page_role("admin")
 def check_text() -> Any:
-    return _review(request.form.get("text", "").replace("\r\n", "\n"))
+    try:
+        return _review(_posted("text"))
+    except ConfigError as exc:
+        return _render(request.form.get("text", ""), 400, error=str(exc))
 
 
 @bp.post("/config/restore")
@@ -115,8 +128,11 @@ def restore() -> Any:
 @bp.post("/config/apply")
 @page_role("admin")
 def apply() -> Any:
-    text = request.form.get("text", "").replace("\r\n", "\n")
     box = current_box()
+    try:
+        text = _posted("text")
+    except ConfigError as exc:
+        return _render(request.form.get("text", ""), 400, error=str(exc))
     try:
         result = save(
             box.home.config_file,
@@ -195,7 +211,10 @@ def _tree(
 @bp.route("/config/form/<section>/<item>", methods=["GET", "POST"])
 @page_role("admin")
 def edit_form(section: str, item: str | None = None) -> Any:
-    draft = request.form.get("draft", "").replace("\r\n", "\n") if request.method == "POST" else ""
+    try:
+        draft = _posted("draft") if request.method == "POST" else ""
+    except ConfigError as exc:
+        return redirect(f"/config?message={exc}")
     draft = draft or _running()
     try:
         data = tomllib.loads(draft)
@@ -216,7 +235,7 @@ def edit_form(section: str, item: str | None = None) -> Any:
     except ConfigError as exc:
         return _form_page(tree, draft, 400, general=[str(exc)])
     issues = check(text, _registry(), context_for(current_box().home.config_file))
-    diff = unified_diff(_running(), text) or "(no change)"
+    diff = _diff(_running(), text)
     data = tomllib.loads(text)
     if any(e.delete and e.path == path for e in changes) or _value(data, path) is UNSET:
         # The item is gone (removed, or a new row left empty): review on the editor page.
@@ -240,7 +259,7 @@ def _form_page(
     return render_template(
         "config_form.html",
         tree=tree,
-        draft=draft,
+        draft=mask_text(draft),
         action=action,
         base=digest(_running()),
         zh_name=zh_name,

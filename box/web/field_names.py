@@ -9,6 +9,7 @@ safety officer who reads Chinese. A key missing here is shown as the key alone. 
 from __future__ import annotations
 
 ZH: dict[str, str] = {
+    "fusion": "联动报警",
     "backoff_max_s": "最长重启间隔(秒)",
     "backoff_start_s": "首次重启间隔(秒)",
     "depth": "通道数",
@@ -60,6 +61,7 @@ ZH: dict[str, str] = {
     "decimals": "小数位数",
     "deadband_pct": "回差(%量程)",
     "devices": "设备",
+    "device_templates": "设备模板",
     "direction": "方向",
     "downlink": "下行指令",
     "drivers": "驱动",
@@ -107,6 +109,8 @@ ZH: dict[str, str] = {
     "over_range": "超量程",
     "parity": "校验位",
     "password": "密码",
+    "password_file": "密码文件",
+    "stop_flush_s": "停止时发送时限(秒)",
     "period_s": "周期(秒)",
     "pin": "引脚",
     "pin_factory": "GPIO 驱动",
@@ -150,6 +154,7 @@ ZH: dict[str, str] = {
     "tcp_port": "TCP 端口",
     "threshold": "报警级别名",
     "threshold_bounds": "远程修改范围",
+    "record_policy": "记录上传策略",
     "thresholds": "报警阈值",
     "timeout_s": "超时(秒)",
     "tls": "TLS",
@@ -162,6 +167,7 @@ ZH: dict[str, str] = {
     "upstream": "上传策略",
     "username": "用户名",
     "value": "值",
+    "positioning": "人员定位",
     "votes": "表决",
     "waveform": "波形",
     "web": "网页",

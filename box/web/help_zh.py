@@ -199,6 +199,98 @@ HELP.update(
     }
 )
 
+# Cameras, Modbus templates, sync batching and other sections merged on main meanwhile.
+HELP.update(
+    {
+        "rtsp://, http(s):// MJPEG, /dev/videoN, or a file": (
+            "rtsp://、http(s):// MJPEG、/dev/videoN 或文件"
+        ),
+        "frames are resized to this": "图像帧缩放到此尺寸",
+        "then a fault": "超过则报故障",
+        "worker hang": "工作进程无响应",
+        "model load time": "模型加载时间",
+        "seconds between polls; below 0.1 s on RS-485 only when the line has room": (
+            "轮询间隔（秒）；RS-485 线路只有在带宽允许时才可低于 0.1 秒"
+        ),
+        "the [[drivers]] name whose bus the devices are on": "设备所在总线的驱动名称",
+        'unit ids: 7, "1-32", "1-8, 12" or a list of those': "从站地址：单个、范围或其列表",
+        "keys of every device, e.g. profile = ..., interval_s = ...": "每个设备共有的设置",
+        'profile point -> channel table; id/name/zone may be patterns: "t{unit}.lel"': (
+            "设备模板测点 -> 监测点；编号、名称、区域可用含 {unit} 的模式"
+        ),
+        'unit ids ("7", "7-9") -> overrides': "从站地址 -> 覆盖设置",
+        "alarm ids that must all stand": "必须同时存在的报警",
+        "and at least one of these": "并且至少有其中之一",
+        "top of the person box": "人体框的顶部比例",
+        "hat-coloured share needed": "所需的安全帽颜色占比",
+        "empty: the whole frame": "留空则为整个画面",
+        "armed only then (local time)": "仅在此时段启用（当地时间）",
+        '"baseline" or a model manifest with helmet/no_helmet': (
+            "基线算法，或含安全帽类别的模型清单"
+        ),
+        "Overrides for some units of a template (merged key by key over the template).": (
+            "对模板中部分设备的覆盖设置（逐项合并到模板上）。"
+        ),
+        "device keys for these units": "这些设备的设备设置",
+        "point -> channel keys for these units": "这些设备的测点 -> 监测点设置",
+        "what counts, filtered": "计入的目标（经过筛选）",
+        "box area, fraction of frame": "目标框面积占画面的比例",
+        "width of the compared image": "比较图像的宽度",
+        "grey change counted as motion": "计为运动的灰度变化",
+        "fraction of the frame": "占画面的比例",
+        "background adaptation rate": "背景更新速率",
+        "full detection at least this often": "至少每隔此时间做一次完整检测",
+        "detect on the moving region when it is small": "运动区域较小时只在该区域检测",
+        "frames with the violation ...": "出现违规的帧数……",
+        "... among the last n analysed": "……在最近分析的 n 帧中",
+        "frames without, to clear": "连续无违规多少帧后解除",
+        "What of one record type goes upstream (positions are personal data: a site may send\n"
+        "them thinned out, or keep them on the box).": (
+            "某类记录上传哪些内容（位置属于个人数据：可抽稀上传，或只留在本机）。"
+        ),
+        "all stored rows, one per key every every_s, or none": "全部、按间隔抽稀，或不上传",
+        "for downsampled": "用于抽稀上传",
+        "mon..sun": "星期一至星期日",
+        '["HH:MM", "HH:MM"] start inclusive, end exclusive; wraps': (
+            "[开始, 结束]（时:分），含开始不含结束，可跨零点"
+        ),
+        "also the grey-growing-region smoke check (more false alarms)": (
+            "同时启用灰色扩散区域的烟雾检测（误报较多）"
+        ),
+        "mask change between frames": "帧间掩膜变化",
+        "frames of history": "历史帧数",
+        "area ratio over window": "窗口内的面积比",
+        "mean centroid shift per frame (of the width)": "每帧质心平均位移（占宽度比例）",
+        '"baseline" or a model with fire/smoke': "基线算法，或含烟火类别的模型",
+        "stored positions (trajectories) kept this long": "存储的位置（轨迹）保留时长",
+        "a position is stored when the tag moved this far": "标签移动超过此距离时存储位置",
+        "... or this long after the last stored one": "……或距上次存储超过此时长",
+        "broker password; better: password_file (kept out of box.toml)": (
+            "MQTT 服务器密码；更好的做法是使用密码文件（不写入配置文件）"
+        ),
+        "file holding the broker password (relative to box.toml's folder), so the password is "
+        "not in box.toml, its history or the config API": (
+            "存放 MQTT 服务器密码的文件（相对于配置文件所在目录），"
+            "密码不会出现在配置文件、历史配置或配置接口中"
+        ),
+        "a partial batch waits at most this long for more rows; 0: it goes as soon as the link "
+        "is idle (batches grow by themselves while one awaits its PUBACK)": (
+            "未满的批次最多等待此时长；0 表示链路空闲即发送（等待确认期间批次会自然变大）"
+        ),
+        "first retry delay (the very first is at once)": "首次重试延时（第一次立即重试）",
+        "retry delays double up to this (with jitter)": "重试延时倍增至此上限（带随机抖动）",
+        "a clean stop sends what is pending this long at most": (
+            "正常停止时最多用此时长发送待发数据"
+        ),
+        'per record type, e.g. position = { upstream = "downsampled", every_s = 60 }': (
+            "按记录类型分别设置"
+        ),
+        "an alarm when several alarms stand at once (person in zone + gas alarm)": (
+            "多个报警同时存在时的组合报警（如人员在区域内且有气体报警）"
+        ),
+    }
+)
+
 
 CHOICES: dict[str, str] = {
     "true": "是",

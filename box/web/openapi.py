@@ -216,7 +216,8 @@ def _session_paths() -> dict[str, Any]:
         },
         "/api/password": {
             "post": {
-                "summary": "Change the logged-in user's password",
+                "summary": "Change the logged-in user's password; every other session of the"
+                " user ends, this one is renewed (the answer carries its new CSRF token)",
                 "security": [{"session": [], "csrf": []}],
                 "requestBody": _body(
                     {"old": {"type": "string"}, "new": {"type": "string"}}, ["old", "new"]
@@ -298,6 +299,19 @@ def _admin_paths() -> dict[str, Any]:
         "/api/diagnostics": _get(
             "Diagnostics zip: status, drivers, masked config, checks, events (admin)",
             kind="application/zip",
+        ),
+        "/api/wipe": _post(
+            "Record a data_destruction event, wait until it is sent upstream, and stop the box "
+            "for 'safetybox wipe' to shred the keys (admin)",
+            _body(
+                {
+                    "confirm": {"type": "string", "description": "the box id"},
+                    "upstream_wait_s": {"type": "number", "minimum": 0, "maximum": 120},
+                    **_WHO,
+                },
+                ["confirm"],
+            ),
+            400,
         ),
         "/api/backup": _get(
             "Consistent copy of the store, still encrypted with the store key (admin)",

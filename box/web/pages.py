@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,13 +12,13 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
+    current_app,
     g,
     jsonify,
     make_response,
     redirect,
     render_template,
     request,
-    session,
 )
 
 from box.core.errors import CommandRefused
@@ -33,20 +31,19 @@ from box.web.auth import (
     csrf_ok,
     csrf_token,
     current_user,
+    end_session,
     login_session,
     page_role,
     require_role,
     wall_key,
 )
 from box.web.i18n import message, t
+from box.web.login_throttle import LoginThrottle
 from box.web.nav import NavItem
 from box.web.port import current_box
 
 bp = Blueprint("pages", __name__)
 NAV = [NavItem("/", "dashboard", order=10), NavItem("/system", "system", order=30)]
-
-LOGIN_FAILURES_PER_MINUTE = 10  # per client address, on top of the per-account lockout
-_failures: dict[str, deque[float]] = defaultdict(deque)
 
 
 def _page(template: str, status: int = 200, **ctx: Any) -> Any:
@@ -58,26 +55,38 @@ def login_form() -> Any:
     return _page("login.html")
 
 
+def _throttle() -> LoginThrottle:
+    throttle: LoginThrottle = current_app.extensions["safetybox.throttle"]
+    return throttle
+
+
 def _too_many_attempts() -> bool:
-    recent = _failures[request.remote_addr or "?"]
-    while recent and recent[0] < time.time() - 60:
-        recent.popleft()
-    return len(recent) >= LOGIN_FAILURES_PER_MINUTE
+    """This address failed too often overall (many names): it waits a minute."""
+    return _throttle().wait_s("", request.remote_addr or "?")[1] == "address"
 
 
 def _login(name: Any, password: Any) -> tuple[User | None, str]:
     """Check the credentials and start a session: (the user, "") or (None, why not).
-    Failures count towards the account's lockout and the address's rate limit."""
+    Failures slow down further tries of that name from that address (box.web.login_throttle),
+    with the same answer whether the account exists or not."""
     accounts = current_box().accounts
     if accounts is None:
         abort(503)
     name = name[:64] if isinstance(name, str) else ""
+    address = request.remote_addr or "?"
+    wait, _ = _throttle().wait_s(name, address)
+    if wait > 0:
+        _throttle().refused(address)
+        error = f"too many failed logins: try again in {math.ceil(wait)} s"
+        audit("login_failed", Level.LEVEL_3, user=name, reason=error)
+        return None, error
     try:
         user = accounts.verify(name, password if isinstance(password, str) else "")
     except AccountError as exc:
-        _failures[request.remote_addr or "?"].append(time.time())
+        _throttle().failed(name, address)
         audit("login_failed", Level.LEVEL_3, user=name, reason=str(exc))
         return None, str(exc)
+    _throttle().succeeded(name, address)
     login_session(user)
     audit("login", user=user.name, role=user.role)
     return user, ""
@@ -100,7 +109,7 @@ def logout() -> Any:
     user = current_user()
     if user is not None and csrf_ok():
         audit("logout", user=user.name)
-        session.clear()
+        end_session()
     return redirect("/login")
 
 
@@ -141,7 +150,7 @@ def api_logout() -> Any:
     if not csrf_ok():
         return jsonify(error="missing or wrong CSRF token (X-CSRF-Token)"), 400
     audit("logout", user=user.name)
-    session.clear()
+    end_session()
     return jsonify(logged_out=user.name)
 
 
@@ -162,7 +171,16 @@ def api_change_password() -> Any:
     except AccountError as exc:
         return jsonify(error=str(exc)), 400
     audit("password_changed", user=user.name)
-    return jsonify(user=user.name, must_change=False)
+    _renew(user.name)  # every other session of this user (a copied cookie too) is void now
+    return _session_json(g.user)
+
+
+def _renew(name: str) -> None:
+    """A new session (with the new password's stamp) for the browser that changed it."""
+    user = current_box().accounts.get(name)
+    if user is None:
+        abort(403)
+    login_session(user)
 
 
 @bp.get("/password")
@@ -188,7 +206,7 @@ def change_password() -> Any:
     except AccountError as exc:
         return _page("password.html", 400, error=message(str(exc)))
     audit("password_changed", user=user.name)
-    g.pop("user", None)
+    _renew(user.name)
     return redirect("/")
 
 

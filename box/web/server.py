@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Limits against slow or oversized requests (a half-sent request holds a worker until its
+# socket times out; a 20 MB header used to be read in full). Uploads (site plans, backups to
+# restore) are the largest legitimate bodies.
+HEADER_LIMIT = 16 * 1024
+BODY_LIMIT = 64 * 1024 * 1024
+SOCKET_TIMEOUT_S = 5
+WEB_THREADS = 16
+
 
 def split_listen(entry: str) -> tuple[str, int]:
     host, _, port = entry.rpartition(":")
@@ -39,6 +47,14 @@ def _probe(addr: tuple[str, int]) -> None:
         sock.bind(sockaddr)
 
 
+def _limited(server: Server) -> Server:
+    server.shutdown_timeout = 2
+    server.max_request_header_size = HEADER_LIMIT
+    server.max_request_body_size = BODY_LIMIT
+    server.timeout = SOCKET_TIMEOUT_S
+    return server
+
+
 def _adapter(cert: Path, key: Path) -> BuiltinSSLAdapter:
     try:
         return BuiltinSSLAdapter(str(cert), str(key))
@@ -49,13 +65,26 @@ def _adapter(cert: Path, key: Path) -> BuiltinSSLAdapter:
         ) from None
 
 
+def _unix_server(app: Flask, address: str) -> Server:
+    """The CLI's control channel: the same app on a unix socket with workers of its own, so a
+    page flooded with slow requests never keeps ``safetybox alarms ack`` out."""
+    if not address.startswith("\0"):
+        folder = Path(address).parent
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)  # only the box's user may reach the socket
+    server = _limited(Server(address, app, numthreads=2, server_name="safetybox"))
+    server.prepare()
+    return server
+
+
 class WebServer:
     def __init__(
         self,
         app: Flask,
         listen: list[str],
-        threads: int = 4,
+        threads: int = WEB_THREADS,
         tls: tuple[Path, Path] | None = None,
+        unix_socket: str | None = None,
     ) -> None:
         """``threads`` serve ordinary requests; each open page's push stream holds a thread of
         its own for as long as it is open, so the pool has room for every allowed stream on top
@@ -73,12 +102,15 @@ class WebServer:
             for entry in listen:
                 addr = split_listen(entry)
                 _probe(addr)
-                server = Server(addr, app, numthreads=threads + streams, server_name="safetybox")
-                server.shutdown_timeout = 2
+                server = _limited(
+                    Server(addr, app, numthreads=threads + streams, server_name="safetybox")
+                )
                 if tls is not None:
                     server.ssl_adapter = _adapter(*tls)
                 server.prepare()  # binds and listens; raises OSError if it cannot
                 self._servers.append(server)
+            if unix_socket is not None:
+                self._servers.append(_unix_server(app, unix_socket))
         except Exception as exc:
             self.stop()
             if isinstance(exc, OSError):

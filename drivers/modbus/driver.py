@@ -1,12 +1,13 @@
 """The ``modbus`` driver: one bus (RTU over a serial port, or TCP), several devices on it.
 
 One thread owns the bus and serialises every transaction (so frames never overlap).
-Each device is polled on its own interval; a poll that is due while another is still running
-is skipped and counted, never queued. Readings are stamped at the time of the read. A failed,
-implausible or fault-flagged read gives bad quality and no value, with a reason in words
-("warming up", "sensor open circuit", "replies arrive but fail CRC: ...") that travels with the
-reading to the fault alarm; the port is reopened when it comes back. The last raw frames stay
-in a ring buffer for diagnostics.
+Each device is polled on its own interval; a poll that falls due while the bus is busy is
+skipped and counted, never queued (schedule.py). Polls faster than 10 Hz are accepted on TCP,
+and on RS-485 only where the bus-load estimate says the line carries them. Readings are
+stamped at the time of the read. A failed, implausible or fault-flagged read gives bad quality
+and no value, with a reason in words ("warming up", "sensor open circuit", "replies arrive but
+fail CRC: ...") that travels with the reading to the fault alarm; the port is reopened when it
+comes back. The last raw frames stay in a ring buffer for diagnostics.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from box.core.model import FieldProblem, StrictModel
 from box.core.records import Quality, Reading, now_ms
 from drivers.base import Driver, DriverConfig
 from drivers.modbus.datatypes import DataType, decode
-from drivers.modbus.device_status import device_alarm, device_status
+from drivers.modbus.device_status import device_alarm, device_status, point_status
 from drivers.modbus.line_faults import RxWatch, describe
 from drivers.modbus.profiles import UNIT_CODES, Point, Profile, load_profiles
+from drivers.modbus.schedule import next_slot
 from drivers.modbus.serial_open import serial_open_error, settings_text, tcp_open_error
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 NE43_FAULT_LOW, NE43_FAULT_HIGH = 3.6, 21.0
 NE43_SAT_LOW, NE43_SAT_HIGH = 3.8, 20.5
 RECONNECT_S = 0.5
+RS485_FLOOR_S = 0.1  # 10 Hz: the guidance for RS-485; faster only where the line has room
+BUS_LOAD_LIMIT = 0.9  # of the line's time; beyond it polls are skipped (and a warning logged)
 MAX_BLOCK = 125
 
 
@@ -66,7 +70,12 @@ def profiles_for(context: dict[str, Any] | None) -> dict[str, Profile]:
 class DeviceConfig(StrictModel):
     unit: int = Field(ge=1, le=247)
     profile: str
-    interval_s: float = Field(default=1.0, ge=0.1, le=3600)
+    interval_s: float = Field(
+        default=1.0,
+        ge=0.01,
+        le=3600,
+        description="seconds between polls; below 0.1 s on RS-485 only when the line has room",
+    )
     channels: dict[str, str] = Field(min_length=1, description="profile point -> channel id")
     ma_ranges: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description="point -> engineering range of its 4-20 mA loop"
@@ -118,7 +127,28 @@ class ModbusDriverConfig(DriverConfig):
                     f"unit ids must be unique on a bus: also devices[{seen[d.unit]}]",
                 )
             seen[d.unit] = i
+        self._check_poll_floor()
         return self
+
+    def _check_poll_floor(self) -> None:
+        """Polls faster than 10 Hz: always on TCP (the network carries them); on RS-485 only
+        when the bus-load estimate of every configured poll fits the line."""
+        fast = [i for i, d in enumerate(self.devices) if d.interval_s < RS485_FLOOR_S]
+        if not self.port or not fast:
+            return
+        load = line_load(
+            self.baudrate, [(_blocks(d._profile), d.interval_s) for d in self.devices if d._profile]
+        )
+        if load > BUS_LOAD_LIMIT:
+            i = fast[0]
+            raise FieldProblem(
+                ("devices", i, "interval_s"),
+                f"bus {self.name!r}: unit {self.devices[i].unit} polled every "
+                f"{self.devices[i].interval_s} s needs a line with room for it, but the bus-load "
+                f"estimate of all polls on {self.port} at {self.baudrate} baud is "
+                f"{load:.0%} (limit {BUS_LOAD_LIMIT:.0%}); use interval_s >= {RS485_FLOOR_S}, "
+                "fewer fast devices or a higher baud rate",
+            )
 
     def channel_ids(self) -> list[str]:
         return [c for d in self.devices for c in d.channels.values()]
@@ -137,14 +167,16 @@ def exchange_s(baudrate: int, count: int) -> float:
     return (8 + 5 + 2 * count + 7) * 11 / baudrate
 
 
+def line_load(baudrate: int, polls: list[tuple[list[tuple[int, int, int]], float]]) -> float:
+    """Fraction of an RS-485 line's time that polls of these (read blocks, interval) need."""
+    return sum(sum(exchange_s(baudrate, n) for _, _, n in b) / every for b, every in polls)
+
+
 def bus_load(cfg: ModbusDriverConfig, devices: list[DeviceState]) -> float:
     """Fraction of an RS-485 line's time the configured polls need (0 for TCP)."""
     if not cfg.port:
         return 0.0
-    return sum(
-        sum(exchange_s(cfg.baudrate, count) for _, _, count in d.blocks) / d.cfg.interval_s
-        for d in devices
-    )
+    return line_load(cfg.baudrate, [(d.blocks, d.cfg.interval_s) for d in devices])
 
 
 class DeviceState:
@@ -158,6 +190,7 @@ class DeviceState:
         self.last_error = ""
         self.status = "not polled yet"  # what the device is doing, in words
         self.heartbeat: tuple[int, float] | None = None  # (bit value, when it last changed)
+        self.heartbeat_stopped = False
         self.in_error = False
         self.units: dict[str, str] = {}  # point -> unit the device reports (unit-code register)
         self.registers: dict[tuple[int, int], int] = {}  # the last good poll's words
@@ -206,7 +239,7 @@ class ModbusDriver(Driver):
         self.connected = False
         self.port_error = ""
         self.bus_load = bus_load(cfg, self.devices)
-        if self.bus_load > 0.9:
+        if self.bus_load > BUS_LOAD_LIMIT:
             log.warning(
                 "modbus %s: the configured polls need %.0f %% of the line at %d baud; "
                 "polls will be skipped (raise intervals or baud rate)",
@@ -252,6 +285,7 @@ class ModbusDriver(Driver):
             "connected": self.connected,
             "port_error": self.port_error,
             "bus_load": round(self.bus_load, 3),
+            "polls_skipped": sum(d.skipped for d in self.devices),
             "devices": {
                 d.cfg.unit: {
                     "status": d.status,
@@ -268,23 +302,32 @@ class ModbusDriver(Driver):
             "last_frames": list(self.frames)[-10:],
         }
 
+    # The bus thread's clock and its wait, apart so the schedule can be tested on a fake clock.
+    clock = staticmethod(time.monotonic)
+
+    @staticmethod
+    def pause(stop: threading.Event, seconds: float) -> bool:
+        return stop.wait(seconds)
+
     def run(self, stop: threading.Event) -> None:
         spread = min(d.cfg.interval_s for d in self.devices) / max(1, len(self.devices))
-        start = time.monotonic()
+        start = self.clock()
         due = {id(d): start + i * spread for i, d in enumerate(self.devices)}
         while not stop.is_set():
             if not self.connected and not self._connect(stop):
                 continue
             dev = min(self.devices, key=lambda d: due[id(d)])
-            wait = due[id(dev)] - time.monotonic()
-            if wait > 0 and stop.wait(wait):
+            wait = due[id(dev)] - self.clock()
+            if wait > 0 and self.pause(stop, wait):
                 return
-            now = time.monotonic()
-            late = now - due[id(dev)]
-            if late >= dev.cfg.interval_s:  # slots passed while the bus was busy: skip them
-                dev.skipped += int(late // dev.cfg.interval_s)
+            started = self.clock()
             self._poll(dev)
-            due[id(dev)] += dev.cfg.interval_s * (1 + int(max(0.0, late) // dev.cfg.interval_s))
+            # Slots that passed while the bus was busy (before or during this poll) are
+            # skipped and counted, never queued: see schedule.py.
+            due[id(dev)], skipped = next_slot(
+                due[id(dev)], dev.cfg.interval_s, started, self.clock()
+            )
+            dev.skipped += skipped
 
     def _connect(self, stop: threading.Event) -> bool:
         try:
@@ -358,8 +401,7 @@ class ModbusDriver(Driver):
         if dev.in_error:
             dev.in_error = False
             log.info("modbus %s unit %d: answering again", self.config.name, dev.cfg.unit)
-        not_measuring = self._status(dev, regs)
-        dev.status = not_measuring or "measuring"
+        not_measuring = self._status(dev, regs)  # per point: why it has no value now
         dev.registers = regs
         # The device's own alarm bits, whatever its value decodes to: the engine's defence
         # against a profile that decodes nonsense (wrong word order, scale or unit).
@@ -371,18 +413,20 @@ class ModbusDriver(Driver):
             if channel is None:
                 continue
             own = alarm if point.name == alarm_point else None
-            if not_measuring:
-                batch.append(Reading(channel, ts, None, Quality.BAD, not_measuring, own))
+            if not_measuring.get(point.name):
+                batch.append(
+                    Reading(channel, ts, None, Quality.BAD, not_measuring[point.name], own)
+                )
                 continue
             value, quality = self._value(dev, point, regs)
             reason = dev.last_error if quality == Quality.BAD else ""
             batch.append(Reading(channel, ts, value, quality, reason, own))
         self.sink(batch)
 
-    def _status(self, dev: DeviceState, regs: dict[tuple[int, int], int]) -> str:
-        """Why the device is not measuring now ("warming up", "sensor open circuit", ...), or
-        "" when it is."""
-        heartbeat_stopped = False
+    def _status(self, dev: DeviceState, regs: dict[tuple[int, int], int]) -> dict[str, str]:
+        """Per point, why it is not measured now ("warming up", "sensor open circuit", ...),
+        or "" when it is: the profile says which points each status flag blanks."""
+        dev.heartbeat_stopped = False
         st = dev.profile.status
         if st is not None and "heartbeat" in st.bits:
             word = regs.get((st.function, st.address), 0)
@@ -390,11 +434,13 @@ class ModbusDriver(Driver):
             now = time.monotonic()
             if dev.heartbeat is None or dev.heartbeat[0] != bit:
                 dev.heartbeat = (bit, now)
-            heartbeat_stopped = now - dev.heartbeat[1] > dev.profile.heartbeat_timeout_s
-        reason = device_status(dev.profile, regs, heartbeat_stopped)
-        if reason:
-            dev.last_error = reason
-        return reason
+            dev.heartbeat_stopped = now - dev.heartbeat[1] > dev.profile.heartbeat_timeout_s
+        overall = device_status(dev.profile, regs, dev.heartbeat_stopped)
+        dev.status = overall or "measuring"
+        if not overall:
+            return dict.fromkeys(dev.cfg.channels, "")
+        dev.last_error = overall
+        return point_status(dev.profile, regs, dev.heartbeat_stopped)
 
     def _value(
         self, dev: DeviceState, p: Point, regs: dict[tuple[int, int], int]

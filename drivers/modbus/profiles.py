@@ -78,6 +78,15 @@ class StatusWord(StrictModel):
     function: Literal[3, 4] = 3
     bits: dict[str, int] = Field(description=f"flag -> bit number; flags: {', '.join(FLAGS)}")
     fault_mask: int = Field(default=0, ge=0, le=0xFFFF, description="any of these bits: fault")
+    applies_to: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="flag -> the points it makes unusable (default: every point)",
+    )
+
+    def points_of(self, flag: str) -> frozenset[str] | None:
+        """The points a flag blanks; None: every point."""
+        names = self.applies_to.get(flag)
+        return None if names is None else frozenset(names)
 
 
 class Setpoint(StrictModel):
@@ -107,6 +116,9 @@ class FaultCodes(StrictModel):
     warmup: list[int] = Field(default_factory=list)
     calibration: list[int] = Field(default_factory=list)
     codes: dict[int, str] = Field(default_factory=dict, description="fault code -> meaning")
+    applies_to: list[str] | None = Field(
+        default=None, description="the points a code other than ok blanks (default: all)"
+    )
 
     def code_of(self, word: int) -> int:
         shift = (self.mask & -self.mask).bit_length() - 1  # the mask's lowest bit is bit 0
@@ -200,6 +212,11 @@ class Profile(StrictModel):
                 raise ValueError(
                     f"status register {self.status.address}: bits must be 0..15: {bad}"
                 )
+        if self.status:
+            _check_applies_to(self.status, seen)
+        for f in self.fault_codes:
+            if f.applies_to is not None:
+                _check_points(f"fault_codes register {f.address}: applies_to", f.applies_to, seen)
         if self.alarm_point is not None and self.alarm_point not in seen:
             raise ValueError(f"alarm_point {self.alarm_point!r}: no point has that name")
         for s in self.setpoints:
@@ -211,6 +228,26 @@ class Profile(StrictModel):
             if i.min > i.max:
                 raise ValueError(f"identify register {i.address}: min > max")
         return self
+
+
+def _check_points(where: str, names: list[str], points: set[str]) -> None:
+    if not names:
+        raise ValueError(f"{where}: name at least one point (leave the key out for all)")
+    unknown = sorted(set(names) - points)
+    if unknown:
+        raise ValueError(f"{where}: no point(s) {unknown}; points: {', '.join(sorted(points))}")
+
+
+def _check_applies_to(st: StatusWord, points: set[str]) -> None:
+    """Only flags that blank readings, configured in this status word, naming real points."""
+    where = f"status register {st.address}: applies_to"
+    for flag, names in st.applies_to.items():
+        if flag not in (*NOT_MEASURING, "heartbeat"):
+            allowed = ", ".join((*NOT_MEASURING, "heartbeat"))
+            raise ValueError(f"{where}: {flag!r} is not a flag that blanks points ({allowed})")
+        if flag not in st.bits and not (flag == "fault" and st.fault_mask):
+            raise ValueError(f"{where}: flag {flag!r} has no bit in bits (or fault_mask)")
+        _check_points(f"{where}.{flag}", names, points)
 
 
 def _check_fault_codes(f: FaultCodes) -> None:

@@ -25,6 +25,8 @@ BUILTIN_KINDS = (
     "box.alarms.kinds.rate:KIND",
     "box.alarms.kinds.exposure:KIND",
     "box.alarms.kinds.votes:KIND",
+    "box.people.kind:KIND",
+    "vision.fusion:KIND",
 )
 
 

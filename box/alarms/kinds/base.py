@@ -13,13 +13,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
 from box.alarms.alarm import Alarm, AlarmSpec, Transition
 from box.alarms.config import AlarmsConfig, ChannelConfig
+from box.core.errors import CommandRefused
+from box.core.records import Event, Reading
 
 Persist = Callable[[str, str | None], None]
 M = TypeVar("M", bound=BaseModel)
@@ -47,9 +49,20 @@ class ChannelContext:
 
 @dataclass
 class SiteContext:
-    """What a site rule sees of the engine: every channel alarm by id."""
+    """What a site rule sees of the engine: every channel alarm by id; the last reading per
+        channel (updated in place by the pipeline); ``register`` to add an alarm the rule creates
+        while running (one per person and zone, say: ids must be stable, the engine restores a
+        saved state under the same id); the saved state (to recreate, at build, the alarms that
+        were not normal before a restart or reload); and ``emit`` for events that are not alarm
+        transitions (a zone entered, a muster report); and the site rules a reload replaces, whose
+    live state (who is where) a kind may carry over."""
 
     alarms: Mapping[str, Alarm]
+    live: Mapping[str, Reading] = field(default_factory=dict)
+    register: Callable[[Alarm], None] = lambda alarm: None
+    saved: Mapping[str, str] = field(default_factory=dict)
+    emit: Callable[[Event], None] = lambda event: None
+    previous: Sequence[SiteRule] = ()  # the rules before a reload, to carry live state over
 
 
 class ChannelRule:
@@ -72,12 +85,28 @@ class ChannelRule:
 
 
 class SiteRule:
-    """One rule over the engine's alarms, re-evaluated after any alarm changes."""
+    """One rule over the engine's alarms, re-evaluated after any alarm changes. A rule that
+    lists ``record_types`` also gets those records (positions, detections) as they arrive,
+    and one that overrides ``tick`` gets the passing of time; ``command`` serves requests from
+    the web, the CLI or the downlink (run on the core thread, like every command)."""
 
     alarms: Sequence[Alarm] = ()
+    record_types: tuple[type, ...] = ()
 
     def evaluate(self, now: float) -> Sequence[Transition]:
         return ()
+
+    def on_records(self, records: Sequence[Any], now: float) -> Sequence[Transition]:
+        return ()
+
+    def tick(self, now: float) -> Sequence[Transition]:
+        return ()
+
+    def command(
+        self, action: str, args: Mapping[str, Any], now: float
+    ) -> tuple[Any, Sequence[Transition]]:
+        """(the answer, the transitions the command caused)."""
+        raise CommandRefused(f"{type(self).__name__} has no command {action!r}")
 
 
 class RuleKind(ABC, Generic[M]):

@@ -180,6 +180,12 @@ window.SafetyBox = (function () {
     post("/api/alarms/ack-all").catch(e => alert(e.message));
   });
 
+  // A form with data-confirm asks first (no inline handlers: the page's CSP forbids them).
+  document.addEventListener("submit", (ev) => {
+    const text = ev.target.dataset?.confirm;
+    if (text && !confirm(text)) ev.preventDefault();
+  });
+
   on("alarms", renderBanner);
   on("box", (b) => {
     const el = document.getElementById("box-health");
