@@ -80,11 +80,16 @@ def _clear(d: Daemon) -> None:
 
 
 def _no_alarm(d: Daemon) -> bool:
+    from box.core.errors import CommandRefused
+
     for a in d.api.alarm_summary()["alarms"]:
-        if a["state"] in ("active_unack", "cleared_unack"):
-            d.api.ack(a["id"], "test")
-        if a["state"] == "latched":
-            d.api.reset(a["id"], "test")
+        try:  # the alarm may have moved on meanwhile: look again next time
+            if a["state"] in ("active_unack", "cleared_unack"):
+                d.api.ack(a["id"], "test")
+            if a["state"] == "latched":
+                d.api.reset(a["id"], "test")
+        except (CommandRefused, TimeoutError):
+            return False
     return not d.api.alarm_summary()["alarms"]
 
 
