@@ -87,3 +87,8 @@ def test_build_packages_templates_static_and_profiles_without_warnings(tmp_path:
         shipped = {p.name for p in (REPO / data).iterdir() if p.is_file()}
         built = {p.name for p in (out / data).iterdir()}
         assert shipped and shipped <= built, data
+    # The vendored browser libraries with their licences, and the common-password list.
+    for data in ("box/web/static/vendor", "box/web/data"):
+        shipped = {p.relative_to(REPO) for p in (REPO / data).rglob("*") if p.is_file()}
+        built = {p.relative_to(out) for p in (out / data).rglob("*") if p.is_file()}
+        assert shipped and shipped <= built, (data, shipped - built)

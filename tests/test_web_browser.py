@@ -65,7 +65,7 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     from selenium.common.exceptions import NoSuchElementException, WebDriverException
 
     b = browser
-    # The dashboard re-renders itself every 2 s: an element found a moment ago may be gone.
+    # The page patches itself from the push channel: an element found a moment ago may be gone.
     # Chromium reports that as a stale element or, at times, as a generic inspector error
     # ("Node ... does not belong to the document"); either way the wait tries again, and a
     # condition that never holds still fails with a timeout.
@@ -78,7 +78,7 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     def mode(output: str) -> str:
         # Read in one script call, so a re-render between "find" and "read" cannot interfere.
         return b.execute_script(
-            "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+            "const e = document.querySelector(arguments[0]); return e ? e.dataset.mode : '';",
             f'li[data-output="{output}"] .mode',
         ).strip()
 
@@ -90,14 +90,15 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     wait.until(lambda _: b.current_url.endswith("/password"))
     b.find_element(By.NAME, "old").send_keys(temp.group(1))
     b.find_element(By.NAME, "new").send_keys("a new long password")
+    b.find_element(By.NAME, "confirm").send_keys("a new long passwore")
+    b.find_element(By.ID, "change").click()
+    # The browser refuses two different new passwords before anything is sent.
+    assert b.execute_script("return document.getElementById('confirm').validity.customError")
+    assert b.current_url.endswith("/password")
+    b.find_element(By.NAME, "confirm").clear()
+    b.find_element(By.NAME, "confirm").send_keys("a new long password")
     b.find_element(By.ID, "change").click()
     wait.until(lambda _: b.find_elements(By.ID, "tiles"))
-    # A list rendered before the latest alarm change (here: made to look so) is reloaded by the
-    # next poll, never left showing an older state.
-    b.execute_script(
-        "window.__stale = true; document.getElementById('alarms').dataset.signature = 'x';"
-    )
-    wait.until(lambda _: b.execute_script("return window.__stale === undefined;"))
     wait.until(lambda _: mode("red") == "off")
     # The simulated leak starts 6 s after the daemon: the page shows it without a reload click.
     wait.until(lambda _: b.find_elements(By.CSS_SELECTOR, 'li.alarm[data-id="t1.lel:A1"]'))
@@ -108,7 +109,7 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     wait.until(lambda _: "acknowledged" in b.find_element(By.ID, "alarms").text)
     b.find_element(By.ID, "lang").click()
     wait.until(lambda _: "报警" in b.find_element(By.TAG_NAME, "body").text)
-    time.sleep(2.5)  # one poll later the script has rewritten the tiles: still in Chinese
+    time.sleep(2.5)  # the script has patched the tiles meanwhile: still in Chinese
     quality = "return document.querySelector('.tile .q').textContent;"
     assert b.execute_script(quality) == "正常"
     b.save_screenshot(str(ARTIFACTS / "dashboard-zh.png"))
@@ -154,7 +155,7 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     b.save_screenshot(str(ARTIFACTS / "config-form-zh.png"))
     b.get(d.url + "/config?lang=en")
 
-    # Site overview: upload a plan, drag a channel onto it, see it coloured by its state.
+    # Site overview: upload a plan, place a channel from the tray, see it coloured by its state.
     from selenium.webdriver.common.action_chains import ActionChains
 
     from tests.conftest import png_bytes
@@ -164,11 +165,11 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
     b.get(d.url + "/site")
     b.find_element(By.NAME, "plan").send_keys(str(plan))
     b.find_element(By.ID, "upload").click()
-    marker = wait.until(lambda _: b.find_element(By.CSS_SELECTOR, '.marker[data-channel="t1.lel"]'))
-    img = b.find_element(By.CSS_SELECTOR, "#plan img")
-    ActionChains(b).click_and_hold(marker).move_to_element_with_offset(
-        img, 100, 40
-    ).release().perform()
+    chip = wait.until(lambda _: b.find_element(By.CSS_SELECTOR, '#tray [data-channel="t1.lel"]'))
+    chip.click()
+    ActionChains(b).move_to_element_with_offset(
+        b.find_element(By.ID, "map"), 60, 30
+    ).click().perform()
 
     def placed() -> str:
         conn = open_reader(home)
@@ -179,7 +180,10 @@ def test_login_change_password_see_and_acknowledge_an_alarm(
         return row[0] if row else ""
 
     wait.until(lambda _: "t1.lel" in placed())
+    marker = '#map .marker-label[data-channel="t1.lel"]'
     lel = next(c for c in d.status()["channels"] if c["id"] == "t1.lel")
     expected = "alarm" if lel["alarms_active"] else "ok"  # A1 is now 45: above the 40 %LEL leak
-    wait.until(lambda _: expected in marker.get_attribute("class").split())
+    wait.until(
+        lambda _: expected in b.find_element(By.CSS_SELECTOR, marker).get_attribute("class").split()
+    )
     b.save_screenshot(str(ARTIFACTS / "site-overview.png"))

@@ -60,7 +60,10 @@ def test_a_password_change_ends_every_other_session(box: Daemon) -> None:
     copy = client_at(box, "10.0.0.3", app)
     copy.set_cookie("safetybox_session", mine.get_cookie("safetybox_session").value)
     new = PASSWORD + " 2"
-    r = mine.post("/password", data={"old": PASSWORD, "new": new, "csrf_token": csrf(mine, "/")})
+    r = mine.post(
+        "/password",
+        data={"old": PASSWORD, "new": new, "confirm": new, "csrf_token": csrf(mine, "/")},
+    )
     assert r.status_code == 302 and r.headers["Location"] == "/"
     assert mine.get("/").status_code == 200, "the browser that changed it stays logged in"
     assert other.get("/").headers["Location"] == "/login"

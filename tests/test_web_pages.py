@@ -62,11 +62,26 @@ def test_first_login_forces_a_password_change(box, client: FlaskClient) -> None:
     assert r.status_code == 302 and r.headers["Location"] == "/password"
     assert client.get("/").headers["Location"] == "/password", "nothing else until changed"
     token = csrf(client, "/password")
-    r = client.post("/password", data={"old": initial, "new": "short", "csrf_token": token})
+
+    def change(
+        new: str, confirm: str | None = None, old: str = initial, lang: str = "en"
+    ) -> object:
+        form = {"old": old, "new": new, "confirm": new if confirm is None else confirm}
+        return client.post(f"/password?lang={lang}", data={**form, "csrf_token": token})
+
+    r = change("short")
     assert r.status_code == 400 and "at least 10 characters" in r.get_data(as_text=True)
-    r = client.post("/password", data={"old": "nope", "new": PASSWORD, "csrf_token": token})
-    assert r.status_code == 400
-    r = client.post("/password", data={"old": initial, "new": PASSWORD, "csrf_token": token})
+    r = change("short", lang="zh-CN")
+    assert r.status_code == 400 and "至少需要 10 个字符" in r.get_data(as_text=True)
+    for common in ("password123", "Password123!", "qwerty2024!", "woaini1314", "aaaaaaaaaaaa"):
+        r = change(common)
+        assert r.status_code == 400 and "password" in r.get_data(as_text=True), common
+    r = change(PASSWORD, PASSWORD + "x")
+    assert r.status_code == 400 and "The two new passwords differ." in r.get_data(as_text=True)
+    assert change(PASSWORD, old="nope").status_code == 400
+    page = client.get("/password?lang=en").get_data(as_text=True)
+    assert 'name="confirm"' in page and 'autocomplete="new-password"' in page
+    r = change(PASSWORD)
     assert r.status_code == 302 and r.headers["Location"] == "/"
     page = client.get("/").get_data(as_text=True)
     assert 'data-channel="t1.lel"' in page and "<script src=" in page
@@ -105,7 +120,10 @@ def test_ack_button_on_the_page(box, client: FlaskClient) -> None:  # noqa: ANN0
     login(client, "ops", PASSWORD)
     wait_for(lambda: any(v["state"] == "active_unack" for v in d.engine.views), what="alarm")
     page = client.get("/").get_data(as_text=True)
-    assert 'action="/alarms/t1.lel:A1/ack"' in page
+    # The rows are drawn by the page's script from the data embedded for it (then the push).
+    initial = json.loads(re.search(r'id="push-initial">(.*?)</script>', page).group(1))
+    assert any(a["id"] == "t1.lel:A1" for a in initial["alarms"]["alarms"])
+    assert 'data-operator="1"' in page and 'id="banner-ack"' in page
     token = csrf(client, "/")
     assert client.post("/alarms/t1.lel:A1/ack", data={}).status_code == 400, "no CSRF token"
     r = client.post("/alarms/t1.lel:A1/ack", data={"csrf_token": token})
@@ -193,7 +211,8 @@ def test_viewer_sees_the_system_page_but_cannot_act(box, client) -> None:  # noq
     d.accounts.create("vic", PASSWORD, "viewer", must_change=False)
     login(client, "vic", PASSWORD)
     page = client.get("/system").get_data(as_text=True)
-    assert d.box_id in page and "[ok] store" in page
+    assert d.box_id in page and "<td>store</td><td>✔ ok</td>" in page
+    assert "/wall?key=" not in page, "only admins see the wall key"
     token = csrf(client, "/")
     assert client.post("/silence", data={"csrf_token": token}).status_code == 403
     assert client.post("/alarms/t1.lel:A1/ack", data={"csrf_token": token}).status_code == 403
@@ -216,7 +235,7 @@ def test_config_page_checks_diffs_applies_and_restores(box, client) -> None:  # 
     r = client.post("/config/check", data={"csrf_token": token, "text": bad})
     html = r.get_data(as_text=True)
     assert r.status_code == 400
-    assert "channels[0].alarms.thresholds.levels[0].at</code> = &#39;x&#39;" in html
+    assert "channels[0].alarms.thresholds.levels[0].at</code> = <code>&#39;x&#39;</code>" in html
     assert "Input should be a valid number" in html
     good = current.replace("at = 25.0,", "at = 30.0,")
     r = client.post("/config/check", data={"csrf_token": token, "text": good})
@@ -250,8 +269,13 @@ def test_trend_page(box, client) -> None:  # noqa: ANN001
     login(client, "vic", PASSWORD)
     wait_for(lambda: d.writer.stats.committed_readings > 5, what="readings")
     d.writer.flush()
-    page = client.get("/trend/t1.lel?range=hour").get_data(as_text=True)
-    assert "<svg" in page and "<polyline" in page and ">A1</text>" in page
+    page = client.get("/trend/t1.lel?range=hour&with=t1.temp&with=nope").get_data(as_text=True)
+    assert "vendor/uplot/uPlot.iife.min.js" in page and 'data-channels="t1.lel,t1.temp"' in page
+    with client.get("/static/vendor/uplot/uPlot.iife.min.js") as vendored:
+        assert vendored.status_code == 200
+    api = client.get("/api/trend/t1.lel?range=day").json
+    assert api["span_ms"] == 86_400_000 and api["bucket_ms"] == 600_000
+    assert api["thresholds"]["A1"] == 25.0 and api["points"]
     assert client.get("/trend/t1.lel?range=year").status_code == 400
     assert client.get("/trend/nope").status_code == 404
     assert 'href="/trend/t1.lel"' in client.get("/").get_data(as_text=True)
@@ -291,7 +315,8 @@ def test_site_plan_upload_and_placing_channels(box, client) -> None:  # noqa: AN
     )
     assert bad.status_code == 400 and "percentage" in bad.json["error"]
     page = client.get("/site").get_data(as_text=True)
-    assert 'data-channel="t1.lel" data-x="40.0" data-y="25.0"' in page
+    placed = json.loads(re.search(r'id="positions">(.*?)</script>', page).group(1))
+    assert placed == {"t1.lel": [40.0, 25.0]} and "vendor/leaflet/leaflet.js" in page
     client.post("/logout", data={"csrf_token": token})
     login(client, "vic", PASSWORD)
     token = csrf(client, "/site")
@@ -313,12 +338,22 @@ def test_alarm_history_with_filters(box, client) -> None:  # noqa: ANN001
     wait_for(lambda: d.engine.views, what="an alarm")
     d.writer.flush()
     page = client.get("/alarms/history").get_data(as_text=True)
-    assert "alarm_raised" in page and "t1.lel:A1" in page
+    table = page.split('id="history"')[1].split("</table>")[0]
+    assert '<th scope="col">Time (box local time)</th>' in table
+    assert "alarm raised" in table and "t1.lel:A1" in table
+    local = re.search(
+        r"<time datetime=\"[^\"]+Z\">(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4})<", table
+    )
+    assert local, "local time with its UTC offset"
+    csv_text = client.get("/alarms/history.csv?kind=alarm_raised").get_data(as_text=True)
+    head, first = csv_text.lstrip("\ufeff").splitlines()[:2]
+    assert head.startswith("time_local,time_utc,kind,level,source,alarm")
+    assert ",alarm_raised,2,t1.lel,t1.lel:A1," in first
     only = client.get("/alarms/history?kind=alarm_acked").get_data(as_text=True)
-    assert "t1.lel:A1" not in only.split('id="history"')[1]
+    assert "t1.lel:A1" not in only.split('id="history"')[1].split("</table>")[0]
     assert "t1.lel:A1" in client.get("/alarms/history?source=t1.lel&hours=1").get_data(as_text=True)
     assert client.get("/alarms/history?hours=abc").status_code == 400
-    assert "alarm_raised" in client.get("/alarms/history?kind=nonsense").get_data(as_text=True)
+    assert "alarm raised" in client.get("/alarms/history?kind=nonsense").get_data(as_text=True)
 
 
 def test_admin_users_diagnostics_and_encrypted_backup(box, client, tmp_path) -> None:  # noqa: ANN001
@@ -338,11 +373,14 @@ def test_admin_users_diagnostics_and_encrypted_backup(box, client, tmp_path) -> 
     login(client, "admin", PASSWORD)
     token = csrf(client, "/users")
     r = client.post("/users", data={"csrf_token": token, "name": "li_wei", "role": "operator"})
-    assert r.status_code == 302 and "temporary" in r.headers["Location"]
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "li_wei: temporary password" in page, "shown, not in a URL"
+    temp = re.search(r"temporary password (\S+) ", page)[1]
+    assert d.accounts.verify("li_wei", temp).must_change
     assert d.accounts.get("li_wei").role == "operator"
     bad = client.post("/users", data={"csrf_token": token, "name": "li_wei", "role": "operator"})
     assert bad.status_code == 400 and "exists already" in bad.get_data(as_text=True)
-    assert client.post("/users/li_wei/reset", data={"csrf_token": token}).status_code == 302
+    assert client.post("/users/li_wei/reset", data={"csrf_token": token}).status_code == 200
     assert client.post("/users/nobody/reset", data={"csrf_token": token}).status_code == 404
 
     z = zipfile.ZipFile(io.BytesIO(client.get("/system/diagnostics").data))
@@ -405,8 +443,8 @@ def test_config_form_shows_field_errors_then_diff_then_applies(box, client) -> N
     assert d.engine.rules["t1.lel"].thresholds.at["A1"] == 25.0, "nothing applied"
     code, html = post("30")
     assert code == 200 and 'id="diff"' in html
-    assert "-levels = [{ name = &#34;A1&#34;, at = 25.0" in html
-    assert "+levels = [{ name = &#34;A1&#34;, at = 30" in html
+    assert '<span class="del">-levels = [{ name = &#34;A1&#34;, at = 25.0' in html
+    assert '<span class="add">+levels = [{ name = &#34;A1&#34;, at = 30' in html
     text = re.search(r'<textarea name="text" hidden>(.*?)</textarea>', html, re.S).group(1)
     base = re.search(r'name="base" value="([0-9a-f]+)"', html).group(1)
     import html as _html
@@ -565,6 +603,7 @@ ROLE_ORDER = ("viewer", "operator", "admin")
 PUBLIC = {"/static/<path:filename>", "/login", "/api/status", "/api/openapi.json", "/api/health"}
 PUBLIC |= {"/api/alarms"}  # read-only: what a monitoring tool polls without an account
 SESSION = {"/logout", "/api/session", "/api/password", "/password", "/site/plan"}
+SESSION |= {"/api/push", "/wall"}  # a stream for any login (tests/test_web_push.py); the wall key
 PARAMS = {
     "alarm_id": "t1.lel:A1",
     "action": "ack",
@@ -735,8 +774,10 @@ def test_a_new_area_is_one_blueprint_and_one_template(box, monkeypatch) -> None:
     assert 'href="/example"' not in viewer.get("/").get_data(as_text=True)
     assert viewer.get("/example").status_code == 403
     page = operator.get("/example?lang=zh-CN").get_data(as_text=True)
-    assert '<a href="/example">人员定位</a>' in page and "A. Li, B. Wang" in page
-    links = re.findall(r'<a href="(/[a-z]*)">', operator.get("/?lang=en").get_data(as_text=True))
+    assert '<a href="/example" aria-current="page">人员定位</a>' in page, "the current page"
+    assert "A. Li, B. Wang" in page
+    assert 'data-push="example"' in page, "the area's page subscribes to its own push topic"
+    links = re.findall(r'<a href="(/[a-z]*)"[ >]', operator.get("/?lang=en").get_data(as_text=True))
     assert links[:4] == ["/", "/site", "/example", "/system"], "ordered by the areas' NAV"
 
 
@@ -752,6 +793,9 @@ def test_admins_change_roles_and_remove_accounts_but_never_the_last_admin(box, c
     assert r.status_code == 400 and "your own account" in r.get_data(as_text=True)
     r = client.post("/users/ops/role", data={"csrf_token": token, "role": "admin"})
     assert r.status_code == 302 and d.accounts.get("ops").role == "admin"
+    assert "ops：角色已改为管理员" in client.get(r.headers["Location"] + "&lang=zh-CN").get_data(
+        as_text=True
+    )
     other = create_app(d.api, {"TESTING": True}).test_client()
     login(other, "ops", PASSWORD)
     assert other.get("/users").status_code == 200, "the new role applies at the next request"
@@ -806,22 +850,24 @@ def test_config_form_names_fields_in_chinese_beside_the_key(box, client) -> None
     d.accounts.set_password("admin", PASSWORD, must_change=False)
     login(client, "admin", PASSWORD)
     html = client.get("/config/form/channels/0?lang=zh-CN").get_data(as_text=True)
-    assert 'at <span class="zh">报警值</span></label>' in html
-    assert 'on_delay_s <span class="zh">报警延时(秒)</span>' in html
+    assert 'at</code> <span class="zh">报警值</span></label>' in html
+    assert 'on_delay_s</code> <span class="zh">报警延时(秒)</span>' in html
     html = client.get("/config/form/channels/0?lang=en").get_data(as_text=True)
     assert "报警值" not in html
 
 
-def test_the_alarm_list_carries_the_signature_the_page_polls_against(box, client) -> None:  # noqa: ANN001
+def test_the_page_embeds_the_alarms_it_was_rendered_with(box, client) -> None:  # noqa: ANN001
     """Found on a phone-sized screenshot: an alarm raised between rendering and the page's first
-    poll left "No alarms" on screen, because the script compared against its own first poll."""
+    update left "No alarms" on screen. The page now carries the alarm state it was rendered with,
+    and the push stream sends the current state the moment it opens."""
     d, _ = box
     d.accounts.set_password("admin", PASSWORD, must_change=False)
     login(client, "admin", PASSWORD)
     wait_for(lambda: d.api.snapshot()["alarms"], what="the step alarm")
-    html = client.get("/").get_data(as_text=True)
-    expected = ",".join(f"{a['id']}:{a['state']}" for a in d.api.snapshot()["alarms"])
-    assert f'data-signature="{expected}"' in html and expected.startswith("t1.lel:A1:")
+    for path in ("/", "/system", "/alarms/history", "/config"):
+        html = client.get(path).get_data(as_text=True)
+        initial = json.loads(re.search(r'id="push-initial">(.*?)</script>', html).group(1))
+        assert [a["id"] for a in initial["alarms"]["alarms"]] == ["t1.lel:A1"], path
 
 
 def test_config_forms_survive_any_input(box, client) -> None:  # noqa: ANN001
@@ -866,3 +912,39 @@ def test_config_forms_survive_any_input(box, client) -> None:  # noqa: ANN001
     run()
     assert d.home.config_file.read_text() == before
     assert d.api.health_problems() == []
+
+
+def test_the_wall_key_opens_a_read_only_display_that_never_acts(box, client) -> None:  # noqa: ANN001
+    d, _ = box
+    d.accounts.set_password("admin", PASSWORD, must_change=False)
+    admin = create_app(d.api, {"TESTING": True}).test_client()
+    login(admin, "admin", PASSWORD)
+    key = re.search(r"/wall\?key=([0-9a-f]+)", admin.get("/system").get_data(as_text=True))[1]
+    assert client.get("/wall?key=" + "0" * 32).status_code == 403
+    assert client.get("/wall").status_code == 302, "no key, no login: to the login page"
+    r = client.get("/wall?key=" + key)
+    assert r.status_code == 302 and r.headers["Location"] == "/wall"
+    wall = client.get("/wall").get_data(as_text=True)
+    assert 'class="wall"' in wall and 'class="wall-head"' in wall and "<nav" not in wall
+    assert 'data-operator="0"' in wall and 'id="banner-ack"' not in wall
+    assert client.get("/alarms/history").status_code == 200, "it sees what a viewer sees"
+    assert client.get("/config").status_code == 403
+    token = re.search(r'name="csrf-token" content="([^"]+)"', wall)[1]
+    for path in ("/api/alarms/ack-all", "/api/alarms/silence", "/api/alarms/t1.lel:A1/ack"):
+        r = client.post(path, headers={"X-CSRF-Token": token}, json={})
+        assert r.status_code == 403, path
+    assert client.post("/silence", data={"csrf_token": token}).status_code == 403
+    # A key from another box (another API token) opens nothing.
+    other = create_app(FakeWallBox(d.api), {"TESTING": True}).test_client()
+    assert other.get("/wall?key=" + key).status_code == 403
+
+
+class FakeWallBox:
+    """The same box with another API token."""
+
+    def __init__(self, api: object) -> None:
+        self._api = api
+        self.api_token = "x" * 64
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._api, name)

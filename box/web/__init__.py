@@ -18,10 +18,11 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from box.core import plugins
 from box.web.auth import csrf_token, current_user
-from box.web.i18n import lang, t
+from box.web.i18n import check_name, duration, lang, t, texts
 from box.web.login_throttle import LoginThrottle
 from box.web.nav import NavItem, nav_items
 from box.web.port import WebBox
+from box.web.push import BUILTIN_SOURCES, MAX_STREAMS, Hub, PushSource
 from box.web.sessions import SessionRegistry
 
 # Everything the page uses comes from the box itself; no inline script may run, no other site
@@ -53,6 +54,7 @@ AREAS = (
     "box.web.alarms_api",
     "box.web.wipe_api",
     "box.web.people_api",
+    "box.web.live_pages",
 )
 ENTRY_POINT_GROUP = plugins.WEB
 
@@ -88,16 +90,37 @@ def create_app(box: WebBox, test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["safetybox.sessions"] = SessionRegistry()
     app.extensions["safetybox.throttle"] = LoginThrottle()
-    app.jinja_env.globals.update(t=t, lang=lang, csrf_token=csrf_token, user=current_user)
+    app.jinja_env.globals.update(
+        t=t,
+        lang=lang,
+        texts=texts,
+        csrf_token=csrf_token,
+        user=current_user,
+        box_name=lambda: box.config.box.name,
+        box_id=lambda: box.box_id,
+        site_name=lambda: box.config.box.site or box.config.box.name,
+        output_label=output_label,
+        check_name=check_name,
+        duration=duration,
+        push_initial=lambda topics: app.extensions["safetybox.push"].sample(
+            frozenset(("alarms", "box", *str(topics).split()))
+        ),
+    )
+    app.jinja_env.filters["diff_html"] = diff_html
     if isinstance(app.json, DefaultJSONProvider):  # Flask's own: keep the documented order
         app.json.sort_keys = False
     if test_config:
         app.config.update(test_config)
     nav: list[NavItem] = []
+    sources: list[PushSource] = list(BUILTIN_SOURCES)
     for area in _areas():
         app.register_blueprint(area.bp)
         nav += getattr(area, "NAV", [])
+        sources += getattr(area, "PUSH", [])
     app.config["NAV"] = nav
+    app.extensions["safetybox.push"] = Hub(
+        box, sources, app.config.get("PUSH_MAX_STREAMS", MAX_STREAMS)
+    )
     app.jinja_env.globals.update(nav=nav_items)
 
     @app.after_request
@@ -122,3 +145,28 @@ def create_app(box: WebBox, test_config: dict[str, Any] | None = None) -> Flask:
         return exc
 
     return app
+
+
+def output_label(name: str) -> str:
+    """An output's name in words: "Red lamp", "Relay tank-farm-valve"."""
+    kind, _, rest = name.partition(":")
+    if rest:
+        return f"{t('out.' + kind) if kind in ('relay', 'plugin') else kind} {rest}"
+    label = t("out." + name)
+    return name if label == "out." + name else label
+
+
+def diff_html(diff: str) -> Any:
+    """A unified diff with each line marked added, removed, hunk or header (coloured by CSS,
+    and still starting with its +/- sign, so it reads without colour too)."""
+    from markupsafe import Markup, escape
+
+    out = []
+    for line in diff.splitlines():
+        cls = (
+            "meta"
+            if line.startswith(("+++", "---"))
+            else {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "ctx")
+        )
+        out.append(f'<span class="{cls}">{escape(line)}</span>')
+    return Markup("".join(out))  # noqa: S704 - every line escaped above

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from box.store.writer import StoreWriter
 
 ROLES = ("viewer", "operator", "admin")
-MIN_PASSWORD = 10
 
 
 @functools.cache
@@ -59,10 +58,11 @@ class User:
 
 
 def check_password(password: str, name: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
-    if password.lower() == name.lower():
-        raise AccountError("the password must not be the user name")
+    from box.web.passwords import password_problem
+
+    problem = password_problem(password, name)
+    if problem:
+        raise AccountError(problem)
 
 
 class Accounts:

@@ -10,6 +10,7 @@ import time
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -25,6 +26,8 @@ from flask import (
 from box.web.accounts import ROLES, AccountError
 from box.web.audit import audit
 from box.web.auth import body, page_role, require_role, who
+from box.web.i18n import message as message_in_language
+from box.web.i18n import t
 from box.web.nav import NavItem
 from box.web.port import current_box
 
@@ -35,12 +38,25 @@ NAV = [NavItem("/users", "users", role="admin", order=50)]
 @bp.get("/users")
 @page_role("admin")
 def users() -> Any:
+    done, name, role = (request.args.get(k, "")[:64] for k in ("done", "user", "role"))
+    shown = {"role": t("u.role_changed"), "removed": t("u.removed")}.get(done)
+    return _users_page(shown.format(user=name, role=t("role." + role)) if shown else None)
+
+
+def _users_page(message: str | None = None, error: str | None = None, status: int = 200) -> Any:
     return render_template(
         "users.html",
         users=current_box().accounts.list(),
         roles=ROLES,
-        message=request.args.get("message"),
-    )
+        message=message,
+        error=message_in_language(error) if error else None,
+    ), status
+
+
+def _temporary(name: str, password: str) -> Any:
+    """The new temporary password, shown once on this page (never put in a URL, where it would
+    stay in the browser's history and the logs)."""
+    return _users_page(t("u.temporary").format(user=name, password=password))
 
 
 def _create(name: str, role: str, by: str) -> str:
@@ -68,10 +84,8 @@ def add_user() -> Any:
     try:
         password = _create(name, role, g.user.name)
     except AccountError as exc:
-        return render_template(
-            "users.html", users=current_box().accounts.list(), roles=ROLES, error=str(exc)
-        ), 400
-    return redirect(f"/users?message={name}: temporary password {password}")
+        return _users_page(error=str(exc), status=400)
+    return _temporary(name, password)
 
 
 @bp.post("/users/<name>/reset")
@@ -80,7 +94,7 @@ def reset_user(name: str) -> Any:
     password = _reset(name, g.user.name)
     if password is None:
         abort(404, f"no account {name!r}")
-    return redirect(f"/users?message={name}: temporary password {password}")
+    return _temporary(name, password)
 
 
 def _set_role(name: str, role: str, by: str) -> None:
@@ -94,9 +108,7 @@ def _remove(name: str, by: str) -> None:
 
 
 def _users_page_error(exc: AccountError) -> Any:
-    return render_template(
-        "users.html", users=current_box().accounts.list(), roles=ROLES, error=str(exc)
-    ), (404 if str(exc).startswith("no account") else 400)
+    return _users_page(error=str(exc), status=404 if str(exc).startswith("no account") else 400)
 
 
 @bp.post("/users/<name>/role")
@@ -107,7 +119,7 @@ def set_role(name: str) -> Any:
         _set_role(name, role, g.user.name)
     except AccountError as exc:
         return _users_page_error(exc)
-    return redirect(f"/users?message={name}: role {role}")
+    return redirect(f"/users?{urlencode({'done': 'role', 'user': name, 'role': role})}")
 
 
 @bp.post("/users/<name>/remove")
@@ -119,7 +131,7 @@ def remove_user(name: str) -> Any:
         _remove(name, g.user.name)
     except AccountError as exc:
         return _users_page_error(exc)
-    return redirect(f"/users?message={name}: removed")
+    return redirect(f"/users?{urlencode({'done': 'removed', 'user': name})}")
 
 
 @bp.get("/api/users")

@@ -11,6 +11,7 @@ the store on every request.
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import secrets
 import time
@@ -24,6 +25,21 @@ from box.web.port import current_box
 from box.web.sessions import SessionRegistry
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+WALL_SESSION = "wall-display"  # not a valid account name, so never a real user
+WALL_USER = User(WALL_SESSION, "viewer", False)
+
+
+def wall_key() -> str:
+    """The box's read-only wall display key, derived from its API token (rotating the token
+    ends every wall session)."""
+    token = current_box().api_token.encode()
+    return hmac.new(token, b"safetybox wall display", hashlib.sha256).hexdigest()[:32]
+
+
+def _wall_session_ok() -> bool:
+    saved = session.get("wall")
+    expected = hashlib.sha256(wall_key().encode()).hexdigest()
+    return isinstance(saved, str) and hmac.compare_digest(saved, expected)
 
 
 def bearer_ok() -> bool:
@@ -43,6 +59,10 @@ def current_user() -> User | None:
     if "user" in g:
         return g.user
     g.user = None
+    if session.get("user") == WALL_SESSION:
+        # The wall display: sees like a viewer, never acts, does not time out when idle.
+        g.user = WALL_USER if _wall_session_ok() else None
+        return g.user
     name = session.get("user")
     accounts = current_box().accounts
     if name is None or accounts is None:

@@ -32,6 +32,8 @@ from box.config.secrets import mask_text, unmask_text
 from box.core.errors import ConfigError
 from box.web.auth import page_role
 from box.web.field_names import zh_name
+from box.web.help_zh import CHOICES, help_zh
+from box.web.i18n import lang
 from box.web.nav import NavItem
 from box.web.port import current_box
 
@@ -261,5 +263,7 @@ def _form_page(
         action=action,
         base=digest(_running()),
         zh_name=zh_name,
+        help_text=lambda text: help_zh(text) if lang() == "zh-CN" else text,
+        choice_text=lambda value: CHOICES.get(value, value) if lang() == "zh-CN" else value,
         **ctx,
     ), status

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +35,9 @@ from box.web.auth import (
     login_session,
     page_role,
     require_role,
+    wall_key,
 )
+from box.web.i18n import message, t
 from box.web.login_throttle import LoginThrottle
 from box.web.nav import NavItem
 from box.web.port import current_box
@@ -94,12 +95,12 @@ def _login(name: Any, password: Any) -> tuple[User | None, str]:
 @bp.post("/login")
 def login() -> Any:
     if _too_many_attempts():
-        return _page("login.html", 429, error="too many attempts: wait a minute")
+        return _page("login.html", 429, error=message("too many attempts: wait a minute"))
     if not csrf_ok():
-        return _page("login.html", 400, error="the form expired: load the page again")
+        return _page("login.html", 400, error=message("the form expired: load the page again"))
     user, error = _login(request.form.get("user"), request.form.get("password"))
     if user is None:
-        return _page("login.html", 401, error=error)
+        return _page("login.html", 401, error=message(error))
     return redirect("/password" if user.must_change else "/")
 
 
@@ -195,13 +196,15 @@ def change_password() -> Any:
     if user is None:
         return redirect("/login")
     if not csrf_ok():
-        return _page("password.html", 400, error="the form expired: load the page again")
+        return _page("password.html", 400, error=message("the form expired: load the page again"))
+    if request.form.get("new", "") != request.form.get("confirm", ""):
+        return _page("password.html", 400, error=t("pw.mismatch"))
     try:
         current_box().accounts.change_password(
             user.name, request.form.get("old", ""), request.form.get("new", "")
         )
     except AccountError as exc:
-        return _page("password.html", 400, error=str(exc))
+        return _page("password.html", 400, error=message(str(exc)))
     audit("password_changed", user=user.name)
     _renew(user.name)
     return redirect("/")
@@ -210,14 +213,14 @@ def change_password() -> Any:
 @bp.get("/")
 @page_role("viewer")
 def dashboard() -> Any:
-    status = current_box().snapshot()
-    return _page("dashboard.html", status_=status, alarm_signature=alarm_signature(status))
+    return dashboard_page(wall=False)
 
 
-def alarm_signature(status: dict[str, Any]) -> str:
-    """What the alarm list shows, as app.js computes it from /api/status: the page reloads
-    when the two differ, including an alarm raised between rendering and the first poll."""
-    return ",".join(f"{a['id']}:{a['state']}" for a in status["alarms"])
+def dashboard_page(wall: bool) -> Any:
+    """The dashboard, or the wall display (dark, big, no navigation, never any buttons). The
+    alarm list is drawn by the page's script from the push channel (initially from the data
+    embedded in the page), so there is one way rows are drawn and patched."""
+    return _page("dashboard.html", status_=current_box().snapshot(), wall=wall)
 
 
 SHELVE_MINUTES = (30, 60, 240, 480, 1440)
@@ -271,7 +274,8 @@ def system() -> Any:
         status_=current_box().snapshot(),
         checks=run_checks(current_box().home),
         cpu_temp=_cpu_temperature(),
-        now=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        now=local_time(now_ms()),
+        wall_key=wall_key() if g.user.can("admin") else "",
     )
 
 
@@ -303,14 +307,24 @@ def _trend(channel: str, range_name: str) -> tuple[dict[str, Any], list[Any]]:
 @bp.get("/trend/<channel>")
 @page_role("viewer")
 def trend_page(channel: str) -> Any:
-    from markupsafe import Markup
-
-    from box.store.trends import RANGES, svg
+    """One or more channels (``?with=a,b``) over the chosen range, drawn by uPlot (vendored)
+    from /api/trend and extended live from the push channel."""
+    from box.store.trends import RANGES
 
     range_name = request.args.get("range", "hour")
-    ch, points = _trend(channel, range_name)
-    chart = Markup(svg(points, ch.get("thresholds", {})))  # noqa: S704 - built from numbers
-    return _page("trend.html", ch=ch, chart=chart, range_name=range_name, ranges=list(RANGES))
+    ch, _ = _trend(channel, range_name)
+    status = current_box().snapshot()
+    extra = [c for w in request.args.getlist("with") for c in w.split(",") if c and c != channel]
+    known = {c["id"]: c for c in status["channels"]}
+    shown = [ch] + [known[c] for c in extra if c in known]
+    return _page(
+        "trend.html",
+        ch=ch,
+        shown=shown,
+        all_channels=status["channels"],
+        range_name=range_name,
+        ranges=list(RANGES),
+    )
 
 
 @bp.get("/api/trend/<channel>")
@@ -319,10 +333,16 @@ def trend_api(channel: str) -> Any:
     """Min/max/mean per bucket (1 min for an hour, 10 min for a day, 1 h for a week)."""
     range_name = request.args.get("range", "hour")
     ch, points = _trend(channel, range_name)
+    from box.store.trends import RANGES
+
+    span_min, bucket_min = RANGES[range_name]
     return jsonify(
         channel=channel,
         unit=ch.get("unit"),
         range=range_name,
+        now_ms=now_ms(),
+        span_ms=span_min * 60_000,
+        bucket_ms=bucket_min * 60_000,
         thresholds=ch.get("thresholds", {}),
         points=[{"t": t, "min": lo, "max": hi, "mean": mean} for t, lo, hi, mean in points],
     )
@@ -366,7 +386,8 @@ def _history(args: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         {
             "seq": seq,
             "ts": ts,
-            "time": datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "time": local_time(ts),
+            "time_utc": datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "kind": k,
             "level": level,
             "source": src,
@@ -382,6 +403,38 @@ def _history(args: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def alarm_history() -> Any:
     events, filters = _history(request.args)
     return _page("history.html", events=events, kinds=HISTORY_KINDS, **filters)
+
+
+@bp.get("/alarms/history.csv")
+@page_role("viewer")
+def alarm_history_csv() -> Any:
+    """The same rows as the page, as CSV (UTF-8 with a BOM, so spreadsheet tools read the
+    Chinese text right)."""
+    import csv
+    import io
+
+    events, _ = _history(request.args)
+    out = io.StringIO()
+    out.write("\ufeff")
+    w = csv.writer(out)
+    w.writerow(["time_local", "time_utc", "kind", "level", "source", "alarm", "state", "who",
+                "reason", "details"])  # fmt: skip
+    for e in events:
+        d = e["details"]
+        w.writerow([
+            e["time"], e["time_utc"], e["kind"], e["level"], e["source"], d.get("alarm", ""),
+            d.get("state", ""), d.get("who", ""), d.get("reason", ""),
+            json.dumps(d, ensure_ascii=False, sort_keys=True),
+        ])  # fmt: skip
+    resp = make_response(out.getvalue())
+    resp.headers["Content-Type"] = "text/csv; charset=utf-8"
+    resp.headers["Content-Disposition"] = "attachment; filename=alarm-history.csv"
+    return resp
+
+
+def local_time(ts_ms: int) -> str:
+    """The box's local time with its UTC offset (the site's clock, not the server's UTC)."""
+    return datetime.fromtimestamp(ts_ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
 
 
 @bp.get("/api/alarms/history")

@@ -88,6 +88,13 @@ class WebServer:
         tls: tuple[Path, Path] | None = None,
         unix_socket: str | None = None,
     ) -> None:
+        """``threads`` serve ordinary requests; each open page's push stream holds a thread of
+        its own for as long as it is open, so the pool has room for every allowed stream on top
+        (box/web/push.py bounds them), and a wall of open pages never starves a click."""
+        from box.web.push import Hub
+
+        self._hub: Hub | None = app.extensions.get("safetybox.push")
+        streams = self._hub.max_streams if self._hub is not None else 0
         # cheroot would take over fd 3 if it saw systemd socket activation variables; the
         # box binds its own configured addresses.
         os.environ.pop("LISTEN_PID", None)
@@ -97,7 +104,9 @@ class WebServer:
             for entry in listen:
                 addr = split_listen(entry)
                 _probe(addr)
-                server = _limited(Server(addr, app, numthreads=threads, server_name="safetybox"))
+                server = _limited(
+                    Server(addr, app, numthreads=threads + streams, server_name="safetybox")
+                )
                 if tls is not None:
                     server.ssl_adapter = _adapter(*tls)
                 server.prepare()  # binds and listens; raises OSError if it cannot
@@ -128,6 +137,8 @@ class WebServer:
         return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self._hub is not None:
+            self._hub.close()  # ends every stream, so the server's workers can finish
         for server in self._servers:
             server.stop()
         for thread in self._threads:

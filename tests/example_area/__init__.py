@@ -8,9 +8,12 @@ from flask import Blueprint, render_template
 
 from box.web.auth import page_role
 from box.web.nav import NavItem
+from box.web.push import PushSource
 
 bp = Blueprint("example_area", __name__, template_folder="templates")
 NAV = [NavItem("/example", ("Positions", "人员定位"), role="operator", order=25)]
+# Its live data: sampled while a page is open, sent to the pages that subscribe to "example".
+PUSH = [PushSource("example", lambda box: {"example": {"people": 2, "box": box.box_id}}, 0.2)]
 
 
 @bp.get("/example")
