@@ -10,6 +10,7 @@ exposure), cameras (named in its alarms) and outputs (relays that follow its ala
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -139,6 +140,11 @@ class Positioning(StrictModel):
     name: str = Field(default="", max_length=80)
     zones: list[Zone] = Field(default_factory=list)
     people: list[Person] = Field(default_factory=list)
+    plan_size_m: tuple[float, float] | None = Field(
+        default=None,
+        description="width and height of the site plan image in site metres, origin at its "
+        "bottom-left corner (default: the zones' extent plus 10 %)",
+    )
     margin_m: float = Field(
         default=0.5, ge=0, le=20, description="a fence is left only this far outside it"
     )
@@ -157,6 +163,21 @@ class Positioning(StrictModel):
     man_down: ManDown = Field(default_factory=ManDown)
     muster: Muster = Field(default_factory=Muster)
     exposure: list[GasExposure] = Field(default_factory=list)
+
+    @field_validator("plan_size_m")
+    @classmethod
+    def _positive(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not all(math.isfinite(d) and d > 0 for d in v):
+            raise ValueError("plan_size_m must be two positive sizes in metres")
+        return v
+
+    def plan_extent(self) -> tuple[float, float]:
+        """(width, height) in metres of the plan the map draws on."""
+        if self.plan_size_m is not None:
+            return self.plan_size_m
+        xs = [x for z in self.zones for x, _ in z.polygon] or [10.0]
+        ys = [y for z in self.zones for _, y in z.polygon] or [10.0]
+        return (max(max(xs), 1.0) * 1.1, max(max(ys), 1.0) * 1.1)
 
     @model_validator(mode="after")
     def _references(self) -> Positioning:

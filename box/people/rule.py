@@ -728,6 +728,7 @@ class PeopleRule(SiteRule):
             )
         return {
             "plan": self.plan.id,
+            "plan_m": list(self.plan.plan_extent()),
             "ts": now,
             "people": people,
             "zones": zones,

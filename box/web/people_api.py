@@ -19,6 +19,7 @@ from box.core.records import now_ms
 from box.timeparse import parse_time_ms
 from box.web.auth import body, require_role, who
 from box.web.port import current_box
+from box.web.push import PushSource
 
 bp = Blueprint("people", __name__)
 
@@ -36,6 +37,25 @@ MAX_TRACK_ROWS = 200_000
 @runtime_checkable
 class PositioningBox(Protocol):
     def positioning(self, action: str, args: dict[str, Any] | None = None) -> Any: ...
+
+
+def _people_push(box: Any) -> dict[str, Any]:
+    """The site map's people layer: where everyone is, zone states, the muster roll (sampled
+    four times a second while a page listens; sent only when it changed)."""
+    if not isinstance(box, PositioningBox):
+        return {}
+    try:
+        snap = box.positioning("snapshot")
+    except CommandRefused:  # no [[positioning]] on this box
+        return {}
+    view = dict(snap)
+    for person in view.get("people", []):
+        person.pop("age_s", None)  # changes every sample; the page ages ts_ms itself
+    view.pop("ts", None)
+    return {"people": view}
+
+
+PUSH = [PushSource("people", _people_push, 0.25)]
 
 
 def _live(action: str, **args: Any) -> Any:

@@ -30,6 +30,7 @@ ZH: dict[str, str] = {
     "lost_after_s": "失联判定(秒)",
     "man_down": "倒地/静止报警",
     "margin_m": "围栏回差(米)",
+    "plan_size_m": "厂区图尺寸(米)",
     "max_people": "人数上限",
     "max_stay_s": "最长停留(秒)",
     "max_unknown_tags": "未登记标签上限",
