@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from box.config.loader import ConfigInvalid, parse_config
-from box.core.records import Position, now_ms
+from box.core.records import Position, Snapshot, now_ms
 from box.keys import FileKeyProvider
 from box.paths import BoxHome
 from box.store.database import connect
@@ -89,3 +89,27 @@ def test_a_bad_policy_is_refused_by_name() -> None:
         parse_config(
             'config_version = 1\n[sync]\nrecord_policy = { position = { upstream = "some" } }\n'
         )
+
+
+def test_snapshots_go_upstream_as_thumbnails_when_the_policy_says_so(
+    store: tuple[BoxHome, StoreWriter],
+) -> None:
+    bh, writer = store
+    ts = now_ms()
+    writer.submit_records(
+        [Snapshot("gate", ts, "r1", "gate.intrusion", "A" * 40_000, 640, 360, "person", "B" * 900)]
+    )
+    assert writer.flush()
+    whole = _sent_data(_outbox(bh, ""), ts / 1000 + 60)
+    assert whole[0]["jpeg_b64"] == "A" * 40_000
+    small = _sent_data(
+        _outbox(bh, 'record_policy = { snapshot = { upstream = "thumbnail" } }'), ts / 1000 + 60
+    )
+    assert "jpeg_b64" not in small[0] and small[0]["thumb_b64"] == "B" * 900
+    assert small[0]["labels"] == "person" and small[0]["channel"] == "gate.intrusion"
+
+
+def _sent_data(outbox: Outbox, now: float) -> list[dict]:
+    batch = outbox.next_batch(now)
+    assert batch is not None
+    return [r[4] for r in batch.payload["records"]]

@@ -4,6 +4,7 @@ a worker killed mid-stream is restarted while the gas alarms keep working."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -139,6 +140,11 @@ def test_camera_to_alarm_to_relay_with_a_linked_encrypted_snapshot_and_worker_re
         assert snap is not None and "person" in snap.labels and "yard" in snap.labels
         data = snapshots.jpeg(conn, snap.id)
         assert data is not None and data[:2] == b"\xff\xd8"  # a JPEG
+        stored = json.loads(
+            conn.execute("SELECT data FROM records WHERE id = ?", (snap.id,)).fetchone()[0]
+        )
+        thumb = base64.b64decode(stored["thumb_b64"])  # the small copy a site may send upstream
+        assert thumb[:2] == b"\xff\xd8" and len(thumb) < len(data) / 3
         dets = conn.execute(
             "SELECT data FROM records WHERE type = 'detection' AND key = 'gate'"
         ).fetchall()

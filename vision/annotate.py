@@ -61,3 +61,16 @@ def jpeg(bgr: Any, quality: int = 75) -> bytes:
     if not ok:
         raise ValueError("JPEG encoding failed")
     return bytes(data.tobytes())
+
+
+THUMB_WIDTH = 160
+
+
+def thumbnail(bgr: Any, width: int = THUMB_WIDTH) -> Any:
+    """A small copy of an annotated snapshot: what a site may send upstream instead of it."""
+    import cv2
+
+    h, w = bgr.shape[:2]
+    if w <= width:
+        return bgr
+    return cv2.resize(bgr, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)

@@ -34,6 +34,7 @@ from vision.framepack import pack, ring_shape
 log = logging.getLogger(__name__)
 FAULT_REPEAT_S = 1.0
 MAX_SNAPSHOT_B64 = 4 * 1024 * 1024
+MAX_THUMB_B64 = 64 * 1024
 
 
 class VisionProcess(ProcessDriver):
@@ -88,9 +89,16 @@ def _snapshot_check(camera: str) -> Any:
             int(s.width),
             int(s.height),
             str(s.labels)[:500],
+            s.thumb_b64
+            if isinstance(s.thumb_b64, str) and len(s.thumb_b64) <= MAX_THUMB_B64
+            else "",
         )
 
     return check
+
+
+def _thumb(value: object) -> str:
+    return value if isinstance(value, str) and len(value) <= MAX_THUMB_B64 else ""
 
 
 class CameraDriver(Driver):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from box.core.records import Detection, Quality, Reading, Snapshot, now_ms
-from vision.annotate import annotate, jpeg
+from vision.annotate import annotate, jpeg, thumbnail
 from vision.backends import Detector, load_detector
 from vision.boxes import Found
 from vision.config import LabelFilter, VisionOptions
@@ -31,6 +31,7 @@ from vision.smoke_fire import SmokeFireBaseline
 from vision.zones import zone_of
 
 log = logging.getLogger(__name__)
+THUMB_QUALITY = 60
 REPEAT_DETECTIONS_S = 10.0
 LOAD_WINDOW = 20  # frames in the load average
 
@@ -271,6 +272,7 @@ class CameraPipeline:
     ) -> Snapshot:
         img = annotate(bgr, hits, zones or self.opts.zones, self.opts.snapshot_width)
         data = jpeg(img, self.opts.snapshot_quality)
+        thumb = jpeg(thumbnail(img), THUMB_QUALITY)
         labels = ", ".join(f"{f.label} {f.score:.2f}" + (f" in {z}" if z else "") for f, z in hits)
         return Snapshot(
             self.camera,
@@ -281,6 +283,7 @@ class CameraPipeline:
             img.shape[1],
             img.shape[0],
             labels[:500],
+            base64.b64encode(thumb).decode("ascii"),
         )
 
     def _report(

@@ -116,7 +116,7 @@ class Snapshot:
 
     RECORD_TYPE: ClassVar[str] = "snapshot"
     RECORD_KEY: ClassVar[str] = "camera"
-    STATUS_OMIT: ClassVar[tuple[str, ...]] = ("jpeg_b64",)  # not in the live status JSON
+    STATUS_OMIT: ClassVar[tuple[str, ...]] = ("jpeg_b64", "thumb_b64")  # not in the status
     camera: str
     ts_ms: int
     ref: str
@@ -125,6 +125,8 @@ class Snapshot:
     width: int = 0
     height: int = 0
     labels: str = ""  # what it shows, e.g. "person 0.82 in gate"
+    # A small copy (160 px wide) for upstream: sync.record_policy snapshot = "thumbnail"
+    thumb_b64: str = ""
 
 
 # Why a device is not measuring, when it is working as designed: a driver puts these words in

@@ -28,8 +28,10 @@ class RecordPolicy(StrictModel):
     """What of one record type goes upstream (positions are personal data: a site may send
     them thinned out, or keep them on the box)."""
 
-    upstream: Literal["all", "downsampled", "none"] = Field(
-        default="all", description="all stored rows, one per key every every_s, or none"
+    upstream: Literal["all", "downsampled", "thumbnail", "none"] = Field(
+        default="all",
+        description="all stored rows, one per key every every_s, thumbnail (snapshots: the "
+        "small copy only), or none",
     )
     every_s: float = Field(default=30, gt=0, le=86400, description="for downsampled")
 

@@ -210,7 +210,7 @@ class Outbox:
         # policy", as for readings), so a consumer sees no hole where nothing was meant to go.
         marks = dict(self.record_marks)
         payload["records"] = [
-            [rid, kind, ts, key, json.loads(data)]
+            [rid, kind, ts, key, self._record_data(kind, json.loads(data))]
             for rid, kind, ts, key, data in rows
             if self._record_goes(kind, key, ts, marks)
         ]
@@ -218,9 +218,17 @@ class Outbox:
             Stream.RECORDS, first, last, payload, rows=len(payload["records"]), marks=marks
         )
 
+    def _record_data(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        """A record's fields as they go upstream: with ``thumbnail``, every ``*_b64`` image but
+        the small copy is left out (a snapshot's 20-60 KB JPEG becomes a ~3 KB thumbnail)."""
+        policy = self.sync.record_policy.get(kind)
+        if policy is None or policy.upstream != "thumbnail":
+            return data
+        return {k: v for k, v in data.items() if not k.endswith("_b64") or k == "thumb_b64"}
+
     def _record_goes(self, kind: str, key: str, ts: int, marks: dict[tuple[str, str], int]) -> bool:
         policy = self.sync.record_policy.get(kind)
-        if policy is None or policy.upstream == "all":
+        if policy is None or policy.upstream in ("all", "thumbnail"):
             return True
         if policy.upstream == "none":
             return False
