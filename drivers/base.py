@@ -60,6 +60,11 @@ class Driver(ABC):
     def run(self, stop: threading.Event) -> None:
         """Read until ``stop`` is set. Every wait must be bounded so stop is noticed promptly."""
 
+    def notice(self, event: Any) -> None:  # noqa: B027 - optional hook
+        """Every alarm event of the box (a ``box.core.records.Event``), on the core thread: a
+        driver that acts on some (a camera taking a snapshot for an alarm that names it) only
+        queues the work here, never blocks."""
+
     def stop(self) -> None:  # noqa: B027 - optional hook
         """Release what :meth:`start` opened. Must not raise."""
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from box.core.records import Position, now_ms
 from box.paths import BoxHome
 from box.runtime.daemon import Daemon
 from drivers.base import DriverRegistry
@@ -242,4 +243,65 @@ def test_a_camera_without_frames_faults_and_recovers() -> None:
         )
     finally:
         sup.stop()
+        server.stop()
+
+
+LINKED = """
+[[positioning]]
+id = "site"
+min_dwell_s = 0
+
+[[positioning.zones]]
+id = "yard"
+name = "Yard"
+type = "restricted"
+polygon = [[0, 0], [10, 0], [10, 10], [0, 10]]
+cameras = ["gate"]
+
+[[positioning.people]]
+tag = "t1"
+name = "Li Wei"
+role = "fitter"
+"""
+
+
+@pytest.mark.slow
+def test_a_positioning_alarm_in_a_zone_takes_a_snapshot_from_its_linked_camera(
+    home: Path,
+) -> None:
+    server = MjpegServer(Scene("empty").frame, fps=8).start()
+    write_config(home, sim_body() + CAMERA.format(url=server.url) + LINKED)
+    registry = DriverRegistry(drivers={"sim": SimDriver, "camera": CameraDriver})
+    d = Daemon(BoxHome.under(home), registry=registry)
+    d.start()
+    try:
+        wait_for(lambda: d.api.snapshot()["channels"], what="the box running")
+        d.pipeline.submit([Position("t1", now_ms(), 5.0, 5.0)])  # not authorised in the yard
+        d.pipeline.submit([Position("t1", now_ms() + 1, 5.0, 5.0, sos=True)])
+
+        def linked() -> list[tuple[str, int]]:
+            d.writer.flush()
+            conn = open_reader(home)
+            try:
+                rows = conn.execute(
+                    "SELECT source, ts FROM events WHERE kind = 'alarm_raised' "
+                    "AND (source LIKE 'person:%' OR source LIKE 'zone:%')"
+                ).fetchall()
+                found = [(s, t) for s, t in rows if snapshots.for_event(conn, s, t)]
+            finally:
+                conn.close()
+            return found if len(found) >= 2 else []
+
+        found = wait_for(linked, timeout=30, what="snapshots of both positioning alarms")
+        conn = open_reader(home)
+        try:
+            snap = snapshots.for_event(conn, *found[0])
+            assert snap is not None and snap.camera == "gate" and "Li Wei" in snap.labels
+            data = snapshots.jpeg(conn, snap.id)
+            assert data is not None and data[:2] == b"\xff\xd8"
+        finally:
+            conn.close()
+        assert d.supervisors[-1].driver.diagnostics()["linked_snapshots"] >= 2
+    finally:
+        d.stop()
         server.stop()

@@ -74,3 +74,20 @@ def thumbnail(bgr: Any, width: int = THUMB_WIDTH) -> Any:
     if w <= width:
         return bgr
     return cv2.resize(bgr, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+
+
+def caption(bgr: Any, text: str) -> Any:
+    """A copy of the frame with ``text`` on a dark band at the top (ASCII shows; other
+    characters are written as '?': OpenCV's fonts have no CJK)."""
+    import cv2
+
+    img = bgr.copy()
+    ascii_text = text.encode("ascii", "replace").decode("ascii")[:80]
+    band = max(18, img.shape[0] // 14)
+    cv2.rectangle(img, (0, 0), (img.shape[1], band), (0, 0, 160), -1)
+    scale = band / 30
+    cv2.putText(
+        img, ascii_text, (6, int(band * 0.75)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+        max(1, int(scale * 2)), cv2.LINE_AA,
+    )  # fmt: skip
+    return img

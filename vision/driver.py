@@ -14,14 +14,16 @@ this.
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from box.core.ports import RecordSink
-from box.core.records import Detection, Quality, Reading, Snapshot, now_ms
+from box.core.records import Detection, Event, Quality, Reading, Snapshot, now_ms
 from box.workers.config import FramesConfig, ProcessDriverConfig
 from box.workers.driver import ProcessDriver, WorkerFailed
 from box.workers.protocol import RestrictedDecoder
@@ -143,6 +145,11 @@ class CameraDriver(Driver):
         self._fault_reason = ""
         self._thread: threading.Thread | None = None
         self._buf: Any = None
+        # Alarms elsewhere that name this camera (positioning zones link cameras): snapshot
+        # requests, taken from the next frame by the feeder thread. Bounded: a camera that is
+        # down keeps the newest few, never piles up.
+        self._linked: deque[Event] = deque(maxlen=8)
+        self.linked_snapshots = 0
 
     # -- Driver -------------------------------------------------------------------------------
 
@@ -178,6 +185,18 @@ class CameraDriver(Driver):
         self.worker.stop()
         live.forget(self.config.name)
 
+    def notice(self, event: Event) -> None:
+        """An alarm raised elsewhere that links this camera (an SOS, an unauthorised entry, a
+        man-down in a zone with ``cameras``): the next frame is stored as its snapshot."""
+        if event.kind != "alarm_raised":
+            return
+        detail = event.details.get("detail")
+        cameras = event.details.get("cameras") or (
+            detail.get("cameras") if isinstance(detail, dict) else None
+        )
+        if isinstance(cameras, list) and self.config.name in cameras:
+            self._linked.append(event)
+
     def diagnostics(self) -> dict[str, Any]:
         cap = self.capture.health() if self.capture is not None else {}
         return {
@@ -190,6 +209,7 @@ class CameraDriver(Driver):
             "frames_skipped_by_budget": self.frames_skipped,
             "fps_budget": self.config.fps_budget,
             "fault": self._fault_reason,
+            "linked_snapshots": self.linked_snapshots,
         }
 
     # -- threads ------------------------------------------------------------------------------
@@ -250,12 +270,49 @@ class CameraDriver(Driver):
                 img = cv2.resize(img, (c.width, c.height), interpolation=cv2.INTER_AREA)
             if live.due(c.name):
                 live.publish(c.name, img, frame.ts_ms)
+            while self._linked:
+                self._snapshot_for(self._linked.popleft(), img)
             self._buf = pack(img, frame.ts_ms, self._buf)
             if self.worker.send_frame(self._buf):
                 self.frames_sent += 1
             # Pace to the budget: frames arriving meanwhile replace each other in the capture.
             next_at = max(next_at + period, now)
             stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def _snapshot_for(self, event: Event, img: Any) -> None:
+        """The frame as the snapshot of ``event`` (linked by its source and time, like a camera
+        alarm's own), captioned with what happened."""
+        from vision.annotate import caption, jpeg, thumbnail
+
+        try:
+            d = event.details
+            raw = d.get("detail")
+            detail: dict[str, Any] = raw if isinstance(raw, dict) else d
+            words = [str(d.get("name") or d.get("alarm") or event.kind)]
+            words += [str(detail[k]) for k in ("person", "zone") if detail.get(k)]
+            shot = caption(img, " - ".join(words))
+            data, thumb = jpeg(shot, 70), jpeg(thumbnail(shot), 60)
+        except Exception:  # noqa: BLE001 - a failed snapshot must not stop the feed
+            log.exception(
+                "camera %s: linked snapshot for %s failed", self.config.name, event.source
+            )
+            return
+        self.linked_snapshots += 1
+        self.sink(
+            [
+                Snapshot(
+                    self.config.name,
+                    event.ts_ms,
+                    f"{self.config.name}:{d.get('alarm', event.source)}:{event.ts_ms}",
+                    event.source,
+                    base64.b64encode(data).decode("ascii"),
+                    int(shot.shape[1]),
+                    int(shot.shape[0]),
+                    " - ".join(words)[:500],
+                    base64.b64encode(thumb).decode("ascii"),
+                )
+            ]
+        )
 
     def _from_worker(self, batch: Any) -> None:
         self.last_result_at = time.monotonic()

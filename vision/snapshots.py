@@ -69,14 +69,22 @@ def jpeg(conn: Any, snapshot_id: int) -> bytes | None:
 
 
 def for_event(conn: Any, source: str, ts_ms: int) -> StoredSnapshot | None:
-    """The snapshot of an alarm event on a camera channel (``source`` like ``gate.intrusion``):
-    the latest one of that channel taken at most ``LINK_WINDOW_MS`` before the event."""
+    """The snapshot of an alarm event: on a camera channel (``source`` like ``gate.intrusion``)
+    the latest one of that channel taken at most ``LINK_WINDOW_MS`` before the event; for an
+    alarm elsewhere that links cameras (``person:t1``, ``zone:yard``), the one a linked camera
+    took for it (stamped with the event's time)."""
     camera = source.split(".", 1)[0]
-    rows = conn.execute(
-        "SELECT id, ts, key, data FROM records WHERE type = 'snapshot' AND key = ? "
-        "AND ts BETWEEN ? AND ? ORDER BY ts DESC",
-        (camera, ts_ms - LINK_WINDOW_MS, ts_ms + 1000),
-    ).fetchall()
+    if ":" in camera:  # not a camera channel: any camera's snapshot for this alarm
+        rows = conn.execute(
+            "SELECT id, ts, key, data FROM records WHERE type = 'snapshot' AND ts = ?",
+            (ts_ms,),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT id, ts, key, data FROM records WHERE type = 'snapshot' AND key = ? "
+            "AND ts BETWEEN ? AND ? ORDER BY ts DESC",
+            (camera, ts_ms - LINK_WINDOW_MS, ts_ms + 1000),
+        ).fetchall()
     for r in rows:
         snap, _ = _row(r)
         if snap.channel == source:

@@ -451,7 +451,7 @@ class Daemon:
         )
         self.engine = AlarmEngine(
             config,
-            self.writer.submit_event,
+            self._alarm_event,
             saved_state=saved,
             persist=self.writer.set_state,
             outputs=Annunciators(self.outputs, self.plugin_outputs),
@@ -459,6 +459,18 @@ class Daemon:
         )
         for name, reason in self.rule_kinds.failed.items():
             self._event("rule_kind_unavailable", Level.LEVEL_3, rule_kind=name, error=reason)
+
+    def _alarm_event(self, event: Event) -> None:
+        """The engine's events: stored, and shown to drivers that act on alarms (a camera that
+        a positioning zone links to snapshots an SOS there). On the core thread."""
+        self.writer.submit_event(event)
+        if not event.kind.startswith("alarm_"):
+            return
+        for sup in self.supervisors:
+            try:
+                sup.driver.notice(event)
+            except Exception:  # a driver's hook never holds up the alarms
+                log.exception("driver %s failed to take note of %s", sup.name, event.kind)
 
     def _start_buttons(self, config: BoxConfigBase) -> None:
         engine, post = self.engine, self.pipeline.post
