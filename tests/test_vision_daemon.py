@@ -305,3 +305,29 @@ def test_a_positioning_alarm_in_a_zone_takes_a_snapshot_from_its_linked_camera(
     finally:
         d.stop()
         server.stop()
+
+
+@pytest.mark.slow
+def test_a_camera_is_a_marker_of_the_site_map(home: Path, camera: MjpegServer) -> None:
+    from box.web import create_app
+    from box.web.camera_pages import _cameras_push
+    from tests.conftest import png_bytes
+
+    write_config(home, sim_body() + CAMERA.format(url=camera.url))
+    registry = DriverRegistry(drivers={"sim": SimDriver, "camera": CameraDriver})
+    d = Daemon(BoxHome.under(home), registry=registry)
+    d.start()
+    try:
+        (BoxHome.under(home).data_dir / "site-plan.png").write_bytes(png_bytes(400, 300))
+        wait_for(lambda: _cameras_push(d.api).get("cameras"), what="the camera's state")
+        assert _cameras_push(d.api)["cameras"][0]["name"] == "gate"
+        client = create_app(d.api, {"TESTING": True}).test_client()
+        token = {"Authorization": f"Bearer {d.api.api_token}"}
+        r = client.post("/api/site/positions", json={"channel": "camera:gate", "x": 10, "y": 20},
+                        headers=token)  # fmt: skip
+        assert r.status_code == 200, r.get_data(as_text=True)
+        bad = client.post("/api/site/positions", json={"channel": "camera:nope", "x": 1, "y": 1},
+                          headers=token)  # fmt: skip
+        assert bad.status_code == 400
+    finally:
+        d.stop()

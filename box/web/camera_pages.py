@@ -13,6 +13,7 @@ from flask import Blueprint, abort, render_template, send_file
 from box.web.auth import page_role
 from box.web.nav import NavItem
 from box.web.port import current_box
+from box.web.push import PushSource
 from vision import live, snapshots
 
 bp = Blueprint("cameras", __name__)
@@ -23,6 +24,28 @@ DAYS = 7
 
 def _cameras() -> list[Any]:
     return [d for d in current_box().config.drivers if getattr(d, "type", "") == "camera"]
+
+
+def _cameras_push(box: Any) -> dict[str, Any]:
+    """The site map's camera markers: each camera's state (alarm, fault or ok)."""
+    names = [d.name for d in box.config.drivers if getattr(d, "type", "") == "camera"]
+    if not names:
+        return {}
+    chans = _channel_state(box.snapshot())
+    diags = box.driver_diagnostics()
+    out = []
+    for name in names:
+        mine = [c for cid, c in chans.items() if cid.startswith(f"{name}.")]
+        state = "ok"
+        if diags.get(name, {}).get("fault") or any(c.get("quality") == "bad" for c in mine):
+            state = "fault"
+        if any(c.get("alarms_active") for c in mine):
+            state = "alarm"
+        out.append({"name": name, "state": state})
+    return {"cameras": out}
+
+
+PUSH = [PushSource("cameras", _cameras_push, 0.5)]
 
 
 def _channel_state(status: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -145,6 +145,8 @@ def place() -> Any:
     data = body()
     channel, x, y = data.get("channel"), data.get("x"), data.get("y")
     known = {c.id for c in current_box().config.channels}
+    # cameras are placed like channels, as "camera:<name>" (markers linking the cameras page)
+    known |= {f"camera:{d.name}" for d in current_box().config.drivers if d.type == "camera"}
     if channel not in known:
         return jsonify(error=f"unknown channel {channel!r}"), 400
     at: list[float] = []

@@ -13,7 +13,10 @@
   const placed = JSON.parse(document.getElementById("positions").textContent || "{}");
   const tray = document.getElementById("tray");
   const markers = new Map();
-  let W = 1000, H = 1000, map = null, channels = [], alarms = [], placing = null;
+  let W = 1000, H = 1000, map = null, channels = [], alarms = [], placing = null, cameras = [];
+  // cameras are markers too ("camera:<name>", placed like channels, linking the cameras page)
+  const items = () => channels.concat(cameras.map(k => ({ id: "camera:" + k.name, name: "◉ " + k.name,
+    camera: k.name, camState: k.state, value: null, unit: "" })));
 
   const toLatLng = (x, y) => L.latLng(H * (1 - y / 100), W * x / 100);
   const toPercent = (ll) => [
@@ -23,6 +26,11 @@
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
   function stateOf(c) {
+    if (c.camera) {
+      if (c.camState === "alarm") return { cls: "alarm lvl-2", text: `▲ ${tr("cat.alarm")}` };
+      if (c.camState === "fault") return { cls: "fault", text: `◆ ${tr("cat.fault")}` };
+      return { cls: "ok camera", text: "" };
+    }
     const mine = alarms.filter(a => a.source === c.id && a.state !== "normal" && !a.shelved);
     const worst = mine.sort((x, y) => x.level - y.level)[0];
     if (worst && worst.kind === "alarm") return { cls: `alarm lvl-${worst.level}`, text: `▲ ${SB.levelWord(worst.level)}` };
@@ -33,7 +41,8 @@
     const s = stateOf(c);
     return {
       cls: "marker-label " + s.cls,
-      html: `<span class="m-name">${esc(c.name || c.id)}</span> <b class="m-value">${esc(SB.fmtValue(c.value, c.decimals))} ${esc(c.unit || "")}</b>` +
+      html: `<span class="m-name">${esc(c.name || c.id)}</span>` +
+        (c.camera ? "" : ` <b class="m-value">${esc(SB.fmtValue(c.value, c.decimals))} ${esc(c.unit || "")}</b>`) +
         (s.text ? ` <span class="m-state">${esc(s.text)}</span>` : ""),
     };
   }
@@ -53,11 +62,14 @@
       icon: L.divIcon({ className: "marker-wrap", html: `<div class="${l.cls}" data-channel="${esc(c.id)}">${l.html}</div>`, iconSize: null }),
     }).addTo(map);
     m.on("dragend", () => { const [px, py] = toPercent(m.getLatLng()); save(c.id, px, py); });
-    m.on("click", () => { location.href = "/trend/" + encodeURIComponent(c.id); });
+    m.on("click", () => {
+      location.href = c.camera ? "/cameras#" + encodeURIComponent(c.camera) : "/trend/" + encodeURIComponent(c.id);
+    });
     markers.set(c.id, m);
   }
   function render() {
-    for (const c of map ? channels : []) {
+    const all = items();
+    for (const c of map ? all : []) {
       if (placed[c.id] && !markers.has(c.id)) place(c);
       const m = markers.get(c.id);
       if (!m) continue;
@@ -68,7 +80,7 @@
       if (div.innerHTML !== l.html) div.innerHTML = l.html;
     }
     // the tray: every channel not on the plan
-    const unplaced = channels.filter(c => !placed[c.id]);
+    const unplaced = all.filter(c => !placed[c.id]);
     const keep = new Set(unplaced.map(c => c.id));
     for (const chip of [...tray.children]) if (!keep.has(chip.dataset.channel)) chip.remove();
     for (const c of unplaced) {
@@ -126,4 +138,5 @@
   img.src = "/site/plan?v=" + Date.now();
   SB.on("readings", (chs) => { channels = chs; render(); });
   SB.on("alarms", (m) => { alarms = m.alarms || []; render(); });
+  SB.on("cameras", (list) => { cameras = list || []; render(); });
 })();
