@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from box.store.events import GENESIS_HASH
+
+if TYPE_CHECKING:
+    import sqlite3  # only named in hints: the store is sqlcipher3
 
 _LABEL = b"safetybox events chain anchor v1"
 
