@@ -22,6 +22,7 @@ import time
 from collections import deque
 from typing import Any
 
+from box.core.levels import Level
 from box.core.ports import RecordSink
 from box.core.records import Detection, Event, Quality, Reading, Snapshot, now_ms
 from box.workers.config import FramesConfig, ProcessDriverConfig
@@ -103,6 +104,37 @@ def _thumb(value: object) -> str:
     return value if isinstance(value, str) and len(value) <= MAX_THUMB_B64 else ""
 
 
+class BudgetWatch:
+    """Whether a camera's analysis keeps up with its frame budget, from the ``<cam>.load``
+    readings (mean analysis time over the budget per frame): crossing above 1 is a
+    ``vision_behind`` event (frames are skipped, the newest analysed; the backend never
+    changes), falling back to 1 or below a ``vision_caught_up`` one."""
+
+    def __init__(self, camera: str, fps_budget: float) -> None:
+        self.camera = camera
+        self.fps_budget = fps_budget
+        self.channel = f"{camera}.load"
+        self.behind = False
+
+    def events(self, batch: Any) -> list[Event]:
+        out = []
+        for r in batch:
+            if type(r) is not Reading or r.channel != self.channel or r.value is None:
+                continue
+            behind = r.value > 1.0
+            if behind == self.behind:
+                continue
+            self.behind = behind
+            kind, level = (
+                ("vision_behind", Level.LEVEL_3) if behind else ("vision_caught_up", Level.INFO)
+            )
+            detail = {"camera": self.camera, "load": r.value, "fps_budget": self.fps_budget}
+            if behind:
+                detail["policy"] = "frames beyond the budget are skipped; the newest is analysed"
+            out.append(Event(kind, f"camera:{self.camera}", r.ts_ms, level, detail))
+        return out
+
+
 class CameraDriver(Driver):
     type_key = "camera"
     config_model = CameraDriverConfig
@@ -150,6 +182,7 @@ class CameraDriver(Driver):
         # down keeps the newest few, never piles up.
         self._linked: deque[Event] = deque(maxlen=8)
         self.linked_snapshots = 0
+        self.budget = BudgetWatch(c.name, c.fps_budget)
 
     # -- Driver -------------------------------------------------------------------------------
 
@@ -210,6 +243,7 @@ class CameraDriver(Driver):
             "fps_budget": self.config.fps_budget,
             "fault": self._fault_reason,
             "linked_snapshots": self.linked_snapshots,
+            "behind_budget": self.budget.behind,
         }
 
     # -- threads ------------------------------------------------------------------------------
@@ -324,6 +358,9 @@ class CameraDriver(Driver):
             )
             self._fault_reason = ""
         self.sink(batch)
+        events = self.budget.events(batch)
+        if events:
+            self.sink(events)
 
     def _fault(self, reason: str, force: bool = False) -> None:
         """Every channel of this camera bad with ``reason`` (repeated, so none goes stale)."""

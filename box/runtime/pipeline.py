@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from box.alarms.engine import AlarmEngine
 from box.core.record_types import RecordTypes
-from box.core.records import Position, Reading, Record
+from box.core.records import Event, Position, Reading, Record
 from box.store.positions import PositionThinner
 from box.store.writer import StoreWriter
 
@@ -65,6 +65,8 @@ class Pipeline:
             self.subscribe(kind, self.positions if kind is Position else writer.submit_records)
             self.subscribe(kind, self._remember)
             self.subscribe(kind, engine.process_records)
+        # A driver's own notable happenings (a camera falling behind its budget) are events.
+        self.subscribe(Event, self._driver_events)
         self.heartbeat = time.monotonic()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_batches)
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
@@ -168,6 +170,10 @@ class Pipeline:
             for stage in stages:
                 self._guard(stage, records)
             self.processed_records += len(records)
+
+    def _driver_events(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self.writer.submit_event(event)
 
     def _remember(self, records: Sequence[Record]) -> None:
         latest = self.latest
