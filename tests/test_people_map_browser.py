@@ -116,11 +116,13 @@ def test_people_move_zones_alarm_sos_muster_and_replay(site: Daemon, browser) ->
     b.save_screenshot(str(ARTIFACTS / "people-map-sos-1366.png"))
 
     # a muster: the roll says who is accounted for and who is still inside
-    d.api.positioning("muster_start", {"who": "test", "reason": "drill"})
+    b.find_element("id", "muster-start").click()  # an operator starts it from the page
     _put(d, "t2", 90, 10)  # at the gate
     roll = b.find_element("id", "people-muster")
     _wait(b, lambda: "Muster running" in roll.text and "Zhang San → gate" in roll.text)
     assert "Still inside" in roll.text and "Li Wei" in roll.text
+    events = d.api.positioning("muster_roll", {})
+    assert events["active"] and events["started_by"] == "web:admin"
 
     # the stored trajectory of Li Wei plays back on the plan
     d.writer.flush()

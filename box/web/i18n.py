@@ -213,6 +213,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "people.inside": ("inside", "区域内人数"),
     "people.cameras": ("cameras", "摄像机"),
     "people.muster_none": ("No muster running.", "当前未进行紧急集合。"),
+    "people.muster_start": ("Start muster", "启动紧急集合"),
+    "people.muster_end": ("End muster (keep the report)", "结束集合（保存报告）"),
     "people.muster_running": ("Muster running", "紧急集合进行中"),
     "people.accounted": ("Accounted for", "已到集合点"),
     "people.still_inside": ("Still inside", "仍在区域内"),

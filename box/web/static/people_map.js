@@ -83,6 +83,8 @@
     const list = document.getElementById("people-urgent");
     list.innerHTML = rows;
     list.hidden = !rows;
+    const start = document.getElementById("muster-start"), end = document.getElementById("muster-end");
+    if (start) { start.hidden = !!m.active; end.hidden = !m.active; }
     const roll = document.getElementById("people-muster");
     if (roll.innerHTML !== muster) roll.innerHTML = muster;
     const who = document.getElementById("replay-tag");
@@ -128,6 +130,13 @@
     show();
   }
 
+  async function muster(action) {
+    const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+    await fetch(`/api/people/muster/${action}`, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: "{}" });
+  }
+  document.getElementById("muster-start")?.addEventListener("click", () => muster("start"));
+  document.getElementById("muster-end")?.addEventListener("click", () => muster("end"));
   document.getElementById("replay").addEventListener("submit", playBack);
   SB.on("people", (s) => { snap = s; panel.hidden = false; render(); });
   document.addEventListener("safetybox:map", (e) => { M = e.detail; render(); });
