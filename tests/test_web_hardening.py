@@ -247,3 +247,13 @@ def test_a_fallback_to_history_gets_the_secret_back_from_the_current_file(
     assert _with_current_secrets(masked, current) == masked
     current.write_text("config_version = 1\n" + SECRET_SYNC)
     assert "hunter2-secret" in _with_current_secrets(masked, current)
+
+
+def test_the_throttle_answer_is_translated(box: Daemon) -> None:
+    c = client_at(box, "10.0.9.1")
+    for _ in range(PAIR_FREE):
+        login(c, "admin", "wrong!" * 3)
+    c.get("/login?lang=zh-CN")
+    r = login(c, "admin", "wrong!" * 3)
+    text = r.get_data(as_text=True)
+    assert "登录失败次数过多，请" in text and "秒后再试" in text

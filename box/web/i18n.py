@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import request
 
 LANGS = ("en", "zh-CN")
@@ -318,9 +320,17 @@ MESSAGES: dict[str, str] = {
 }
 
 
+_WAIT = re.compile(r"too many failed logins: try again in (\d+) s")
+
+
 def message(text: str) -> str:
     """An English message of the box in the page's language (unchanged if not known)."""
-    return MESSAGES.get(text, text) if lang() == "zh-CN" else text
+    if lang() != "zh-CN":
+        return text
+    wait = _WAIT.fullmatch(text)
+    if wait:  # the login throttle's answer carries its wait
+        return f"登录失败次数过多，请 {wait.group(1)} 秒后再试"
+    return MESSAGES.get(text, text)
 
 
 def lang() -> str:
