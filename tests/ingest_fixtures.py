@@ -28,7 +28,7 @@ def pg_cluster() -> Iterator[TempPostgres]:
         try:
             pg = TempPostgres(top / "cluster")
         except Unavailable as exc:
-            pytest.skip(f"PostgreSQL cannot run here: {exc}")
+            pytest.skip(reason=f"PostgreSQL cannot run here: {exc}")
         try:
             yield pg
         finally:

@@ -71,7 +71,7 @@ def test_rtsp_from_the_gstreamer_simulator_and_reconnect(tmp_path: Path) -> None
 
     why = rtsp_available()
     if why:
-        pytest.skip(f"GStreamer RTSP server not installed (make test installs it): {why}")
+        pytest.skip(reason=f"GStreamer RTSP server not installed (make test installs it): {why}")
     port = free_port()
     scene = Scene("person", size=(320, 240))  # RTP/JPEG carries sizes in multiples of 8
     cam = RtspCamera(scene, tmp_path / "frames", port, frames=20)

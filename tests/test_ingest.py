@@ -82,7 +82,7 @@ def test_timescale_yes_fails_clearly_where_the_extension_is_absent(dsn: str) -> 
         if conn.execute(
             "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
         ).fetchone():
-            pytest.skip("timescaledb is installed here")
+            pytest.skip(reason="timescaledb is installed here")
     fresh = dsn.replace("dbname=", "dbname=x")
     with psycopg.connect(dsn.replace(dsn.split("dbname=")[1], "postgres"), autocommit=True) as c:
         c.execute(f"CREATE DATABASE x{dsn.split('dbname=')[1]}")

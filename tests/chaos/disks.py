@@ -19,7 +19,9 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 def _skip_unless(result: subprocess.CompletedProcess[str], what: str) -> None:
     if result.returncode != 0:
-        pytest.skip(f"cannot {what} here (needs root or CAP_SYS_ADMIN): {result.stderr.strip()}")
+        pytest.skip(
+            reason=f"cannot {what} here (needs root or CAP_SYS_ADMIN): {result.stderr.strip()}"
+        )
 
 
 @contextlib.contextmanager
@@ -57,7 +59,7 @@ def fail_to_read_only(mount: Path) -> None:
     dev = Path(os.path.realpath(_device_of(mount))).name
     trigger = Path("/sys/fs/ext4") / dev / "trigger_fs_error"
     if not trigger.exists():
-        pytest.skip(f"{trigger} is missing: this kernel cannot inject an ext4 error")
+        pytest.skip(reason=f"{trigger} is missing: this kernel cannot inject an ext4 error")
     trigger.write_text("safetybox test: the card gave up\n")
 
 
