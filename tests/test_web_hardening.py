@@ -196,9 +196,8 @@ def test_the_control_socket_is_private(home: Path, daemon_factory) -> None:  # n
     d.wait_ready()
     address = BoxHome.under(home).control_socket
     if address.startswith("\0"):
-        pytest.skip(
-            reason="this home's path is too long for a socket file: an abstract socket is used"
-        )
+        why = "this home's path is too long for a socket file: an abstract socket is used"
+        pytest.skip(reason=why)
     folder = Path(address).parent
     wait_for(lambda: Path(address).exists(), what="control socket")
     assert folder.stat().st_mode & 0o777 == 0o700

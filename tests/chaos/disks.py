@@ -19,9 +19,8 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 def _skip_unless(result: subprocess.CompletedProcess[str], what: str) -> None:
     if result.returncode != 0:
-        pytest.skip(
-            reason=f"cannot {what} here (needs root or CAP_SYS_ADMIN): {result.stderr.strip()}"
-        )
+        why = f"cannot {what} here (needs root or CAP_SYS_ADMIN): {result.stderr.strip()}"
+        pytest.skip(reason=why)
 
 
 @contextlib.contextmanager
