@@ -234,3 +234,18 @@ def test_demo_operator_acknowledges_through_the_api(home: Path, daemon_factory) 
     assert "demo-operator: acknowledged t1.lel:A1" in said
     a1 = next(a for a in d.status()["alarms"] if a["id"] == "t1.lel:A1")
     assert a1["state"] == "active_ack" and a1["acked"]["who"] == "api:demo-operator"
+
+
+def test_a_storm_of_signals_never_hangs_the_daemon(home: Path, daemon_factory) -> None:  # noqa: ANN001
+    """The handler used to call Event.set, whose lock the main loop may hold inside
+    Event.wait: a signal at that moment deadlocked the daemon for good (seen as a demo that
+    would not stop on Ctrl-C). Now the handler only notes the signal."""
+    write_config(home, sim_body())
+    d = daemon_factory(home)
+    d.wait_ready()
+    for _ in range(300):
+        d.signal(signal.SIGHUP)
+    d.signal(signal.SIGINT)
+    d.signal(signal.SIGINT)
+    assert d.proc.wait(30) == 0, "stopped in order after the storm"
+    assert "box stopped; store flushed" in d.output()

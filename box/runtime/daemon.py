@@ -4,12 +4,15 @@ keeps them alive, reloads config on request, and stops them in reverse order.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import select
 import signal
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -103,7 +106,11 @@ class Daemon:
         self._reader_lock = threading.Lock()
         self._stop_requested = threading.Event()
         self._reload_requested = threading.Event()
-        self._wake = threading.Event()  # signals wake the main loop at once, not at its next tick
+        # Wakes run_forever's loop at once, not at its next tick: a socket pair (made there),
+        # because a signal handler must take no lock the interrupted main thread may hold
+        # (Event.set in a handler deadlocked when a signal came while the loop was inside
+        # Event.wait: a SIGINT to the demo hung the daemon for good).
+        self._wake_w: socket.socket | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -261,21 +268,30 @@ class Daemon:
     def request_stop(self) -> None:
         """Stop as SIGTERM would: ``run_forever`` stops everything in order."""
         self._stop_requested.set()
-        self._wake.set()
+        self._wake_main()
+
+    def _wake_main(self) -> None:
+        w = self._wake_w
+        if w is not None:
+            with contextlib.suppress(OSError):  # full (already woken) or closed: nothing to do
+                w.send(b"!")
 
     def run_forever(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Feeds the systemd watchdog."""
 
-        def on_signal(flag: threading.Event) -> Callable[[int, FrameType | None], None]:
-            def handler(signum: int, frame: FrameType | None) -> None:
-                flag.set()
-                self._wake.set()
+        # The handler only appends to a list (no lock: it may interrupt the main thread while
+        # that holds any lock); set_wakeup_fd wakes the loop's select, which acts on them.
+        pending: list[int] = []
 
-            return handler
+        def handler(signum: int, frame: FrameType | None) -> None:
+            pending.append(signum)
 
-        signal.signal(signal.SIGTERM, on_signal(self._stop_requested))
-        signal.signal(signal.SIGINT, on_signal(self._stop_requested))
-        signal.signal(signal.SIGHUP, on_signal(self._reload_requested))
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, handler)
+        wake_r, self._wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         self.start()
         try:
             write_atomic(self.home.pid_file, f"{os.getpid()}\n")
@@ -284,12 +300,23 @@ class Daemon:
         interval = min(self.notifier.watchdog_interval_s or 5.0, 5.0)
         try:
             while not self._stop_requested.is_set():
-                self._wake.wait(interval)
-                self._wake.clear()
+                select.select([wake_r], [], [], interval)
+                with contextlib.suppress(BlockingIOError, InterruptedError):
+                    while wake_r.recv(256):
+                        pass
+                while pending:
+                    got = pending.pop(0)
+                    flag = self._reload_requested if got == signal.SIGHUP else self._stop_requested
+                    flag.set()
                 if not self._stop_requested.is_set():
                     self.tick()
         finally:
+            signal.set_wakeup_fd(-1)
             self.stop()
+            w, self._wake_w = self._wake_w, None
+            for sock in (wake_r, w):
+                if sock is not None:
+                    sock.close()
             try:
                 self.home.pid_file.unlink(missing_ok=True)
             except OSError as exc:
